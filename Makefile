@@ -1,0 +1,87 @@
+# mod_docportal: the front door. `make run` starts a working instance; `make test` runs the
+# whole suite. Both install what a fresh Debian 12 lacks (build/deps.sh) first.
+SHELL      := /bin/bash
+ROOT       := $(abspath .)
+OUT        := build/out
+APXS       ?= /usr/bin/apxs
+HTTPD      ?= /usr/sbin/apache2
+PKGS       := apr-1 apr-util-1 jansson libjwt openssl libpq
+
+# Evaluated when used (after `deps` ran), so a fresh machine gets its headers first.
+INCLUDES    = -I. -I$(OUT) -I$(shell $(APXS) -q INCLUDEDIR) $(shell pkg-config --cflags $(PKGS))
+DEFS        = $(shell $(APXS) -q EXTRA_CPPFLAGS)
+LIBS        = $(shell pkg-config --libs $(PKGS)) -lm
+CFLAGS     ?= -O2 -g
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+ALL_CFLAGS  = $(CFLAGS) $(WARN) -std=gnu11 -fPIC -pthread -fstack-protector-strong $(DEFS) $(INCLUDES)
+
+CORE_SRC   := $(wildcard modules/core/*.c)
+GLUE_SRC   := $(wildcard modules/*.c) mod_docportal.c
+CORE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(CORE_SRC))
+GLUE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(GLUE_SRC)) $(OUT)/dp_sql.o
+UNIT_SRC   := $(wildcard t/unit/*.c)
+MODULE     := $(OUT)/mod_docportal.so
+
+.PHONY: all build deps check unit test run start stop install migrate clean distclean bench
+
+all: build
+
+deps:
+	@bash build/deps.sh
+
+build: deps
+	@$(MAKE) --no-print-directory $(MODULE)
+
+$(OUT)/dp_sql.h $(OUT)/dp_sql.c: sql/statements.sql $(wildcard sql/[0-9][0-9][0-9]_*.sql) build/gen-statements.sh
+	@bash build/gen-statements.sh sql $(OUT)
+
+$(OUT)/%.o: %.c $(wildcard modules/*.h modules/core/*.h) $(OUT)/dp_sql.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(OUT)/dp_sql.o: $(OUT)/dp_sql.c modules/dp_db.h
+	$(CC) $(ALL_CFLAGS) -Imodules -c $< -o $@
+
+$(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
+	$(CC) -shared -pthread -o $@ $^ $(LIBS)
+
+# modules/core is pure C: no httpd header may creep in.
+check:
+	@bash build/check-core.sh
+
+$(OUT)/unit-tests: $(CORE_OBJ) $(UNIT_SRC) $(wildcard t/unit/*.h)
+	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ $(UNIT_SRC) $(CORE_OBJ) $(LIBS)
+
+unit: build
+	@$(MAKE) --no-print-directory check $(OUT)/unit-tests
+	@$(OUT)/unit-tests t/unit/cases
+
+# The whole suite: C unit tests, then Apache::Test against a throwaway PostgreSQL cluster
+# and httpd on free ports.
+test: unit
+	@bash build/test.sh
+
+run: build
+	@bash build/instance.sh run
+
+start: build
+	@bash build/instance.sh start
+
+stop:
+	@bash build/instance.sh stop
+
+# For a hosting admin: the module, its configuration and its migrations, the apxs way.
+install: build
+	@bash build/install.sh $(MODULE)
+
+# Apply the migrations to an admin's own database: make migrate DATABASE_URL=postgresql://...
+migrate:
+	@test -n "$(DATABASE_URL)" || { echo "usage: make migrate DATABASE_URL=postgresql://owner@host/db"; exit 2; }
+	@DATABASE_URL='$(DATABASE_URL)' bash build/migrate.sh
+
+clean:
+	rm -rf $(OUT) t/logs
+
+distclean: clean
+	-@bash build/instance.sh stop 2>/dev/null
+	rm -rf var

@@ -1,0 +1,59 @@
+#!/bin/bash
+# Make sure the Debian packages mod_docportal needs are installed.
+# Usage: build/deps.sh [EXTRA-PACKAGE...]
+# Silent and quick when nothing is missing. Otherwise installs with apt-get as
+# root (or through sudo); without either, prints the command and exits 1.
+set -eu
+
+PACKAGES=(gcc libc6-dev make pkg-config apache2 apache2-dev libaprutil1-dbd-pgsql
+    postgresql postgresql-client libpq-dev libjansson-dev libjwt-dev libssl-dev libcurl4-openssl-dev
+    libapache2-mod-perl2 perl curl openssl ca-certificates)
+
+want=("${PACKAGES[@]}" "$@")
+
+# One dpkg-query for all; unknown names only make it complain on stderr.
+# Both spellings count: Multi-Arch "same" packages report libc6-dev:amd64.
+declare -A have=()
+while read -r name full state; do
+    if [ "$state" = "install ok installed" ]; then
+        have[$name]=1
+        have[$full]=1
+    fi
+done < <(dpkg-query -W -f='${Package} ${binary:Package} ${Status}\n' "${want[@]}" 2>/dev/null || true)
+
+missing=()
+for p in "${want[@]}"; do
+    [ -n "${have[$p]:-}" ] || missing+=("$p")
+done
+[ "${#missing[@]}" -gt 0 ] || exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo --)
+else
+    echo "deps.sh: missing packages: ${missing[*]}" >&2
+    echo "deps.sh: run as root, or:" >&2
+    echo "sudo apt-get install --no-install-recommends ${missing[*]}"
+    exit 1
+fi
+
+# apache2 and postgresql would start their system services on install; the
+# project runs private instances only. A policy-rc.d that exits 101 forbids
+# service starts (invoke-rc.d and deb-systemd-invoke both ask it). Only a
+# policy we create ourselves is removed again.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    trap '"${as_root[@]}" rm -f "$policy"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    printf '#!/bin/sh\n# temporary, from mod_docportal build/deps.sh\nexit 101\n' |
+        "${as_root[@]}" tee "$policy" >/dev/null
+    "${as_root[@]}" chmod 755 "$policy"
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+# Wait for a concurrent apt/dpkg (e.g. unattended-upgrades) instead of failing.
+"${as_root[@]}" apt-get -q -o DPkg::Lock::Timeout=300 update
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 \
+    install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The API half of `make test`: a throwaway PostgreSQL cluster on a free port, the migrations,
+# then the Apache::Test suite against a real httpd with the module loaded. Everything it
+# starts is stopped and removed on exit, pass or fail.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+state=$(bash build/var.sh "$root")
+export DP_ROOT=$root
+export DP_VAR=$state/test-$$
+export DP_PG_SH=$root/build/pg.sh
+export DP_PG_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+export DP_PG_PORT
+DP_PG_PORT=$(bash build/freeport.sh)
+http_port=$(bash build/freeport.sh $((DP_PG_PORT + 1)))
+
+cleanup() {
+    bash build/pg.sh destroy >/dev/null 2>&1 || true
+    rm -rf "$DP_VAR"
+}
+trap cleanup EXIT
+
+bash build/pg.sh start
+DATABASE_URL=$(bash build/pg.sh url owner) bash build/migrate.sh
+real_var=$(realpath "$DP_VAR")
+export DOCPORTAL_MODULE=$root/build/out/mod_docportal.so
+export DOCPORTAL_DBDPARAMS
+DOCPORTAL_DBDPARAMS=$(bash build/pg.sh dbdparams)
+export DOCPORTAL_JWT_SECRET_FILE=$real_var/secrets/jwt_secret
+export DP_PSQL="psql -X -q -h $real_var/pg/run -p $DP_PG_PORT -U postgres -d docportal"
+export DP_PSQL_APP
+DP_PSQL_APP="psql -X -q $(bash build/pg.sh url app)"
+
+# Apache::Test keeps generated files under t/; start from a clean slate every run.
+rm -rf t/logs t/conf/httpd.conf t/conf/extra.conf t/conf/apache_test_config.pm
+perl t/TEST -apxs /usr/bin/apxs -httpd /usr/sbin/apache2 -httpd_conf "$root/t/conf/modules.conf" \
+    -port "$http_port" "$@"

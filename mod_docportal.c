@@ -1,0 +1,271 @@
+/* mod_docportal: the DocPortal API as an Apache httpd module.
+ *
+ * One handler ("docportal-api", set on <Location /api>) and one static route table. The
+ * dispatcher does what every endpoint shares (request id, security and CORS headers, TLS,
+ * routing with 404/405, authentication and role checks, the JSON body) so that a resource
+ * handler only validates, runs its statements, writes its audit event and answers. */
+#include <httpd.h>
+#include <apr_optional.h>
+#include <apr_strings.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+
+#include "modules/core/dp_crypto.h"
+#include "modules/core/dp_jwt.h"
+#include "modules/core/dp_password.h"
+#include "modules/dp_audit.h"
+#include "modules/dp_config.h"
+#include "modules/dp_db.h"
+#include "modules/dp_handlers.h"
+#include "modules/dp_request.h"
+#include "dp_sql.h"
+
+#define H(fn) ((dp_route_fn)(fn))
+#define PUBLIC DP_ROLE_PUBLIC
+#define PROVIDER DP_ROLE_PROVIDER
+#define CLIENT DP_ROLE_CLIENT
+#define ANY DP_ROLE_ANY
+#define BODY DP_ROUTE_BODY
+#define PLAIN_OK DP_ROUTE_PLAIN_HTTP
+
+/* method, path, roles allowed, flags, audit action, resource type, handler */
+static const dp_route routes[] = {
+    {"GET",  "/api/health",        PUBLIC, PLAIN_OK | DP_ROUTE_NO_AUDIT, NULL, NULL,
+     H(dp_health_get)},
+    {"POST", "/api/auth/register", PUBLIC, BODY, "auth.register", "user", H(dp_auth_register)},
+    {"POST", "/api/auth/login",    PUBLIC, BODY, "auth.login",    "user", H(dp_auth_login)},
+    {"GET",  "/api/auth/me",       ANY,    0,    "user.read",     "user", H(dp_auth_me)},
+    {"POST", "/api/auth/logout",   ANY,    0,    "auth.logout",   "user", H(dp_auth_logout)},
+};
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static dp_error *unauthorized(dp_ctx *c, const char *why)
+{
+    dp_audit_event ev = {.actor_type = "anonymous", .outcome = DP_OUTCOME_DENIED};
+    dp_error *e = dp_audit(c, &ev);
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r, "DP01001: token refused (%s)", why);
+    if (e != NULL) {
+        return e;
+    }
+    apr_table_setn(c->r->err_headers_out, "WWW-Authenticate", "Bearer");
+    return dp_error_make(c->r->pool, 401, DP_E_UNAUTHORIZED, NULL,
+                         "A valid session token is required.");
+}
+
+/* Bearer token -> verified claims -> the user as the database knows it now. */
+static dp_error *authenticate(dp_ctx *c)
+{
+    const char *h = apr_table_get(c->r->headers_in, "Authorization");
+    dp_principal *who;
+    dp_claims claims;
+    dp_jwt_status st;
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        return unauthorized(c, "no bearer token");
+    }
+    h += 7;
+    while (*h == ' ') {
+        h++;
+    }
+    st = dp_jwt_verify(c->r->pool, c->cfg->jwt_secret, c->cfg->jwt_secret_len, h,
+                       (long long)apr_time_sec(apr_time_now()), &claims);
+    if (st != DP_JWT_OK) {
+        return unauthorized(c, dp_jwt_status_name(st));
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_AUTH_PRINCIPAL, &rows,
+                          DP_ARGS(claims.sub, claims.role, claims.jti)))) {
+        return e;
+    }
+    if (rows->nrows != 1) {
+        return unauthorized(c, "revoked, or the account is gone");
+    }
+    who = apr_pcalloc(c->r->pool, sizeof(*who));
+    who->user_id = claims.sub;
+    who->role = claims.role;
+    who->provider_id = dp_rows_get(rows, 0, "provider_id");
+    who->jti = claims.jti;
+    who->exp = claims.exp;
+    c->who = who;
+    return NULL;
+}
+
+static unsigned role_bit(const char *role)
+{
+    return strcmp(role, "provider") == 0 ? DP_ROLE_PROVIDER : DP_ROLE_CLIENT;
+}
+
+static int is_tls(request_rec *r)
+{
+    return ap_ssl_conn_is_ssl(r->connection);
+}
+
+static dp_error *dispatch(dp_ctx *c)
+{
+    request_rec *r = c->r;
+    dp_error *e;
+
+    if (c->cfg->require_tls && !(c->route->flags & DP_ROUTE_PLAIN_HTTP) && !is_tls(r)) {
+        return dp_error_make(r->pool, 403, DP_E_TLS_REQUIRED, NULL,
+                             "This API is served over HTTPS only.");
+    }
+    if (c->route->roles != DP_ROLE_PUBLIC) {
+        if ((e = authenticate(c))) return e;
+        if (!(c->route->roles & role_bit(c->who->role))) {
+            dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
+            if ((e = dp_audit(c, &ev))) return e;
+            return dp_error_make(r->pool, 403, DP_E_FORBIDDEN, NULL,
+                                 "Your role may not use this endpoint.");
+        }
+    }
+    if (c->route->flags & DP_ROUTE_BODY) {
+        if ((e = dp_read_json_body(r, c->cfg, &c->body))) return e;
+    }
+    return ((dp_handler)c->route->handler)(c);
+}
+
+/* OPTIONS: a CORS preflight or a plain capabilities question about a known path. */
+static int answer_options(request_rec *r, const dp_config *cfg, const char *allow)
+{
+    apr_table_setn(r->headers_out, "Allow", allow);
+    if (cfg->cors_origin != NULL
+        && apr_table_get(r->headers_in, "Access-Control-Request-Method") != NULL
+        && apr_table_get(r->err_headers_out, "Access-Control-Allow-Origin") != NULL) {
+        apr_table_setn(r->headers_out, "Access-Control-Allow-Methods", allow);
+        apr_table_setn(r->headers_out, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type, X-CSRF-Token, X-Request-Id");
+        apr_table_setn(r->headers_out, "Access-Control-Max-Age", "600");
+    }
+    r->status = HTTP_NO_CONTENT;
+    return OK;
+}
+
+static int dp_handler_hook(request_rec *r)
+{
+    dp_config *cfg;
+    dp_ctx *c;
+    dp_match m;
+    dp_match_status ms;
+    dp_error *e;
+    const char *method;
+
+    if (r->handler == NULL || strcmp(r->handler, "docportal-api") != 0) {
+        return DECLINED;
+    }
+    cfg = dp_config_get(r->server);
+    c = apr_pcalloc(r->pool, sizeof(*c));
+    c->r = r;
+    c->cfg = cfg;
+    c->request_id = dp_request_id(r);
+    dp_common_headers(r, cfg, c->request_id);
+
+    method = r->header_only ? "GET" : r->method; /* HEAD is GET without the body */
+    ms = dp_route_match(r->pool, routes, N_ROUTES, method, r->uri, &m);
+    if (ms == DP_MATCH_METHOD && r->method_number == M_OPTIONS) {
+        return answer_options(r, cfg, m.allow);
+    }
+    if (ms == DP_MATCH_NOT_FOUND) {
+        return dp_reply_error(r, dp_error_make(r->pool, 404, DP_E_NOT_FOUND, NULL,
+                                               "No such endpoint: %s", r->uri));
+    }
+    if (ms == DP_MATCH_METHOD) {
+        apr_table_setn(r->err_headers_out, "Allow", m.allow);
+        return dp_reply_error(r, dp_error_make(r->pool, 405, DP_E_METHOD, NULL,
+                                               "%s is not allowed here; use %s.", r->method,
+                                               m.allow));
+    }
+    c->route = m.route;
+    memcpy(c->params, m.params, sizeof(c->params));
+    e = dispatch(c);
+    if (e != NULL) {
+        if (e->status >= 500) {
+            ap_log_rerror(APLOG_MARK, e->status == 503 ? APLOG_WARNING : APLOG_ERR, 0, r,
+                          "DP01002: %s %s answered %d %s", r->method, r->uri, e->status,
+                          e->code);
+        }
+        return dp_reply_error(r, e);
+    }
+    return OK;
+}
+
+static int dp_post_config_prepare(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                  server_rec *s)
+{
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    for (server_rec *v = s; v != NULL; v = v->next) {
+        dp_db_prepare_all(v);
+    }
+    return OK;
+}
+
+static int dp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                          server_rec *s)
+{
+    const char *err;
+    (void)plog;
+
+    if (APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "DP03002: mod_docportal needs mod_dbd: add LoadModule dbd_module");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (server_rec *v = s; v != NULL; v = v->next) {
+        dp_config *cfg = dp_config_get(v);
+        if ((err = dp_config_finish(ptemp, v, cfg)) != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "DP03003: mod_docportal: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        /* A hash at the configured cost for logins with an unknown email; vhosts that
+         * share the main server's cost share its hash. */
+        if (v != s && cfg->bcrypt_cost == dp_config_get(s)->bcrypt_cost) {
+            cfg->dummy_hash = dp_config_get(s)->dummy_hash;
+        }
+        else {
+            const char *pw = dp_random_hex(ptemp, 16);
+            cfg->dummy_hash = pw ? dp_password_hash(pconf, pw, cfg->bcrypt_cost) : NULL;
+            if (cfg->dummy_hash == NULL) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v,
+                             "DP03004: mod_docportal: no randomness for a password hash");
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+    if ((err = dp_db_startup_check(ptemp, s)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "DP03005: mod_docportal: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void dp_register_hooks(apr_pool_t *p)
+{
+    /* statements must be handed to mod_dbd before its own post_config prepares them */
+    static const char *const before_dbd[] = {"mod_dbd.c", NULL};
+    (void)p;
+    ap_hook_post_config(dp_post_config_prepare, NULL, before_dbd, APR_HOOK_MIDDLE);
+    ap_hook_post_config(dp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(dp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(docportal) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,             /* per-directory config */
+    NULL,
+    dp_config_create, /* per-server config */
+    dp_config_merge,
+    dp_config_cmds,
+    dp_register_hooks,
+    0
+};

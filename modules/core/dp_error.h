@@ -1,0 +1,41 @@
+/* dp_error: the one error value of the project.
+ * Every failure that reaches a client is one of these: an HTTP status, a stable machine code
+ * (see the contract addendum, "Errors"), a human sentence, and optionally the offending field.
+ * Pure C, no httpd headers. */
+#ifndef DP_ERROR_H
+#define DP_ERROR_H
+
+#include <apr_pools.h>
+
+typedef struct dp_error {
+    int status;          /* HTTP status to answer with */
+    const char *code;    /* stable code, e.g. "validation_error" */
+    const char *detail;  /* human sentence, safe to show to the caller */
+    const char *field;   /* offending field ("content.plan"), or NULL */
+} dp_error;
+
+/* Error codes, named once (contract addendum, "Errors"). */
+#define DP_E_INVALID_JSON        "invalid_json"
+#define DP_E_UNAUTHORIZED        "unauthorized"
+#define DP_E_INVALID_CREDENTIALS "invalid_credentials"
+#define DP_E_FORBIDDEN           "forbidden"
+#define DP_E_TLS_REQUIRED        "tls_required"
+#define DP_E_NOT_FOUND           "not_found"
+#define DP_E_METHOD              "method_not_allowed"
+#define DP_E_EMAIL_TAKEN         "email_taken"
+#define DP_E_TOO_LARGE           "payload_too_large"
+#define DP_E_VALIDATION          "validation_error"
+#define DP_E_RATE_LIMITED        "rate_limited"
+#define DP_E_UPSTREAM            "upstream_error"
+#define DP_E_UNAVAILABLE         "unavailable"
+#define DP_E_INTERNAL            "internal_error"
+
+dp_error *dp_error_make(apr_pool_t *p, int status, const char *code, const char *field,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Shorthands for the most common answers. */
+dp_error *dp_error_field(apr_pool_t *p, const char *field, const char *detail);
+dp_error *dp_error_internal(apr_pool_t *p);
+
+#endif

@@ -1,0 +1,191 @@
+#include "dp_jwt.h"
+#include "dp_crypto.h"
+
+#include <apr_strings.h>
+#include <errno.h>
+#include <jansson.h>
+#include <jwt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int b64url_value(char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+unsigned char *dp_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
+                                apr_size_t *outlen)
+{
+    unsigned char *out;
+    apr_size_t o = 0;
+    unsigned int acc = 0;
+    int bits = 0;
+
+    if (inlen % 4 == 1) {
+        return NULL;
+    }
+    out = apr_palloc(p, inlen * 3 / 4 + 1);
+    for (apr_size_t i = 0; i < inlen; i++) {
+        int v = b64url_value(in[i]);
+        if (v < 0) {
+            return NULL;
+        }
+        acc = (acc << 6) | (unsigned int)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)((acc >> bits) & 0xff);
+        }
+    }
+    /* leftover bits must be zero padding, else the encoding is not canonical */
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+        return NULL;
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
+const char *dp_jwt_status_name(dp_jwt_status s)
+{
+    switch (s) {
+    case DP_JWT_OK: return "ok";
+    case DP_JWT_MALFORMED: return "malformed";
+    case DP_JWT_BAD_ALG: return "bad_alg";
+    case DP_JWT_BAD_SIGNATURE: return "bad_signature";
+    case DP_JWT_EXPIRED: return "expired";
+    case DP_JWT_BAD_CLAIMS: return "bad_claims";
+    default: return "internal";
+    }
+}
+
+dp_jwt_status dp_jwt_issue(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
+                           const char *sub, const char *role, long long now, long long ttl,
+                           const char **token, dp_claims *claims)
+{
+    jwt_t *j = NULL;
+    char *enc = NULL;
+    const char *jti = dp_uuid_new(p);
+    dp_jwt_status rv = DP_JWT_INTERNAL;
+
+    *token = NULL;
+    if (jti == NULL || keylen < DP_JWT_MIN_KEY || jwt_new(&j) != 0) {
+        return DP_JWT_INTERNAL;
+    }
+    if (jwt_add_grant(j, "sub", sub) == 0 && jwt_add_grant(j, "role", role) == 0
+        && jwt_add_grant(j, "jti", jti) == 0 && jwt_add_grant_int(j, "iat", (long)now) == 0
+        && jwt_add_grant_int(j, "exp", (long)(now + ttl)) == 0
+        && jwt_set_alg(j, JWT_ALG_HS256, key, (int)keylen) == 0
+        && (enc = jwt_encode_str(j)) != NULL) {
+        *token = apr_pstrdup(p, enc);
+        free(enc); /* libjwt allocates with malloc; the pool keeps the copy */
+        claims->sub = apr_pstrdup(p, sub);
+        claims->role = apr_pstrdup(p, role);
+        claims->jti = jti;
+        claims->iat = now;
+        claims->exp = now + ttl;
+        rv = DP_JWT_OK;
+    }
+    jwt_free(j);
+    return rv;
+}
+
+/* Read the header without trusting libjwt: the algorithm must be exactly HS256, so that
+ * "none" and the HS/RS confusion never reach signature checking. */
+static dp_jwt_status check_header(apr_pool_t *p, const char *token, apr_size_t len)
+{
+    const char *dot1 = memchr(token, '.', len);
+    const char *dot2, *alg;
+    unsigned char *hdr;
+    apr_size_t hlen;
+    json_t *h;
+    dp_jwt_status rv;
+
+    if (dot1 == NULL) {
+        return DP_JWT_MALFORMED;
+    }
+    dot2 = memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token));
+    if (dot2 == NULL || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token)) != NULL
+        || dot2 + 1 == token + len) {
+        return DP_JWT_MALFORMED; /* exactly three parts, signature not empty */
+    }
+    hdr = dp_b64url_decode(p, token, (apr_size_t)(dot1 - token), &hlen);
+    if (hdr == NULL) {
+        return DP_JWT_MALFORMED;
+    }
+    h = json_loadb((const char *)hdr, hlen, 0, NULL);
+    if (h == NULL || !json_is_object(h)) {
+        json_decref(h);
+        return DP_JWT_MALFORMED;
+    }
+    alg = json_string_value(json_object_get(h, "alg"));
+    rv = (alg != NULL && strcmp(alg, "HS256") == 0) ? DP_JWT_OK : DP_JWT_BAD_ALG;
+    json_decref(h);
+    return rv;
+}
+
+static const char *grant_copy(apr_pool_t *p, jwt_t *j, const char *name)
+{
+    const char *v = jwt_get_grant(j, name);
+    return v != NULL ? apr_pstrdup(p, v) : NULL;
+}
+
+dp_jwt_status dp_jwt_verify(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
+                            const char *token, long long now, dp_claims *claims)
+{
+    apr_size_t len;
+    jwt_t *j = NULL;
+    dp_jwt_status rv;
+
+    memset(claims, 0, sizeof(*claims));
+    if (token == NULL || keylen < DP_JWT_MIN_KEY) {
+        return DP_JWT_MALFORMED;
+    }
+    len = strlen(token);
+    if (len == 0 || len > DP_JWT_MAX_LEN) {
+        return DP_JWT_MALFORMED;
+    }
+    rv = check_header(p, token, len);
+    if (rv != DP_JWT_OK) {
+        return rv;
+    }
+    if (jwt_decode(&j, token, key, (int)keylen) != 0 || j == NULL) {
+        return DP_JWT_BAD_SIGNATURE;
+    }
+    if (jwt_get_alg(j) != JWT_ALG_HS256) { /* belt and braces after check_header */
+        jwt_free(j);
+        return DP_JWT_BAD_ALG;
+    }
+    claims->sub = grant_copy(p, j, "sub");
+    claims->role = grant_copy(p, j, "role");
+    claims->jti = grant_copy(p, j, "jti");
+    errno = 0;
+    claims->iat = jwt_get_grant_int(j, "iat");
+    if (errno != 0) {
+        claims->iat = -1;
+    }
+    errno = 0;
+    claims->exp = jwt_get_grant_int(j, "exp");
+    if (errno != 0) {
+        claims->exp = -1;
+    }
+    jwt_free(j);
+
+    if (!dp_uuid_valid(claims->sub) || !dp_uuid_valid(claims->jti) || claims->role == NULL
+        || (strcmp(claims->role, "provider") != 0 && strcmp(claims->role, "client") != 0)
+        || claims->iat < 0 || claims->exp <= 0) {
+        return DP_JWT_BAD_CLAIMS;
+    }
+    if (claims->exp <= now) {
+        return DP_JWT_EXPIRED;
+    }
+    if (claims->iat > now + 300) { /* issued in the future beyond clock skew */
+        return DP_JWT_BAD_CLAIMS;
+    }
+    return DP_JWT_OK;
+}

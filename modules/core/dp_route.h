@@ -1,0 +1,47 @@
+/* dp_route: matching a method and path against the one static route table.
+ * Patterns are literal segments and ":name" parameters ("/api/appointments/:id/join").
+ * Pure C, no httpd headers. */
+#ifndef DP_ROUTE_H
+#define DP_ROUTE_H
+
+#include <apr_pools.h>
+
+/* Roles a route admits (bit set). DP_ROLE_PUBLIC needs no token at all. */
+#define DP_ROLE_PUBLIC   0x0u
+#define DP_ROLE_PROVIDER 0x1u
+#define DP_ROLE_CLIENT   0x2u
+#define DP_ROLE_ANY      (DP_ROLE_PROVIDER | DP_ROLE_CLIENT)
+
+/* Route flags. */
+#define DP_ROUTE_BODY     0x1u /* reads a JSON object body */
+#define DP_ROUTE_NO_AUDIT   0x2u /* touches no user data (health) */
+#define DP_ROUTE_PLAIN_HTTP 0x4u /* answered over plain HTTP even when TLS is required */
+
+#define DP_ROUTE_MAX_PARAMS 4
+
+typedef void (*dp_route_fn)(void); /* the glue casts to its handler type */
+
+typedef struct dp_route {
+    const char *method;
+    const char *pattern;
+    unsigned roles;
+    unsigned flags;
+    const char *audit_action;  /* e.g. "user.read" */
+    const char *resource_type; /* e.g. "user" */
+    dp_route_fn handler;
+} dp_route;
+
+typedef enum { DP_MATCH_OK, DP_MATCH_NOT_FOUND, DP_MATCH_METHOD } dp_match_status;
+
+typedef struct dp_match {
+    const dp_route *route;
+    int nparams;
+    const char *params[DP_ROUTE_MAX_PARAMS];
+    const char *allow; /* for DP_MATCH_METHOD: "GET, POST" */
+} dp_match;
+
+/* Match path (already percent-decoded by httpd) against n routes. */
+dp_match_status dp_route_match(apr_pool_t *p, const dp_route *table, apr_size_t n,
+                               const char *method, const char *path, dp_match *m);
+
+#endif

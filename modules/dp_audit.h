@@ -1,0 +1,26 @@
+/* dp_audit: the one writer of audit events (contract addendum, "Audit").
+ * A read's event is its own short statement; a write's event goes in the write's
+ * transaction (call it between dp_db_begin and dp_db_commit). */
+#ifndef DP_AUDIT_H
+#define DP_AUDIT_H
+
+#include "dp_request.h"
+
+#define DP_OUTCOME_SUCCESS "success"
+#define DP_OUTCOME_FAILURE "failure"
+#define DP_OUTCOME_DENIED  "denied"
+
+typedef struct dp_audit_event {
+    const char *actor_id;      /* NULL: the caller, or anonymous if there is none */
+    const char *actor_type;    /* NULL: from the caller */
+    const char *action;        /* NULL: the route's action */
+    const char *resource_type; /* NULL: the route's resource type */
+    const char *resource_id;
+    const char *client_id;     /* the client whose data this is, when there is one */
+    const char *outcome;
+} dp_audit_event;
+
+/* Write the event. Failing to write it fails the request (503/500): no unaudited access. */
+dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev);
+
+#endif

@@ -1,0 +1,209 @@
+/* Directives. Every default is resolved in dp_config_finish, and documented once in
+ * conf/docportal.conf. */
+#include "dp_config.h"
+#include "core/dp_jwt.h"
+#include "core/dp_password.h"
+
+#include <apr_file_io.h>
+#include <apr_strings.h>
+#include <http_log.h>
+
+void *dp_config_create(apr_pool_t *p, server_rec *s)
+{
+    dp_config *c = apr_pcalloc(p, sizeof(*c));
+    (void)s;
+    c->token_hours = -1;
+    c->bcrypt_cost = -1;
+    c->max_body = -1;
+    c->require_tls = -1;
+    return c;
+}
+
+void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
+{
+    dp_config *base = basev, *add = addv;
+    dp_config *c = apr_pcalloc(p, sizeof(*c));
+
+    c->jwt_secret = add->jwt_secret ? add->jwt_secret : base->jwt_secret;
+    c->jwt_secret_len = add->jwt_secret ? add->jwt_secret_len : base->jwt_secret_len;
+    c->jwt_secret_origin = add->jwt_secret ? add->jwt_secret_origin : base->jwt_secret_origin;
+    c->token_hours = add->token_hours != -1 ? add->token_hours : base->token_hours;
+    c->bcrypt_cost = add->bcrypt_cost != -1 ? add->bcrypt_cost : base->bcrypt_cost;
+    c->cors_origin = add->cors_origin ? add->cors_origin : base->cors_origin;
+    c->max_body = add->max_body != -1 ? add->max_body : base->max_body;
+    c->require_tls = add->require_tls != -1 ? add->require_tls : base->require_tls;
+    return c;
+}
+
+static dp_config *cmd_cfg(cmd_parms *cmd)
+{
+    return dp_config_get(cmd->server);
+}
+
+static const char *set_jwt_secret(cmd_parms *cmd, void *d, const char *arg)
+{
+    dp_config *c = cmd_cfg(cmd);
+    (void)d;
+    c->jwt_secret = (const unsigned char *)arg;
+    c->jwt_secret_len = strlen(arg);
+    c->jwt_secret_origin = DP_DIR_JWT_SECRET;
+    return NULL;
+}
+
+/* The secret is read here, while httpd still runs as root, so the file may be 0600 root. */
+static const char *set_jwt_secret_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    dp_config *c = cmd_cfg(cmd);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_file_t *f;
+    apr_finfo_t fi;
+    char *buf;
+    apr_size_t len;
+    apr_status_t rv;
+    (void)d;
+
+    if (path == NULL) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "%s: cannot read '%s' (%pm); create it with "
+                            "'openssl rand -hex 32 > %s' and chmod 600",
+                            cmd->cmd->name, path, &rv, path);
+    }
+    rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_PROT, f);
+    if (rv != APR_SUCCESS || fi.size > 4096) {
+        apr_file_close(f);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a small secret file",
+                            cmd->cmd->name, path);
+    }
+    if (fi.protection & APR_FPROT_WREAD) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                     "DP03001: JWT secret file %s is world-readable; chmod 600 it", path);
+    }
+    len = (apr_size_t)fi.size;
+    buf = apr_palloc(cmd->pool, len + 1);
+    rv = apr_file_read_full(f, buf, len, &len);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(cmd->pool, "%s: reading '%s' failed (%pm)", cmd->cmd->name, path,
+                            &rv);
+    }
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+        len--; /* a trailing newline from echo/openssl is not part of the secret */
+    }
+    buf[len] = '\0';
+    c->jwt_secret = (const unsigned char *)buf;
+    c->jwt_secret_len = len;
+    c->jwt_secret_origin = apr_pstrcat(cmd->pool, DP_DIR_JWT_SECRET_FILE, " ", path, NULL);
+    return NULL;
+}
+
+static const char *parse_int(cmd_parms *cmd, const char *arg, long lo, long hi, long *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || v < lo || v > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %ld to %ld",
+                            cmd->cmd->name, arg, lo, hi);
+    }
+    *out = (long)v;
+    return NULL;
+}
+
+static const char *set_token_lifetime(cmd_parms *cmd, void *d, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_int(cmd, arg, 1, 24 * 30, &v);
+    (void)d;
+    if (err == NULL) {
+        cmd_cfg(cmd)->token_hours = (int)v;
+    }
+    return err;
+}
+
+static const char *set_bcrypt_cost(cmd_parms *cmd, void *d, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_int(cmd, arg, 4, 31, &v);
+    (void)d;
+    if (err == NULL) {
+        cmd_cfg(cmd)->bcrypt_cost = (int)v;
+    }
+    return err;
+}
+
+static const char *set_max_body(cmd_parms *cmd, void *d, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_int(cmd, arg, 1024, 64L * 1024 * 1024, &v);
+    (void)d;
+    if (err == NULL) {
+        cmd_cfg(cmd)->max_body = v;
+    }
+    return err;
+}
+
+static const char *set_cors_origin(cmd_parms *cmd, void *d, const char *arg)
+{
+    apr_size_t len = strlen(arg);
+    (void)d;
+    if (strcmp(arg, "*") == 0) {
+        return apr_psprintf(cmd->pool, "%s: '*' is not allowed for an API holding health "
+                            "data; name the front end's origin", cmd->cmd->name);
+    }
+    if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+        || arg[len - 1] == '/' || strchr(arg, ' ') != NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an origin like https://app.example.com",
+                            cmd->cmd->name, arg);
+    }
+    cmd_cfg(cmd)->cors_origin = arg;
+    return NULL;
+}
+
+static const char *set_require_tls(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    cmd_cfg(cmd)->require_tls = on;
+    return NULL;
+}
+
+const command_rec dp_config_cmds[] = {
+    AP_INIT_TAKE1(DP_DIR_JWT_SECRET, set_jwt_secret, NULL, RSRC_CONF,
+                  "HMAC secret for session tokens (at least 32 bytes); prefer the file form"),
+    AP_INIT_TAKE1(DP_DIR_JWT_SECRET_FILE, set_jwt_secret_file, NULL, RSRC_CONF,
+                  "File holding the HMAC secret for session tokens (at least 32 bytes)"),
+    AP_INIT_TAKE1(DP_DIR_TOKEN_LIFETIME, set_token_lifetime, NULL, RSRC_CONF,
+                  "Session token lifetime in hours (default 24)"),
+    AP_INIT_TAKE1(DP_DIR_BCRYPT_COST, set_bcrypt_cost, NULL, RSRC_CONF,
+                  "bcrypt cost for new password hashes, 4..31 (default 11)"),
+    AP_INIT_TAKE1(DP_DIR_CORS_ORIGIN, set_cors_origin, NULL, RSRC_CONF,
+                  "The front end's origin allowed by CORS (default: none)"),
+    AP_INIT_TAKE1(DP_DIR_MAX_BODY, set_max_body, NULL, RSRC_CONF,
+                  "Largest accepted request body in bytes (default 1048576)"),
+    AP_INIT_FLAG(DP_DIR_REQUIRE_TLS, set_require_tls, NULL, RSRC_CONF,
+                 "Refuse plain-HTTP API requests (default On)"),
+    {NULL}
+};
+
+const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
+{
+    (void)s;
+    if (c->token_hours == -1) c->token_hours = DP_DEFAULT_TOKEN_HOURS;
+    if (c->bcrypt_cost == -1) c->bcrypt_cost = DP_BCRYPT_COST_DEFAULT;
+    if (c->max_body == -1) c->max_body = DP_DEFAULT_MAX_BODY;
+    if (c->require_tls == -1) c->require_tls = 1;
+
+    if (c->jwt_secret == NULL) {
+        return apr_psprintf(p, "no JWT secret is configured: set %s to a file holding at "
+                            "least %d random bytes (openssl rand -hex 32 > FILE; chmod 600 "
+                            "FILE)", DP_DIR_JWT_SECRET_FILE, DP_JWT_MIN_KEY);
+    }
+    if (c->jwt_secret_len < DP_JWT_MIN_KEY) {
+        return apr_psprintf(p, "the JWT secret from %s is %lu bytes; at least %d are needed",
+                            c->jwt_secret_origin, (unsigned long)c->jwt_secret_len,
+                            DP_JWT_MIN_KEY);
+    }
+    return NULL;
+}

@@ -1,0 +1,47 @@
+/* dp_config: the module's directives and its per-server configuration.
+ * Directive names are macros so that a typo fails the build, not a config file. */
+#ifndef DP_CONFIG_H
+#define DP_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#define DP_DIR_JWT_SECRET      "DocPortalJWTSecret"
+#define DP_DIR_JWT_SECRET_FILE "DocPortalJWTSecretFile"
+#define DP_DIR_TOKEN_LIFETIME  "DocPortalTokenLifetime"
+#define DP_DIR_BCRYPT_COST     "DocPortalBcryptCost"
+#define DP_DIR_CORS_ORIGIN     "DocPortalCORSOrigin"
+#define DP_DIR_MAX_BODY        "DocPortalMaxBody"
+#define DP_DIR_REQUIRE_TLS     "DocPortalRequireTLS"
+
+#define DP_DEFAULT_TOKEN_HOURS 24
+#define DP_DEFAULT_MAX_BODY    (1024 * 1024)
+
+typedef struct dp_config {
+    const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
+    apr_size_t jwt_secret_len;
+    const char *jwt_secret_origin;   /* "DocPortalJWTSecretFile /path" for messages */
+    int token_hours;                 /* -1: unset */
+    int bcrypt_cost;                 /* -1: unset */
+    const char *cors_origin;         /* NULL: no CORS headers at all */
+    apr_off_t max_body;              /* -1: unset */
+    int require_tls;                 /* -1: unset */
+    const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
+} dp_config;
+
+extern module AP_MODULE_DECLARE_DATA docportal_module;
+extern const command_rec dp_config_cmds[];
+
+void *dp_config_create(apr_pool_t *p, server_rec *s);
+void *dp_config_merge(apr_pool_t *p, void *base, void *add);
+
+/* Fill unset values with their defaults and check what must hold (secret present and long
+ * enough). Returns NULL, or a message saying what is wrong and how to fix it. */
+const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *cfg);
+
+static inline dp_config *dp_config_get(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &docportal_module);
+}
+
+#endif

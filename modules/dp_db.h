@@ -1,0 +1,58 @@
+/* dp_db: PostgreSQL through mod_dbd's pooled connections and prepared statements.
+ * Statements are declared once in sql/statements.sql and referred to by DPQ_* names. */
+#ifndef DP_DB_H
+#define DP_DB_H
+
+#include <apr_dbd.h>
+#include <httpd.h>
+
+#include "core/dp_error.h"
+
+typedef struct dp_statement {
+    const char *name;
+    int nargs;
+    const char *sql;
+} dp_statement;
+
+extern const dp_statement dp_statements[];
+extern const apr_size_t dp_statements_count;
+
+/* A fully drained result: column names and text values (NULL for SQL NULL). */
+typedef struct dp_rows {
+    int ncols;
+    const char **cols;
+    int nrows;
+    const char ***vals;
+} dp_rows;
+
+typedef struct dp_db dp_db;
+
+/* Bound arguments: dp_db_select(db, DPQ_X, &rows, DP_ARGS(a, b)). NULL binds SQL NULL. */
+#define DP_ARGS(...) \
+    (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
+    (const char *[]){__VA_ARGS__}
+#define DP_NOARGS 0, NULL
+
+/* Configuration time: have mod_dbd prepare every statement for server s. */
+void dp_db_prepare_all(server_rec *s);
+
+/* Configuration time: if the database can be reached, refuse (non-NULL message) when its
+ * migration level is older than this module's; warn and go on when it cannot be reached. */
+const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s);
+
+/* A live connection for this request, or 503 unavailable. */
+dp_error *dp_db_acquire(request_rec *r, dp_db **db);
+
+dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **rows, int nargs,
+                       const char **args);
+dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, const char **args);
+
+/* One transaction per request at most; an open one is rolled back at request end. */
+dp_error *dp_db_begin(dp_db *db);
+dp_error *dp_db_commit(dp_db *db);
+void dp_db_rollback(dp_db *db);
+
+/* Value of column col in row i, or NULL (SQL NULL, or no such row/column). */
+const char *dp_rows_get(const dp_rows *rows, int i, const char *col);
+
+#endif

@@ -1,0 +1,188 @@
+#include "dp_request.h"
+#include "core/dp_crypto.h"
+#include "core/dp_json.h"
+
+#include <apr_strings.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <util_filter.h>
+
+APLOG_USE_MODULE(docportal);
+
+dp_error *dp_ctx_db(dp_ctx *c, dp_db **db)
+{
+    dp_error *e = NULL;
+    if (c->db == NULL) {
+        e = dp_db_acquire(c->r, &c->db);
+    }
+    *db = c->db;
+    return e;
+}
+
+static void write_body(request_rec *r, int status, const char *body, apr_size_t len)
+{
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, (apr_off_t)len);
+    if (!r->header_only) {
+        ap_rwrite(body, (int)len, r);
+    }
+}
+
+void dp_reply_json(dp_ctx *c, int status, json_t *body)
+{
+    apr_size_t len;
+    const char *s = dp_json_dump(c->r->pool, body, &len);
+    write_body(c->r, status, s, len);
+}
+
+void dp_reply_empty(dp_ctx *c)
+{
+    c->r->status = HTTP_NO_CONTENT;
+}
+
+int dp_reply_error(request_rec *r, const dp_error *e)
+{
+    json_t *j = dp_json_own(r->pool, json_object());
+    apr_size_t len;
+    const char *s;
+
+    json_object_set_new(j, "detail", json_string(e->detail ? e->detail : ""));
+    json_object_set_new(j, "code", json_string(e->code ? e->code : DP_E_INTERNAL));
+    if (e->field != NULL) {
+        json_object_set_new(j, "field", json_string(e->field));
+    }
+    s = dp_json_dump(r->pool, j, &len);
+    write_body(r, e->status, s, len);
+    return OK;
+}
+
+const char *dp_request_id(request_rec *r)
+{
+    const char *id = apr_table_get(r->notes, "dp-request-id");
+    if (id == NULL) {
+        /* mod_unique_id's value when it is loaded, else our own random id */
+        id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
+        if (id == NULL) {
+            id = dp_random_hex(r->pool, 12);
+        }
+        if (id == NULL) {
+            id = apr_psprintf(r->pool, "%" APR_TIME_T_FMT "-%lx", r->request_time,
+                              (unsigned long)r->connection->id);
+        }
+        apr_table_setn(r->notes, "dp-request-id", id);
+    }
+    return id;
+}
+
+void dp_common_headers(request_rec *r, const dp_config *cfg, const char *request_id)
+{
+    const char *origin;
+
+    /* err_headers_out: kept on every answer, errors included */
+    apr_table_setn(r->err_headers_out, "X-Request-Id", request_id);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    if (cfg->cors_origin != NULL) {
+        apr_table_mergen(r->err_headers_out, "Vary", "Origin");
+        origin = apr_table_get(r->headers_in, "Origin");
+        if (origin != NULL && strcmp(origin, cfg->cors_origin) == 0) {
+            apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", cfg->cors_origin);
+            apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", "X-Request-Id");
+        }
+    }
+}
+
+static int is_json_type(const char *ct)
+{
+    static const char want[] = "application/json";
+    const apr_size_t n = sizeof(want) - 1;
+    if (ct == NULL || strncasecmp(ct, want, n) != 0) {
+        return 0;
+    }
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static dp_error *too_large(request_rec *r, const dp_config *cfg)
+{
+    /* the rest of the body is not read: close rather than drain megabytes */
+    r->connection->keepalive = AP_CONN_CLOSE;
+    return dp_error_make(r->pool, 413, DP_E_TOO_LARGE, NULL,
+                         "The request body is larger than %" APR_OFF_T_FMT " bytes.",
+                         cfg->max_body);
+}
+
+dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_bucket_brigade *bb;
+    char *buf;
+    apr_size_t used = 0, cap;
+    int seen_eos = 0;
+
+    *out = NULL;
+    if (cl != NULL) {
+        char *end;
+        apr_off_t n;
+        if (apr_strtoff(&n, cl, &end, 10) != APR_SUCCESS || *end != '\0' || n < 0) {
+            return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
+                                 "Content-Length is not a number.");
+        }
+        if (n > cfg->max_body) {
+            return too_large(r, cfg);
+        }
+    }
+    if (!is_json_type(apr_table_get(r->headers_in, "Content-Type"))) {
+        return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
+                             "The request body must be sent as application/json.");
+    }
+    /* Read through the input filters into one buffer that never exceeds the cap; it grows
+     * by doubling, so a small body costs a small buffer. */
+    cap = 8192;
+    buf = apr_palloc(r->pool, cap);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (!seen_eos) {
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
+                                         APR_BLOCK_READ, 8192);
+        if (rv != APR_SUCCESS) {
+            apr_brigade_destroy(bb);
+            if (rv == AP_FILTER_ERROR || APR_STATUS_IS_TIMEUP(rv)) {
+                r->connection->keepalive = AP_CONN_CLOSE;
+            }
+            return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
+                                 "The request body could not be read.");
+        }
+        for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+             b = APR_BUCKET_NEXT(b)) {
+            const char *data;
+            apr_size_t len;
+            if (APR_BUCKET_IS_EOS(b)) {
+                seen_eos = 1;
+                break;
+            }
+            if (apr_bucket_read(b, &data, &len, APR_BLOCK_READ) != APR_SUCCESS) {
+                apr_brigade_destroy(bb);
+                return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
+                                     "The request body could not be read.");
+            }
+            if ((apr_off_t)(used + len) > cfg->max_body) {
+                apr_brigade_destroy(bb);
+                return too_large(r, cfg);
+            }
+            if (used + len > cap) {
+                char *bigger;
+                while (used + len > cap) {
+                    cap *= 2;
+                }
+                bigger = apr_palloc(r->pool, cap);
+                memcpy(bigger, buf, used);
+                buf = bigger;
+            }
+            memcpy(buf + used, data, len);
+            used += len;
+        }
+        apr_brigade_cleanup(bb);
+    }
+    apr_brigade_destroy(bb);
+    return dp_json_parse_object(r->pool, buf, used, out);
+}

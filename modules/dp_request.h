@@ -1,0 +1,56 @@
+/* dp_request: what a resource handler gets (the caller, the body, the route's parameters,
+ * the database) and the one way it answers (JSON, or one dp_error). */
+#ifndef DP_REQUEST_H
+#define DP_REQUEST_H
+
+#include <httpd.h>
+#include <jansson.h>
+
+#include "core/dp_error.h"
+#include "core/dp_route.h"
+#include "dp_config.h"
+#include "dp_db.h"
+
+/* The authenticated caller; NULL on public routes. */
+typedef struct dp_principal {
+    const char *user_id;
+    const char *role;        /* "provider" | "client" */
+    const char *provider_id; /* a client's provider, else NULL */
+    const char *jti;
+    long long exp;
+} dp_principal;
+
+typedef struct dp_ctx {
+    request_rec *r;
+    dp_config *cfg;
+    const dp_route *route;
+    const char *params[DP_ROUTE_MAX_PARAMS];
+    const dp_principal *who;
+    json_t *body;            /* the parsed JSON object, for DP_ROUTE_BODY routes */
+    const char *request_id;
+    dp_db *db;               /* acquired on first use by dp_ctx_db */
+} dp_ctx;
+
+typedef dp_error *(*dp_handler)(dp_ctx *c);
+
+/* The request's database connection (acquired once). */
+dp_error *dp_ctx_db(dp_ctx *c, dp_db **db);
+
+/* Answer with JSON and the given status (the handler then returns NULL). */
+void dp_reply_json(dp_ctx *c, int status, json_t *body);
+/* Answer 204 with no body. */
+void dp_reply_empty(dp_ctx *c);
+
+/* Write an error as {"detail","code"[,"field"]}; used by the dispatcher only. */
+int dp_reply_error(request_rec *r, const dp_error *e);
+
+/* Read and parse a JSON object body within cfg->max_body. */
+dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out);
+
+/* The unique id of this request (also in X-Request-Id). */
+const char *dp_request_id(request_rec *r);
+
+/* Add the headers every /api answer carries (request id, no-store, nosniff, CORS). */
+void dp_common_headers(request_rec *r, const dp_config *cfg, const char *request_id);
+
+#endif

@@ -1,0 +1,15 @@
+/* dp_user: the public JSON shape of a user (contract "User" model), from a users_api row.
+ * The one place that decides which fields a user object carries. */
+#ifndef DP_USER_H
+#define DP_USER_H
+
+#include <apr_pools.h>
+#include <jansson.h>
+
+#include "dp_db.h"
+
+/* Every model field of the user's type, null when unset; never the password hash.
+ * The returned object belongs to the pool. */
+json_t *dp_user_json(apr_pool_t *p, const dp_rows *rows, int i);
+
+#endif

@@ -1,0 +1,49 @@
+# The server's error_log has no error/crit/alert/emerg lines, except the few that stopping
+# PostgreSQL in 90_db_down.t provokes on purpose.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use Apache::Test qw(-withtestmore);
+use File::Spec;
+
+# Narrow allowlist: what a database outage produces.
+my @ALLOW = (
+    # mod_dbd: connection failures / pool (re)initialisation while PostgreSQL is down
+    qr/\[dbd:(?:error|crit|alert)\] .*\bAH0(?:0628|0629|0630|0631|0632|0633)\b/,
+    # mod_docportal's own "database unavailable" lines: DP02004 (no connection, 503) and
+    # DP02007 (connection lost during a statement, 503). Not DP02008 (a statement failed: 500).
+    qr/\[[\w.]+:error\] .*\bDP0200[47]:/,
+);
+
+my $log = File::Spec->catfile(Apache::Test::vars('t_logs'), 'error_log');
+ok(-e $log, "error log exists ($log)") or do { done_testing(); exit };
+
+open my $fh, '<', $log or die "open $log: $!";
+my (@bad, $allowed, $total);
+while (my $line = <$fh>) {
+    $total++;
+    next unless $line =~ /^\[[^\]]*\] \[([\w.-]*):(error|crit|alert|emerg)\]/;
+    if (grep { $line =~ $_ } @ALLOW) {
+        $allowed++;
+        next;
+    }
+    chomp $line;
+    push @bad, $line;
+}
+close $fh;
+
+ok($total, 'error log is not empty (the server logged its start)');
+is(scalar @bad, 0, 'no unexpected error/crit/alert/emerg lines in error_log')
+    or diag(join "\n", 'unexpected lines:', @bad[0 .. ($#bad > 49 ? 49 : $#bad)],
+            (@bad > 50 ? ('... and ' . (@bad - 50) . ' more') : ()));
+note(($allowed // 0) . ' allowlisted database-outage lines');
+
+# also no segfaults / child crashes (logged at notice level)
+open $fh, '<', $log or die "open $log: $!";
+my @crash = grep { /exit signal (?:Segmentation|Aborted|Bus error|Illegal)|AH00052/ } <$fh>;
+close $fh;
+is(scalar @crash, 0, 'no child process crashed') or diag(join '', @crash);
+
+done_testing();

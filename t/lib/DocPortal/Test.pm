@@ -1,0 +1,389 @@
+package DocPortal::Test;
+# Helpers for the mod_docportal Apache::Test suite (t/api/*.t).
+#
+# The test files say `use Apache::Test qw(-withtestmore);`, which loads Test::More into them;
+# this module only calls Test::More through its fully qualified names.
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Apache::Test ();
+use Apache::TestRequest ();
+use HTTP::Request ();
+use JSON::PP ();
+use Digest::SHA qw(hmac_sha256 hmac_sha384);
+use MIME::Base64 qw(encode_base64url decode_base64url);
+use IO::Socket::INET ();
+use IO::Select ();
+use IPC::Open3 qw(open3);
+use Symbol qw(gensym);
+use Text::ParseWords qw(shellwords);
+use Time::HiRes ();
+
+our @EXPORT = qw(
+    api json_body error_is success_is common_headers_problems
+    unique_email register_provider register_client register login
+    psql psql_app sql_quote
+    jwt_make jwt_parts jwt_secret uuid_v4
+    raw_http dump_res
+    PROVIDER_KEYS CLIENT_KEYS
+    $UUID_RE $TS_RE
+);
+
+our $UUID_RE = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+our $TS_RE   = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$/;
+
+use constant PROVIDER_KEYS => [sort qw(id email name userType phone avatar specialty license bio
+                                       hourlyRate timeZone createdAt updatedAt)];
+use constant CLIENT_KEYS   => [sort qw(id email name userType phone avatar dateOfBirth address
+                                       insurance providerId emergencyContact createdAt updatedAt)];
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+sub _ua {
+    my $ua = Apache::TestRequest::user_agent(requests_redirectable => 0);
+    return $ua;
+}
+
+# api(METHOD, PATH, %opt) -> (status, decoded body or undef, HTTP::Response)
+#   json    => hashref/arrayref (encoded) or a string (sent as is), Content-Type application/json
+#   body    => raw string body (no Content-Type unless ctype given)
+#   ctype   => Content-Type to send
+#   token   => bearer token
+#   headers => [name => value, ...]
+sub api {
+    my ($method, $path, %opt) = @_;
+    my $req = HTTP::Request->new($method => Apache::TestRequest::resolve_url($path));
+    my $body;
+    my $ctype = $opt{ctype};
+    if (exists $opt{json}) {
+        $body = ref $opt{json} ? $JSON->encode($opt{json}) : $opt{json};
+        $ctype //= 'application/json';
+    }
+    elsif (exists $opt{body}) {
+        $body = $opt{body};
+    }
+    $req->header('Content-Type' => $ctype) if defined $ctype;
+    $req->header('Authorization' => "Bearer $opt{token}") if defined $opt{token};
+    my @h = @{ $opt{headers} || [] };
+    while (my ($k, $v) = splice @h, 0, 2) {
+        $req->header($k => $v);
+    }
+    if (defined $body) {
+        utf8::encode($body) if utf8::is_utf8($body);
+        $req->content($body);
+        $req->header('Content-Length' => length $body);
+    }
+    elsif ($method eq 'POST' || $method eq 'PUT' || $method eq 'PATCH') {
+        $req->header('Content-Length' => 0);
+    }
+    my $res = _ua()->request($req);
+    return ($res->code, json_body($res), $res);
+}
+
+# Decoded JSON body of a response, or undef when empty / not JSON.
+sub json_body {
+    my ($res) = @_;
+    my $c = $res->content;
+    return undef unless defined $c && length $c;
+    my $d = eval { $JSON->decode($c) };
+    return $d;
+}
+
+sub dump_res {
+    my ($res) = @_;
+    return '(no response)' unless $res;
+    my $req = $res->request;
+    my $s = '';
+    if ($req) {
+        my $rc = $req->content // '';
+        $rc = substr($rc, 0, 300) . '...(' . length($rc) . ' bytes)' if length $rc > 300;
+        $s .= '>> ' . $req->method . ' ' . $req->uri . "\n";
+        $s .= '>> ' . $_ . "\n" for grep { length } split /\n/, $req->headers->as_string;
+        $s .= ">> $rc\n" if length $rc;
+    }
+    my $c = $res->content // '';
+    $c = substr($c, 0, 1500) . '...' if length $c > 1500;
+    $s .= '<< ' . $res->status_line . "\n";
+    $s .= '<< ' . $_ . "\n" for grep { length } split /\n/, $res->headers->as_string;
+    $s .= "<< $c\n";
+    return $s;
+}
+
+# Problems with the headers every response must carry.
+sub common_headers_problems {
+    my ($res) = @_;
+    my @p;
+    my $rid = $res->header('X-Request-Id');
+    push @p, 'X-Request-Id missing or empty' unless defined $rid && $rid =~ /\S/;
+    my $cc = $res->header('Cache-Control') // '';
+    push @p, "Cache-Control is '$cc', expected no-store" unless $cc =~ /\bno-store\b/i;
+    my $nos = $res->header('X-Content-Type-Options') // '';
+    push @p, "X-Content-Type-Options is '$nos', expected nosniff" unless $nos =~ /^\s*nosniff\s*$/i;
+    if (($res->header('Client-Warning') // '') =~ /internal response/i) {
+        push @p, 'no HTTP response from the server (LWP internal response: '
+               . $res->status_line . ')';
+    }
+    return @p;
+}
+
+# error_is($res, $status, $code, $field_or_undef_or_regex, $name): one assertion that the
+# response is the JSON error {detail, code[, field]} with that status, JSON content type, no
+# HTML, and the common headers. Returns the decoded body.
+sub error_is {
+    my ($res, $status, $code, $field, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @p;
+    my @status = ref $status eq 'ARRAY' ? @$status : ($status);
+    push @p, 'status ' . $res->code . ', expected ' . join(' or ', @status)
+        unless grep { $res->code == $_ } @status;
+    my $ct = $res->header('Content-Type') // '';
+    push @p, "Content-Type '$ct', expected application/json"
+        unless $ct =~ m{^application/json\s*(?:;|$)}i;
+    push @p, 'body looks like HTML' if ($res->content // '') =~ /<html|<!DOCTYPE|<body/i;
+    my $d = json_body($res);
+    if (ref $d ne 'HASH') {
+        push @p, 'body is not a JSON object';
+    }
+    else {
+        push @p, 'detail missing or empty'
+            unless defined $d->{detail} && !ref $d->{detail} && $d->{detail} =~ /\S/;
+        my @codes = ref $code eq 'ARRAY' ? @$code : ($code);
+        push @p, "code is '" . ($d->{code} // 'undef') . "', expected " . join(' or ', @codes)
+            unless defined $d->{code} && grep { $d->{code} eq $_ } @codes;
+        if (defined $field) {
+            my $f = $d->{field};
+            if (ref $field eq 'Regexp') {
+                push @p, "field is '" . ($f // 'undef') . "', expected $field"
+                    unless defined $f && $f =~ $field;
+            }
+            else {
+                push @p, "field is '" . ($f // 'undef') . "', expected '$field'"
+                    unless defined $f && $f eq $field;
+            }
+        }
+    }
+    push @p, common_headers_problems($res);
+    Test::More::ok(!@p, $name)
+        or Test::More::diag(join("\n", @p) . "\n" . dump_res($res));
+    return $d;
+}
+
+# success_is($res, $status, $name): status, JSON content type (when there is a body), common
+# headers. Returns the decoded body.
+sub success_is {
+    my ($res, $status, $name, %opt) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @p;
+    push @p, 'status ' . $res->code . ", expected $status" unless $res->code == $status;
+    my $d = json_body($res);
+    unless ($opt{empty}) {
+        my $ct = $res->header('Content-Type') // '';
+        push @p, "Content-Type '$ct', expected application/json"
+            unless $ct =~ m{^application/json\s*(?:;|$)}i;
+        push @p, 'body is not JSON' unless defined $d;
+    }
+    push @p, common_headers_problems($res);
+    Test::More::ok(!@p, $name)
+        or Test::More::diag(join("\n", @p) . "\n" . dump_res($res));
+    return $d;
+}
+
+# Raw HTTP exchange over a socket (for bodies the server may refuse before reading them).
+# raw_http($request_head, $body_chunks_arrayref, %opt) -> (status, headers hashref (lc names),
+# body, raw response, write_error). Stops writing as soon as the server answers or closes.
+sub raw_http {
+    my ($head, $chunks, %opt) = @_;
+    my $hostport = Apache::TestRequest::hostport();
+    my ($host, $port) = split /:/, $hostport;
+    $host = '127.0.0.1' if $host eq 'localhost';
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp',
+                                     Timeout => 10)
+        or return (0, {}, '', '', "connect: $!");
+    $sock->autoflush(1);
+    local $SIG{PIPE} = 'IGNORE';
+    my $sel = IO::Select->new($sock);
+    my $out = $head;
+    my @queue = @{ $chunks || [] };
+    my $werr = '';
+    my $resp = '';
+    my $deadline = time + ($opt{timeout} || 30);
+    WRITE: while ((length $out || @queue) && time < $deadline) {
+        $out = shift @queue if !length $out && @queue;
+        # the server may answer early: stop writing then
+        if ($sel->can_read(0)) { last WRITE }
+        next WRITE unless $sel->can_write(1);
+        my $n = syswrite($sock, $out, 65536);
+        if (!defined $n) {
+            $werr = "write: $!";
+            last WRITE;
+        }
+        substr($out, 0, $n, '');
+    }
+    while (time < $deadline) {
+        last unless $sel->can_read($deadline - time);
+        my $n = sysread($sock, my $buf, 65536);
+        last unless $n;    # EOF or reset (keep what we have)
+        $resp .= $buf;
+        last if _raw_complete($resp);
+    }
+    close $sock;
+    my ($status, %h, $body) = (0);
+    if ($resp =~ /^HTTP\/\d\.\d (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)$/s) {
+        $status = $1;
+        my ($hdrs, $b) = ($2, $3);
+        for (split /\r\n/, $hdrs) {
+            my ($k, $v) = split /:\s*/, $_, 2;
+            next unless defined $v;
+            $h{lc $k} = exists $h{lc $k} ? "$h{lc $k}, $v" : $v;
+        }
+        if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+            my $dec = '';
+            while ($b =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+                my $len = hex $1;
+                last unless $len;
+                $dec .= substr($b, 0, $len, '');
+                $b =~ s/^\r\n//;
+            }
+            $b = $dec;
+        }
+        $body = $b;
+    }
+    return ($status, \%h, $body // '', $resp, $werr);
+}
+
+sub _raw_complete {
+    my ($r) = @_;
+    return 0 unless $r =~ /^(.*?)\r\n\r\n(.*)$/s;
+    my ($hdrs, $b) = ($1, $2);
+    if ($hdrs =~ /^Content-Length:\s*(\d+)/mi) { return length($b) >= $1 }
+    if ($hdrs =~ /^Transfer-Encoding:\s*chunked/mi) { return $b =~ /(?:^|\r\n)0\r\n\r\n$/ }
+    return 0;    # read until close
+}
+
+# ---------------------------------------------------------------------------------------------
+# Users
+
+my $counter = 0;
+sub unique_email {
+    my ($tag) = @_;
+    $tag //= 'user';
+    $counter++;
+    return sprintf '%s.%d.%d.%d.%04x@example.com', $tag, time, $$, $counter, int rand 65536;
+}
+
+our $PASSWORD = 'Sup3r-secret-pw';
+
+# register(\%body) -> (status, body, res)
+sub register {
+    my ($body) = @_;
+    return api(POST => '/api/auth/register', json => $body);
+}
+
+# register_provider(%override) -> (status, body, res, sent body)
+sub register_provider {
+    my %b = (email => unique_email('prov'), password => $PASSWORD, name => 'Dr Test Provider',
+             userType => 'provider', @_);
+    delete @b{ grep { !defined $b{$_} } keys %b };    # undef = leave the field out
+    return (register(\%b), \%b);
+}
+
+# register_client($provider_id, %override) -> (status, body, res, sent body)
+sub register_client {
+    my ($provider_id, %o) = @_;
+    my %b = (email => unique_email('client'), password => $PASSWORD, name => 'Test Client',
+             userType => 'client', (defined $provider_id ? (providerId => $provider_id) : ()), %o);
+    delete @b{ grep { !defined $b{$_} } keys %b };    # undef = leave the field out
+    return (register(\%b), \%b);
+}
+
+# login($email, $password) -> (status, body, res)
+sub login {
+    my ($email, $password) = @_;
+    return api(POST => '/api/auth/login',
+               json => { email => $email, password => $password // $PASSWORD });
+}
+
+# ---------------------------------------------------------------------------------------------
+# Database (psql as superuser / as the app role)
+
+sub sql_quote {
+    my ($s) = @_;
+    $s =~ s/'/''/g;
+    return "'$s'";
+}
+
+sub _run_psql {
+    my ($prefix, $sql) = @_;
+    die "psql command prefix not set\n" unless defined $prefix && length $prefix;
+    my @cmd = (shellwords($prefix), '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c', $sql);
+    my $err = gensym;
+    my $pid = open3(my $in, my $out, $err, @cmd);
+    close $in;
+    # psql's stderr is small: read stdout fully, then stderr
+    my $stdout = do { local $/; <$out> } // '';
+    my $stderr = do { local $/; <$err> } // '';
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    chomp $stdout;
+    return wantarray ? ($stdout, $rc, $stderr) : $stdout;
+}
+
+# psql(SQL): output of `$DP_PSQL -At -c SQL` (superuser); list context: (out, exit code, stderr)
+sub psql     { _run_psql($ENV{DP_PSQL}, @_) }
+# psql_app(SQL): same with the app role ($DP_PSQL_APP)
+sub psql_app { _run_psql($ENV{DP_PSQL_APP}, @_) }
+
+# ---------------------------------------------------------------------------------------------
+# JWT
+
+sub jwt_secret {
+    my $f = $ENV{DOCPORTAL_JWT_SECRET_FILE} or die "DOCPORTAL_JWT_SECRET_FILE not set\n";
+    open my $fh, '<', $f or die "open $f: $!\n";
+    my $s = do { local $/; <$fh> };
+    close $fh;
+    $s =~ s/\s+\z//;
+    $s =~ s/\A\s+//;
+    return $s;
+}
+
+# jwt_make(\%header, \%claims, $secret): HS256/HS384 per header alg; 'none' gives an empty
+# signature. The header and claims are encoded exactly as given.
+sub jwt_make {
+    my ($header, $claims, $secret) = @_;
+    my $h = ref $header ? $JSON->encode($header) : $header;
+    my $c = ref $claims ? $JSON->encode($claims) : $claims;
+    my $input = encode_base64url($h) . '.' . encode_base64url($c);
+    my $alg = ref $header ? ($header->{alg} // '') : '';
+    my $sig = '';
+    if ($alg eq 'HS256') {
+        $sig = encode_base64url(hmac_sha256($input, $secret));
+    }
+    elsif ($alg eq 'HS384') {
+        $sig = encode_base64url(hmac_sha384($input, $secret));
+    }
+    return "$input.$sig";
+}
+
+# jwt_parts($token) -> (header hashref, claims hashref) or () when not a 3-part JWT
+sub jwt_parts {
+    my ($t) = @_;
+    return () unless defined $t && $t =~ /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
+    my ($h, $c) = eval { ($JSON->decode(decode_base64url($1)), $JSON->decode(decode_base64url($2))) };
+    return () unless ref $h eq 'HASH' && ref $c eq 'HASH';
+    return ($h, $c);
+}
+
+sub uuid_v4 {
+    my @b = map { int rand 256 } 1 .. 16;
+    $b[6] = ($b[6] & 0x0f) | 0x40;
+    $b[8] = ($b[8] & 0x3f) | 0x80;
+    my $h = join '', map { sprintf '%02x', $_ } @b;
+    return join '-', substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4), substr($h, 16, 4),
+                     substr($h, 20, 12);
+}
+
+1;
