@@ -198,6 +198,25 @@ static int dp_handler_hook(request_rec *r)
     return OK;
 }
 
+/* httpd answers a path it cannot decode (a bad %-escape, an encoded slash or NUL) with its
+ * own HTML page before any handler runs. Under /api every answer is JSON, so such a path is
+ * pointed at one that matches no route and gets the 404 JSON answer. */
+static int dp_post_read_request(request_rec *r)
+{
+    const char *path = r->parsed_uri.path;
+    char *copy;
+
+    if (path == NULL || strncmp(path, "/api", 4) != 0 || (path[4] != '\0' && path[4] != '/')) {
+        return DECLINED;
+    }
+    copy = apr_pstrdup(r->pool, path);
+    if (ap_unescape_url(copy) != OK) {
+        r->parsed_uri.path = apr_pstrdup(r->pool, "/api/.undecodable-path");
+        r->uri = r->parsed_uri.path;
+    }
+    return DECLINED;
+}
+
 static int dp_post_config_prepare(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                   server_rec *s)
 {
@@ -256,6 +275,7 @@ static void dp_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_post_config(dp_post_config_prepare, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_post_config(dp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(dp_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(dp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The dev instance behind `make run` (foreground), `make start` (background) and `make stop`:
+# the project's private PostgreSQL cluster (or DATABASE_URL), the migrations, and httpd with
+# the module on http://127.0.0.1:${DOCPORTAL_PORT:-8080}. State lives in var/ and is reused.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+cmd=${1:?usage: instance.sh run|start|stop}
+state=$(bash build/var.sh "$root")
+export DP_VAR=$state
+[ -z "${DOCPORTAL_PG_PORT:-}" ] || export DP_PG_PORT=$DOCPORTAL_PG_PORT
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+conf=$state/httpd/httpd.conf
+port=${DOCPORTAL_PORT:-8080}
+
+say() { echo "docportal: $*"; }
+die() { echo "docportal: $*" >&2; exit 1; }
+
+httpd_pid() {
+    local pid
+    [ -f "$state/httpd/httpd.pid" ] || return 1
+    pid=$(cat "$state/httpd/httpd.pid")
+    kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+stop_all() {
+    local pid
+    if pid=$(httpd_pid); then
+        "$HTTPD" -f "$conf" -k stop 2>/dev/null || kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        say "httpd stopped"
+    fi
+    if [ -z "${DATABASE_URL:-}" ] && [ -d "$state/pg/data" ]; then
+        bash build/pg.sh stop
+    fi
+}
+
+# The database: DATABASE_URL when given (it wins over DB_NAME), else the private cluster.
+setup_database() {
+    local db=${DB_NAME:-docportal}
+    if [ -n "${DATABASE_URL:-}" ]; then
+        owner_url=$DATABASE_URL
+        dbdparams=$DATABASE_URL
+        app_role=$(psql -X -At "$DATABASE_URL" -c 'SELECT current_user') ||
+            die "cannot connect to DATABASE_URL"
+        return
+    fi
+    case $db in *[!a-z0-9_]* | '') die "DB_NAME must be lower-case letters, digits and _" ;; esac
+    bash build/pg.sh start
+    owner_url=$(bash build/pg.sh url owner)
+    dbdparams=$(bash build/pg.sh dbdparams)
+    app_role=docportal_app
+    if [ "$db" != docportal ]; then
+        if [ -z "$(bash build/pg.sh psql -At -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+            bash build/pg.sh psql -q -c "CREATE DATABASE $db OWNER docportal_owner" \
+                -c "REVOKE ALL ON DATABASE $db FROM PUBLIC" \
+                -c "GRANT CONNECT ON DATABASE $db TO docportal_app"
+            bash build/pg.sh psql -q -d "$db" -c "REVOKE CREATE ON SCHEMA public FROM PUBLIC" \
+                -c "ALTER SCHEMA public OWNER TO docportal_owner"
+        fi
+        owner_url=${owner_url%/docportal}/$db
+        dbdparams=${dbdparams/dbname=docportal/dbname=$db}
+    fi
+}
+
+# JWT_SECRET from the environment, else the secret kept under var/ (generated once).
+jwt_secret_file() {
+    local f
+    install -d -m 700 "$state/secrets"
+    if [ -n "${JWT_SECRET:-}" ]; then
+        [ "${#JWT_SECRET}" -ge 32 ] || die "JWT_SECRET must be at least 32 bytes"
+        f=$state/secrets/jwt_secret.env
+        (umask 077 && printf '%s\n' "$JWT_SECRET" >"$f")
+    else
+        f=$state/secrets/jwt_secret
+        [ -s "$f" ] || (umask 077 && openssl rand -hex 32 >"$f")
+    fi
+    echo "$f"
+}
+
+render_conf() {
+    local user=""
+    if [ "$(id -u)" -eq 0 ]; then
+        if id www-data >/dev/null 2>&1; then user="User www-data
+Group www-data"; else user="User nobody
+Group nogroup"; fi
+    fi
+    case ${JWT_EXPIRE_HOURS:-24} in *[!0-9]* | '') die "JWT_EXPIRE_HOURS must be a whole number" ;; esac
+    case $port in *[!0-9]* | '') die "DOCPORTAL_PORT must be a port number" ;; esac
+    mkdir -p "$state/httpd/run"
+    DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
+    DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
+    DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} \
+    DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
+        perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
+        conf/httpd-dev.conf.in >"$conf.tmp"
+    mv "$conf.tmp" "$conf"
+    "$HTTPD" -t -f "$conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$conf"; die "httpd configuration test failed"; }
+}
+
+note_unused() {
+    local v
+    for v in STRIPE_SECRET_KEY STRIPE_PUBLISHABLE_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET \
+        GOOGLE_CLIENT_ID GOOGLE_CERTS_URL MESSAGE_ENCRYPTION_KEY GOOGLE_CLIENT_SECRET GOOGLE_API_KEY; do
+        [ -z "${!v:-}" ] || say "note: $v is set, but this build has no feature that uses it yet"
+    done
+}
+
+prepare() {
+    if httpd_pid >/dev/null; then
+        die "already running on http://127.0.0.1:$port (make stop first)"
+    fi
+    setup_database
+    DATABASE_URL=$owner_url DP_APP_ROLE=$app_role bash build/migrate.sh
+    render_conf
+    note_unused
+}
+
+print_endpoints() {
+    say "API:      http://127.0.0.1:$port/api  (health: http://127.0.0.1:$port/api/health)"
+    say "database: $owner_url"
+}
+
+case $cmd in
+run)
+    prepare
+    print_endpoints
+    say "running in the foreground; Ctrl-C stops httpd and PostgreSQL"
+    trap stop_all EXIT
+    trap 'exit 130' INT TERM
+    "$HTTPD" -f "$conf" -DFOREGROUND
+    ;;
+start)
+    prepare
+    "$HTTPD" -f "$conf" -k start
+    for _ in $(seq 60); do
+        if curl -fsS "http://127.0.0.1:$port/api/health" 2>/dev/null | grep -q '"status":"ok"'; then
+            print_endpoints
+            say "started in the background; make stop stops it (log: $state/httpd/error.log)"
+            exit 0
+        fi
+        sleep 0.5
+    done
+    tail -n 20 "$state/httpd/error.log" >&2 || true
+    die "httpd did not become healthy within 30 s"
+    ;;
+stop)
+    stop_all
+    ;;
+*)
+    die "usage: instance.sh run|start|stop"
+    ;;
+esac
