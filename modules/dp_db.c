@@ -18,6 +18,7 @@ struct dp_db {
     request_rec *r;
     ap_dbd_t *dbd;
     int in_tx; /* BEGIN sent, COMMIT/ROLLBACK not yet */
+    int used;  /* a statement has succeeded on this connection */
 };
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
@@ -199,33 +200,70 @@ static dp_error *check_schema(dp_db *db)
     return NULL;
 }
 
-dp_error *dp_db_acquire(request_rec *r, dp_db **out)
+/* mod_dbd's liveness check revives a broken connection with PQreset, which opens a new
+ * server session without the prepared statements. A new backend pid on a known connection
+ * means exactly that: prepare them again (the statement handles only carry names). */
+static int ensure_prepared(request_rec *r, ap_dbd_t *dbd)
 {
-    dp_db *db;
-    ap_dbd_t *dbd = NULL;
+    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    int pid = PQbackendPID(conn);
+    void *seen = NULL;
+    int *stash;
 
-    *out = NULL;
-    if (!retrieve_fns()) {
-        return unavailable(r);
+    apr_pool_userdata_get(&seen, "dp-backend-pid", dbd->pool);
+    if (seen != NULL && *(int *)seen == pid) {
+        return 1;
     }
-    /* Up to three tries: each dead connection stays held (and is dropped by mod_dbd's own
-     * check when released), so the next try gets another one or a new one. */
+    if (seen != NULL) {
+        for (apr_size_t i = 0; i < dp_statements_count; i++) {
+            apr_dbd_prepared_t *st = NULL;
+            if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, dp_statements[i].sql,
+                                dp_statements[i].name, &st) != 0) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "DP02010: re-preparing %s on a reset connection failed",
+                              dp_statements[i].name);
+                return 0;
+            }
+            apr_hash_set(dbd->prepared, dp_statements[i].name, APR_HASH_KEY_STRING, st);
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "DP02011: database connection was reset; statements prepared again");
+    }
+    stash = apr_palloc(dbd->pool, sizeof(*stash));
+    *stash = pid;
+    apr_pool_userdata_setn(stash, "dp-backend-pid", NULL, dbd->pool);
+    return 1;
+}
+
+/* A live pooled connection (held until the request ends), or NULL. Up to three tries: each
+ * dead connection stays held (mod_dbd drops it when it comes back), so the next try gets
+ * another one or a new one. */
+static ap_dbd_t *open_live(request_rec *r)
+{
     for (int i = 0; i < 3; i++) {
         held_conn *h;
-        dbd = dbd_open_fn(r->pool, r->server);
+        ap_dbd_t *dbd = dbd_open_fn(r->pool, r->server);
         if (dbd == NULL) {
-            break;
+            return NULL;
         }
         h = apr_palloc(r->pool, sizeof(*h));
         h->s = r->server;
         h->dbd = dbd;
         apr_pool_cleanup_register(r->pool, h, release_conn, apr_pool_cleanup_null);
-        if (conn_alive(r, dbd)) {
-            break;
+        if (conn_alive(r, dbd) && ensure_prepared(r, dbd)) {
+            return dbd;
         }
-        dbd = NULL;
     }
-    if (dbd == NULL) {
+    return NULL;
+}
+
+dp_error *dp_db_acquire(request_rec *r, dp_db **out)
+{
+    dp_db *db;
+    ap_dbd_t *dbd;
+
+    *out = NULL;
+    if (!retrieve_fns() || (dbd = open_live(r)) == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "DP02004: no database connection available; answering 503");
         return unavailable(r);
@@ -243,6 +281,26 @@ dp_error *dp_db_acquire(request_rec *r, dp_db **out)
     }
     *out = db;
     return NULL;
+}
+
+/* An idle pooled connection can be dead (PostgreSQL restarted) without libpq knowing until
+ * it is used. When the first statement of a request fails that way outside a transaction,
+ * nothing has happened on it yet: switch to a fresh connection so the statement runs again. */
+static int switch_if_dead(dp_db *db)
+{
+    PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
+    ap_dbd_t *fresh;
+
+    if (db->used || db->in_tx || (conn != NULL && PQstatus(conn) == CONNECTION_OK)) {
+        return 0;
+    }
+    if ((fresh = open_live(db->r)) == NULL) {
+        return 0;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, db->r,
+                  "DP02009: pooled database connection was dead; retrying on a fresh one");
+    db->dbd = fresh;
+    return 1;
 }
 
 static apr_dbd_prepared_t *statement(dp_db *db, const char *name, int nargs, dp_error **err)
@@ -301,9 +359,18 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
         return err;
     }
     rv = apr_dbd_pselect(drv, p, db->dbd->handle, &res, st, 1, nargs, args);
+    if (rv != 0 && switch_if_dead(db)) {
+        drv = db->dbd->driver;
+        if ((st = statement(db, name, nargs, &err)) == NULL) {
+            return err;
+        }
+        res = NULL;
+        rv = apr_dbd_pselect(drv, p, db->dbd->handle, &res, st, 1, nargs, args);
+    }
     if (rv != 0) {
         return query_failed(db, name, rv);
     }
+    db->used = 1;
     rows = apr_pcalloc(p, sizeof(*rows));
     rows->ncols = apr_dbd_num_cols(drv, res);
     n = apr_dbd_num_tuples(drv, res);
@@ -341,9 +408,17 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
         return err;
     }
     rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs, args);
+    if (rv != 0 && switch_if_dead(db)) {
+        if ((st = statement(db, name, nargs, &err)) == NULL) {
+            return err;
+        }
+        rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs,
+                            args);
+    }
     if (rv != 0) {
         return query_failed(db, name, rv);
     }
+    db->used = 1;
     if (affected != NULL) {
         *affected = n;
     }
@@ -353,10 +428,14 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
 dp_error *dp_db_begin(dp_db *db)
 {
     int rv = tx_statement(db, "BEGIN");
+    if (rv != 0 && switch_if_dead(db)) {
+        rv = tx_statement(db, "BEGIN");
+    }
     if (rv != 0) {
         return query_failed(db, "BEGIN", rv);
     }
     db->in_tx = 1;
+    db->used = 1;
     return NULL;
 }
 
