@@ -128,7 +128,7 @@ int dp_money_from_double(double v, long long *cents)
     scaled = v * 100.0;
     rounded = nearbyint(scaled);
     /* A value typed with two decimals lands within a hair of an integer after scaling. */
-    if (fabs(scaled - rounded) > 1e-6 + rounded * 1e-14) {
+    if (fabs(scaled - rounded) > (rounded > 1 ? rounded : 1) * 1e-12) {
         return -1;
     }
     *cents = (long long)rounded;

@@ -2,7 +2,6 @@
 #include "dp_crypto.h"
 
 #include <apr_strings.h>
-#include <errno.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <stdlib.h>
@@ -129,10 +128,35 @@ static dp_jwt_status check_header(apr_pool_t *p, const char *token, apr_size_t l
     return rv;
 }
 
-static const char *grant_copy(apr_pool_t *p, jwt_t *j, const char *name)
+/* Read the claims from the verified token's JSON ourselves: libjwt's integer getter answers
+ * 0 for a string or a real, which would let "iat": "x" through. */
+static dp_jwt_status read_claims(apr_pool_t *p, jwt_t *j, dp_claims *claims)
 {
-    const char *v = jwt_get_grant(j, name);
-    return v != NULL ? apr_pstrdup(p, v) : NULL;
+    char *text = jwt_get_grants_json(j, NULL);
+    json_t *g, *sub, *role, *jti, *iat, *exp;
+    dp_jwt_status rv = DP_JWT_BAD_CLAIMS;
+
+    if (text == NULL) {
+        return DP_JWT_BAD_CLAIMS;
+    }
+    g = json_loads(text, 0, NULL);
+    free(text); /* malloc'd by libjwt */
+    if (g == NULL || json_unpack(g, "{s:o, s:o, s:o, s:o, s:o}", "sub", &sub, "role", &role,
+                                 "jti", &jti, "iat", &iat, "exp", &exp) != 0) {
+        json_decref(g);
+        return DP_JWT_BAD_CLAIMS;
+    }
+    if (json_is_string(sub) && json_is_string(role) && json_is_string(jti)
+        && json_is_integer(iat) && json_is_integer(exp)) {
+        claims->sub = apr_pstrdup(p, json_string_value(sub));
+        claims->role = apr_pstrdup(p, json_string_value(role));
+        claims->jti = apr_pstrdup(p, json_string_value(jti));
+        claims->iat = (long long)json_integer_value(iat);
+        claims->exp = (long long)json_integer_value(exp);
+        rv = DP_JWT_OK;
+    }
+    json_decref(g);
+    return rv;
 }
 
 dp_jwt_status dp_jwt_verify(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
@@ -161,21 +185,11 @@ dp_jwt_status dp_jwt_verify(apr_pool_t *p, const unsigned char *key, apr_size_t 
         jwt_free(j);
         return DP_JWT_BAD_ALG;
     }
-    claims->sub = grant_copy(p, j, "sub");
-    claims->role = grant_copy(p, j, "role");
-    claims->jti = grant_copy(p, j, "jti");
-    errno = 0;
-    claims->iat = jwt_get_grant_int(j, "iat");
-    if (errno != 0) {
-        claims->iat = -1;
-    }
-    errno = 0;
-    claims->exp = jwt_get_grant_int(j, "exp");
-    if (errno != 0) {
-        claims->exp = -1;
-    }
+    rv = read_claims(p, j, claims);
     jwt_free(j);
-
+    if (rv != DP_JWT_OK) {
+        return rv;
+    }
     if (!dp_uuid_valid(claims->sub) || !dp_uuid_valid(claims->jti) || claims->role == NULL
         || (strcmp(claims->role, "provider") != 0 && strcmp(claims->role, "client") != 0)
         || claims->iat < 0 || claims->exp <= 0) {

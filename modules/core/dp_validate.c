@@ -153,7 +153,7 @@ int dp_valid_url(const char *s)
     else {
         return 0;
     }
-    if (*rest == '\0' || *rest == '/') {
+    if (*rest == '\0' || strchr("/?#:@", *rest) != NULL) {
         return 0; /* a host is required */
     }
     for (const char *c = s; *c; c++) {
