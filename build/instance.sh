@@ -127,7 +127,7 @@ run)
     print_endpoints
     say "running in the foreground; Ctrl-C stops httpd and PostgreSQL"
     trap stop_all EXIT
-    trap 'exit 130' INT TERM
+    trap 'exit 0' INT TERM
     "$HTTPD" -f "$conf" -DFOREGROUND
     ;;
 start)
