@@ -131,7 +131,15 @@ static dp_error *dispatch(dp_ctx *c)
     if (c->route->flags & DP_ROUTE_BODY) {
         if ((e = dp_read_json_body(r, c->cfg, &c->body))) return e;
     }
-    return ((dp_handler)c->route->handler)(c);
+    e = ((dp_handler)c->route->handler)(c);
+    /* Every route that touches user data must leave an audit event; a handler that forgot
+     * is a bug the error log (and the test suite's scan of it) must show. */
+    if (e == NULL && !c->audited && !(c->route->flags & DP_ROUTE_NO_AUDIT)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "DP01003: %s %s answered without writing an audit event",
+                      c->route->method, c->route->pattern);
+    }
+    return e;
 }
 
 /* OPTIONS: a CORS preflight or a plain capabilities question about a known path. */

@@ -28,7 +28,10 @@ dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
                                ev->resource_id, ev->client_id, c->r->useragent_ip,
                                ev->outcome, c->request_id));
     }
-    if (e != NULL) {
+    if (e == NULL) {
+        c->audited = 1;
+    }
+    else {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r,
                       "DP01201: audit event %s could not be written; request refused",
                       ev->action ? ev->action : c->route->audit_action);

@@ -29,6 +29,7 @@ typedef struct dp_ctx {
     json_t *body;            /* the parsed JSON object, for DP_ROUTE_BODY routes */
     const char *request_id;
     dp_db *db;               /* acquired on first use by dp_ctx_db */
+    int audited;             /* an audit event was written (checked by the dispatcher) */
 } dp_ctx;
 
 typedef dp_error *(*dp_handler)(dp_ctx *c);

@@ -127,8 +127,9 @@ int dp_money_from_double(double v, long long *cents)
     }
     scaled = v * 100.0;
     rounded = nearbyint(scaled);
-    /* A value typed with two decimals lands within a hair of an integer after scaling. */
-    if (fabs(scaled - rounded) > (rounded > 1 ? rounded : 1) * 1e-12) {
+    /* Two decimals exactly: the number parsed is the very double that cents / 100 gives
+     * (both are the nearest double to the decimal text), anything else had more digits. */
+    if (rounded / 100.0 != v) {
         return -1;
     }
     *cents = (long long)rounded;

@@ -113,6 +113,16 @@ static dp_jwt_status check_header(apr_pool_t *p, const char *token, apr_size_t l
         || dot2 + 1 == token + len) {
         return DP_JWT_MALFORMED; /* exactly three parts, signature not empty */
     }
+    /* Payload and signature must be non-empty base64url before libjwt sees them: libjwt
+     * 1.10 writes past a zero-length buffer on an empty payload. */
+    {
+        apr_size_t plen = (apr_size_t)(dot2 - dot1 - 1), slen = len - (apr_size_t)(dot2 + 1 - token);
+        apr_size_t n;
+        if (plen == 0 || dp_b64url_decode(p, dot1 + 1, plen, &n) == NULL || n == 0
+            || dp_b64url_decode(p, dot2 + 1, slen, &n) == NULL || n == 0) {
+            return DP_JWT_MALFORMED;
+        }
+    }
     hdr = dp_b64url_decode(p, token, (apr_size_t)(dot1 - token), &hlen);
     if (hdr == NULL) {
         return DP_JWT_MALFORMED;

@@ -63,7 +63,7 @@ int dp_valid_email(const char *s)
 
 const char *dp_email_normalize(apr_pool_t *p, const char *s)
 {
-    char *out = apr_pstrdup(p, s);
+    char *out = apr_pstrdup(p, s != NULL ? s : "");
     for (char *c = out; *c; c++) {
         *c = (char)apr_tolower(*c);
     }

@@ -97,6 +97,7 @@ int main(int argc, const char *const *argv)
         return 2;
     }
     env.cases_dir = argv[1];
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keep summaries and failures (stderr) in order */
 
     for (apr_size_t s = 0; s < sizeof(suites) / sizeof(suites[0]); s++) {
         long c0 = checks, f0 = failed;
