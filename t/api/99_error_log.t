@@ -10,8 +10,9 @@ use File::Spec;
 
 # Narrow allowlist: what a database outage produces.
 my @ALLOW = (
-    # mod_dbd: connection failures / pool (re)initialisation while PostgreSQL is down
-    qr/\[dbd:(?:error|crit|alert)\] .*\bAH0(?:0628|0629|0630|0631|0632|0633)\b/,
+    # mod_dbd while PostgreSQL is down: AH00629 cannot connect, AH00639 driver error on
+    # (re)connect, AH02655 failed to acquire a pooled connection; AH0063x pool setup.
+    qr/\[dbd:(?:error|crit|alert)\] .*\bAH0(?:0628|0629|0630|0631|0632|0633|0639|2655):/,
     # mod_docportal's own "database unavailable" lines: DP02004 (no connection, 503) and
     # DP02007 (connection lost during a statement, 503). Not DP02008 (a statement failed: 500).
     qr/\[[\w.]+:error\] .*\bDP0200[47]:/,
