@@ -5,7 +5,7 @@ ROOT       := $(abspath .)
 OUT        := build/out
 APXS       ?= /usr/bin/apxs
 HTTPD      ?= /usr/sbin/apache2
-PKGS       := apr-1 apr-util-1 jansson libjwt openssl libpq
+PKGS       := apr-1 apr-util-1 jansson libjwt openssl libpq libcurl
 
 # Evaluated when used (after `deps` ran), so a fresh machine gets its headers first.
 INCLUDES    = -I. -I$(OUT) -I$(shell $(APXS) -q INCLUDEDIR) $(shell pkg-config --cflags $(PKGS))
