@@ -225,6 +225,18 @@ static int dp_post_read_request(request_rec *r)
     return DECLINED;
 }
 
+/* The API is virtual: no file under DocumentRoot backs /api. Skipping httpd's directory walk
+ * keeps it from stat()ing (and, where the children cannot search DocumentRoot's parents,
+ * refusing with 403) paths that do not exist on disk. */
+static int dp_map_to_storage(request_rec *r)
+{
+    const char *path = r->uri;
+    if (path != NULL && strncmp(path, "/api", 4) == 0 && (path[4] == '\0' || path[4] == '/')) {
+        return OK;
+    }
+    return DECLINED;
+}
+
 static int dp_post_config_prepare(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                   server_rec *s)
 {
@@ -284,6 +296,7 @@ static void dp_register_hooks(apr_pool_t *p)
     ap_hook_post_config(dp_post_config_prepare, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_post_config(dp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(dp_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(dp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(dp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
