@@ -42,6 +42,32 @@ static const dp_route routes[] = {
     {"POST", "/api/auth/login",    PUBLIC, BODY, "auth.login",    "user", H(dp_auth_login)},
     {"GET",  "/api/auth/me",       ANY,    0,    "user.read",     "user", H(dp_auth_me)},
     {"POST", "/api/auth/logout",   ANY,    0,    "auth.logout",   "user", H(dp_auth_logout)},
+    {"PATCH", "/api/auth/me",      ANY,    BODY, "user.update",   "user", H(dp_auth_me_update)},
+
+    {"GET",  "/api/provider/dashboard", PROVIDER, 0, "dashboard.read", "dashboard",
+     H(dp_dashboard_provider)},
+    {"GET",  "/api/provider/clients",   PROVIDER, 0, "client.list", "client", H(dp_clients_list)},
+    {"POST", "/api/provider/clients",   PROVIDER, BODY, "client.create", "client",
+     H(dp_clients_create)},
+    {"GET",  "/api/provider/appointments", PROVIDER, 0, "appointment.list", "appointment",
+     H(dp_appt_list_provider)},
+
+    {"GET",  "/api/client/dashboard",  CLIENT, 0, "dashboard.read", "dashboard",
+     H(dp_dashboard_client)},
+    {"GET",  "/api/client/provider",   CLIENT, 0, "provider.read", "user", H(dp_client_provider)},
+    {"GET",  "/api/client/appointments", CLIENT, 0, "appointment.list", "appointment",
+     H(dp_appt_list_client)},
+    {"POST", "/api/client/appointments", CLIENT, BODY, "appointment.create", "appointment",
+     H(dp_appt_book)},
+
+    {"GET",    "/api/appointments/:id", ANY, 0, "appointment.read", "appointment",
+     H(dp_appt_get)},
+    {"PATCH",  "/api/appointments/:id", ANY, BODY, "appointment.update", "appointment",
+     H(dp_appt_update)},
+    {"DELETE", "/api/appointments/:id", ANY, 0, "appointment.cancel", "appointment",
+     H(dp_appt_cancel)},
+    {"POST",   "/api/appointments/:id/join", ANY, 0, "appointment.join", "appointment",
+     H(dp_appt_join)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -1,6 +1,7 @@
 /* /api/auth: register, login, me, logout. Passwords are bcrypt (APR-util); sessions are
  * HS256 tokens whose revocation lives in PostgreSQL, so a logout holds on every server. */
 #include "dp_audit.h"
+#include "dp_profile.h"
 #include "dp_handlers.h"
 #include "dp_sql.h"
 #include "dp_user.h"
@@ -16,16 +17,13 @@
 
 APLOG_USE_MODULE(docportal);
 
-#define MAX_MONEY_CENTS 100000000LL /* 1,000,000.00 (contract addendum, "Billing") */
-
-/* The validated fields of a registration, as the strings user_insert binds. */
+/* The account fields of a registration; the profile fields come from dp_profile. */
 typedef struct reg_fields {
-    const char *email, *password, *name, *user_type, *phone, *avatar;
-    const char *specialty, *license, *bio, *hourly_rate_cents, *time_zone;
-    const char *date_of_birth, *address, *insurance, *provider_id, *emergency_contact;
+    const char *email, *password, *user_type, *provider_id, *invite_token;
+    dp_profile profile;
 } reg_fields;
 
-static dp_error *read_common(apr_pool_t *p, json_t *b, reg_fields *f)
+static dp_error *read_registration(apr_pool_t *p, json_t *b, reg_fields *f)
 {
     dp_error *e;
     const char *email;
@@ -41,89 +39,32 @@ static dp_error *read_common(apr_pool_t *p, json_t *b, reg_fields *f)
     if (!dp_valid_password(f->password)) {
         return dp_error_field(p, "password", "password must be 8 to 72 bytes long.");
     }
-    if ((e = dp_json_string(p, b, "name", "name", 1, 200, &f->name)) != NULL) return e;
-    if ((e = dp_json_string(p, b, "userType", "userType", 1, 16, &f->user_type)) != NULL) {
+    if ((e = dp_json_string(p, b, "inviteToken", "inviteToken", 0, 256, &f->invite_token))) {
         return e;
     }
-    if (!dp_valid_user_type(f->user_type)) {
+    /* an invitation is always for a client; otherwise the type must be said */
+    if ((e = dp_json_string(p, b, "userType", "userType", f->invite_token == NULL, 16,
+                            &f->user_type)) != NULL) {
+        return e;
+    }
+    if (f->user_type == NULL) {
+        f->user_type = "client";
+    }
+    if (!dp_valid_user_type(f->user_type)
+        || (f->invite_token != NULL && strcmp(f->user_type, "client") != 0)) {
         return dp_error_field(p, "userType", "userType must be provider or client.");
     }
-    if ((e = dp_json_string(p, b, "phone", "phone", 0, 32, &f->phone)) != NULL) return e;
-    if (f->phone != NULL && !dp_valid_phone(f->phone)) {
-        return dp_error_field(p, "phone", "phone is not a valid phone number.");
+    if ((e = dp_profile_read(p, b, f->user_type, &f->profile))) return e;
+    if (f->invite_token == NULL && !f->profile.given[DP_PF_NAME]) {
+        return dp_error_field(p, "name", "name is required.");
     }
-    if ((e = dp_json_string(p, b, "avatar", "avatar", 0, 2048, &f->avatar)) != NULL) return e;
-    if (f->avatar != NULL && !dp_valid_url(f->avatar)) {
-        return dp_error_field(p, "avatar", "avatar must be an http(s) URL.");
-    }
-    return NULL;
-}
-
-static dp_error *read_provider(apr_pool_t *p, json_t *b, reg_fields *f)
-{
-    dp_error *e;
-    long long cents;
-    int present;
-
-    if ((e = dp_json_string(p, b, "specialty", "specialty", 0, 200, &f->specialty))) return e;
-    if ((e = dp_json_string(p, b, "license", "license", 0, 100, &f->license))) return e;
-    if ((e = dp_json_string(p, b, "bio", "bio", 0, 5000, &f->bio))) return e;
-    if ((e = dp_json_money(p, b, "hourlyRate", "hourlyRate", MAX_MONEY_CENTS, &cents,
-                           &present))) {
-        return e;
-    }
-    f->hourly_rate_cents = present ? apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)cents) : NULL;
-    if ((e = dp_json_string(p, b, "timeZone", "timeZone", 0, 64, &f->time_zone))) return e;
-    if (f->time_zone != NULL && !dp_valid_zone_name(f->time_zone)) {
-        return dp_error_field(p, "timeZone", "timeZone must be an IANA time zone name.");
-    }
-    return NULL;
-}
-
-static dp_error *read_client(apr_pool_t *p, json_t *b, reg_fields *f)
-{
-    static const char *const ec_keys[] = {"name", "phone", "relationship"};
-    dp_error *e;
-    json_t *ec;
-
-    if ((e = dp_json_string(p, b, "providerId", "providerId", 0, 64, &f->provider_id))) {
-        return e;
-    }
-    if (f->provider_id != NULL && !dp_uuid_valid(f->provider_id)) {
-        return dp_error_field(p, "providerId", "providerId does not name a provider.");
-    }
-    if ((e = dp_json_string(p, b, "dateOfBirth", "dateOfBirth", 0, 10, &f->date_of_birth))) {
-        return e;
-    }
-    if (f->date_of_birth != NULL) {
-        apr_time_exp_t now;
-        char today[11];
-        apr_time_exp_gmt(&now, apr_time_now());
-        apr_snprintf(today, sizeof(today), "%04d-%02d-%02d", now.tm_year + 1900,
-                     now.tm_mon + 1, now.tm_mday);
-        if (!dp_valid_date(f->date_of_birth) || strcmp(f->date_of_birth, today) > 0) {
-            return dp_error_field(p, "dateOfBirth",
-                                  "dateOfBirth must be a past date as YYYY-MM-DD.");
+    if (strcmp(f->user_type, "client") == 0 && f->invite_token == NULL) {
+        if ((e = dp_json_string(p, b, "providerId", "providerId", 0, 64, &f->provider_id))) {
+            return e;
         }
-    }
-    if ((e = dp_json_string(p, b, "address", "address", 0, 500, &f->address))) return e;
-    if ((e = dp_json_string(p, b, "insurance", "insurance", 0, 200, &f->insurance))) return e;
-
-    ec = json_object_get(b, "emergencyContact");
-    if (ec != NULL && !json_is_null(ec)) {
-        json_t *clean = dp_json_own(p, json_object());
-        if (!json_is_object(ec)) {
-            return dp_error_field(p, "emergencyContact",
-                                  "emergencyContact must be an object {name, phone, "
-                                  "relationship}.");
+        if (f->provider_id != NULL && !dp_uuid_valid(f->provider_id)) {
+            return dp_error_field(p, "providerId", "providerId does not name a provider.");
         }
-        for (size_t k = 0; k < sizeof(ec_keys) / sizeof(ec_keys[0]); k++) {
-            const char *v;
-            const char *field = apr_pstrcat(p, "emergencyContact.", ec_keys[k], NULL);
-            if ((e = dp_json_string(p, ec, ec_keys[k], field, 0, 200, &v))) return e;
-            dp_json_set_str(clean, ec_keys[k], v);
-        }
-        f->emergency_contact = dp_json_dump(p, clean, NULL);
     }
     return NULL;
 }
@@ -142,13 +83,7 @@ static dp_error *check_references(dp_db *db, apr_pool_t *p, const reg_fields *f)
             return dp_error_field(p, "providerId", "providerId does not name a provider.");
         }
     }
-    if (f->time_zone != NULL) {
-        if ((e = dp_db_select(db, DPQ_ZONE_EXISTS, &rows, DP_ARGS(f->time_zone)))) return e;
-        if (rows->nrows == 0) {
-            return dp_error_field(p, "timeZone", "timeZone is not a known IANA time zone.");
-        }
-    }
-    return NULL;
+    return dp_profile_check(db, p, &f->profile);
 }
 
 /* {token, user} for a freshly authenticated user row. */
@@ -178,21 +113,52 @@ static const char *client_id_of(const dp_rows *user)
     return (type != NULL && strcmp(type, "client") == 0) ? dp_rows_get(user, 0, "id") : NULL;
 }
 
-/* POST /api/auth/register: public. 201 {token, user}; 409 email_taken; 422 by field. */
+/* The invited client sets a password: the invitation is used once, its email must match,
+ * and profile fields given now are applied. Returns the user's id or an error. */
+static dp_error *claim_invite(dp_ctx *c, dp_db *db, const reg_fields *f, const char *hash,
+                              const char **id)
+{
+    apr_pool_t *p = c->r->pool;
+    dp_rows *rows;
+    dp_error *e;
+    const char **args;
+    int nargs;
+
+    if ((e = dp_db_select(db, DPQ_INVITE_CLAIM, &rows,
+                          DP_ARGS(dp_sha256_hex(p, f->invite_token, strlen(f->invite_token)))))) {
+        return e;
+    }
+    if (rows->nrows == 0) {
+        return dp_error_field(p, "inviteToken", "The invitation is unknown, used or expired.");
+    }
+    if ((e = dp_db_select(db, DPQ_INVITED_CLIENT_ACTIVATE, &rows,
+                          DP_ARGS(hash, f->profile.value[DP_PF_NAME],
+                                  dp_rows_get(rows, 0, "client_id"), f->email)))) {
+        return e;
+    }
+    if (rows->nrows == 0) {
+        return dp_error_field(p, "email", "email does not match the invitation.");
+    }
+    *id = dp_rows_get(rows, 0, "id");
+    args = dp_profile_update_args(p, &f->profile, *id, &nargs);
+    return dp_db_exec(db, DPQ_USER_UPDATE, NULL, nargs, args);
+}
+
+/* POST /api/auth/register: public. 201 {token, user}; 409 email_taken; 422 by field.
+ * With inviteToken, completes the client record a provider created. */
 dp_error *dp_auth_register(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
+    const dp_profile *pr;
     reg_fields f;
     dp_rows *rows, *user;
     dp_db *db;
     dp_error *e;
-    const char *hash, *id;
+    const char *hash, *id = NULL;
 
     memset(&f, 0, sizeof(f));
-    if ((e = read_common(p, c->body, &f))) return e;
-    e = strcmp(f.user_type, "provider") == 0 ? read_provider(p, c->body, &f)
-                                             : read_client(p, c->body, &f);
-    if (e != NULL) return e;
+    if ((e = read_registration(p, c->body, &f))) return e;
+    pr = &f.profile;
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = check_references(db, p, &f))) return e;
 
@@ -203,20 +169,33 @@ dp_error *dp_auth_register(dp_ctx *c)
     }
 
     if ((e = dp_db_begin(db))) return e;
-    e = dp_db_select(db, DPQ_USER_INSERT, &rows,
-                     DP_ARGS(f.email, hash, f.name, f.user_type, f.phone, f.avatar, f.specialty,
-                             f.license, f.bio, f.hourly_rate_cents, f.time_zone,
-                             f.date_of_birth, f.address, f.insurance, f.provider_id,
-                             f.emergency_contact));
-    if (e != NULL) return e;
-    if (rows->nrows == 0) {
-        dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
-        dp_db_rollback(db);
-        if ((e = dp_audit(c, &ev))) return e;
-        return dp_error_make(p, 409, DP_E_EMAIL_TAKEN, "email",
-                             "An account with this email already exists.");
+    if (f.invite_token != NULL) {
+        if ((e = claim_invite(c, db, &f, hash, &id))) {
+            dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
+            dp_error *ae;
+            dp_db_rollback(db);
+            return e->status == 422 && (ae = dp_audit(c, &ev)) != NULL ? ae : e;
+        }
     }
-    id = dp_rows_get(rows, 0, "id");
+    else {
+        e = dp_db_select(db, DPQ_USER_INSERT, &rows,
+                         DP_ARGS(f.email, hash, pr->value[DP_PF_NAME], f.user_type,
+                                 pr->value[DP_PF_PHONE], pr->value[DP_PF_AVATAR],
+                                 pr->value[DP_PF_SPECIALTY], pr->value[DP_PF_LICENSE],
+                                 pr->value[DP_PF_BIO], pr->value[DP_PF_HOURLY_RATE],
+                                 pr->value[DP_PF_TIME_ZONE], pr->value[DP_PF_DATE_OF_BIRTH],
+                                 pr->value[DP_PF_ADDRESS], pr->value[DP_PF_INSURANCE],
+                                 f.provider_id, pr->value[DP_PF_EMERGENCY]));
+        if (e != NULL) return e;
+        if (rows->nrows == 0) {
+            dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
+            dp_db_rollback(db);
+            if ((e = dp_audit(c, &ev))) return e;
+            return dp_error_make(p, 409, DP_E_EMAIL_TAKEN, "email",
+                                 "An account with this email already exists.");
+        }
+        id = dp_rows_get(rows, 0, "id");
+    }
     if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(id)))) return e;
     {
         dp_audit_event ev = {.actor_id = id, .actor_type = f.user_type, .resource_id = id,
@@ -282,6 +261,35 @@ dp_error *dp_auth_me(dp_ctx *c)
     }
     out = dp_json_own(c->r->pool, json_object());
     json_object_set(out, "user", dp_user_json(c->r->pool, user, 0));
+    dp_reply_json(c, 200, out);
+    return NULL;
+}
+
+/* PATCH /api/auth/me: provider or client; its own profile fields (by its role). */
+dp_error *dp_auth_me_update(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    dp_profile pr;
+    dp_rows *user;
+    dp_db *db;
+    dp_error *e;
+    const char **args;
+    int nargs;
+    json_t *out;
+    dp_audit_event ev = {.resource_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
+
+    if ((e = dp_profile_read(p, c->body, c->who->role, &pr))) return e;
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_profile_check(db, p, &pr))) return e;
+    args = dp_profile_update_args(p, &pr, c->who->user_id, &nargs);
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = dp_db_exec(db, DPQ_USER_UPDATE, NULL, nargs, args))) return e;
+    if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(c->who->user_id)))) return e;
+    ev.client_id = client_id_of(user);
+    if ((e = dp_audit(c, &ev))) return e;
+    if ((e = dp_db_commit(db))) return e;
+    out = dp_json_own(p, json_object());
+    json_object_set(out, "user", dp_user_json(p, user, 0));
     dp_reply_json(c, 200, out);
     return NULL;
 }

@@ -32,6 +32,11 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->cors_origin = add->cors_origin ? add->cors_origin : base->cors_origin;
     c->max_body = add->max_body != -1 ? add->max_body : base->max_body;
     c->require_tls = add->require_tls != -1 ? add->require_tls : base->require_tls;
+    c->jitsi_base = add->jitsi_base ? add->jitsi_base : base->jitsi_base;
+    c->invite_url = add->invite_url ? add->invite_url : base->invite_url;
+    c->google = add->google.key_file_json ? add->google : base->google;
+    if (add->google.api_base) c->google.api_base = add->google.api_base;
+    if (add->google.token_url) c->google.token_url = add->google.token_url;
     return c;
 }
 
@@ -50,37 +55,34 @@ static const char *set_jwt_secret(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
-/* The secret is read here, while httpd still runs as root, so the file may be 0600 root. */
-static const char *set_jwt_secret_file(cmd_parms *cmd, void *d, const char *arg)
+/* Secrets are read here, while httpd still runs as root, so their files may be 0600 root.
+ * Reads at most max bytes into *out (NUL-terminated, trailing newlines dropped). */
+static const char *read_secret_file(cmd_parms *cmd, const char *arg, apr_off_t max,
+                                    const char **path_out, char **out, apr_size_t *len_out)
 {
-    dp_config *c = cmd_cfg(cmd);
     const char *path = ap_server_root_relative(cmd->pool, arg);
     apr_file_t *f;
     apr_finfo_t fi;
     char *buf;
     apr_size_t len;
     apr_status_t rv;
-    (void)d;
 
     if (path == NULL) {
         return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
     }
     rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool);
     if (rv != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool,
-                            "%s: cannot read '%s' (%pm); create it with "
-                            "'openssl rand -hex 32 > %s' and chmod 600",
-                            cmd->cmd->name, path, &rv, path);
+        return apr_psprintf(cmd->pool, "%s: cannot read '%s' (%pm)", cmd->cmd->name, path, &rv);
     }
     rv = apr_file_info_get(&fi, APR_FINFO_SIZE | APR_FINFO_PROT, f);
-    if (rv != APR_SUCCESS || fi.size > 4096) {
+    if (rv != APR_SUCCESS || fi.size > max) {
         apr_file_close(f);
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a small secret file",
-                            cmd->cmd->name, path);
+        return apr_psprintf(cmd->pool, "%s: '%s' is larger than %" APR_OFF_T_FMT " bytes",
+                            cmd->cmd->name, path, max);
     }
     if (fi.protection & APR_FPROT_WREAD) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
-                     "DP03001: JWT secret file %s is world-readable; chmod 600 it", path);
+                     "DP03001: secret file %s is world-readable; chmod 600 it", path);
     }
     len = (apr_size_t)fi.size;
     buf = apr_palloc(cmd->pool, len + 1);
@@ -94,10 +96,64 @@ static const char *set_jwt_secret_file(cmd_parms *cmd, void *d, const char *arg)
         len--; /* a trailing newline from echo/openssl is not part of the secret */
     }
     buf[len] = '\0';
+    *path_out = path;
+    *out = buf;
+    *len_out = len;
+    return NULL;
+}
+
+static const char *set_jwt_secret_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    dp_config *c = cmd_cfg(cmd);
+    const char *path, *err;
+    char *buf;
+    apr_size_t len;
+    (void)d;
+
+    err = read_secret_file(cmd, arg, 4096, &path, &buf, &len);
+    if (err != NULL) {
+        return apr_pstrcat(cmd->pool, err, "; create it with 'openssl rand -hex 32 > FILE' "
+                           "and chmod 600", NULL);
+    }
     c->jwt_secret = (const unsigned char *)buf;
     c->jwt_secret_len = len;
     c->jwt_secret_origin = apr_pstrcat(cmd->pool, DP_DIR_JWT_SECRET_FILE, " ", path, NULL);
     return NULL;
+}
+
+static const char *set_google_key_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *path;
+    char *buf;
+    apr_size_t len;
+    const char *err = read_secret_file(cmd, arg, 64 * 1024, &path, &buf, &len);
+    (void)d;
+    if (err == NULL) {
+        cmd_cfg(cmd)->google.key_file_json = buf;
+    }
+    return err;
+}
+
+static const char *check_url(cmd_parms *cmd, const char *arg, const char **out)
+{
+    apr_size_t len = strlen(arg);
+    if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
+        || strchr(arg, ' ') != NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an http(s) URL", cmd->cmd->name, arg);
+    }
+    while (len > 0 && arg[len - 1] == '/') {
+        len--; /* one form, so that paths are appended with a single slash */
+    }
+    *out = apr_pstrmemdup(cmd->pool, arg, len);
+    return NULL;
+}
+
+static const char *set_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    dp_config *c = cmd_cfg(cmd);
+    const char **slot = (const char **)((char *)c + (size_t)cmd->info);
+    (void)d;
+    return check_url(cmd, arg, slot);
 }
 
 static const char *parse_int(cmd_parms *cmd, const char *arg, long lo, long hi, long *out)
@@ -184,6 +240,18 @@ const command_rec dp_config_cmds[] = {
                   "Largest accepted request body in bytes (default 1048576)"),
     AP_INIT_FLAG(DP_DIR_REQUIRE_TLS, set_require_tls, NULL, RSRC_CONF,
                  "Refuse plain-HTTP API requests (default On)"),
+    AP_INIT_TAKE1(DP_DIR_JITSI_BASE, set_url, (void *)APR_OFFSETOF(dp_config, jitsi_base),
+                  RSRC_CONF, "Jitsi Meet server for video rooms (default https://meet.jit.si)"),
+    AP_INIT_TAKE1(DP_DIR_INVITE_URL, set_url, (void *)APR_OFFSETOF(dp_config, invite_url),
+                  RSRC_CONF, "Front-end page where an invited client registers"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_KEY_FILE, set_google_key_file, NULL, RSRC_CONF,
+                  "Google service-account key (JSON) for Meet links; unset: Jitsi rooms"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_API_BASE, set_url,
+                  (void *)APR_OFFSETOF(dp_config, google.api_base), RSRC_CONF,
+                  "Google API base URL (default https://www.googleapis.com)"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_TOKEN, set_url,
+                  (void *)APR_OFFSETOF(dp_config, google.token_url), RSRC_CONF,
+                  "Google OAuth token URL (default: the key file's token_uri)"),
     {NULL}
 };
 
@@ -194,6 +262,9 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->bcrypt_cost == -1) c->bcrypt_cost = DP_BCRYPT_COST_DEFAULT;
     if (c->max_body == -1) c->max_body = DP_DEFAULT_MAX_BODY;
     if (c->require_tls == -1) c->require_tls = 1;
+    if (c->jitsi_base == NULL) c->jitsi_base = DP_DEFAULT_JITSI_BASE;
+    if (c->google.api_base == NULL) c->google.api_base = DP_DEFAULT_GOOGLE_API;
+    if (c->google.timeout_ms == 0) c->google.timeout_ms = 10000;
 
     if (c->jwt_secret == NULL) {
         return apr_psprintf(p, "no JWT secret is configured: set %s to a file holding at "

@@ -6,6 +6,8 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "core/dp_google.h"
+
 #define DP_DIR_JWT_SECRET      "DocPortalJWTSecret"
 #define DP_DIR_JWT_SECRET_FILE "DocPortalJWTSecretFile"
 #define DP_DIR_TOKEN_LIFETIME  "DocPortalTokenLifetime"
@@ -13,9 +15,16 @@
 #define DP_DIR_CORS_ORIGIN     "DocPortalCORSOrigin"
 #define DP_DIR_MAX_BODY        "DocPortalMaxBody"
 #define DP_DIR_REQUIRE_TLS     "DocPortalRequireTLS"
+#define DP_DIR_JITSI_BASE      "DocPortalJitsiBase"
+#define DP_DIR_INVITE_URL      "DocPortalInviteURL"
+#define DP_DIR_GOOGLE_KEY_FILE "DocPortalGoogleKeyFile"
+#define DP_DIR_GOOGLE_API_BASE "DocPortalGoogleAPIBase"
+#define DP_DIR_GOOGLE_TOKEN    "DocPortalGoogleTokenURL"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
+#define DP_DEFAULT_JITSI_BASE  "https://meet.jit.si"
+#define DP_DEFAULT_GOOGLE_API  "https://www.googleapis.com"
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -26,6 +35,9 @@ typedef struct dp_config {
     const char *cors_origin;         /* NULL: no CORS headers at all */
     apr_off_t max_body;              /* -1: unset */
     int require_tls;                 /* -1: unset */
+    const char *jitsi_base;          /* video rooms without Google, no trailing slash */
+    const char *invite_url;          /* where an invited client registers; NULL: from request */
+    dp_google_cfg google;            /* key_file_json NULL: Google Meet is off */
     const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
 } dp_config;
 

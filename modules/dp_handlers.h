@@ -13,5 +13,24 @@ dp_error *dp_auth_register(dp_ctx *c);
 dp_error *dp_auth_login(dp_ctx *c);
 dp_error *dp_auth_me(dp_ctx *c);
 dp_error *dp_auth_logout(dp_ctx *c);
+dp_error *dp_auth_me_update(dp_ctx *c);
+
+/* clients.c */
+dp_error *dp_clients_list(dp_ctx *c);
+dp_error *dp_clients_create(dp_ctx *c);
+dp_error *dp_client_provider(dp_ctx *c);
+
+/* appointments.c */
+dp_error *dp_appt_book(dp_ctx *c);
+dp_error *dp_appt_get(dp_ctx *c);
+dp_error *dp_appt_update(dp_ctx *c);
+dp_error *dp_appt_cancel(dp_ctx *c);
+dp_error *dp_appt_join(dp_ctx *c);
+dp_error *dp_appt_list_provider(dp_ctx *c);
+dp_error *dp_appt_list_client(dp_ctx *c);
+
+/* dashboard.c */
+dp_error *dp_dashboard_provider(dp_ctx *c);
+dp_error *dp_dashboard_client(dp_ctx *c);
 
 #endif

@@ -6,6 +6,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <util_filter.h>
+#include <util_script.h>
 
 APLOG_USE_MODULE(docportal);
 
@@ -17,6 +18,16 @@ dp_error *dp_ctx_db(dp_ctx *c, dp_db **db)
     }
     *db = c->db;
     return e;
+}
+
+const char *dp_query_arg(dp_ctx *c, const char *name)
+{
+    apr_table_t *args = NULL;
+    const char *v;
+
+    ap_args_to_table(c->r, &args); /* parsed once per request by httpd, then cached */
+    v = args != NULL ? apr_table_get(args, name) : NULL;
+    return (v != NULL && *v != '\0') ? v : NULL;
 }
 
 static void write_body(request_rec *r, int status, const char *body, apr_size_t len)

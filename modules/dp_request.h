@@ -37,6 +37,9 @@ typedef dp_error *(*dp_handler)(dp_ctx *c);
 /* The request's database connection (acquired once). */
 dp_error *dp_ctx_db(dp_ctx *c, dp_db **db);
 
+/* A query-string argument (decoded), or NULL when absent or empty. */
+const char *dp_query_arg(dp_ctx *c, const char *name);
+
 /* Answer with JSON and the given status (the handler then returns NULL). */
 void dp_reply_json(dp_ctx *c, int status, json_t *body);
 /* Answer 204 with no body. */

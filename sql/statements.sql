@@ -49,3 +49,163 @@ ON CONFLICT (jti) DO NOTHING;
 
 -- name: token_purge
 DELETE FROM revoked_tokens WHERE expires_at < now() - interval '1 hour';
+
+-- ---------------------------------------------------------------- profiles (002)
+
+-- name: user_update
+-- Each field comes as a pair: a flag (set it?) and the value (NULL clears it).
+UPDATE users SET
+    name              = CASE WHEN %s::boolean THEN %s ELSE name END,
+    phone             = CASE WHEN %s::boolean THEN %s ELSE phone END,
+    avatar            = CASE WHEN %s::boolean THEN %s ELSE avatar END,
+    specialty         = CASE WHEN %s::boolean THEN %s ELSE specialty END,
+    license           = CASE WHEN %s::boolean THEN %s ELSE license END,
+    bio               = CASE WHEN %s::boolean THEN %s ELSE bio END,
+    hourly_rate_cents = CASE WHEN %s::boolean THEN %s::bigint ELSE hourly_rate_cents END,
+    time_zone         = CASE WHEN %s::boolean THEN coalesce(%s, 'America/New_York')
+                             ELSE time_zone END,
+    date_of_birth     = CASE WHEN %s::boolean THEN %s::date ELSE date_of_birth END,
+    address           = CASE WHEN %s::boolean THEN %s ELSE address END,
+    insurance         = CASE WHEN %s::boolean THEN %s ELSE insurance END,
+    emergency_contact = CASE WHEN %s::boolean THEN %s::jsonb ELSE emergency_contact END,
+    updated_at        = now()
+ WHERE id = %s::uuid
+RETURNING id;
+
+-- name: provider_public
+-- What a client may see of its provider.
+SELECT id, name, email, phone, avatar, specialty, bio, hourly_rate_cents, time_zone
+  FROM users WHERE id = %s::uuid AND user_type = 'provider';
+
+-- ---------------------------------------------------------------- clients and invitations
+
+-- name: clients_of_provider
+SELECT a.*, (u.password_hash IS NULL AND u.google_sub IS NULL) AS invited
+  FROM users u JOIN users_api a USING (id)
+ WHERE u.provider_id = %s::uuid AND u.user_type = 'client'
+ ORDER BY a.name, a.id;
+
+-- name: client_insert
+INSERT INTO users (email, name, user_type, phone, date_of_birth, address, insurance,
+                   provider_id, emergency_contact)
+VALUES (%s, %s, 'client', %s, %s::date, %s, %s, %s::uuid, %s::jsonb)
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: invite_insert
+INSERT INTO invites (token_hash, client_id, expires_at)
+VALUES (%s, %s::uuid, now() + interval '7 days');
+
+-- name: invite_claim
+-- Single use: the first claim wins, an expired or used token matches nothing.
+UPDATE invites SET used_at = now()
+ WHERE token_hash = %s AND used_at IS NULL AND expires_at > now()
+RETURNING client_id;
+
+-- name: invited_client_activate
+UPDATE users SET password_hash = %s, name = coalesce(%s, name), updated_at = now()
+ WHERE id = %s::uuid AND email = %s AND password_hash IS NULL
+RETURNING id;
+
+-- ---------------------------------------------------------------- appointments
+
+-- name: appt_instant
+-- A provider-local date and time as an instant. exists_local is false inside a DST gap
+-- (PostgreSQL would silently move 02:30 to 03:30).
+SELECT dp_ts(ts) AS starts_at, dp_ts(ts + %s::integer * interval '1 minute') AS ends_at,
+       ts <= now() AS past,
+       (ts AT TIME ZONE %s) = (%s::date + %s::time) AS exists_local
+  FROM (SELECT (%s::date + %s::time) AT TIME ZONE %s AS ts) x;
+
+-- name: provider_for_booking
+SELECT id, email, time_zone, hourly_rate_cents
+  FROM users WHERE id = %s::uuid AND user_type = 'provider';
+
+-- name: provider_lock
+-- Serialises one provider's bookings and reschedules, so the overlap checks below see every
+-- committed neighbour (the exclusion constraint stays the last wall).
+SELECT id FROM users WHERE id = %s::uuid FOR NO KEY UPDATE;
+
+-- name: slot_taken
+SELECT id FROM appointments
+ WHERE provider_id = %s::uuid AND status IN ('pending', 'confirmed')
+   AND id <> coalesce(%s::uuid, '00000000-0000-0000-0000-000000000000')
+   AND tstzrange(starts_at, ends_at) && tstzrange(%s::timestamptz, %s::timestamptz)
+ LIMIT 1;
+
+-- name: appt_insert
+INSERT INTO appointments (id, provider_id, client_id, starts_at, duration_minutes, ends_at,
+                          type, status, notes, video_link, video_provider, google_event_id,
+                          amount_cents)
+VALUES (%s::uuid, %s::uuid, %s::uuid, %s::timestamptz, %s::integer, %s::timestamptz, %s,
+        'pending', %s, %s, %s, %s, %s::bigint)
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: appt_get
+-- One appointment, only if the caller is its provider or its client.
+SELECT * FROM appointments_api
+ WHERE id = %s::uuid AND (provider_id = %s::uuid OR client_id = %s::uuid);
+
+-- name: appt_lock
+SELECT id, provider_id, client_id, status, duration_minutes, notes, starts_at_ts <= now() AS started,
+       starts_at, date, time, time_zone
+  FROM appointments_api
+ WHERE id = %s::uuid AND (provider_id = %s::uuid OR client_id = %s::uuid);
+
+-- name: appt_row_lock
+SELECT id FROM appointments WHERE id = %s::uuid FOR UPDATE;
+
+-- name: appt_update
+UPDATE appointments
+   SET starts_at = %s::timestamptz, duration_minutes = %s::integer,
+       ends_at = %s::timestamptz + %s::integer * interval '1 minute',
+       status = %s, notes = %s, amount_cents = coalesce(%s::bigint, amount_cents),
+       updated_at = now()
+ WHERE id = %s::uuid
+RETURNING id;
+
+-- name: appts_of_provider
+SELECT * FROM appointments_api
+ WHERE provider_id = %s::uuid
+   AND (%s::text IS NULL OR date = %s)
+   AND (%s::text IS NULL OR status = %s)
+ ORDER BY starts_at_ts, id;
+
+-- name: appts_of_client
+SELECT * FROM appointments_api
+ WHERE client_id = %s::uuid
+   AND (%s::text IS NULL
+        OR (%s = 'upcoming' AND status IN ('pending', 'confirmed') AND starts_at_ts >= now())
+        OR (%s = 'completed' AND status = 'completed'))
+ ORDER BY starts_at_ts, id;
+
+-- ---------------------------------------------------------------- dashboards
+
+-- name: dashboard_provider
+SELECT (SELECT count(*) FROM users WHERE provider_id = p.id AND user_type = 'client')
+           AS total_clients,
+       (SELECT count(*) FROM appointments a WHERE a.provider_id = p.id
+           AND a.status IN ('pending', 'confirmed') AND a.starts_at >= now())
+           AS upcoming,
+       (SELECT count(*) FROM appointments a WHERE a.provider_id = p.id
+           AND a.status <> 'cancelled'
+           AND (a.starts_at AT TIME ZONE p.time_zone)::date = (now() AT TIME ZONE p.time_zone)::date)
+           AS today,
+       (SELECT count(*) FROM appointments a WHERE a.provider_id = p.id
+           AND a.status = 'pending' AND a.starts_at >= now())
+           AS pending
+  FROM users p WHERE p.id = %s::uuid;
+
+-- name: dashboard_client
+SELECT (SELECT count(*) FROM appointments a WHERE a.client_id = u.id
+           AND a.status IN ('pending', 'confirmed') AND a.starts_at >= now()) AS upcoming,
+       (SELECT count(*) FROM appointments a WHERE a.client_id = u.id
+           AND a.status = 'completed') AS completed
+  FROM users u WHERE u.id = %s::uuid;
+
+-- name: appt_next_of_client
+SELECT * FROM appointments_api
+ WHERE client_id = %s::uuid AND status IN ('pending', 'confirmed') AND starts_at_ts >= now()
+ ORDER BY starts_at_ts, id
+ LIMIT 1;

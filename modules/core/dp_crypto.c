@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <string.h>
 
 int dp_random_bytes(unsigned char *buf, apr_size_t len)
@@ -64,6 +65,16 @@ int dp_uuid_valid(const char *s)
         }
     }
     return 1;
+}
+
+const char *dp_sha256_hex(apr_pool_t *p, const void *data, apr_size_t len)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char *out = apr_palloc(p, 2 * SHA256_DIGEST_LENGTH + 1);
+
+    SHA256(data, len, md);
+    to_hex(out, md, sizeof(md));
+    return out;
 }
 
 int dp_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t blen)

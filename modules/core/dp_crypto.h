@@ -17,6 +17,9 @@ const char *dp_uuid_new(apr_pool_t *p);
 /* 1 if s is a UUID in canonical 8-4-4-4-12 hex form (any case). */
 int dp_uuid_valid(const char *s);
 
+/* SHA-256 of data as 64 lower-case hex characters (for storing token hashes). */
+const char *dp_sha256_hex(apr_pool_t *p, const void *data, apr_size_t len);
+
 /* Constant-time equality of two byte strings (length differences leak only the length). */
 int dp_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t blen);
 

@@ -1,0 +1,484 @@
+/* Appointments: booking, reading, rescheduling, status changes, cancelling and joining.
+ * Dates and times are the provider's local ones; the instant is computed in SQL (the C
+ * library's time zone handling is process-wide). One provider's bookings and reschedules are
+ * serialised on its row, and an exclusion constraint forbids overlaps in any case. */
+#include "dp_appointment.h"
+#include "dp_audit.h"
+#include "dp_handlers.h"
+#include "dp_sql.h"
+#include "dp_video.h"
+
+#include "core/dp_crypto.h"
+#include "core/dp_json.h"
+#include "core/dp_validate.h"
+
+#include <apr_strings.h>
+#include <http_log.h>
+
+APLOG_USE_MODULE(docportal);
+
+#define DEFAULT_TYPE "Video Session"
+#define DEFAULT_DURATION 50
+
+json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
+{
+    static const struct { const char *col, *key; } strs[] = {
+        {"id", "id"}, {"client_id", "clientId"}, {"provider_id", "providerId"},
+        {"client_name", "clientName"}, {"provider_name", "providerName"}, {"date", "date"},
+        {"time", "time"}, {"type", "type"}, {"status", "status"}, {"notes", "notes"},
+        {"video_link", "videoLink"}, {"time_zone", "timeZone"}, {"starts_at", "startsAt"},
+        {"ends_at", "endsAt"}, {"created_at", "createdAt"}, {"updated_at", "updatedAt"},
+    };
+    json_t *a = dp_json_own(p, json_object());
+    const char *dur = dp_rows_get(rows, i, "duration_minutes");
+    const char *cents = dp_rows_get(rows, i, "amount_cents");
+
+    for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
+        dp_json_set_str(a, strs[k].key, dp_rows_get(rows, i, strs[k].col));
+    }
+    json_object_set_new(a, "duration", json_integer(dur ? atoi(dur) : 0));
+    dp_json_set_money(a, "amount", cents ? apr_atoi64(cents) : 0, 1);
+    return a;
+}
+
+static json_t *appointment_list(apr_pool_t *p, const dp_rows *rows)
+{
+    json_t *arr = dp_json_own(p, json_array());
+    for (int i = 0; i < rows->nrows; i++) {
+        json_array_append(arr, dp_appointment_json(p, rows, i));
+    }
+    return arr;
+}
+
+/* The instant of a provider-local date/time, refusing the past and DST gaps. */
+typedef struct instant {
+    const char *starts_at, *ends_at;
+} instant;
+
+static dp_error *local_instant(dp_db *db, apr_pool_t *p, const char *date, const char *time,
+                               const char *duration, const char *zone, instant *out)
+{
+    dp_rows *rows;
+    dp_error *e = dp_db_select(db, DPQ_APPT_INSTANT, &rows,
+                               DP_ARGS(duration, zone, date, time, date, time, zone));
+    const char *exists;
+    if (e != NULL) return e;
+    exists = dp_rows_get(rows, 0, "exists_local");
+    if (exists == NULL || strcmp(exists, "t") != 0) {
+        return dp_error_field(p, "time", "That local time does not exist in the provider's "
+                                         "time zone (a daylight-saving change).");
+    }
+    if (strcmp(dp_rows_get(rows, 0, "past"), "t") == 0) {
+        return dp_error_field(p, "date", "The appointment must start in the future.");
+    }
+    out->starts_at = dp_rows_get(rows, 0, "starts_at");
+    out->ends_at = dp_rows_get(rows, 0, "ends_at");
+    return NULL;
+}
+
+static dp_error *read_duration(apr_pool_t *p, json_t *body, int *minutes, int *given)
+{
+    json_t *v = json_object_get(body, "duration");
+    *given = 0;
+    if (v == NULL || json_is_null(v)) {
+        return NULL;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 15 || json_integer_value(v) > 240) {
+        return dp_error_field(p, "duration", "duration must be a whole number of minutes "
+                                             "from 15 to 240.");
+    }
+    *minutes = (int)json_integer_value(v);
+    *given = 1;
+    return NULL;
+}
+
+static dp_error *read_date_time(apr_pool_t *p, json_t *body, int required, const char **date,
+                                const char **time)
+{
+    dp_error *e;
+    if ((e = dp_json_string(p, body, "date", "date", required, 10, date))) return e;
+    if (*date != NULL && !dp_valid_date(*date)) {
+        return dp_error_field(p, "date", "date must be YYYY-MM-DD.");
+    }
+    if ((e = dp_json_string(p, body, "time", "time", required, 5, time))) return e;
+    if (*time != NULL && !dp_valid_time(*time)) {
+        return dp_error_field(p, "time", "time must be HH:MM (24 h).");
+    }
+    return NULL;
+}
+
+/* amount = hourly rate x minutes / 60, rounded half-up to cents */
+static const char *amount_for(apr_pool_t *p, const char *rate_cents, int minutes)
+{
+    apr_int64_t rate = rate_cents ? apr_atoi64(rate_cents) : 0;
+    return apr_psprintf(p, "%" APR_INT64_T_FMT, (rate * minutes + 30) / 60);
+}
+
+static dp_error *reply_appointment(dp_ctx *c, dp_db *db, int status, const char *id)
+{
+    dp_rows *rows;
+    dp_error *e = dp_db_select(db, DPQ_APPT_GET, &rows,
+                               DP_ARGS(id, c->who->user_id, c->who->user_id));
+    if (e != NULL) return e;
+    if (rows->nrows == 0) {
+        return dp_error_internal(c->r->pool);
+    }
+    dp_reply_json(c, status, dp_appointment_json(c->r->pool, rows, 0));
+    return NULL;
+}
+
+/* POST /api/client/appointments: client; books with its own provider. */
+dp_error *dp_appt_book(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *provider_id, *date, *time, *type, *notes, *dur_s, *id, *link, *vendor, *event;
+    int minutes = DEFAULT_DURATION, given;
+    dp_rows *prov, *rows;
+    instant at;
+    dp_db *db;
+    dp_error *e;
+
+    if ((e = dp_json_string(p, c->body, "providerId", "providerId", 0, 64, &provider_id))) {
+        return e;
+    }
+    if ((e = read_date_time(p, c->body, 1, &date, &time))) return e;
+    if ((e = read_duration(p, c->body, &minutes, &given))) return e;
+    if ((e = dp_json_string(p, c->body, "type", "type", 0, 100, &type))) return e;
+    if ((e = dp_json_string(p, c->body, "notes", "notes", 0, 2000, &notes))) return e;
+    if (type == NULL || *type == '\0') {
+        type = DEFAULT_TYPE;
+    }
+    /* a client books only with its own provider; another one is not there for it */
+    if (c->who->provider_id == NULL) {
+        return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, "providerId",
+                             "You are not linked to a provider yet.");
+    }
+    if (provider_id != NULL && strcasecmp(provider_id, c->who->provider_id) != 0) {
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
+    }
+    provider_id = c->who->provider_id;
+    dur_s = apr_itoa(p, minutes);
+
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_PROVIDER_FOR_BOOKING, &prov, DP_ARGS(provider_id)))) return e;
+    if (prov->nrows == 0) {
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
+    }
+    if ((e = local_instant(db, p, date, time, dur_s, dp_rows_get(prov, 0, "time_zone"), &at))) {
+        return e;
+    }
+    /* a cheap look first, so that a taken slot costs no video room */
+    if ((e = dp_db_select(db, DPQ_SLOT_TAKEN, &rows,
+                          DP_ARGS(provider_id, NULL, at.starts_at, at.ends_at)))) {
+        return e;
+    }
+    if (rows->nrows > 0) {
+        goto taken;
+    }
+    if ((id = dp_uuid_new(p)) == NULL) {
+        return dp_error_internal(p);
+    }
+    if ((e = dp_video_room(c, id, dp_rows_get(prov, 0, "email"), at.starts_at, at.ends_at,
+                           type, &link, &vendor, &event))) {
+        return e;
+    }
+
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = dp_db_select(db, DPQ_PROVIDER_LOCK, &rows, DP_ARGS(provider_id)))) return e;
+    if ((e = dp_db_select(db, DPQ_APPT_INSERT, &rows,
+                          DP_ARGS(id, provider_id, c->who->user_id, at.starts_at, dur_s,
+                                  at.ends_at, type, notes, link, vendor, event,
+                                  amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"),
+                                             minutes))))) {
+        return e;
+    }
+    if (rows->nrows == 0) {
+        dp_db_rollback(db);
+        goto taken;
+    }
+    {
+        dp_audit_event ev = {.resource_id = id, .client_id = c->who->user_id,
+                             .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    if ((e = dp_db_commit(db))) return e;
+    return reply_appointment(c, db, 201, id);
+
+taken:
+    {
+        dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_FAILURE};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    return dp_error_make(p, 409, DP_E_SLOT_TAKEN, NULL,
+                         "The provider already has an appointment at that time.");
+}
+
+/* GET /api/appointments/:id: the appointment's provider or client. */
+dp_error *dp_appt_get(dp_ctx *c)
+{
+    const char *id = c->params[0];
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+
+    if (!dp_uuid_valid(id)) {
+        return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_APPT_GET, &rows,
+                          DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
+        return e;
+    }
+    {
+        dp_audit_event ev = {.resource_id = id,
+                             .client_id = rows->nrows ? dp_rows_get(rows, 0, "client_id") : NULL,
+                             .outcome = rows->nrows ? DP_OUTCOME_SUCCESS : DP_OUTCOME_DENIED};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    if (rows->nrows == 0) {
+        return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
+    }
+    dp_reply_json(c, 200, dp_appointment_json(c->r->pool, rows, 0));
+    return NULL;
+}
+
+/* May this role move an appointment from one status to another? (contract addendum,
+ * "Appointments"). Returns NULL or the error. */
+static dp_error *check_transition(apr_pool_t *p, const char *role, const char *from,
+                                  const char *to, int started)
+{
+    int provider = strcmp(role, "provider") == 0;
+    if (strcmp(from, to) == 0) {
+        return NULL;
+    }
+    if (!provider && (strcmp(to, "confirmed") == 0 || strcmp(to, "completed") == 0)) {
+        return dp_error_make(p, 403, DP_E_FORBIDDEN, "status",
+                             "Only the provider may confirm or complete an appointment.");
+    }
+    if ((strcmp(to, "confirmed") == 0 && strcmp(from, "pending") == 0)
+        || (strcmp(to, "completed") == 0 && strcmp(from, "confirmed") == 0 && started)
+        || (strcmp(to, "cancelled") == 0
+            && (strcmp(from, "pending") == 0 || strcmp(from, "confirmed") == 0))) {
+        return NULL;
+    }
+    return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, "status",
+                         "An appointment cannot go from %s to %s%s.", from, to,
+                         strcmp(to, "completed") == 0 && !started ? " before it starts" : "");
+}
+
+/* The change a PATCH or DELETE asks for, applied to the locked row in one transaction. */
+typedef struct change {
+    const char *status, *date, *time, *notes;
+    int minutes, minutes_given, notes_given;
+} change;
+
+static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *me = c->who->user_id, *from, *to, *date, *time, *starts, *amount = NULL;
+    int minutes, resched;
+    dp_rows *cur, *rows;
+    dp_db *db;
+    dp_error *e;
+
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = dp_db_select(db, DPQ_APPT_LOCK, &cur, DP_ARGS(id, me, me)))) return e;
+    if (cur->nrows == 0) {
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
+    }
+    /* lock the provider first, then the row: the same order as a booking */
+    if ((e = dp_db_select(db, DPQ_PROVIDER_LOCK, &rows,
+                          DP_ARGS(dp_rows_get(cur, 0, "provider_id"))))) {
+        return e;
+    }
+    if ((e = dp_db_select(db, DPQ_APPT_ROW_LOCK, &rows, DP_ARGS(id)))) return e;
+    if ((e = dp_db_select(db, DPQ_APPT_LOCK, &cur, DP_ARGS(id, me, me)))) return e;
+
+    from = dp_rows_get(cur, 0, "status");
+    minutes = ch->minutes_given ? ch->minutes : atoi(dp_rows_get(cur, 0, "duration_minutes"));
+    date = ch->date ? ch->date : dp_rows_get(cur, 0, "date");
+    time = ch->time ? ch->time : dp_rows_get(cur, 0, "time");
+    resched = ch->date != NULL || ch->time != NULL || ch->minutes_given;
+    to = ch->status ? ch->status : from;
+    if (resched && (strcmp(from, "completed") == 0 || strcmp(from, "cancelled") == 0)) {
+        return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, NULL,
+                             "A %s appointment cannot be rescheduled.", from);
+    }
+    if ((e = check_transition(p, c->who->role, from, to,
+                              strcmp(dp_rows_get(cur, 0, "started"), "t") == 0))) {
+        return e;
+    }
+    /* a client's reschedule of a confirmed appointment needs the provider's confirmation */
+    if (resched && strcmp(c->who->role, "client") == 0 && strcmp(to, "confirmed") == 0) {
+        to = "pending";
+    }
+    starts = dp_rows_get(cur, 0, "starts_at");
+    if (resched) {
+        instant at;
+        dp_rows *prov;
+        if ((e = local_instant(db, p, date, time, apr_itoa(p, minutes),
+                               dp_rows_get(cur, 0, "time_zone"), &at))) {
+            return e;
+        }
+        starts = at.starts_at;
+        if (strcmp(to, "cancelled") != 0) {
+            if ((e = dp_db_select(db, DPQ_SLOT_TAKEN, &rows,
+                                  DP_ARGS(dp_rows_get(cur, 0, "provider_id"), id, starts,
+                                          at.ends_at)))) {
+                return e;
+            }
+            if (rows->nrows > 0) {
+                return dp_error_make(p, 409, DP_E_SLOT_TAKEN, NULL,
+                                     "The provider already has an appointment at that time.");
+            }
+        }
+        if (ch->minutes_given) {
+            if ((e = dp_db_select(db, DPQ_PROVIDER_FOR_BOOKING, &prov,
+                                  DP_ARGS(dp_rows_get(cur, 0, "provider_id"))))) {
+                return e;
+            }
+            amount = amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"), minutes);
+        }
+    }
+    if ((e = dp_db_exec(db, DPQ_APPT_UPDATE, NULL,
+                        DP_ARGS(starts, apr_itoa(p, minutes), starts, apr_itoa(p, minutes), to,
+                                ch->notes_given ? ch->notes : dp_rows_get(cur, 0, "notes"),
+                                amount, id)))) {
+        return e;
+    }
+    {
+        dp_audit_event ev = {.resource_id = id, .client_id = dp_rows_get(cur, 0, "client_id"),
+                             .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    if ((e = dp_db_commit(db))) return e;
+    return reply_appointment(c, db, 200, id);
+}
+
+static dp_error *no_such(apr_pool_t *p)
+{
+    return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
+}
+
+/* PATCH /api/appointments/:id: provider or client of it. Reschedule (date, time, duration),
+ * change status by the rules, edit notes. */
+dp_error *dp_appt_update(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    change ch;
+    dp_error *e;
+
+    memset(&ch, 0, sizeof(ch));
+    if (!dp_uuid_valid(c->params[0])) return no_such(p);
+    if ((e = read_date_time(p, c->body, 0, &ch.date, &ch.time))) return e;
+    if ((e = read_duration(p, c->body, &ch.minutes, &ch.minutes_given))) return e;
+    if ((e = dp_json_string(p, c->body, "status", "status", 0, 16, &ch.status))) return e;
+    if (ch.status != NULL && strcmp(ch.status, "pending") != 0
+        && strcmp(ch.status, "confirmed") != 0 && strcmp(ch.status, "completed") != 0
+        && strcmp(ch.status, "cancelled") != 0) {
+        return dp_error_field(p, "status",
+                              "status must be pending, confirmed, completed or cancelled.");
+    }
+    ch.notes_given = json_object_get(c->body, "notes") != NULL;
+    if ((e = dp_json_string(p, c->body, "notes", "notes", 0, 2000, &ch.notes))) return e;
+    return apply_change(c, c->params[0], &ch);
+}
+
+/* DELETE /api/appointments/:id: provider or client of it; cancels, the row is kept. */
+dp_error *dp_appt_cancel(dp_ctx *c)
+{
+    change ch;
+    memset(&ch, 0, sizeof(ch));
+    if (!dp_uuid_valid(c->params[0])) return no_such(c->r->pool);
+    ch.status = "cancelled";
+    return apply_change(c, c->params[0], &ch);
+}
+
+/* POST /api/appointments/:id/join: provider or client of it; the video room's link. */
+dp_error *dp_appt_join(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *id = c->params[0];
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+    json_t *out;
+
+    if (!dp_uuid_valid(id)) return no_such(p);
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_APPT_GET, &rows,
+                          DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
+        return e;
+    }
+    {
+        dp_audit_event ev = {.resource_id = id,
+                             .client_id = rows->nrows ? dp_rows_get(rows, 0, "client_id") : NULL,
+                             .outcome = rows->nrows ? DP_OUTCOME_SUCCESS : DP_OUTCOME_DENIED};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    if (rows->nrows == 0) return no_such(p);
+    if (strcmp(dp_rows_get(rows, 0, "status"), "cancelled") == 0) {
+        return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, NULL,
+                             "The appointment was cancelled.");
+    }
+    out = dp_json_own(p, json_object());
+    dp_json_set_str(out, "videoLink", dp_rows_get(rows, 0, "video_link"));
+    dp_reply_json(c, 200, out);
+    return NULL;
+}
+
+/* GET /api/provider/appointments?date=YYYY-MM-DD&status=: provider; its own, by start. */
+dp_error *dp_appt_list_provider(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *date = dp_query_arg(c, "date"), *status = dp_query_arg(c, "status");
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+
+    if (date != NULL && !dp_valid_date(date)) {
+        return dp_error_field(p, "date", "date must be YYYY-MM-DD.");
+    }
+    if (status != NULL && strcmp(status, "pending") != 0 && strcmp(status, "confirmed") != 0
+        && strcmp(status, "completed") != 0 && strcmp(status, "cancelled") != 0) {
+        return dp_error_field(p, "status",
+                              "status must be pending, confirmed, completed or cancelled.");
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_APPTS_OF_PROVIDER, &rows,
+                          DP_ARGS(c->who->user_id, date, date, status, status)))) {
+        return e;
+    }
+    {
+        dp_audit_event ev = {.outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    dp_reply_json(c, 200, appointment_list(p, rows));
+    return NULL;
+}
+
+/* GET /api/client/appointments?status=upcoming|completed: client; its own, by start. */
+dp_error *dp_appt_list_client(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *status = dp_query_arg(c, "status");
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+
+    if (status != NULL && strcmp(status, "upcoming") != 0 && strcmp(status, "completed") != 0) {
+        return dp_error_field(p, "status", "status must be upcoming or completed.");
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_APPTS_OF_CLIENT, &rows,
+                          DP_ARGS(c->who->user_id, status, status, status)))) {
+        return e;
+    }
+    {
+        dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    dp_reply_json(c, 200, appointment_list(p, rows));
+    return NULL;
+}

@@ -1,0 +1,39 @@
+#include "dp_video.h"
+
+#include "core/dp_crypto.h"
+#include "core/dp_google.h"
+
+#include <apr_strings.h>
+#include <http_log.h>
+
+APLOG_USE_MODULE(docportal);
+
+dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provider_email,
+                        const char *starts_at, const char *ends_at, const char *summary,
+                        const char **link, const char **vendor, const char **event_id)
+{
+    const dp_config *cfg = c->cfg;
+    const char *room;
+
+    *event_id = NULL;
+    if (cfg->google.key_file_json != NULL) {
+        dp_error *e = dp_google_meet_create(c->r->pool, &cfg->google, provider_email, starts_at,
+                                            ends_at, summary, appointment_id, link, event_id);
+        if (e == NULL) {
+            *vendor = "google";
+            return NULL;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                      "DP05001: Google Meet room for appointment %s failed (%s); using Jitsi",
+                      appointment_id, e->detail);
+    }
+    /* 128 random bits: the room name is the only thing that keeps strangers out */
+    room = dp_random_hex(c->r->pool, 16);
+    if (room == NULL) {
+        return dp_error_internal(c->r->pool);
+    }
+    *link = apr_pstrcat(c->r->pool, cfg->jitsi_base, "/DocPortal-", room, NULL);
+    *vendor = "jitsi";
+    *event_id = NULL;
+    return NULL;
+}
