@@ -27,7 +27,7 @@ else
     install -m 644 "$root/conf/docportal.conf" "$target/docportal.conf"
 fi
 install -d -m 755 "$share/sql"
-install -m 644 "$root"/sql/*.sql "$share/sql/"
+install -m 644 "$root"/sql/[0-9][0-9][0-9]_*.sql "$share/sql/"
 install -m 755 "$root/build/migrate.sh" "$share/migrate.sh"
 
 cat <<MSG
