@@ -168,35 +168,25 @@ static const char *parse_int(cmd_parms *cmd, const char *arg, long lo, long hi, 
     return NULL;
 }
 
-static const char *set_token_lifetime(cmd_parms *cmd, void *d, const char *arg)
-{
-    long v = 0;
-    const char *err = parse_int(cmd, arg, 1, 24 * 30, &v);
-    (void)d;
-    if (err == NULL) {
-        cmd_cfg(cmd)->token_hours = (int)v;
-    }
-    return err;
-}
+/* A whole-number directive: where it goes in dp_config and its range. */
+typedef struct int_rule {
+    size_t offset;
+    long lo, hi;
+} int_rule;
 
-static const char *set_bcrypt_cost(cmd_parms *cmd, void *d, const char *arg)
-{
-    long v = 0;
-    const char *err = parse_int(cmd, arg, 4, 31, &v);
-    (void)d;
-    if (err == NULL) {
-        cmd_cfg(cmd)->bcrypt_cost = (int)v;
-    }
-    return err;
-}
+static const int_rule token_hours_rule = {APR_OFFSETOF(dp_config, token_hours), 1, 24 * 30};
+static const int_rule bcrypt_cost_rule = {APR_OFFSETOF(dp_config, bcrypt_cost), 4, 31};
+static const int_rule max_body_rule = {APR_OFFSETOF(dp_config, max_body), 1024,
+                                       64L * 1024 * 1024};
 
-static const char *set_max_body(cmd_parms *cmd, void *d, const char *arg)
+static const char *set_int(cmd_parms *cmd, void *d, const char *arg)
 {
+    const int_rule *rule = cmd->info;
     long v = 0;
-    const char *err = parse_int(cmd, arg, 1024, 64L * 1024 * 1024, &v);
+    const char *err = parse_int(cmd, arg, rule->lo, rule->hi, &v);
     (void)d;
     if (err == NULL) {
-        cmd_cfg(cmd)->max_body = v;
+        *(int *)((char *)cmd_cfg(cmd) + rule->offset) = (int)v;
     }
     return err;
 }
@@ -230,13 +220,13 @@ const command_rec dp_config_cmds[] = {
                   "HMAC secret for session tokens (at least 32 bytes); prefer the file form"),
     AP_INIT_TAKE1(DP_DIR_JWT_SECRET_FILE, set_jwt_secret_file, NULL, RSRC_CONF,
                   "File holding the HMAC secret for session tokens (at least 32 bytes)"),
-    AP_INIT_TAKE1(DP_DIR_TOKEN_LIFETIME, set_token_lifetime, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(DP_DIR_TOKEN_LIFETIME, set_int, (void *)&token_hours_rule, RSRC_CONF,
                   "Session token lifetime in hours (default 24)"),
-    AP_INIT_TAKE1(DP_DIR_BCRYPT_COST, set_bcrypt_cost, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(DP_DIR_BCRYPT_COST, set_int, (void *)&bcrypt_cost_rule, RSRC_CONF,
                   "bcrypt cost for new password hashes, 4..31 (default 11)"),
     AP_INIT_TAKE1(DP_DIR_CORS_ORIGIN, set_cors_origin, NULL, RSRC_CONF,
                   "The front end's origin allowed by CORS (default: none)"),
-    AP_INIT_TAKE1(DP_DIR_MAX_BODY, set_max_body, NULL, RSRC_CONF,
+    AP_INIT_TAKE1(DP_DIR_MAX_BODY, set_int, (void *)&max_body_rule, RSRC_CONF,
                   "Largest accepted request body in bytes (default 1048576)"),
     AP_INIT_FLAG(DP_DIR_REQUIRE_TLS, set_require_tls, NULL, RSRC_CONF,
                  "Refuse plain-HTTP API requests (default On)"),

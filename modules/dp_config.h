@@ -33,7 +33,7 @@ typedef struct dp_config {
     int token_hours;                 /* -1: unset */
     int bcrypt_cost;                 /* -1: unset */
     const char *cors_origin;         /* NULL: no CORS headers at all */
-    apr_off_t max_body;              /* -1: unset */
+    int max_body;                    /* bytes; -1: unset */
     int require_tls;                 /* -1: unset */
     const char *jitsi_base;          /* video rooms without Google, no trailing slash */
     const char *invite_url;          /* where an invited client registers; NULL: from request */

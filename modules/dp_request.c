@@ -119,7 +119,7 @@ static dp_error *too_large(request_rec *r, const dp_config *cfg)
     /* the rest of the body is not read: close rather than drain megabytes */
     r->connection->keepalive = AP_CONN_CLOSE;
     return dp_error_make(r->pool, 413, DP_E_TOO_LARGE, NULL,
-                         "The request body is larger than %" APR_OFF_T_FMT " bytes.",
+                         "The request body is larger than %d bytes.",
                          cfg->max_body);
 }
 
