@@ -6,6 +6,7 @@
  * handler only validates, runs its statements, writes its audit event and answers. */
 #include <httpd.h>
 #include <apr_optional.h>
+#include <curl/curl.h>
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -17,6 +18,7 @@
 #include <mod_dbd.h>
 
 #include "modules/core/dp_crypto.h"
+#include "modules/core/dp_google.h"
 #include "modules/core/dp_jwt.h"
 #include "modules/core/dp_password.h"
 #include "modules/dp_audit.h"
@@ -306,6 +308,13 @@ static int dp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
+    }
+    /* libcurl's global state must exist before the children (threads) do */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
+        || dp_google_init(pconf) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "DP03006: mod_docportal: could not initialise the HTTP client");
+        return HTTP_INTERNAL_SERVER_ERROR;
     }
     if ((err = dp_db_startup_check(ptemp, s)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "DP03005: mod_docportal: %s", err);

@@ -9,21 +9,12 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 
-my $httpd  = '/usr/sbin/apache2';
-my $mods   = '/usr/lib/apache2/modules';
-my $module = $ENV{DOCPORTAL_MODULE} or die 'DOCPORTAL_MODULE not set';
+use DocPortal::Server qw(free_port start_httpd stop_httpd http_get_raw);
+
 my $params = $ENV{DOCPORTAL_DBDPARAMS} or die 'DOCPORTAL_DBDPARAMS not set';
 my $dir    = tempdir(CLEANUP => 1);
 chmod 0755, $dir;
-
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die $!;
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
 
 sub psql {
     my ($sql) = @_;
@@ -31,66 +22,14 @@ sub psql {
     return ($? >> 8, $out);
 }
 
-# Write a configuration, start httpd in the foreground for at most $secs, return (exit status
-# or undef if it kept running, error log text, port).
-sub start_httpd {
+# Start, and answer (exit status or undef if it kept running, log text, probe answer).
+sub try_start {
     my (%o) = @_;
-    my $port = free_port();
-    my $name = $o{name};
-    my $log  = "$dir/$name.log";
-    my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
-    open my $fh, '>', "$dir/$name.conf" or die $!;
-    print $fh <<"CONF";
-ServerRoot "$dir"
-ServerName 127.0.0.1
-Listen 127.0.0.1:$port
-PidFile "$dir/$name.pid"
-DefaultRuntimeDir "$dir"
-ErrorLog "$log"
-LogLevel warn
-$user
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule dbd_module $mods/mod_dbd.so
-LoadModule docportal_module $module
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 5
-MaxRequestWorkers 5
-MinSpareThreads 1
-MaxSpareThreads 5
-DBDriver pgsql
-DBDParams "$o{params}"
-$o{extra}
-<Location /api>
-    SetHandler docportal-api
-</Location>
-CONF
-    close $fh;
-    my $pid = fork // die $!;
-    if (!$pid) {
-        open STDOUT, '>>', $log;
-        open STDERR, '>>', $log;
-        exec $httpd, '-f', "$dir/$name.conf", '-DFOREGROUND';
-        exit 127;
-    }
-    my $status;
-    for (1 .. ($o{secs} || 10) * 10) {
-        my $w = waitpid($pid, 1);    # WNOHANG
-        if ($w == $pid) { $status = $? >> 8; last }
-        select undef, undef, undef, 0.1;
-        last if $o{until} && $o{until}->($port);
-    }
-    my $body;
-    $body = $o{probe}->($port) if !defined $status && $o{probe};
-    if (!defined $status) {
-        kill 'TERM', $pid;
-        waitpid($pid, 0);
-    }
-    open my $lf, '<', $log or die $!;
-    local $/;
-    my $text = <$lf> // '';
-    return ($status, $text, $body);
+    my $srv = start_httpd(%o, dir => $dir);
+    my $body = !defined $srv->{status} && $o{probe} ? $o{probe}->($srv->{port}) : undef;
+    my $ran = defined $srv->{status} ? $srv->{status} : undef;
+    stop_httpd($srv);
+    return ($ran, $srv->{log}, $body);
 }
 
 my $secret_file = "$dir/secret";
@@ -99,18 +38,18 @@ my $short_file = "$dir/short";
 { open my $s, '>', $short_file or die $!; print $s "too-short\n"; close $s; chmod 0600, $short_file }
 
 # 1. no JWT secret at all
-my ($st, $log) = start_httpd(name => 'nosecret', params => $params, extra => '');
+my ($st, $log) = try_start(name => 'nosecret', params => $params, extra => '');
 ok(defined $st && $st != 0, 'no JWT secret: httpd refuses to start');
 like($log, qr/no JWT secret is configured: set DocPortalJWTSecretFile/, 'no JWT secret: the log says what to set');
 
 # 2. a secret shorter than 32 bytes
-($st, $log) = start_httpd(name => 'short', params => $params,
+($st, $log) = try_start(name => 'short', params => $params,
                           extra => "DocPortalJWTSecretFile $short_file");
 ok(defined $st && $st != 0, 'short JWT secret: httpd refuses to start');
 like($log, qr/is 9 bytes; at least 32 are needed/, 'short JWT secret: the log gives the length');
 
 # 3. a secret file that does not exist
-($st, $log) = start_httpd(name => 'missingfile', params => $params,
+($st, $log) = try_start(name => 'missingfile', params => $params,
                           extra => "DocPortalJWTSecretFile $dir/nope");
 ok(defined $st && $st != 0, 'missing secret file: httpd refuses to start');
 like($log, qr/cannot read .*nope.*openssl rand -hex 32/s, 'missing secret file: the log says how to make one');
@@ -122,7 +61,7 @@ is($rc, 0, 'created an empty database for the old-schema case') or diag $out;
 ($rc, $out) = psql_db($olddb, 'CREATE TABLE schema_migrations (version int primary key, name text not null, applied_at timestamptz not null default now()); GRANT SELECT ON schema_migrations TO docportal_app');
 is($rc, 0, 'old database has an empty schema_migrations') or diag $out;
 (my $oldparams = $params) =~ s/dbname=\S+/dbname=$olddb/;
-($st, $log) = start_httpd(name => 'oldschema', params => $oldparams,
+($st, $log) = try_start(name => 'oldschema', params => $oldparams,
                           extra => "DocPortalJWTSecretFile $secret_file");
 ok(defined $st && $st != 0, 'database at level 0: httpd refuses to start');
 like($log, qr/database is at migration level 0 but this module needs level \d+: run 'make migrate/,
@@ -132,16 +71,11 @@ psql("DROP DATABASE $olddb");
 # 5. the database unreachable at startup: httpd starts, the API answers 503, health says down
 (my $downparams = $params) =~ s/port=\d+/port=@{[free_port()]}/;
 my $body;
-($st, $log, $body) = start_httpd(
+($st, $log, $body) = try_start(
     name   => 'dbdown', params => $downparams, secs => 10,
     extra  => "DocPortalJWTSecretFile $secret_file\nDocPortalRequireTLS Off",
-    until  => sub { IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 1) },
-    probe  => sub {
-        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$_[0]", Timeout => 5) or return '';
-        print $s "GET /api/health HTTP/1.0\r\nHost: x\r\n\r\n";
-        local $/;
-        return <$s> // '';
-    });
+    until  => \&DocPortal::Server::listening,
+    probe  => sub { http_get_raw($_[0], '/api/health') });
 ok(!defined $st, 'database unreachable at startup: httpd still starts');
 like($body // '', qr{^HTTP/1\.\d 503}, 'database unreachable: /api/health answers 503');
 like($body // '', qr/"database":"down"/, 'database unreachable: health body says database down');

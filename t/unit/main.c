@@ -17,6 +17,7 @@ static const struct {
     {"route", dp_suite_route},
     {"json", dp_suite_json},
     {"validate", dp_suite_validate},
+    {"google", dp_suite_google},
 };
 
 static long checks, failed;

@@ -1,0 +1,110 @@
+# A second httpd with the module, started from a minimal configuration beside the suite's own
+# server: for startup refusals and for configurations the suite's server does not have
+# (Google Meet against a local fake).
+package DocPortal::Server;
+use strict;
+use warnings FATAL => 'all';
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use POSIX ':sys_wait_h';
+
+our @EXPORT_OK = qw(free_port start_httpd stop_httpd http_get_raw);
+
+my $HTTPD = '/usr/sbin/apache2';
+my $MODS  = '/usr/lib/apache2/modules';
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0) or die $!;
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+
+# start_httpd(name => ..., params => DBDParams, extra => directives, dir => tempdir,
+#             secs => how long to wait, until => sub { ready? }($port))
+# Returns a hash: status (exit status, or undef while it runs), pid, port, log (text so far).
+sub start_httpd {
+    my (%o) = @_;
+    my $dir  = $o{dir} // tempdir(CLEANUP => 1);
+    my $port = free_port();
+    my $name = $o{name};
+    my $log  = "$dir/$name.log";
+    my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
+    chmod 0755, $dir;
+    open my $fh, '>', "$dir/$name.conf" or die $!;
+    print $fh <<"CONF";
+ServerRoot "$dir"
+ServerName 127.0.0.1
+Listen 127.0.0.1:$port
+PidFile "$dir/$name.pid"
+DefaultRuntimeDir "$dir"
+ErrorLog "$log"
+LogLevel warn
+$user
+LoadModule mpm_event_module $MODS/mod_mpm_event.so
+LoadModule authz_core_module $MODS/mod_authz_core.so
+LoadModule dbd_module $MODS/mod_dbd.so
+LoadModule docportal_module $ENV{DOCPORTAL_MODULE}
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 5
+MaxRequestWorkers 5
+MinSpareThreads 1
+MaxSpareThreads 5
+DBDriver pgsql
+DBDParams "$o{params}"
+$o{extra}
+<Location /api>
+    SetHandler docportal-api
+</Location>
+CONF
+    close $fh;
+    my $pid = fork // die $!;
+    if (!$pid) {
+        open STDOUT, '>>', $log;
+        open STDERR, '>>', $log;
+        exec $HTTPD, '-f', "$dir/$name.conf", '-DFOREGROUND';
+        exit 127;
+    }
+    my %srv = (pid => $pid, port => $port, logfile => $log);
+    for (1 .. ($o{secs} || 10) * 10) {
+        if (waitpid($pid, WNOHANG) == $pid) { $srv{status} = $? >> 8; last }
+        last if $o{until} && $o{until}->($port);
+        select undef, undef, undef, 0.1;
+    }
+    $srv{log} = _slurp($log);
+    return \%srv;
+}
+
+sub stop_httpd {
+    my ($srv) = @_;
+    return if defined $srv->{status};
+    kill 'TERM', $srv->{pid};
+    waitpid($srv->{pid}, 0);
+    $srv->{status} = $? >> 8;
+    $srv->{log} = _slurp($srv->{logfile});
+}
+
+# Is anything answering on the port yet?
+sub listening {
+    my ($port) = @_;
+    return IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1) ? 1 : 0;
+}
+
+sub http_get_raw {
+    my ($port, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or return '';
+    print $s "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    local $/;
+    return <$s> // '';
+}
+
+sub _slurp {
+    my ($f) = @_;
+    open my $fh, '<', $f or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+1;
