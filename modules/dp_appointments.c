@@ -150,8 +150,7 @@ dp_error *dp_appt_book(dp_ctx *c)
     }
     /* a client books only with its own provider; another one is not there for it */
     if (c->who->provider_id == NULL) {
-        return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, "providerId",
-                             "You are not linked to a provider yet.");
+        return dp_error_field(p, "providerId", "You are not linked to a provider yet.");
     }
     if (provider_id != NULL && strcasecmp(provider_id, c->who->provider_id) != 0) {
         return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
@@ -272,7 +271,8 @@ typedef struct change {
     int minutes, minutes_given, notes_given;
 } change;
 
-static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
+static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
+                                 const char **client_id)
 {
     apr_pool_t *p = c->r->pool;
     const char *me = c->who->user_id, *from, *to, *date, *time, *starts, *amount = NULL;
@@ -287,6 +287,7 @@ static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
     if (cur->nrows == 0) {
         return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
     }
+    *client_id = dp_rows_get(cur, 0, "client_id");
     /* lock the provider first, then the row: the same order as a booking */
     if ((e = dp_db_select(db, DPQ_PROVIDER_LOCK, &rows,
                           DP_ARGS(dp_rows_get(cur, 0, "provider_id"))))) {
@@ -301,9 +302,11 @@ static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
     time = ch->time ? ch->time : dp_rows_get(cur, 0, "time");
     resched = ch->date != NULL || ch->time != NULL || ch->minutes_given;
     to = ch->status ? ch->status : from;
-    if (resched && (strcmp(from, "completed") == 0 || strcmp(from, "cancelled") == 0)) {
+    if (resched && (strcmp(from, "completed") == 0 || strcmp(from, "cancelled") == 0
+                    || strcmp(to, "completed") == 0)) {
         return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, NULL,
-                             "A %s appointment cannot be rescheduled.", from);
+                             "A %s appointment cannot be rescheduled.",
+                             strcmp(to, "completed") == 0 ? "completed" : from);
     }
     if ((e = check_transition(p, c->who->role, from, to,
                               strcmp(dp_rows_get(cur, 0, "started"), "t") == 0))) {
@@ -354,6 +357,25 @@ static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
     }
     if ((e = dp_db_commit(db))) return e;
     return reply_appointment(c, db, 200, id);
+}
+
+/* One transaction; a refusal (not found, forbidden, conflict) is rolled back and leaves an
+ * audit event of its own, like every other access to a client's record. */
+static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
+{
+    const char *client_id = NULL;
+    dp_error *e = apply_change_tx(c, id, ch, &client_id);
+    dp_db *db;
+
+    if (e != NULL && e->status < 500 && dp_ctx_db(c, &db) == NULL) {
+        dp_audit_event ev = {.resource_id = id, .client_id = client_id,
+                             .outcome = e->status == 404 || e->status == 403
+                                            ? DP_OUTCOME_DENIED : DP_OUTCOME_FAILURE};
+        dp_error *ae;
+        dp_db_rollback(db);
+        if ((ae = dp_audit(c, &ev))) return ae;
+    }
+    return e;
 }
 
 static dp_error *no_such(apr_pool_t *p)

@@ -75,7 +75,7 @@ dp_error *dp_clients_create(dp_ctx *c)
     if ((e = dp_db_begin(db))) return e;
     if ((e = dp_db_select(db, DPQ_CLIENT_INSERT, &rows,
                           DP_ARGS(email, pr.value[DP_PF_NAME], pr.value[DP_PF_PHONE],
-                                  pr.value[DP_PF_DATE_OF_BIRTH], pr.value[DP_PF_ADDRESS],
+                                  pr.value[DP_PF_AVATAR], pr.value[DP_PF_DATE_OF_BIRTH], pr.value[DP_PF_ADDRESS],
                                   pr.value[DP_PF_INSURANCE], c->who->user_id,
                                   pr.value[DP_PF_EMERGENCY])))) {
         return e;
@@ -128,7 +128,8 @@ dp_error *dp_client_provider(dp_ctx *c)
     }
     {
         dp_audit_event ev = {.resource_id = c->who->provider_id, .client_id = c->who->user_id,
-                             .outcome = DP_OUTCOME_SUCCESS};
+                             .outcome = rows != NULL && rows->nrows > 0 ? DP_OUTCOME_SUCCESS
+                                                                        : DP_OUTCOME_FAILURE};
         if ((e = dp_audit(c, &ev))) return e;
     }
     if (rows == NULL || rows->nrows == 0) {

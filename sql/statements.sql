@@ -86,9 +86,9 @@ SELECT a.*, (u.password_hash IS NULL AND u.google_sub IS NULL) AS invited
  ORDER BY a.name, a.id;
 
 -- name: client_insert
-INSERT INTO users (email, name, user_type, phone, date_of_birth, address, insurance,
+INSERT INTO users (email, name, user_type, phone, avatar, date_of_birth, address, insurance,
                    provider_id, emergency_contact)
-VALUES (%s, %s, 'client', %s, %s::date, %s, %s, %s::uuid, %s::jsonb)
+VALUES (%s, %s, 'client', %s, %s, %s::date, %s, %s, %s::uuid, %s::jsonb)
 ON CONFLICT DO NOTHING
 RETURNING id;
 

@@ -28,6 +28,11 @@ our @EXPORT = qw(
     raw_http dump_res
     PROVIDER_KEYS CLIENT_KEYS
     $UUID_RE $TS_RE
+    provider_session client_session invite_client invite_token_of
+    day_offset local_today next_year us_dst_start
+    book appt_get appt_patch appt_to_past ts_epoch
+    audit_events_for race
+    APPOINTMENT_KEYS PUBLIC_PROVIDER_KEYS $JITSI_RE
 );
 
 our $UUID_RE = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -37,6 +42,13 @@ use constant PROVIDER_KEYS => [sort qw(id email name userType phone avatar speci
                                        hourlyRate timeZone createdAt updatedAt)];
 use constant CLIENT_KEYS   => [sort qw(id email name userType phone avatar dateOfBirth address
                                        insurance providerId emergencyContact createdAt updatedAt)];
+
+use constant APPOINTMENT_KEYS => [sort qw(id clientId providerId clientName providerName date time
+                                          duration type status notes videoLink amount timeZone
+                                          startsAt endsAt createdAt updatedAt)];
+use constant PUBLIC_PROVIDER_KEYS => [sort qw(id name email phone avatar specialty bio hourlyRate
+                                              timeZone)];
+our $JITSI_RE = qr{^https://meet\.jit\.si/DocPortal-[0-9a-f]{32}$};
 
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
@@ -384,6 +396,226 @@ sub uuid_v4 {
     my $h = join '', map { sprintf '%02x', $_ } @b;
     return join '-', substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4), substr($h, 16, 4),
                      substr($h, 20, 12);
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Practice and scheduling (issue 3)
+
+# provider_session(%register_override) -> ($token, $user, $res): a new provider, registered.
+# Dies when registering fails (every later assertion would be noise).
+sub provider_session {
+    my ($st, $d, $res) = register_provider(@_);
+    die "provider_session: register answered $st\n" . dump_res($res) unless $st == 201;
+    return ($d->{token}, $d->{user}, $res);
+}
+
+# client_session($provider_id_or_undef, %override) -> ($token, $user, $res)
+sub client_session {
+    my ($pid, %o) = @_;
+    my ($st, $d, $res) = register_client($pid, %o);
+    die "client_session: register answered $st\n" . dump_res($res) unless $st == 201;
+    return ($d->{token}, $d->{user}, $res);
+}
+
+# invite_client($provider_token, %body) -> (status, body, res): POST /api/provider/clients with
+# a unique email and a name unless given.
+sub invite_client {
+    my ($token, %b) = @_;
+    $b{email} //= unique_email('invited');
+    $b{name}  //= 'Invited Client';
+    delete @b{ grep { !defined $b{$_} } keys %b };
+    return api(POST => '/api/provider/clients', token => $token, json => \%b);
+}
+
+# The token of an inviteUrl (".../invite?token=<64 hex>"), or undef.
+sub invite_token_of {
+    my ($url) = @_;
+    return undef unless defined $url && $url =~ /[?&]token=([0-9a-f]{64})$/;
+    return $1;
+}
+
+# day_offset($n): the UTC calendar date $n days from now, YYYY-MM-DD. With $n >= 2 it is a
+# future day in every zone of the Americas and Europe.
+sub day_offset {
+    my ($n) = @_;
+    my @t = gmtime(time + $n * 86400);
+    return sprintf '%04d-%02d-%02d', $t[5] + 1900, $t[4] + 1, $t[3];
+}
+
+# local_today($zone): today's date in that zone (from PostgreSQL).
+sub local_today {
+    my ($zone) = @_;
+    return scalar psql(q{SELECT to_char(now() AT TIME ZONE } . sql_quote($zone)
+                     . q{, 'YYYY-MM-DD')});
+}
+
+# next calendar year (every date in it is in the future)
+sub next_year { return (gmtime)[5] + 1900 + 1 }
+
+# us_dst_start($year): the second Sunday of March (US clocks spring forward at 02:00).
+sub us_dst_start {
+    my ($year) = @_;
+    require Time::Local;
+    my $mar1 = Time::Local::timegm(0, 0, 12, 1, 2, $year);
+    my $wday = (gmtime $mar1)[6];                     # 0 = Sunday
+    my $first_sunday = 1 + ((7 - $wday) % 7);
+    return sprintf '%04d-03-%02d', $year, $first_sunday + 7;
+}
+
+# book($client_token, %body) -> (status, body, res): POST /api/client/appointments
+sub book {
+    my ($token, %b) = @_;
+    return api(POST => '/api/client/appointments', token => $token, json => \%b);
+}
+
+sub appt_get {
+    my ($token, $id) = @_;
+    return api(GET => "/api/appointments/$id", token => $token);
+}
+
+sub appt_patch {
+    my ($token, $id, %b) = @_;
+    return api(PATCH => "/api/appointments/$id", token => $token, json => \%b);
+}
+
+# appt_to_past($id, $minutes_ago): moves the appointment so that it started that many minutes
+# ago (keeping its duration), straight in the database.
+sub appt_to_past {
+    my ($id, $ago) = @_;
+    my ($out, $rc, $err) = psql(
+        q{UPDATE appointments SET starts_at = now() - } . sql_quote("$ago minutes") . q{::interval, }
+      . q{ends_at = now() - } . sql_quote("$ago minutes") . q{::interval + duration_minutes * interval '1 minute' }
+      . q{WHERE id = } . sql_quote($id));
+    die "appt_to_past($id): $err\n" if $rc;
+    return 1;
+}
+
+# ts_epoch('2027-01-12T15:00:00.000Z') -> epoch seconds (undef when not RFC 3339 UTC)
+sub ts_epoch {
+    my ($ts) = @_;
+    return undef unless defined $ts && $ts =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z$/;
+    require Time::Local;
+    return Time::Local::timegm($6, $5, $4, $3, $2 - 1, $1);
+}
+
+# audit_events_for($request_id) -> list of hashrefs {seq, action, outcome, actor_id, actor_type,
+# resource_type, resource_id, client_id, ip} (NULL as ''), in order.
+sub audit_events_for {
+    my ($rid) = @_;
+    return () unless defined $rid && length $rid;
+    my @cols = qw(seq action outcome actor_id actor_type resource_type resource_id client_id ip);
+    my $out = psql(q{SELECT seq, action, outcome, coalesce(actor_id::text, ''), actor_type, }
+                 . q{coalesce(resource_type, ''), coalesce(resource_id, ''), }
+                 . q{coalesce(client_id::text, ''), coalesce(ip, '') }
+                 . q{FROM audit_events WHERE request_id = } . sql_quote($rid) . q{ ORDER BY seq});
+    my @rows;
+    for my $line (grep { length } split /\n/, $out) {
+        my %r;
+        @r{@cols} = split /\|/, $line, -1;
+        push @rows, \%r;
+    }
+    return @rows;
+}
+
+# race(@specs): sends every request at about the same time, each from its own process over its
+# own connection. A spec is {method, path, token, json}. All children connect first, then wait
+# on one pipe; closing it releases them together. Returns one hashref per spec, in order:
+# {status, body (decoded or undef), raw, request_id}.
+sub race {
+    my (@specs) = @_;
+    require POSIX;
+    my $hostport = Apache::TestRequest::hostport();
+    my ($host, $port) = split /:/, $hostport;
+    $host = '127.0.0.1' if $host eq 'localhost';
+    pipe(my $go_r, my $go_w) or die "pipe: $!";
+    pipe(my $ready_r, my $ready_w) or die "pipe: $!";
+    my @kids;
+    for my $s (@specs) {
+        pipe(my $res_r, my $res_w) or die "pipe: $!";
+        my $pid = fork;
+        die "fork: $!" unless defined $pid;
+        if ($pid == 0) {
+            close $go_w;
+            close $ready_r;
+            close $res_r;
+            my $body = exists $s->{json}
+                ? (ref $s->{json} ? $JSON->encode($s->{json}) : $s->{json}) : undef;
+            my $req = "$s->{method} $s->{path} HTTP/1.1\r\nHost: $hostport\r\nConnection: close\r\n";
+            $req .= "Authorization: Bearer $s->{token}\r\n" if defined $s->{token};
+            if (defined $body) {
+                $req .= "Content-Type: application/json\r\nContent-Length: " . length($body)
+                      . "\r\n\r\n$body";
+            }
+            else {
+                $req .= "Content-Length: 0\r\n\r\n";
+            }
+            my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp',
+                                             Timeout => 10);
+            syswrite $ready_w, '.';
+            close $ready_w;
+            my $resp = '';
+            if ($sock) {
+                my $x;
+                sysread $go_r, $x, 1;    # EOF when the parent releases everyone
+                local $SIG{PIPE} = 'IGNORE';
+                my $off = 0;
+                while ($off < length $req) {
+                    my $n = syswrite $sock, $req, length($req) - $off, $off;
+                    last unless defined $n && $n > 0;
+                    $off += $n;
+                }
+                while (1) {
+                    my $n = sysread $sock, my $buf, 65536;
+                    last unless $n;
+                    $resp .= $buf;
+                }
+                close $sock;
+            }
+            print {$res_w} $resp;
+            close $res_w;
+            POSIX::_exit(0);
+        }
+        close $res_w;
+        push @kids, [$pid, $res_r];
+    }
+    close $go_r;
+    close $ready_w;
+    # wait until every child has connected (or failed to)
+    my $got = 0;
+    while ($got < @specs) {
+        my $n = sysread $ready_r, my $buf, 64;
+        last unless $n;
+        $got += $n;
+    }
+    close $ready_r;
+    close $go_w;    # go
+    my @out;
+    for my $k (@kids) {
+        my ($pid, $fh) = @$k;
+        my $raw = do { local $/; <$fh> } // '';
+        close $fh;
+        waitpid $pid, 0;
+        my ($status, $rid, $body) = (0, undef, undef);
+        if ($raw =~ /^HTTP\/\d\.\d (\d{3})[^\r\n]*\r\n(.*?)\r\n\r\n(.*)$/s) {
+            $status = $1;
+            my ($h, $b) = ($2, $3);
+            $rid = $1 if $h =~ /^X-Request-Id:\s*(\S+)/mi;
+            if ($h =~ /^Transfer-Encoding:\s*chunked/mi) {
+                my $dec = '';
+                while ($b =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+                    my $len = hex $1;
+                    last unless $len;
+                    $dec .= substr($b, 0, $len, '');
+                    $b =~ s/^\r\n//;
+                }
+                $b = $dec;
+            }
+            $body = eval { $JSON->decode($b) };
+        }
+        push @out, { status => $status, body => $body, raw => $raw, request_id => $rid };
+    }
+    return @out;
 }
 
 1;
