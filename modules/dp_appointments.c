@@ -212,33 +212,42 @@ taken:
                          "The provider already has an appointment at that time.");
 }
 
-/* GET /api/appointments/:id: the appointment's provider or client. */
-dp_error *dp_appt_get(dp_ctx *c)
+/* One appointment of the caller's (as its provider or client), with the read's audit event
+ * (denied when it is not the caller's or does not exist: 404 either way). */
+static dp_error *read_own(dp_ctx *c, const char *id, dp_rows **rows)
 {
-    const char *id = c->params[0];
-    dp_rows *rows;
     dp_db *db;
     dp_error *e;
+    dp_audit_event ev = {.resource_id = id, .outcome = DP_OUTCOME_DENIED};
 
     if (!dp_uuid_valid(id)) {
         return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
     }
     if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_APPT_GET, &rows,
+    if ((e = dp_db_select(db, DPQ_APPT_GET, rows,
                           DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
         return e;
     }
-    {
-        dp_audit_event ev = {.resource_id = id,
-                             .client_id = rows->nrows ? dp_rows_get(rows, 0, "client_id") : NULL,
-                             .outcome = rows->nrows ? DP_OUTCOME_SUCCESS : DP_OUTCOME_DENIED};
-        if ((e = dp_audit(c, &ev))) return e;
+    if ((*rows)->nrows > 0) {
+        ev.client_id = dp_rows_get(*rows, 0, "client_id");
+        ev.outcome = DP_OUTCOME_SUCCESS;
     }
-    if (rows->nrows == 0) {
+    if ((e = dp_audit(c, &ev))) return e;
+    if ((*rows)->nrows == 0) {
         return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
     }
-    dp_reply_json(c, 200, dp_appointment_json(c->r->pool, rows, 0));
     return NULL;
+}
+
+/* GET /api/appointments/:id: the appointment's provider or client. */
+dp_error *dp_appt_get(dp_ctx *c)
+{
+    dp_rows *rows;
+    dp_error *e = read_own(c, c->params[0], &rows);
+    if (e == NULL) {
+        dp_reply_json(c, 200, dp_appointment_json(c->r->pool, rows, 0));
+    }
+    return e;
 }
 
 /* May this role move an appointment from one status to another? (contract addendum,
@@ -371,9 +380,7 @@ static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
         dp_audit_event ev = {.resource_id = id, .client_id = client_id,
                              .outcome = e->status == 404 || e->status == 403
                                             ? DP_OUTCOME_DENIED : DP_OUTCOME_FAILURE};
-        dp_error *ae;
-        dp_db_rollback(db);
-        if ((ae = dp_audit(c, &ev))) return ae;
+        return dp_audit_refusal(c, db, &ev, e);
     }
     return e;
 }
@@ -421,25 +428,11 @@ dp_error *dp_appt_cancel(dp_ctx *c)
 dp_error *dp_appt_join(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
-    const char *id = c->params[0];
     dp_rows *rows;
-    dp_db *db;
     dp_error *e;
     json_t *out;
 
-    if (!dp_uuid_valid(id)) return no_such(p);
-    if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_APPT_GET, &rows,
-                          DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
-        return e;
-    }
-    {
-        dp_audit_event ev = {.resource_id = id,
-                             .client_id = rows->nrows ? dp_rows_get(rows, 0, "client_id") : NULL,
-                             .outcome = rows->nrows ? DP_OUTCOME_SUCCESS : DP_OUTCOME_DENIED};
-        if ((e = dp_audit(c, &ev))) return e;
-    }
-    if (rows->nrows == 0) return no_such(p);
+    if ((e = read_own(c, c->params[0], &rows))) return e;
     if (strcmp(dp_rows_get(rows, 0, "status"), "cancelled") == 0) {
         return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, NULL,
                              "The appointment was cancelled.");

@@ -38,3 +38,10 @@ dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
     }
     return e;
 }
+
+dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_error *e)
+{
+    dp_error *ae;
+    dp_db_rollback(db);
+    return (ae = dp_audit(c, ev)) != NULL ? ae : e;
+}

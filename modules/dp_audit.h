@@ -23,4 +23,8 @@ typedef struct dp_audit_event {
 /* Write the event. Failing to write it fails the request (503/500): no unaudited access. */
 dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev);
 
+/* A refusal inside a write: roll the transaction back, record the attempt (outcome failure
+ * or denied, the route's action) and answer e. */
+dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_error *e);
+
 #endif

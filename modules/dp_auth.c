@@ -172,9 +172,7 @@ dp_error *dp_auth_register(dp_ctx *c)
     if (f.invite_token != NULL) {
         if ((e = claim_invite(c, db, &f, hash, &id))) {
             dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
-            dp_error *ae;
-            dp_db_rollback(db);
-            return e->status == 422 && (ae = dp_audit(c, &ev)) != NULL ? ae : e;
+            return e->status < 500 ? dp_audit_refusal(c, db, &ev, e) : e;
         }
     }
     else {
@@ -189,10 +187,7 @@ dp_error *dp_auth_register(dp_ctx *c)
         if (e != NULL) return e;
         if (rows->nrows == 0) {
             dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
-            dp_db_rollback(db);
-            if ((e = dp_audit(c, &ev))) return e;
-            return dp_error_make(p, 409, DP_E_EMAIL_TAKEN, "email",
-                                 "An account with this email already exists.");
+            return dp_audit_refusal(c, db, &ev, dp_error_email_taken(p));
         }
         id = dp_rows_get(rows, 0, "id");
     }

@@ -82,10 +82,7 @@ dp_error *dp_clients_create(dp_ctx *c)
     }
     if (rows->nrows == 0) {
         dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
-        dp_db_rollback(db);
-        if ((e = dp_audit(c, &ev))) return e;
-        return dp_error_make(p, 409, DP_E_EMAIL_TAKEN, "email",
-                             "An account with this email already exists.");
+        return dp_audit_refusal(c, db, &ev, dp_error_email_taken(p));
     }
     id = dp_rows_get(rows, 0, "id");
     /* only the hash is kept: the database alone cannot hand out invitations */

@@ -28,3 +28,9 @@ dp_error *dp_error_internal(apr_pool_t *p)
     return dp_error_make(p, 500, DP_E_INTERNAL, NULL,
                          "The server could not complete the request.");
 }
+
+dp_error *dp_error_email_taken(apr_pool_t *p)
+{
+    return dp_error_make(p, 409, DP_E_EMAIL_TAKEN, "email",
+                         "An account with this email already exists.");
+}

@@ -39,5 +39,6 @@ dp_error *dp_error_make(apr_pool_t *p, int status, const char *code, const char 
 /* Shorthands for the most common answers. */
 dp_error *dp_error_field(apr_pool_t *p, const char *field, const char *detail);
 dp_error *dp_error_internal(apr_pool_t *p);
+dp_error *dp_error_email_taken(apr_pool_t *p);
 
 #endif
