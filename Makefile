@@ -22,7 +22,7 @@ GLUE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(GLUE_SRC)) $(OUT)/dp_sql.o
 UNIT_SRC   := $(wildcard t/unit/*.c)
 MODULE     := $(OUT)/mod_docportal.so
 
-.PHONY: all build deps check unit test run start stop install migrate clean distclean bench
+.PHONY: all build deps check unit test run start stop install migrate rekey clean distclean bench
 
 all: build
 
@@ -78,6 +78,17 @@ install: build
 migrate:
 	@test -n "$(DATABASE_URL)" || { echo "usage: make migrate DATABASE_URL=postgresql://owner@host/db"; exit 2; }
 	@DATABASE_URL='$(DATABASE_URL)' bash build/migrate.sh
+
+# dp-rekey: re-encrypts message rows under the current DocPortalMessageKey, in batches.
+$(OUT)/dp-rekey: build/rekey.c $(OUT)/modules/core/dp_aead.o $(OUT)/modules/core/dp_error.o
+	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ build/rekey.c $(OUT)/modules/core/dp_aead.o $(OUT)/modules/core/dp_error.o $(LIBS)
+
+# After adding a new current key: make rekey [DATABASE_URL=postgresql://owner@host/db
+# CONF=/etc/apache2/mods-available/docportal.conf] [REKEY_ARGS='--dry-run --batch 200'].
+# Without them it works on the `make run` instance (its database and its httpd.conf).
+rekey: build
+	@$(MAKE) --no-print-directory $(OUT)/dp-rekey
+	@bash build/rekey.sh $(OUT)/dp-rekey '$(DATABASE_URL)' '$(CONF)' $(REKEY_ARGS)
 
 clean:
 	rm -rf $(OUT) t/logs

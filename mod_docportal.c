@@ -70,6 +70,13 @@ static const dp_route routes[] = {
      H(dp_appt_cancel)},
     {"POST",   "/api/appointments/:id/join", ANY, 0, "appointment.join", "appointment",
      H(dp_appt_join)},
+
+    {"POST",  "/api/messages",          ANY, BODY, "message.create", "message",
+     H(dp_messages_send)},
+    {"GET",   "/api/messages",          ANY, 0,    "message.read",   "message",
+     H(dp_messages_list)},
+    {"PATCH", "/api/messages/:id/read", ANY, 0,    "message.update", "message",
+     H(dp_messages_mark_read)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -78,6 +78,22 @@ jwt_secret_file() {
     echo "$f"
 }
 
+# The message key ring: a key generated once and kept in var/secrets/ (id dev1), and, when
+# MESSAGE_ENCRYPTION_KEY (64 hex or base64) is set, that key too (id env) as the current one;
+# dev1 then stays in the ring so that messages sealed under it still open. httpd reads both
+# from 0600 files.
+message_key_lines() {
+    local gen=$state/secrets/message_key env=$state/secrets/message_key.env
+    install -d -m 700 "$state/secrets"
+    [ -s "$gen" ] || (umask 077 && openssl rand -hex 32 >"$gen")
+    if [ -n "${MESSAGE_ENCRYPTION_KEY:-}" ]; then
+        (umask 077 && printf '%s\n' "$MESSAGE_ENCRYPTION_KEY" >"$env")
+        printf 'DocPortalMessageKey dev1 "file:%s"\nDocPortalMessageKey env "file:%s" current\n' "$gen" "$env"
+    else
+        printf 'DocPortalMessageKey dev1 "file:%s" current\n' "$gen"
+    fi
+}
+
 render_conf() {
     local user=""
     if [ "$(id -u)" -eq 0 ]; then
@@ -90,7 +106,7 @@ Group nogroup"; fi
     mkdir -p "$state/httpd/run"
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
-    DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} \
+    DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
         conf/httpd-dev.conf.in >"$conf.tmp"
@@ -101,7 +117,7 @@ Group nogroup"; fi
 note_unused() {
     local v
     for v in STRIPE_SECRET_KEY STRIPE_PUBLISHABLE_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET \
-        GOOGLE_CLIENT_ID GOOGLE_CERTS_URL MESSAGE_ENCRYPTION_KEY GOOGLE_CLIENT_SECRET GOOGLE_API_KEY; do
+        GOOGLE_CLIENT_ID GOOGLE_CERTS_URL GOOGLE_CLIENT_SECRET GOOGLE_API_KEY; do
         [ -z "${!v:-}" ] || say "note: $v is set, but this build has no feature that uses it yet"
     done
 }

@@ -27,6 +27,9 @@ export DOCPORTAL_MODULE=$root/build/out/mod_docportal.so
 export DOCPORTAL_DBDPARAMS
 DOCPORTAL_DBDPARAMS=$(bash build/pg.sh dbdparams)
 export DOCPORTAL_JWT_SECRET_FILE=$real_var/secrets/jwt_secret
+# the message key ring of the suite's server: one key, current (rotation tests add their own)
+export DOCPORTAL_MESSAGE_KEY_FILE=$real_var/secrets/message_key_t1
+(umask 077 && openssl rand -hex 32 >"$DOCPORTAL_MESSAGE_KEY_FILE")
 export DP_PSQL="psql -X -q -h $real_var/pg/run -p $DP_PG_PORT -U postgres -d docportal"
 export DP_PSQL_APP
 DP_PSQL_APP="psql -X -q $(bash build/pg.sh url app)"

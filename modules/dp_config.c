@@ -34,6 +34,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->require_tls = add->require_tls != -1 ? add->require_tls : base->require_tls;
     c->jitsi_base = add->jitsi_base ? add->jitsi_base : base->jitsi_base;
     c->invite_url = add->invite_url ? add->invite_url : base->invite_url;
+    c->message_keys = add->message_keys ? add->message_keys : base->message_keys;
     c->google = add->google.key_file_json ? add->google : base->google;
     if (add->google.api_base) c->google.api_base = add->google.api_base;
     if (add->google.token_url) c->google.token_url = add->google.token_url;
@@ -134,6 +135,33 @@ static const char *set_google_key_file(cmd_parms *cmd, void *d, const char *arg)
     return err;
 }
 
+/* DocPortalMessageKey ID SPEC [current]: SPEC is 64 hex chars, base64 of 32 bytes, or
+ * file:PATH (read now, as root). Old keys stay to open old rows; one key seals new ones. */
+static const char *set_message_key(cmd_parms *cmd, void *d, const char *id, const char *spec,
+                                   const char *flag)
+{
+    dp_config *c = cmd_cfg(cmd);
+    const char *err;
+    (void)d;
+
+    if (flag != NULL && strcasecmp(flag, "current") != 0) {
+        return apr_psprintf(cmd->pool, "%s: third word must be 'current', not '%s'",
+                            cmd->cmd->name, flag);
+    }
+    if (strncmp(spec, "file:", 5) == 0) {
+        const char *path = ap_server_root_relative(cmd->temp_pool, spec + 5);
+        if (path == NULL) {
+            return apr_psprintf(cmd->pool, "%s: invalid path in '%s'", cmd->cmd->name, spec);
+        }
+        spec = apr_pstrcat(cmd->temp_pool, "file:", path, NULL);
+    }
+    if (c->message_keys == NULL) {
+        c->message_keys = dp_keyring_make(cmd->pool);
+    }
+    err = dp_keyring_add(c->message_keys, cmd->pool, id, spec, flag != NULL);
+    return err ? apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL) : NULL;
+}
+
 static const char *check_url(cmd_parms *cmd, const char *arg, const char **out)
 {
     apr_size_t len = strlen(arg);
@@ -230,6 +258,9 @@ const command_rec dp_config_cmds[] = {
                   "Largest accepted request body in bytes (default 1048576)"),
     AP_INIT_FLAG(DP_DIR_REQUIRE_TLS, set_require_tls, NULL, RSRC_CONF,
                  "Refuse plain-HTTP API requests (default On)"),
+    AP_INIT_TAKE23(DP_DIR_MESSAGE_KEY, set_message_key, NULL, RSRC_CONF,
+                   "ID KEY [current]: an AES-256 key for messages and notes at rest (64 hex, "
+                   "base64 or file:PATH); exactly one is current"),
     AP_INIT_TAKE1(DP_DIR_JITSI_BASE, set_url, (void *)APR_OFFSETOF(dp_config, jitsi_base),
                   RSRC_CONF, "Jitsi Meet server for video rooms (default https://meet.jit.si)"),
     AP_INIT_TAKE1(DP_DIR_INVITE_URL, set_url, (void *)APR_OFFSETOF(dp_config, invite_url),
@@ -247,6 +278,7 @@ const command_rec dp_config_cmds[] = {
 
 const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
 {
+    const char *err;
     (void)s;
     if (c->token_hours == -1) c->token_hours = DP_DEFAULT_TOKEN_HOURS;
     if (c->bcrypt_cost == -1) c->bcrypt_cost = DP_BCRYPT_COST_DEFAULT;
@@ -265,6 +297,17 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
         return apr_psprintf(p, "the JWT secret from %s is %lu bytes; at least %d are needed",
                             c->jwt_secret_origin, (unsigned long)c->jwt_secret_len,
                             DP_JWT_MIN_KEY);
+    }
+    if (c->message_keys == NULL || dp_keyring_count(c->message_keys) == 0) {
+        return apr_psprintf(p, "no %s is configured: messages are encrypted at rest; add "
+                            "'%s k1 file:/etc/apache2/docportal/message.key current' with "
+                            "'openssl rand -hex 32' in that file (chmod 600)",
+                            DP_DIR_MESSAGE_KEY, DP_DIR_MESSAGE_KEY);
+    }
+    if ((err = dp_keyring_check(c->message_keys)) != NULL
+        || dp_keyring_current_id(c->message_keys) == NULL) {
+        return apr_psprintf(p, "%s: %s", DP_DIR_MESSAGE_KEY,
+                            err ? err : "one key must be marked current");
     }
     return NULL;
 }

@@ -6,6 +6,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "core/dp_aead.h"
 #include "core/dp_google.h"
 
 #define DP_DIR_JWT_SECRET      "DocPortalJWTSecret"
@@ -20,6 +21,7 @@
 #define DP_DIR_GOOGLE_KEY_FILE "DocPortalGoogleKeyFile"
 #define DP_DIR_GOOGLE_API_BASE "DocPortalGoogleAPIBase"
 #define DP_DIR_GOOGLE_TOKEN    "DocPortalGoogleTokenURL"
+#define DP_DIR_MESSAGE_KEY     "DocPortalMessageKey"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -38,6 +40,7 @@ typedef struct dp_config {
     const char *jitsi_base;          /* video rooms without Google, no trailing slash */
     const char *invite_url;          /* where an invited client registers; NULL: from request */
     dp_google_cfg google;            /* key_file_json NULL: Google Meet is off */
+    dp_keyring *message_keys;        /* AES-256-GCM keys for PHI at rest, one current */
     const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
 } dp_config;
 

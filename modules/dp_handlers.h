@@ -29,6 +29,11 @@ dp_error *dp_appt_join(dp_ctx *c);
 dp_error *dp_appt_list_provider(dp_ctx *c);
 dp_error *dp_appt_list_client(dp_ctx *c);
 
+/* messages.c */
+dp_error *dp_messages_send(dp_ctx *c);
+dp_error *dp_messages_list(dp_ctx *c);
+dp_error *dp_messages_mark_read(dp_ctx *c);
+
 /* dashboard.c */
 dp_error *dp_dashboard_provider(dp_ctx *c);
 dp_error *dp_dashboard_client(dp_ctx *c);

@@ -209,3 +209,62 @@ SELECT * FROM appointments_api
  WHERE client_id = %s::uuid AND status IN ('pending', 'confirmed') AND starts_at_ts >= now()
  ORDER BY starts_at_ts, id
  LIMIT 1;
+
+-- ---------------------------------------------------------------- messages (003)
+
+-- name: msg_counterpart
+-- The other party of a message, with the practice it belongs to (a provider is its own).
+SELECT id, user_type, provider_id, coalesce(provider_id, id) AS practice_id
+  FROM users WHERE id = %s::uuid;
+
+-- name: msg_insert
+INSERT INTO messages (id, sender_id, receiver_id, sender_type, key_id, nonce, ciphertext)
+VALUES (%s::uuid, %s::uuid, %s::uuid, %s, %s, decode(%s, 'base64'), decode(%s, 'base64'))
+RETURNING dp_ts(created_at) AS created_at;
+
+-- name: msg_conversation
+-- The newest page of one conversation (before a message id, when given), newest first.
+SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
+       encode(m.nonce, 'base64') AS nonce, encode(m.ciphertext, 'base64') AS ciphertext,
+       m.is_read, dp_ts(m.created_at) AS created_at
+  FROM messages m
+ WHERE least(m.sender_id, m.receiver_id) = least(%s::uuid, %s::uuid)
+   AND greatest(m.sender_id, m.receiver_id) = greatest(%s::uuid, %s::uuid)
+   AND (%s::uuid IS NULL
+        OR (m.created_at, m.id) < (SELECT b.created_at, b.id FROM messages b WHERE b.id = %s::uuid))
+ ORDER BY m.created_at DESC, m.id DESC
+ LIMIT %s::integer;
+
+-- name: msg_latest
+-- The latest message of each of the caller's conversations, newest first, with the
+-- counterpart's name and how many of its messages the caller has not read.
+SELECT l.*, u.name AS counterpart_name,
+       (SELECT count(*) FROM messages n
+         WHERE n.receiver_id = %s::uuid AND n.sender_id = l.counterpart_id AND NOT n.is_read)
+           AS unread_count
+  FROM (SELECT DISTINCT ON (counterpart_id) *
+          FROM (SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
+                       encode(m.nonce, 'base64') AS nonce,
+                       encode(m.ciphertext, 'base64') AS ciphertext, m.is_read,
+                       dp_ts(m.created_at) AS created_at, m.created_at AS created_ts,
+                       CASE WHEN m.sender_id = %s::uuid THEN m.receiver_id ELSE m.sender_id END
+                           AS counterpart_id
+                  FROM messages m
+                 WHERE m.sender_id = %s::uuid OR m.receiver_id = %s::uuid) x
+         ORDER BY counterpart_id, created_ts DESC, id DESC) l
+  JOIN users u ON u.id = l.counterpart_id
+ ORDER BY l.created_ts DESC, l.id DESC;
+
+-- name: msg_mark_read
+UPDATE messages SET is_read = true
+ WHERE id = %s::uuid AND receiver_id = %s::uuid
+RETURNING id, sender_id, receiver_id, sender_type, key_id, encode(nonce, 'base64') AS nonce,
+          encode(ciphertext, 'base64') AS ciphertext, is_read, dp_ts(created_at) AS created_at;
+
+-- name: msg_visible
+-- Does the caller take part in this message at all (to tell 403 from 404)?
+SELECT sender_id, receiver_id FROM messages
+ WHERE id = %s::uuid AND (sender_id = %s::uuid OR receiver_id = %s::uuid);
+
+-- name: msg_unread_count
+SELECT count(*) AS unread FROM messages WHERE receiver_id = %s::uuid AND NOT is_read;

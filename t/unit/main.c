@@ -18,6 +18,7 @@ static const struct {
     {"json", dp_suite_json},
     {"validate", dp_suite_validate},
     {"google", dp_suite_google},
+    {"aead", dp_suite_aead},
 };
 
 static long checks, failed;

@@ -31,6 +31,8 @@ sub start_httpd {
     my $name = $o{name};
     my $log  = "$dir/$name.log";
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
+    # the suite's message key unless the caller brings its own ring (keys => '...')
+    my $keys = $o{keys} // "DocPortalMessageKey t1 file:$ENV{DOCPORTAL_MESSAGE_KEY_FILE} current";
     chmod 0755, $dir;
     open my $fh, '>', "$dir/$name.conf" or die $!;
     print $fh <<"CONF";
@@ -54,6 +56,7 @@ MinSpareThreads 1
 MaxSpareThreads 5
 DBDriver pgsql
 DBDParams "$o{params}"
+$keys
 $o{extra}
 <Location /api>
     SetHandler docportal-api

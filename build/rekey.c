@@ -1,0 +1,525 @@
+/* dp-rekey: after a key rotation, re-encrypt the message rows still sealed under older keys
+ * with the current key, in batches, each batch one transaction.
+ *
+ *   dp-rekey [--database URL] [--key ID=SPEC[,current] ...] [--keys-from-conf HTTPD_CONF]
+ *            [--batch N] [--dry-run]
+ *
+ * The key ring is the module's (dp_aead): keys from --key and from the DocPortalMessageKey
+ * lines of an httpd configuration file, exactly one of them current. A row that does not
+ * open (its key is not in the ring, or it was tampered with) is reported by id, counted and
+ * left as it is. Rows are visited once per run in id order, so the run ends even then; rows
+ * locked by someone else are skipped and left for the next run (the summary counts what is
+ * still under other keys). Prints one line per batch and a summary; exit status 0, 1 on a
+ * database (or sealing) failure, 2 on bad arguments or keys.
+ *
+ * Secrets: prefer DATABASE_URL in the environment to --database, and file: specs or
+ * --keys-from-conf to raw keys after --key: command lines are visible to other users. */
+#include "dp_aead.h"
+
+#include <apr_file_io.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_BATCH 500
+#define MAX_BATCH     100000
+#define CONF_MAX      (8 * 1024 * 1024)
+
+/* Rows not under the current key, after the last one visited ($3 NULL on the first batch). */
+static const char *const SQL_SELECT =
+    "SELECT id, sender_id, key_id, encode(nonce, 'base64'), encode(ciphertext, 'base64')"
+    " FROM messages WHERE key_id <> $1 AND ($3::uuid IS NULL OR id > $3::uuid)"
+    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED";
+/* key_id = $5: only the row as it was read is replaced. */
+static const char *const SQL_UPDATE =
+    "UPDATE messages SET key_id = $1, nonce = decode($2, 'base64'),"
+    " ciphertext = decode($3, 'base64') WHERE id = $4 AND key_id = $5";
+static const char *const SQL_REMAINING = "SELECT count(*) FROM messages WHERE key_id <> $1";
+
+typedef struct rekey_run {
+    PGconn *db;
+    const dp_keyring *kr;
+    const char *current;
+    int batch;
+    int dry_run;
+    long batches, rekeyed, unknown, tampered, bad_ids, raced;
+} rekey_run;
+
+static void usage(FILE *f)
+{
+    fputs("usage: dp-rekey [--database URL] [--key ID=SPEC[,current] ...]\n"
+          "                [--keys-from-conf HTTPD_CONF] [--batch N] [--dry-run]\n"
+          "  --database URL        libpq URL or conninfo (default: $DATABASE_URL)\n"
+          "  --key ID=SPEC         a message key: 64 hex digits, base64 of 32 bytes or\n"
+          "                        file:PATH; append ,current for the key to seal under\n"
+          "  --keys-from-conf F    read 'DocPortalMessageKey ID SPEC [current]' lines of F\n"
+          "                        (that file only: Include is not followed)\n"
+          "  --batch N             rows per transaction (default 500)\n"
+          "  --dry-run             open and count, change nothing\n",
+          f);
+}
+
+/* ---- keys from an httpd configuration file ---- */
+
+/* Replace ${VAR} from the environment, as httpd does when it reads its configuration. */
+static const char *expand_env(apr_pool_t *p, const char *s, const char **err)
+{
+    const char *out = "";
+    const char *at;
+
+    while ((at = strstr(s, "${")) != NULL) {
+        const char *end = strchr(at + 2, '}');
+        const char *name, *val;
+        if (end == NULL) {
+            break;
+        }
+        name = apr_pstrndup(p, at + 2, (apr_size_t)(end - at - 2));
+        if ((val = getenv(name)) == NULL) {
+            *err = apr_psprintf(p, "${%s} is not set in the environment", name);
+            return NULL;
+        }
+        out = apr_pstrcat(p, out, apr_pstrndup(p, s, (apr_size_t)(at - s)), val, NULL);
+        s = end + 1;
+    }
+    return apr_pstrcat(p, out, s, NULL);
+}
+
+/* Next argument of a directive line, httpd style: a word, or a "quoted" / 'quoted' string
+ * with backslash escapes of the quote. NULL at the end of the line. */
+static const char *next_word(apr_pool_t *p, const char **line)
+{
+    const char *s = *line;
+    char *w, *o;
+
+    while (*s == ' ' || *s == '\t' || *s == '\r') {
+        s++;
+    }
+    if (*s == '\0') {
+        *line = s;
+        return NULL;
+    }
+    w = o = apr_palloc(p, strlen(s) + 1);
+    if (*s == '"' || *s == '\'') {
+        const char q = *s++;
+        while (*s != '\0' && *s != q) {
+            if (*s == '\\' && s[1] == q) {
+                s++;
+            }
+            *o++ = *s++;
+        }
+        if (*s == q) {
+            s++;
+        }
+    }
+    else {
+        while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\r') {
+            *o++ = *s++;
+        }
+    }
+    *o = '\0';
+    *line = s;
+    return w;
+}
+
+/* The DocPortalMessageKey lines of one configuration text (modified in place). */
+static const char *parse_conf(apr_pool_t *p, dp_keyring *kr, const char *path, char *text,
+                              int *added)
+{
+    char *line, *next;
+    int lineno = 0;
+
+    for (line = text; line != NULL; line = next) {
+        const char *rest, *word, *id, *spec, *flag, *err = NULL;
+        int first = ++lineno;
+        char *nl;
+
+        /* a line, with httpd's backslash-newline continuations joined */
+        next = NULL;
+        while ((nl = strchr(line, '\n')) != NULL) {
+            if (nl > line && nl[-1] == '\\') {
+                nl[-1] = ' ';
+                nl[0] = ' ';
+                lineno++;
+                continue;
+            }
+            *nl = '\0';
+            next = nl + 1;
+            break;
+        }
+        rest = line;
+        word = next_word(p, &rest);
+        if (word == NULL || word[0] == '#' || strcasecmp(word, "DocPortalMessageKey") != 0) {
+            continue;
+        }
+        if ((rest = expand_env(p, rest, &err)) == NULL) {
+            return apr_psprintf(p, "%s:%d: %s", path, first, err);
+        }
+        id = next_word(p, &rest);
+        spec = next_word(p, &rest);
+        flag = next_word(p, &rest);
+        if (id == NULL || spec == NULL || (flag != NULL && strcasecmp(flag, "current") != 0)
+            || next_word(p, &rest) != NULL) {
+            return apr_psprintf(p, "%s:%d: expected DocPortalMessageKey ID SPEC [current]",
+                                path, first);
+        }
+        if ((err = dp_keyring_add(kr, p, id, spec, flag != NULL)) != NULL) {
+            return apr_psprintf(p, "%s:%d: %s", path, first, err);
+        }
+        (*added)++;
+    }
+    return NULL;
+}
+
+static const char *keys_from_conf(apr_pool_t *p, dp_keyring *kr, const char *path,
+                                  int *added)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_status_t rv;
+    apr_size_t n;
+    char ebuf[120];
+    char *text;
+    const char *err;
+
+    if ((rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_OS_DEFAULT, p)) != APR_SUCCESS
+        || (rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f)) != APR_SUCCESS) {
+        return apr_psprintf(p, "%s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    if (fi.size > CONF_MAX) {
+        apr_file_close(f);
+        return apr_psprintf(p, "%s: too big for a configuration file", path);
+    }
+    n = (apr_size_t)fi.size;
+    text = apr_palloc(p, n + 1);
+    rv = apr_file_read_full(f, text, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(p, "%s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    text[n] = '\0';
+    err = parse_conf(p, kr, path, text, added);
+    OPENSSL_cleanse(text, n); /* raw keys, if any (the parsed words live in p until exit) */
+    return err;
+}
+
+/* --key ID=SPEC[,current] */
+static const char *key_from_arg(apr_pool_t *p, dp_keyring *kr, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    const char *id, *spec;
+    apr_size_t n;
+    int current = 0;
+
+    if (eq == NULL) {
+        return "--key wants ID=SPEC[,current]";
+    }
+    id = apr_pstrndup(p, arg, (apr_size_t)(eq - arg));
+    spec = eq + 1;
+    n = strlen(spec);
+    if (n >= 8 && strcmp(spec + n - 8, ",current") == 0) {
+        spec = apr_pstrndup(p, spec, n - 8);
+        current = 1;
+    }
+    return dp_keyring_add(kr, p, id, spec, current);
+}
+
+/* ---- the database ---- */
+
+static int db_ok(PGconn *db, PGresult *res, ExecStatusType want, const char *what)
+{
+    if (res != NULL && PQresultStatus(res) == want) {
+        return 1;
+    }
+    fprintf(stderr, "dp-rekey: %s failed: %s", what,
+            res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(db));
+    return 0;
+}
+
+static int db_command(PGconn *db, const char *sql)
+{
+    PGresult *res = PQexec(db, sql);
+    int ok = db_ok(db, res, PGRES_COMMAND_OK, sql);
+
+    PQclear(res);
+    return ok;
+}
+
+/* Re-seal one row. Returns 1 if rekeyed (or would be, in a dry run), 0 if skipped, -1 on a
+ * failure that must stop the run. */
+static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
+{
+    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    const char *id = PQgetvalue(rows, i, 0);
+    const char *sender = PQgetisnull(rows, i, 1) ? NULL : PQgetvalue(rows, i, 1);
+    dp_sealed in, out;
+    const char *plain, *params[5];
+    apr_size_t aadlen, len;
+    dp_error *e;
+    PGresult *res;
+    int st, ok;
+
+    in.key_id = PQgetvalue(rows, i, 2);
+    in.nonce_b64 = PQgetvalue(rows, i, 3);
+    in.ct_b64 = PQgetvalue(rows, i, 4);
+    if ((aadlen = dp_aead_message_aad(id, sender, aad)) == 0) {
+        fprintf(stderr, "dp-rekey: skipped %s: no sender id\n", id);
+        run->bad_ids++;
+        return 0;
+    }
+    st = dp_aead_open(p, run->kr, &in, aad, aadlen, &plain, &len);
+    if (st != DP_AEAD_OK) {
+        fprintf(stderr, "dp-rekey: skipped %s (key %s): %s\n", id, in.key_id,
+                dp_aead_status_name(st));
+        if (st == DP_AEAD_UNKNOWN_KEY) {
+            run->unknown++;
+            return 0;
+        }
+        if (st == DP_AEAD_TAMPERED) {
+            run->tampered++;
+            return 0;
+        }
+        return -1;
+    }
+    e = dp_aead_seal(p, run->kr, aad, aadlen, plain, len, &out);
+    OPENSSL_cleanse((void *)plain, len); /* PHI: gone as soon as it is sealed again */
+    if (e != NULL) {
+        fprintf(stderr, "dp-rekey: sealing %s failed: %s\n", id, e->detail);
+        return -1;
+    }
+    if (run->dry_run) {
+        return 1;
+    }
+    params[0] = out.key_id;
+    params[1] = out.nonce_b64;
+    params[2] = out.ct_b64;
+    params[3] = id;
+    params[4] = in.key_id;
+    res = PQexecParams(run->db, SQL_UPDATE, 5, NULL, params, NULL, NULL, 0);
+    if (!db_ok(run->db, res, PGRES_COMMAND_OK, "UPDATE messages")) {
+        PQclear(res);
+        return -1;
+    }
+    ok = strcmp(PQcmdTuples(res), "1") == 0;
+    PQclear(res);
+    if (!ok) {
+        /* locked FOR UPDATE, so this does not happen unless someone bypasses locks */
+        fprintf(stderr, "dp-rekey: skipped %s: changed meanwhile\n", id);
+        run->raced++;
+    }
+    return ok;
+}
+
+/* One batch in one transaction. Returns the number of rows visited, -1 on failure; *last
+ * receives the last id visited. */
+static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
+{
+    const char *params[3];
+    char limit[16];
+    apr_pool_t *rowpool;
+    PGresult *rows;
+    long done = 0, skipped = 0;
+    int n;
+
+    if (!db_command(run->db, "BEGIN")) {
+        return -1;
+    }
+    apr_snprintf(limit, sizeof(limit), "%d", run->batch);
+    params[0] = run->current;
+    params[1] = limit;
+    params[2] = last[0] != '\0' ? last : NULL;
+    rows = PQexecParams(run->db, SQL_SELECT, 3, NULL, params, NULL, NULL, 0);
+    if (!db_ok(run->db, rows, PGRES_TUPLES_OK, "SELECT FROM messages")) {
+        PQclear(rows);
+        db_command(run->db, "ROLLBACK");
+        return -1;
+    }
+    n = PQntuples(rows);
+    apr_pool_create(&rowpool, p);
+    for (int i = 0; i < n; i++) {
+        int r = rekey_row(run, rowpool, rows, i);
+        apr_pool_clear(rowpool);
+        if (r < 0) {
+            PQclear(rows);
+            db_command(run->db, "ROLLBACK");
+            return -1;
+        }
+        if (r > 0) {
+            done++;
+        }
+        else {
+            skipped++;
+        }
+    }
+    apr_pool_destroy(rowpool);
+    if (n > 0) {
+        apr_cpystrn(last, PQgetvalue(rows, n - 1, 0), 40);
+    }
+    PQclear(rows);
+    if (!db_command(run->db, run->dry_run ? "ROLLBACK" : "COMMIT")) {
+        return -1;
+    }
+    if (n > 0) {
+        run->batches++;
+        run->rekeyed += done;
+        printf("batch %ld: %d rows, %ld %s, %ld skipped\n", run->batches, n, done,
+               run->dry_run ? "would be rekeyed" : "rekeyed", skipped);
+    }
+    return n;
+}
+
+static int remaining(rekey_run *run, long *count)
+{
+    const char *params[1] = {run->current};
+    PGresult *res = PQexecParams(run->db, SQL_REMAINING, 1, NULL, params, NULL, NULL, 0);
+    int ok = db_ok(run->db, res, PGRES_TUPLES_OK, "SELECT count(*) FROM messages");
+
+    if (ok) {
+        *count = atol(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return ok;
+}
+
+static int run_rekey(rekey_run *run, apr_pool_t *p)
+{
+    char last[40] = "";
+    long left = 0;
+    int n;
+
+    do {
+        n = rekey_batch(run, p, last);
+        if (n < 0) {
+            fprintf(stderr, "dp-rekey: stopped; %ld rows were rekeyed before the failure\n",
+                    run->dry_run ? 0 : run->rekeyed);
+            return 1;
+        }
+    } while (n == run->batch); /* a short batch is the last: SKIP LOCKED still fills LIMIT */
+
+    if (!remaining(run, &left)) {
+        return 1;
+    }
+    printf("%s%ld %s, %ld skipped (%ld unknown key, %ld tampered, %ld without sender,"
+           " %ld changed meanwhile); current key %s; %ld rows under other keys remain\n",
+           run->dry_run ? "dry run: " : "", run->rekeyed,
+           run->dry_run ? "would be rekeyed" : "rekeyed",
+           run->unknown + run->tampered + run->bad_ids + run->raced, run->unknown,
+           run->tampered, run->bad_ids, run->raced, run->current, left);
+    return 0;
+}
+
+/* ---- main ---- */
+
+static const char *option_value(int argc, const char *const *argv, int *i, const char *name)
+{
+    apr_size_t n = strlen(name);
+
+    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
+        return argv[*i] + n + 1;
+    }
+    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) {
+        return argv[++*i];
+    }
+    return NULL;
+}
+
+static int rekey_main(apr_pool_t *p, int argc, const char *const *argv)
+{
+    rekey_run run;
+    dp_keyring *kr = dp_keyring_make(p);
+    const char *url = getenv("DATABASE_URL"), *err, *v;
+    const char *keywords[] = {"dbname", "fallback_application_name", NULL};
+    const char *values[] = {NULL, "dp-rekey", NULL};
+    int nkeys = 0, rc;
+
+    memset(&run, 0, sizeof(run));
+    run.batch = DEFAULT_BATCH;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--dry-run") == 0) {
+            run.dry_run = 1;
+        }
+        else if ((v = option_value(argc, argv, &i, "--database")) != NULL) {
+            url = v;
+        }
+        else if ((v = option_value(argc, argv, &i, "--key")) != NULL) {
+            if ((err = key_from_arg(p, kr, v)) != NULL) {
+                fprintf(stderr, "dp-rekey: %s\n", err);
+                return 2;
+            }
+            nkeys++;
+        }
+        else if ((v = option_value(argc, argv, &i, "--keys-from-conf")) != NULL) {
+            if ((err = keys_from_conf(p, kr, v, &nkeys)) != NULL) {
+                fprintf(stderr, "dp-rekey: %s\n", err);
+                return 2;
+            }
+        }
+        else if ((v = option_value(argc, argv, &i, "--batch")) != NULL) {
+            char *end;
+            long b = strtol(v, &end, 10);
+            if (*v == '\0' || *end != '\0' || b < 1 || b > MAX_BATCH) {
+                fprintf(stderr, "dp-rekey: --batch wants a number from 1 to %d\n", MAX_BATCH);
+                return 2;
+            }
+            run.batch = (int)b;
+        }
+        else {
+            fprintf(stderr, "dp-rekey: unknown or incomplete argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (url == NULL || *url == '\0') {
+        fprintf(stderr, "dp-rekey: no database: give --database URL or set DATABASE_URL\n");
+        return 2;
+    }
+    if (nkeys == 0) {
+        fprintf(stderr, "dp-rekey: no keys: give --key or --keys-from-conf\n");
+        return 2;
+    }
+    if ((err = dp_keyring_check(kr)) != NULL) {
+        fprintf(stderr, "dp-rekey: %s\n", err);
+        return 2;
+    }
+    run.kr = kr;
+    run.current = dp_keyring_current_id(kr);
+
+    values[0] = url;
+    run.db = PQconnectdbParams(keywords, values, 1);
+    if (run.db == NULL || PQstatus(run.db) != CONNECTION_OK) {
+        fprintf(stderr, "dp-rekey: cannot connect: %s",
+                run.db ? PQerrorMessage(run.db) : "out of memory\n");
+        PQfinish(run.db);
+        return 1;
+    }
+    printf("dp-rekey: %d keys, current %s, batches of %d%s\n", dp_keyring_count(kr),
+           run.current, run.batch, run.dry_run ? ", dry run" : "");
+    rc = run_rekey(&run, p);
+    PQfinish(run.db);
+    return rc;
+}
+
+int main(int argc, const char *const *argv)
+{
+    apr_pool_t *p;
+    int rc;
+
+    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        fprintf(stderr, "dp-rekey: cannot initialise APR\n");
+        return 1;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    rc = rekey_main(p, argc, argv);
+    apr_pool_destroy(p); /* cleanses the keys */
+    apr_terminate();
+    return rc;
+}

@@ -1,0 +1,262 @@
+/* Secure messaging between a client and its provider. Bodies are sealed with AES-256-GCM
+ * before they reach SQL (the message id and sender bound as associated data, so a ciphertext
+ * moved to another row does not open), and opened only on the way out. */
+#include "dp_audit.h"
+#include "dp_handlers.h"
+#include "dp_sql.h"
+
+#include "core/dp_aead.h"
+#include "core/dp_crypto.h"
+#include "core/dp_json.h"
+
+#include <apr_strings.h>
+#include <http_log.h>
+
+APLOG_USE_MODULE(docportal);
+
+#define MAX_MESSAGE_CHARS 10000
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 200
+
+/* The Message model from a row; a row that does not open reads message: null with
+ * decryptError, and is logged (by id only). */
+static json_t *message_json(dp_ctx *c, const dp_rows *rows, int i)
+{
+    apr_pool_t *p = c->r->pool;
+    json_t *m = dp_json_own(p, json_object());
+    const char *id = dp_rows_get(rows, i, "id"), *sender = dp_rows_get(rows, i, "sender_id");
+    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_sealed sealed = {dp_rows_get(rows, i, "key_id"), dp_rows_get(rows, i, "nonce"),
+                        dp_rows_get(rows, i, "ciphertext")};
+    const char *plain = NULL;
+    int st = DP_AEAD_TAMPERED;
+
+    if (dp_aead_message_aad(id, sender, aad) == sizeof(aad)) {
+        st = dp_aead_open(p, c->cfg->message_keys, &sealed, aad, sizeof(aad), &plain, NULL);
+    }
+    dp_json_set_str(m, "id", id);
+    dp_json_set_str(m, "senderId", sender);
+    dp_json_set_str(m, "receiverId", dp_rows_get(rows, i, "receiver_id"));
+    dp_json_set_str(m, "senderType", dp_rows_get(rows, i, "sender_type"));
+    if (st == DP_AEAD_OK) {
+        dp_json_set_str(m, "message", plain);
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                      "DP06001: message %s does not decrypt (%s, key %s)", id,
+                      dp_aead_status_name(st), sealed.key_id);
+        json_object_set_new(m, "message", json_null());
+        json_object_set_new(m, "decryptError",
+                            json_string(st == DP_AEAD_UNKNOWN_KEY ? "unknown_key" : "tampered"));
+    }
+    dp_json_set_str(m, "timestamp", dp_rows_get(rows, i, "created_at"));
+    json_object_set_new(m, "read", json_boolean(strcmp(dp_rows_get(rows, i, "is_read"), "t") == 0));
+    dp_json_set_str(m, "createdAt", dp_rows_get(rows, i, "created_at"));
+    return m;
+}
+
+static dp_error *no_user(apr_pool_t *p, const char *field)
+{
+    return dp_error_make(p, 404, DP_E_NOT_FOUND, field, "No such user.");
+}
+
+/* Messages pass only between a client and its provider. Another practice's user does not
+ * exist for the caller (404); someone in the same practice who is not the counterpart is a
+ * 403. On success *client_id is the client of the pair (for the audit trail). */
+static dp_error *check_counterpart(dp_ctx *c, dp_db *db, const char *other, const char *field,
+                                   const char **client_id)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *my_practice = c->who->provider_id ? c->who->provider_id : c->who->user_id;
+    dp_rows *u;
+    dp_error *e;
+
+    if (!dp_uuid_valid(other)) return no_user(p, field);
+    if ((e = dp_db_select(db, DPQ_MSG_COUNTERPART, &u, DP_ARGS(other)))) return e;
+    if (u->nrows == 0 || my_practice == NULL
+        || strcasecmp(dp_rows_get(u, 0, "practice_id"), my_practice) != 0) {
+        return no_user(p, field);
+    }
+    if (strcmp(c->who->role, "client") == 0) {
+        /* a client writes only to its own provider */
+        if (strcmp(dp_rows_get(u, 0, "user_type"), "provider") != 0) {
+            return dp_error_make(p, 403, DP_E_FORBIDDEN, field,
+                                 "Messages go only between a client and its provider.");
+        }
+        *client_id = c->who->user_id;
+    }
+    else {
+        if (strcmp(dp_rows_get(u, 0, "user_type"), "client") != 0) {
+            return dp_error_make(p, 403, DP_E_FORBIDDEN, field,
+                                 "Messages go only between a client and its provider.");
+        }
+        *client_id = dp_rows_get(u, 0, "id");
+    }
+    return NULL;
+}
+
+/* POST /api/messages {receiverId, message}: provider or client. 201 with the message. */
+dp_error *dp_messages_send(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *receiver, *text, *id, *client_id = NULL;
+    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_sealed sealed;
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+    json_t *out;
+
+    if ((e = dp_json_string(p, c->body, "receiverId", "receiverId", 1, 64, &receiver))) {
+        return e;
+    }
+    if ((e = dp_json_string(p, c->body, "message", "message", 1, MAX_MESSAGE_CHARS, &text))) {
+        return e;
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = check_counterpart(c, db, receiver, "receiverId", &client_id))) {
+        dp_audit_event ev = {.client_id = client_id, .outcome = DP_OUTCOME_DENIED};
+        dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
+        return ae ? ae : e;
+    }
+    if ((id = dp_uuid_new(p)) == NULL
+        || dp_aead_message_aad(id, c->who->user_id, aad) != sizeof(aad)) {
+        return dp_error_internal(p);
+    }
+    if ((e = dp_aead_seal(p, c->cfg->message_keys, aad, sizeof(aad), text, strlen(text),
+                          &sealed))) {
+        return e;
+    }
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = dp_db_select(db, DPQ_MSG_INSERT, &rows,
+                          DP_ARGS(id, c->who->user_id, receiver, c->who->role, sealed.key_id,
+                                  sealed.nonce_b64, sealed.ct_b64)))) {
+        return e;
+    }
+    {
+        dp_audit_event ev = {.resource_id = id, .client_id = client_id,
+                             .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    if ((e = dp_db_commit(db))) return e;
+
+    out = dp_json_own(p, json_object());
+    dp_json_set_str(out, "id", id);
+    dp_json_set_str(out, "senderId", c->who->user_id);
+    dp_json_set_str(out, "receiverId", receiver);
+    dp_json_set_str(out, "senderType", c->who->role);
+    dp_json_set_str(out, "message", text);
+    dp_json_set_str(out, "timestamp", dp_rows_get(rows, 0, "created_at"));
+    json_object_set_new(out, "read", json_false());
+    dp_json_set_str(out, "createdAt", dp_rows_get(rows, 0, "created_at"));
+    dp_reply_json(c, 201, out);
+    return NULL;
+}
+
+static dp_error *read_limit(apr_pool_t *p, const char *s, int *limit)
+{
+    char *end;
+    long v;
+    *limit = PAGE_DEFAULT;
+    if (s == NULL) return NULL;
+    v = strtol(s, &end, 10);
+    if (*end != '\0' || v < 1 || v > PAGE_MAX) {
+        return dp_error_field(p, "limit", "limit must be a whole number from 1 to 200.");
+    }
+    *limit = (int)v;
+    return NULL;
+}
+
+/* GET /api/messages?conversationWith=id[&before=id&limit=n]: the conversation, oldest first
+ * (the newest page); without conversationWith, the latest message of each conversation. */
+dp_error *dp_messages_list(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *other = dp_query_arg(c, "conversationWith"), *before = dp_query_arg(c, "before");
+    const char *me = c->who->user_id, *client_id = NULL;
+    json_t *arr = dp_json_own(p, json_array());
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+    int limit;
+
+    if ((e = read_limit(p, dp_query_arg(c, "limit"), &limit))) return e;
+    if (before != NULL && !dp_uuid_valid(before)) {
+        return dp_error_field(p, "before", "before must be a message id.");
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if (other == NULL) {
+        if ((e = dp_db_select(db, DPQ_MSG_LATEST, &rows, DP_ARGS(me, me, me, me)))) return e;
+        {
+            dp_audit_event ev = {.action = "message.list",
+                                 .client_id = strcmp(c->who->role, "client") == 0 ? me : NULL,
+                                 .outcome = DP_OUTCOME_SUCCESS};
+            if ((e = dp_audit(c, &ev))) return e;
+        }
+        for (int i = 0; i < rows->nrows; i++) {
+            json_t *m = message_json(c, rows, i);
+            const char *n = dp_rows_get(rows, i, "unread_count");
+            dp_json_set_str(m, "counterpartId", dp_rows_get(rows, i, "counterpart_id"));
+            dp_json_set_str(m, "counterpartName", dp_rows_get(rows, i, "counterpart_name"));
+            json_object_set_new(m, "unreadCount", json_integer(n ? apr_atoi64(n) : 0));
+            json_array_append(arr, m);
+        }
+        dp_reply_json(c, 200, arr);
+        return NULL;
+    }
+    if ((e = check_counterpart(c, db, other, "conversationWith", &client_id))) {
+        dp_audit_event ev = {.client_id = client_id, .outcome = DP_OUTCOME_DENIED};
+        dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
+        return ae ? ae : e;
+    }
+    if ((e = dp_db_select(db, DPQ_MSG_CONVERSATION, &rows,
+                          DP_ARGS(me, other, me, other, before, before,
+                                  apr_itoa(p, limit))))) {
+        return e;
+    }
+    {
+        dp_audit_event ev = {.resource_id = other, .client_id = client_id,
+                             .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    for (int i = rows->nrows - 1; i >= 0; i--) { /* the page came newest first */
+        json_array_append(arr, message_json(c, rows, i));
+    }
+    dp_reply_json(c, 200, arr);
+    return NULL;
+}
+
+/* PATCH /api/messages/:id/read: provider or client; only the receiver may mark it. */
+dp_error *dp_messages_mark_read(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *id = c->params[0], *me = c->who->user_id;
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+    dp_audit_event ev = {.resource_id = id, .outcome = DP_OUTCOME_SUCCESS};
+
+    if (!dp_uuid_valid(id)) {
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such message.");
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = dp_db_select(db, DPQ_MSG_MARK_READ, &rows, DP_ARGS(id, me)))) return e;
+    if (rows->nrows == 0) {
+        dp_rows *seen;
+        dp_db_rollback(db);
+        if ((e = dp_db_select(db, DPQ_MSG_VISIBLE, &seen, DP_ARGS(id, me, me)))) return e;
+        ev.outcome = DP_OUTCOME_DENIED;
+        if ((e = dp_audit(c, &ev))) return e;
+        if (seen->nrows > 0) {
+            return dp_error_make(p, 403, DP_E_FORBIDDEN, NULL,
+                                 "Only the receiver may mark a message read.");
+        }
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such message.");
+    }
+    ev.client_id = strcmp(c->who->role, "client") == 0 ? me : dp_rows_get(rows, 0, "sender_id");
+    if ((e = dp_audit(c, &ev))) return e;
+    if ((e = dp_db_commit(db))) return e;
+    dp_reply_json(c, 200, message_json(c, rows, 0));
+    return NULL;
+}
