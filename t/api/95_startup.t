@@ -54,6 +54,26 @@ like($log, qr/is 9 bytes; at least 32 are needed/, 'short JWT secret: the log gi
 ok(defined $st && $st != 0, 'missing secret file: httpd refuses to start');
 like($log, qr/cannot read .*nope.*openssl rand -hex 32/s, 'missing secret file: the log says how to make one');
 
+# 3b. no message key: messages could not be encrypted at rest
+($st, $log) = try_start(name => 'nomsgkey', params => $params, keys => '',
+                        extra => "DocPortalJWTSecretFile $secret_file");
+ok(defined $st && $st != 0, 'no message key: httpd refuses to start');
+like($log, qr/no DocPortalMessageKey is configured: messages are encrypted at rest/,
+     'no message key: the log says what to add');
+
+# 3c. two current keys, and a key of the wrong length
+($st, $log) = try_start(name => 'twocurrent', params => $params,
+                        keys => "DocPortalMessageKey a @{['ab' x 32]} current\n"
+                              . "DocPortalMessageKey b @{['cd' x 32]} current",
+                        extra => "DocPortalJWTSecretFile $secret_file");
+ok(defined $st && $st != 0, 'two current message keys: httpd refuses to start');
+like($log, qr/DocPortalMessageKey: .*current/i, 'two current keys: the log says so');
+($st, $log) = try_start(name => 'shortkey', params => $params,
+                        keys => "DocPortalMessageKey a @{['ab' x 31]} current",
+                        extra => "DocPortalJWTSecretFile $secret_file");
+ok(defined $st && $st != 0, 'a 31-byte message key: httpd refuses to start');
+unlike($log, qr/abababab/, 'the key itself is not in the log');
+
 # 4. a database at an older migration level
 my $olddb = "docportal_old_$$";
 my ($rc, $out) = psql("CREATE DATABASE $olddb");
