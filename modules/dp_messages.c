@@ -8,7 +8,9 @@
 #include "core/dp_aead.h"
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
+#include "core/dp_validate.h"
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_log.h>
 
@@ -45,9 +47,9 @@ static json_t *message_json(dp_ctx *c, const dp_rows *rows, int i)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
                       "DP06001: message %s does not decrypt (%s, key %s)", id,
                       dp_aead_status_name(st), sealed.key_id);
+        /* the client sees one answer for any row that does not open; the log says why */
         json_object_set_new(m, "message", json_null());
-        json_object_set_new(m, "decryptError",
-                            json_string(st == DP_AEAD_UNKNOWN_KEY ? "unknown_key" : "tampered"));
+        json_object_set_new(m, "decryptError", json_string("tampered"));
     }
     dp_json_set_str(m, "timestamp", dp_rows_get(rows, i, "created_at"));
     json_object_set_new(m, "read", json_boolean(strcmp(dp_rows_get(rows, i, "is_read"), "t") == 0));
@@ -72,6 +74,7 @@ static dp_error *check_counterpart(dp_ctx *c, dp_db *db, const char *other, cons
     dp_error *e;
 
     if (!dp_uuid_valid(other)) return no_user(p, field);
+    other = dp_lower(p, other); /* ids are stored and answered lower-case */
     if ((e = dp_db_select(db, DPQ_MSG_COUNTERPART, &u, DP_ARGS(other)))) return e;
     if (u->nrows == 0 || my_practice == NULL
         || strcasecmp(dp_rows_get(u, 0, "practice_id"), my_practice) != 0) {
@@ -95,6 +98,15 @@ static dp_error *check_counterpart(dp_ctx *c, dp_db *db, const char *other, cons
     return NULL;
 }
 
+/* true if s has nothing but white space */
+static int blank(const char *s)
+{
+    for (; *s; s++) {
+        if (!apr_isspace(*s)) return 0;
+    }
+    return 1;
+}
+
 /* POST /api/messages {receiverId, message}: provider or client. 201 with the message. */
 dp_error *dp_messages_send(dp_ctx *c)
 {
@@ -113,7 +125,11 @@ dp_error *dp_messages_send(dp_ctx *c)
     if ((e = dp_json_string(p, c->body, "message", "message", 1, MAX_MESSAGE_CHARS, &text))) {
         return e;
     }
+    if (blank(text)) {
+        return dp_error_field(p, "message", "message must not be empty.");
+    }
     if ((e = dp_ctx_db(c, &db))) return e;
+    receiver = dp_lower(p, receiver); /* canonical (lower-case) UUID */
     if ((e = check_counterpart(c, db, receiver, "receiverId", &client_id))) {
         dp_audit_event ev = {.client_id = client_id, .outcome = DP_OUTCOME_DENIED};
         dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
@@ -172,7 +188,8 @@ static dp_error *read_limit(apr_pool_t *p, const char *s, int *limit)
 dp_error *dp_messages_list(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
-    const char *other = dp_query_arg(c, "conversationWith"), *before = dp_query_arg(c, "before");
+    const char *other = dp_lower(c->r->pool, dp_query_arg(c, "conversationWith"));
+    const char *before = dp_query_arg(c, "before");
     const char *me = c->who->user_id, *client_id = NULL;
     json_t *arr = dp_json_own(p, json_array());
     dp_rows *rows;

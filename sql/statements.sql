@@ -223,15 +223,19 @@ VALUES (%s::uuid, %s::uuid, %s::uuid, %s, %s, decode(%s, 'base64'), decode(%s, '
 RETURNING dp_ts(created_at) AS created_at;
 
 -- name: msg_conversation
--- The newest page of one conversation (before a message id, when given), newest first.
+-- The newest page of one conversation (before a message id of that same conversation, when
+-- given; any other id matches nothing), newest first.
+WITH pair AS (SELECT least(%s::uuid, %s::uuid) AS lo, greatest(%s::uuid, %s::uuid) AS hi),
+     mark AS (SELECT b.created_at, b.id FROM messages b, pair
+               WHERE b.id = %s::uuid AND least(b.sender_id, b.receiver_id) = pair.lo
+                 AND greatest(b.sender_id, b.receiver_id) = pair.hi)
 SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
        encode(m.nonce, 'base64') AS nonce, encode(m.ciphertext, 'base64') AS ciphertext,
        m.is_read, dp_ts(m.created_at) AS created_at
-  FROM messages m
- WHERE least(m.sender_id, m.receiver_id) = least(%s::uuid, %s::uuid)
-   AND greatest(m.sender_id, m.receiver_id) = greatest(%s::uuid, %s::uuid)
-   AND (%s::uuid IS NULL
-        OR (m.created_at, m.id) < (SELECT b.created_at, b.id FROM messages b WHERE b.id = %s::uuid))
+  FROM messages m, pair
+ WHERE least(m.sender_id, m.receiver_id) = pair.lo
+   AND greatest(m.sender_id, m.receiver_id) = pair.hi
+   AND (%s::uuid IS NULL OR (m.created_at, m.id) < (SELECT created_at, id FROM mark))
  ORDER BY m.created_at DESC, m.id DESC
  LIMIT %s::integer;
 

@@ -61,13 +61,22 @@ int dp_valid_email(const char *s)
     return 1;
 }
 
-const char *dp_email_normalize(apr_pool_t *p, const char *s)
+const char *dp_lower(apr_pool_t *p, const char *s)
 {
-    char *out = apr_pstrdup(p, s != NULL ? s : "");
+    char *out;
+    if (s == NULL) {
+        return NULL;
+    }
+    out = apr_pstrdup(p, s);
     for (char *c = out; *c; c++) {
         *c = (char)apr_tolower(*c);
     }
     return out;
+}
+
+const char *dp_email_normalize(apr_pool_t *p, const char *s)
+{
+    return dp_lower(p, s != NULL ? s : "");
 }
 
 int dp_valid_password(const char *s)

@@ -13,6 +13,9 @@ int dp_valid_email(const char *s);
 /* Lower-case copy (ASCII) of an address, for storage and comparison. */
 const char *dp_email_normalize(apr_pool_t *p, const char *s);
 
+/* Lower-case copy (ASCII) of any string (canonical UUIDs); NULL stays NULL. */
+const char *dp_lower(apr_pool_t *p, const char *s);
+
 /* Password length in bytes within [DP_PASSWORD_MIN, DP_PASSWORD_MAX]. */
 int dp_valid_password(const char *s);
 

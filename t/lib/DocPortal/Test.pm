@@ -618,4 +618,157 @@ sub race {
     return @out;
 }
 
+# ---------------------------------------------------------------------------------------------
+# Secure messaging (issue 4)
+
+push @EXPORT, qw(
+    send_message conversation message_list mark_read message_row message_rows
+    utf8_hex error_log_mark error_log_since api_at owner_url dp_rekey
+    MESSAGE_KEYS
+);
+
+use constant MESSAGE_KEYS => [sort qw(id senderId receiverId senderType message timestamp read
+                                      createdAt)];
+
+# send_message($token, $receiver_id, $text, %extra_fields) -> (status, body, res)
+sub send_message {
+    my ($token, $to, $text, %extra) = @_;
+    my %b = (receiverId => $to, message => $text, %extra);
+    delete @b{ grep { !defined $b{$_} } keys %b };    # undef = leave the field out
+    return api(POST => '/api/messages', token => $token, json => \%b);
+}
+
+sub _query {
+    my (%q) = @_;
+    my @kv;
+    for my $k (sort keys %q) {
+        next unless defined $q{$k};
+        my $v = $q{$k};
+        $v =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge;
+        push @kv, "$k=$v";
+    }
+    return @kv ? '?' . join('&', @kv) : '';
+}
+
+# conversation($token, $with, %query) -> (status, body, res): GET /api/messages?conversationWith=
+sub conversation {
+    my ($token, $with, %q) = @_;
+    return api(GET => '/api/messages' . _query(conversationWith => $with, %q), token => $token);
+}
+
+# message_list($token, %query) -> (status, body, res): GET /api/messages (latest per conversation)
+sub message_list {
+    my ($token, %q) = @_;
+    return api(GET => '/api/messages' . _query(%q), token => $token);
+}
+
+# mark_read($token, $id) -> (status, body, res): PATCH /api/messages/:id/read
+sub mark_read {
+    my ($token, $id) = @_;
+    return api(PATCH => "/api/messages/$id/read", token => $token);
+}
+
+my @MSG_COLS = qw(id sender_id receiver_id sender_type key_id nonce_hex ct_hex nonce_len ct_len
+                  is_read);
+
+# message_rows($where_sql) -> list of hashrefs (superuser psql), ordered by created_at, id:
+# {id, sender_id, receiver_id, sender_type, key_id, nonce_hex, ct_hex, nonce_len, ct_len, is_read}
+sub message_rows {
+    my ($where) = @_;
+    my ($out, $rc, $err) = psql(
+        q{SELECT id, sender_id, receiver_id, sender_type, key_id, encode(nonce, 'hex'), }
+      . q{encode(ciphertext, 'hex'), length(nonce), length(ciphertext), is_read }
+      . q{FROM messages } . ($where // '') . q{ ORDER BY created_at, id});
+    die "message_rows: $err\n" if $rc;
+    my @rows;
+    for my $line (grep { length } split /\n/, $out) {
+        my %r;
+        @r{@MSG_COLS} = split /\|/, $line, -1;
+        push @rows, \%r;
+    }
+    return @rows;
+}
+
+# message_row($id) -> hashref as message_rows gives, or undef when there is no such row
+sub message_row {
+    my ($id) = @_;
+    my @r = message_rows('WHERE id = ' . sql_quote($id) . '::uuid');
+    return $r[0];
+}
+
+# utf8_hex($text): lower-case hex of the text's UTF-8 bytes (what encode(bytea, 'hex') prints)
+sub utf8_hex {
+    my ($s) = @_;
+    my $b = $s;
+    utf8::encode($b) if utf8::is_utf8($b);
+    return unpack 'H*', $b;
+}
+
+sub _error_log_path {
+    require File::Spec;
+    return File::Spec->catfile(Apache::Test::vars('t_logs'), 'error_log');
+}
+
+# error_log_mark() -> the suite server's error_log size now; error_log_since($mark) -> what was
+# logged after it (waits a moment for lines still being written).
+sub error_log_mark { return -s _error_log_path() || 0 }
+
+sub error_log_since {
+    my ($mark, $want) = @_;
+    my $text = '';
+    for (1 .. 20) {
+        open my $fh, '<', _error_log_path() or return '';
+        seek $fh, $mark, 0;
+        local $/;
+        $text = <$fh> // '';
+        close $fh;
+        last if !defined $want || $text =~ $want;
+        Time::HiRes::sleep(0.1);
+    }
+    return $text;
+}
+
+# api_at($port, METHOD, PATH, %opt) -> (status, decoded body or undef, raw body): a request to
+# another httpd on 127.0.0.1:$port (DocPortal::Server). opt: token, json.
+sub api_at {
+    my ($port, $method, $path, %opt) = @_;
+    require HTTP::Tiny;
+    my %h;
+    my %args;
+    $h{Authorization} = "Bearer $opt{token}" if defined $opt{token};
+    if (exists $opt{json}) {
+        $h{'Content-Type'} = 'application/json';
+        $args{content} = ref $opt{json} ? $JSON->encode($opt{json}) : $opt{json};
+    }
+    $args{headers} = \%h;
+    my $r = HTTP::Tiny->new(timeout => 20)->request($method, "http://127.0.0.1:$port$path", \%args);
+    my $d = eval { $JSON->decode($r->{content}) };
+    return ($r->{status}, $d, $r->{content});
+}
+
+# owner_url(): libpq URI of the database owner (the role dp-rekey runs as)
+sub owner_url {
+    my $url = `bash "$ENV{DP_PG_SH}" url owner`;
+    die "owner_url: pg.sh url owner failed\n" if $? || !defined $url;
+    chomp $url;
+    return $url;
+}
+
+# dp_rekey(@args) -> (exit status, stdout, stderr): build/out/dp-rekey with DATABASE_URL the
+# owner's URI (unless the caller's %ENV already says otherwise through local).
+sub dp_rekey {
+    my (@args) = @_;
+    my $tool = ($ENV{DP_ROOT} // '.') . '/build/out/dp-rekey';
+    local $ENV{DATABASE_URL} = $ENV{DATABASE_URL} // owner_url();
+    require File::Temp;
+    my $errfh = File::Temp->new;    # stderr to a file: no pipe to fill while stdout is read
+    open my $null, '<', '/dev/null' or die "/dev/null: $!";
+    my $pid = open3('<&' . fileno($null), my $out, '>&' . fileno($errfh), $tool, @args);
+    my $stdout = do { local $/; <$out> } // '';
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    my $stderr = do { local (@ARGV, $/) = ($errfh->filename); <> } // '';
+    return ($rc, $stdout, $stderr);
+}
+
 1;
