@@ -77,6 +77,17 @@ static const dp_route routes[] = {
      H(dp_messages_list)},
     {"PATCH", "/api/messages/:id/read", ANY, 0,    "message.update", "message",
      H(dp_messages_mark_read)},
+
+    {"POST",  "/api/provider/clinical-notes", PROVIDER, BODY, "note.create", "clinical_note",
+     H(dp_notes_create)},
+    {"GET",   "/api/provider/clinical-notes/:appointmentId", PROVIDER, 0, "note.read",
+     "clinical_note", H(dp_notes_get)},
+    {"PATCH", "/api/provider/clinical-notes/:appointmentId", PROVIDER, BODY, "note.update",
+     "clinical_note", H(dp_notes_update)},
+    {"POST",  "/api/provider/clinical-notes/:appointmentId/sign", PROVIDER, 0, "note.sign",
+     "clinical_note", H(dp_notes_sign)},
+    {"POST",  "/api/provider/clinical-notes/:appointmentId/addenda", PROVIDER, BODY,
+     "note.addendum", "clinical_note", H(dp_notes_addendum)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

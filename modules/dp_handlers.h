@@ -34,6 +34,13 @@ dp_error *dp_messages_send(dp_ctx *c);
 dp_error *dp_messages_list(dp_ctx *c);
 dp_error *dp_messages_mark_read(dp_ctx *c);
 
+/* notes.c */
+dp_error *dp_notes_create(dp_ctx *c);
+dp_error *dp_notes_get(dp_ctx *c);
+dp_error *dp_notes_update(dp_ctx *c);
+dp_error *dp_notes_sign(dp_ctx *c);
+dp_error *dp_notes_addendum(dp_ctx *c);
+
 /* dashboard.c */
 dp_error *dp_dashboard_provider(dp_ctx *c);
 dp_error *dp_dashboard_client(dp_ctx *c);

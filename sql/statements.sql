@@ -272,3 +272,53 @@ SELECT sender_id, receiver_id FROM messages
 
 -- name: msg_unread_count
 SELECT count(*) AS unread FROM messages WHERE receiver_id = %s::uuid AND NOT is_read;
+
+-- ---------------------------------------------------------------- clinical notes (005)
+
+-- name: note_appointment
+-- The caller's own appointment a note may be written for.
+SELECT id, client_id, status, date FROM appointments_api
+ WHERE id = %s::uuid AND provider_id = %s::uuid;
+
+-- name: note_insert
+INSERT INTO clinical_notes (id, appointment_id, provider_id, client_id, type, key_id, nonce,
+                            ciphertext)
+VALUES (%s::uuid, %s::uuid, %s::uuid, %s::uuid, %s, %s, decode(%s, 'base64'),
+        decode(%s, 'base64'))
+ON CONFLICT (appointment_id) DO NOTHING
+RETURNING id;
+
+-- name: note_get
+SELECT n.id, n.appointment_id, n.provider_id, n.client_id, n.type, n.key_id,
+       encode(n.nonce, 'base64') AS nonce, encode(n.ciphertext, 'base64') AS ciphertext,
+       dp_ts(n.signed_at) AS signed_at, n.signed_by, n.content_hash, a.date,
+       dp_ts(n.created_at) AS created_at, dp_ts(n.updated_at) AS updated_at
+  FROM clinical_notes n JOIN appointments_api a ON a.id = n.appointment_id
+ WHERE n.appointment_id = %s::uuid AND n.provider_id = %s::uuid;
+
+-- name: note_lock
+SELECT id, signed_at IS NOT NULL AS signed FROM clinical_notes
+ WHERE appointment_id = %s::uuid AND provider_id = %s::uuid
+   FOR UPDATE;
+
+-- name: note_update
+UPDATE clinical_notes
+   SET type = %s, key_id = %s, nonce = decode(%s, 'base64'),
+       ciphertext = decode(%s, 'base64'), updated_at = now()
+ WHERE id = %s::uuid AND signed_at IS NULL;
+
+-- name: note_sign
+UPDATE clinical_notes
+   SET signed_at = now(), signed_by = %s::uuid, content_hash = %s, updated_at = now()
+ WHERE id = %s::uuid AND signed_at IS NULL;
+
+-- name: addendum_insert
+INSERT INTO note_addenda (id, note_id, author_id, key_id, nonce, ciphertext, content_hash)
+VALUES (%s::uuid, %s::uuid, %s::uuid, %s, decode(%s, 'base64'), decode(%s, 'base64'), %s);
+
+-- name: addenda_of_note
+SELECT id, author_id, key_id, encode(nonce, 'base64') AS nonce,
+       encode(ciphertext, 'base64') AS ciphertext, content_hash,
+       dp_ts(signed_at) AS signed_at
+  FROM note_addenda WHERE note_id = %s::uuid
+ ORDER BY signed_at, id;

@@ -25,6 +25,8 @@ typedef struct dp_error {
 #define DP_E_EMAIL_TAKEN         "email_taken"
 #define DP_E_SLOT_TAKEN          "slot_taken"
 #define DP_E_INVALID_TRANSITION  "invalid_transition"
+#define DP_E_NOTE_EXISTS         "note_exists"
+#define DP_E_NOTE_SIGNED         "note_signed"
 #define DP_E_TOO_LARGE           "payload_too_large"
 #define DP_E_VALIDATION          "validation_error"
 #define DP_E_RATE_LIMITED        "rate_limited"
