@@ -19,6 +19,7 @@
 
 #include "modules/core/dp_crypto.h"
 #include "modules/core/dp_google.h"
+#include "modules/core/dp_google_id.h"
 #include "modules/core/dp_jwt.h"
 #include "modules/core/dp_password.h"
 #include "modules/dp_audit.h"
@@ -42,6 +43,7 @@ static const dp_route routes[] = {
      H(dp_health_get)},
     {"POST", "/api/auth/register", PUBLIC, BODY, "auth.register", "user", H(dp_auth_register)},
     {"POST", "/api/auth/login",    PUBLIC, BODY, "auth.login",    "user", H(dp_auth_login)},
+    {"POST", "/api/auth/google",   PUBLIC, BODY, "auth.google",   "user", H(dp_auth_google)},
     {"GET",  "/api/auth/me",       ANY,    0,    "user.read",     "user", H(dp_auth_me)},
     {"POST", "/api/auth/logout",   ANY,    0,    "auth.logout",   "user", H(dp_auth_logout)},
     {"PATCH", "/api/auth/me",      ANY,    BODY, "user.update",   "user", H(dp_auth_me_update)},
@@ -329,7 +331,7 @@ static int dp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     }
     /* libcurl's global state must exist before the children (threads) do */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
-        || dp_google_init(pconf) != APR_SUCCESS) {
+        || dp_google_init(pconf) != APR_SUCCESS || dp_google_id_init(pconf) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      "DP03006: mod_docportal: could not initialise the HTTP client");
         return HTTP_INTERNAL_SERVER_ERROR;

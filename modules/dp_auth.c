@@ -8,6 +8,7 @@
 
 #include "core/dp_json.h"
 #include "core/dp_crypto.h"
+#include "core/dp_google_id.h"
 #include "core/dp_jwt.h"
 #include "core/dp_password.h"
 #include "core/dp_validate.h"
@@ -287,6 +288,96 @@ dp_error *dp_auth_me_update(dp_ctx *c)
     json_object_set(out, "user", dp_user_json(p, user, 0));
     dp_reply_json(c, 200, out);
     return NULL;
+}
+
+/* Find or create the user behind a verified Google identity. *created tells which. */
+static dp_error *google_user(dp_ctx *c, dp_db *db, const dp_google_identity *g,
+                             const char *user_type, dp_rows **user, int *created)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *email = dp_email_normalize(p, g->email), *id, *name, *avatar = NULL;
+    dp_rows *rows;
+    dp_error *e;
+
+    *created = 0;
+    if ((e = dp_db_select(db, DPQ_USER_BY_GOOGLE_SUB, user, DP_ARGS(g->sub)))) return e;
+    if ((*user)->nrows > 0) return NULL;
+    if ((e = dp_db_select(db, DPQ_USER_BY_EMAIL_GOOGLE, user, DP_ARGS(email)))) return e;
+    if ((*user)->nrows > 0) {
+        /* a known email: link this Google account on first use; another one is refused */
+        if (dp_rows_get(*user, 0, "google_sub") != NULL) {
+            return dp_error_make(p, 401, DP_E_UNAUTHORIZED, NULL,
+                                 "The Google sign-in could not be verified.");
+        }
+        return dp_db_exec(db, DPQ_USER_LINK_GOOGLE, NULL,
+                          DP_ARGS(g->sub, dp_rows_get(*user, 0, "id")));
+    }
+    if (user_type == NULL) {
+        return dp_error_field(p, "userType", "userType (provider or client) is required for "
+                                             "a new account.");
+    }
+    name = g->name != NULL && *g->name ? g->name : apr_pstrndup(p, email, strcspn(email, "@"));
+    if (g->picture != NULL && dp_valid_url(g->picture)) {
+        avatar = g->picture;
+    }
+    if ((e = dp_db_select(db, DPQ_USER_INSERT_GOOGLE, &rows,
+                          DP_ARGS(email, name, user_type, g->sub, avatar)))) {
+        return e;
+    }
+    if (rows->nrows == 0) { /* lost a race with another sign-in of the same email */
+        return dp_error_email_taken(p);
+    }
+    id = dp_rows_get(rows, 0, "id");
+    *created = 1;
+    return dp_db_select(db, DPQ_USER_BY_ID, user, DP_ARGS(id));
+}
+
+/* POST /api/auth/google {googleToken, userType?}: public. A verified Google ID token logs in
+ * a known account (by Google id, else by email, linking it), or creates one. */
+dp_error *dp_auth_google(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *token, *user_type, *reason = NULL;
+    dp_google_identity g;
+    dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
+    dp_rows *user;
+    dp_db *db;
+    dp_error *e;
+    int created;
+
+    if ((e = dp_json_string(p, c->body, "googleToken", "googleToken", 1, 8192, &token))) {
+        return e;
+    }
+    if ((e = dp_json_string(p, c->body, "userType", "userType", 0, 16, &user_type))) return e;
+    if (user_type != NULL && !dp_valid_user_type(user_type)) {
+        return dp_error_field(p, "userType", "userType must be provider or client.");
+    }
+    if (c->cfg->google_id.client_id == NULL) {
+        return dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
+                             "Google sign-in is not configured on this server.");
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    e = dp_google_id_verify(p, &c->cfg->google_id, token,
+                            (long long)apr_time_sec(apr_time_now()), &g, &reason);
+    if (e != NULL) {
+        dp_error *ae;
+        ap_log_rerror(APLOG_MARK, e->status == 502 ? APLOG_WARNING : APLOG_INFO, 0, c->r,
+                      "DP04004: Google sign-in refused (%s)", reason ? reason : e->detail);
+        return (ae = dp_audit(c, &ev)) != NULL ? ae : e;
+    }
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = google_user(c, db, &g, user_type, &user, &created))) {
+        return e->status < 500 ? dp_audit_refusal(c, db, &ev, e) : e;
+    }
+    {
+        const char *id = dp_rows_get(user, 0, "id");
+        dp_audit_event ok = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
+                             .resource_id = id, .client_id = client_id_of(user),
+                             .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ok))) return e;
+    }
+    if ((e = dp_db_commit(db))) return e;
+    return reply_session(c, created ? 201 : 200, user);
 }
 
 /* POST /api/auth/logout: provider or client; revokes the presented token everywhere. */

@@ -35,6 +35,10 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->jitsi_base = add->jitsi_base ? add->jitsi_base : base->jitsi_base;
     c->invite_url = add->invite_url ? add->invite_url : base->invite_url;
     c->message_keys = add->message_keys ? add->message_keys : base->message_keys;
+    c->google_id.client_id = add->google_id.client_id ? add->google_id.client_id
+                                                      : base->google_id.client_id;
+    c->google_id.certs_url = add->google_id.certs_url ? add->google_id.certs_url
+                                                      : base->google_id.certs_url;
     c->google = add->google.key_file_json ? add->google : base->google;
     if (add->google.api_base) c->google.api_base = add->google.api_base;
     if (add->google.token_url) c->google.token_url = add->google.token_url;
@@ -162,6 +166,13 @@ static const char *set_message_key(cmd_parms *cmd, void *d, const char *id, cons
     return err ? apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL) : NULL;
 }
 
+static const char *set_google_client(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    cmd_cfg(cmd)->google_id.client_id = arg;
+    return NULL;
+}
+
 static const char *check_url(cmd_parms *cmd, const char *arg, const char **out)
 {
     apr_size_t len = strlen(arg);
@@ -261,6 +272,11 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE23(DP_DIR_MESSAGE_KEY, set_message_key, NULL, RSRC_CONF,
                    "ID KEY [current]: an AES-256 key for messages and notes at rest (64 hex, "
                    "base64 or file:PATH); exactly one is current"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_CLIENT, set_google_client, NULL, RSRC_CONF,
+                  "OAuth client id that Google ID tokens must name (aud); unset: sign-in off"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_CERTS, set_url,
+                  (void *)APR_OFFSETOF(dp_config, google_id.certs_url), RSRC_CONF,
+                  "Where Google's signing keys are fetched (default: Google's v1 certs)"),
     AP_INIT_TAKE1(DP_DIR_JITSI_BASE, set_url, (void *)APR_OFFSETOF(dp_config, jitsi_base),
                   RSRC_CONF, "Jitsi Meet server for video rooms (default https://meet.jit.si)"),
     AP_INIT_TAKE1(DP_DIR_INVITE_URL, set_url, (void *)APR_OFFSETOF(dp_config, invite_url),

@@ -8,6 +8,7 @@
 
 #include "core/dp_aead.h"
 #include "core/dp_google.h"
+#include "core/dp_google_id.h"
 
 #define DP_DIR_JWT_SECRET      "DocPortalJWTSecret"
 #define DP_DIR_JWT_SECRET_FILE "DocPortalJWTSecretFile"
@@ -22,6 +23,8 @@
 #define DP_DIR_GOOGLE_API_BASE "DocPortalGoogleAPIBase"
 #define DP_DIR_GOOGLE_TOKEN    "DocPortalGoogleTokenURL"
 #define DP_DIR_MESSAGE_KEY     "DocPortalMessageKey"
+#define DP_DIR_GOOGLE_CLIENT   "DocPortalGoogleClientID"
+#define DP_DIR_GOOGLE_CERTS    "DocPortalGoogleCertsURL"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -41,6 +44,7 @@ typedef struct dp_config {
     const char *invite_url;          /* where an invited client registers; NULL: from request */
     dp_google_cfg google;            /* key_file_json NULL: Google Meet is off */
     dp_keyring *message_keys;        /* AES-256-GCM keys for PHI at rest, one current */
+    dp_google_id_cfg google_id;      /* client_id NULL: Google sign-in is off */
     const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
 } dp_config;
 

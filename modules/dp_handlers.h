@@ -14,6 +14,7 @@ dp_error *dp_auth_login(dp_ctx *c);
 dp_error *dp_auth_me(dp_ctx *c);
 dp_error *dp_auth_logout(dp_ctx *c);
 dp_error *dp_auth_me_update(dp_ctx *c);
+dp_error *dp_auth_google(dp_ctx *c);
 
 /* clients.c */
 dp_error *dp_clients_list(dp_ctx *c);

@@ -322,3 +322,23 @@ SELECT id, author_id, key_id, encode(nonce, 'base64') AS nonce,
        dp_ts(signed_at) AS signed_at
   FROM note_addenda WHERE note_id = %s::uuid
  ORDER BY signed_at, id;
+
+-- ---------------------------------------------------------------- Google sign-in (005)
+
+-- name: user_by_google_sub
+SELECT a.* FROM users u JOIN users_api a USING (id) WHERE u.google_sub = %s;
+
+-- name: user_by_email_google
+SELECT a.*, u.google_sub FROM users u JOIN users_api a USING (id) WHERE u.email = %s;
+
+-- name: user_link_google
+-- First Google sign-in of a known email (an invited client claims its record this way).
+UPDATE users SET google_sub = %s, updated_at = now()
+ WHERE id = %s::uuid AND google_sub IS NULL
+RETURNING id;
+
+-- name: user_insert_google
+INSERT INTO users (email, name, user_type, google_sub, avatar)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+RETURNING id;

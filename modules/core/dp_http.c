@@ -45,6 +45,45 @@ static size_t sink_write(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* Response header lines into an APR table. A status line starts a new answer (after a 1xx),
+ * so what was kept so far is dropped. Beyond DP_HTTP_MAX_HEADER_BYTES nothing more is kept
+ * (the transfer goes on). */
+typedef struct hsink {
+    apr_pool_t *p;
+    apr_table_t *t;
+    apr_size_t bytes;
+} hsink;
+
+static size_t header_write(char *data, size_t size, size_t nitems, void *userdata)
+{
+    hsink *h = userdata;
+    apr_size_t n = size * nitems, nl, vs, ve;
+    const char *colon;
+
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        apr_table_clear(h->t);
+        h->bytes = 0;
+        return n;
+    }
+    colon = memchr(data, ':', n);
+    if (colon == NULL || colon == data || n > DP_HTTP_MAX_HEADER_BYTES - h->bytes) {
+        return n; /* the blank line, a folded line, or over the cap */
+    }
+    h->bytes += n;
+    nl = (apr_size_t)(colon - data);
+    vs = nl + 1;
+    ve = n;
+    while (vs < ve && (data[vs] == ' ' || data[vs] == '\t')) {
+        vs++;
+    }
+    while (ve > vs && (data[ve - 1] == '\r' || data[ve - 1] == '\n' || data[ve - 1] == ' '
+                       || data[ve - 1] == '\t')) {
+        ve--;
+    }
+    apr_table_addn(h->t, apr_pstrmemdup(h->p, data, nl), apr_pstrmemdup(h->p, data + vs, ve - vs));
+    return n;
+}
+
 static apr_status_t easy_cleanup(void *data)
 {
     curl_easy_cleanup((CURL *)data);
@@ -125,6 +164,7 @@ dp_error *dp_http_do(apr_pool_t *p, const dp_http_req *req, dp_http_resp *resp)
     CURL *h;
     CURLcode rc;
     long status = 0;
+    hsink hs;
     int ok;
 
     if (s.max > DP_HTTP_MAX_RESPONSE_LIMIT) {
@@ -133,6 +173,10 @@ dp_error *dp_http_do(apr_pool_t *p, const dp_http_req *req, dp_http_resp *resp)
     resp->status = 0;
     resp->body = apr_pstrdup(p, "");
     resp->len = 0;
+    resp->headers = apr_table_make(p, 8);
+    hs.p = p;
+    hs.t = apr_table_make(p, 8);
+    hs.bytes = 0;
     if (req->url == NULL || !valid_method(method)) {
         return dp_error_internal(p);
     }
@@ -182,6 +226,8 @@ dp_error *dp_http_do(apr_pool_t *p, const dp_http_req *req, dp_http_resp *resp)
          && curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.max) == CURLE_OK
          && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) == CURLE_OK
          && curl_easy_setopt(h, CURLOPT_WRITEDATA, &s) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_write) == CURLE_OK
+         && curl_easy_setopt(h, CURLOPT_HEADERDATA, &hs) == CURLE_OK
          && curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) == CURLE_OK
          && curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_docportal") == CURLE_OK;
 
@@ -221,6 +267,7 @@ dp_error *dp_http_do(apr_pool_t *p, const dp_http_req *req, dp_http_resp *resp)
                               timeout_ms);
     }
     resp->status = (int)status;
+    resp->headers = hs.t;
     if (s.buf != NULL) {
         s.buf[s.len] = '\0'; /* the sink always keeps one byte spare */
         resp->body = s.buf;

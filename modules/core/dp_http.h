@@ -15,6 +15,7 @@
 #define DP_HTTP_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 #include "dp_error.h"
 
@@ -36,7 +37,13 @@ typedef struct dp_http_resp {
     int status;                     /* HTTP status of the answer (any: 2xx or not) */
     char *body;                     /* pool memory, always NUL-terminated ("" when empty) */
     apr_size_t len;                 /* bytes in body, without the NUL */
+    apr_table_t *headers;           /* the answer's header fields in p (names case-insensitive,
+                                     * values trimmed; of the final answer, not of a 1xx);
+                                     * never NULL, empty when no answer arrived */
 } dp_http_resp;
+
+#define DP_HTTP_HAS_RESP_HEADERS 1      /* dp_http_resp.headers exists */
+#define DP_HTTP_MAX_HEADER_BYTES (64 * 1024) /* header lines beyond this are not kept */
 
 /* Perform one request. Returns NULL when an HTTP answer arrived, whatever its status (the
  * caller judges 4xx/5xx); *resp then holds it. Returns a 502 upstream_error when no complete

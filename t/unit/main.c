@@ -19,6 +19,7 @@ static const struct {
     {"validate", dp_suite_validate},
     {"google", dp_suite_google},
     {"aead", dp_suite_aead},
+    {"google_id", dp_suite_google_id},
 };
 
 static long checks, failed;
