@@ -94,6 +94,12 @@ message_key_lines() {
     fi
 }
 
+# Google sign-in from the contract's variables.
+google_lines() {
+    [ -z "${GOOGLE_CLIENT_ID:-}" ] || echo "DocPortalGoogleClientID \"$GOOGLE_CLIENT_ID\""
+    [ -z "${GOOGLE_CERTS_URL:-}" ] || echo "DocPortalGoogleCertsURL \"$GOOGLE_CERTS_URL\""
+}
+
 render_conf() {
     local user=""
     if [ "$(id -u)" -eq 0 ]; then
@@ -106,7 +112,7 @@ Group nogroup"; fi
     mkdir -p "$state/httpd/run"
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
-    DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) \
+    DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
         conf/httpd-dev.conf.in >"$conf.tmp"
@@ -116,9 +122,8 @@ Group nogroup"; fi
 
 note_unused() {
     local v
-    for v in STRIPE_SECRET_KEY STRIPE_PUBLISHABLE_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET \
-        GOOGLE_CLIENT_ID GOOGLE_CERTS_URL GOOGLE_CLIENT_SECRET GOOGLE_API_KEY; do
-        [ -z "${!v:-}" ] || say "note: $v is set, but this build has no feature that uses it yet"
+    for v in GOOGLE_CLIENT_SECRET GOOGLE_API_KEY; do
+        [ -z "${!v:-}" ] || say "note: $v is not used (ID tokens are verified without a secret; Meet links need a service account: DocPortalGoogleKeyFile)"
     done
 }
 
