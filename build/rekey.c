@@ -1,5 +1,8 @@
-/* dp-rekey: after a key rotation, re-encrypt the message rows still sealed under older keys
- * with the current key, in batches, each batch one transaction.
+/* dp-rekey: after a key rotation, re-encrypt the rows still sealed under older keys with the
+ * current key, in batches, each batch one transaction: messages, then clinical_notes, then
+ * note_addenda (a table the database does not have yet, an older schema, is skipped with a
+ * note). Each batch first runs SET LOCAL docportal.rekey = 'on', which lets the owner re-seal
+ * signed clinical notes (their trigger refuses any other change).
  *
  *   dp-rekey [--database URL] [--key ID=SPEC[,current] ...] [--keys-from-conf HTTPD_CONF]
  *            [--batch N] [--dry-run]
@@ -9,8 +12,9 @@
  * open (its key is not in the ring, or it was tampered with) is reported by id, counted and
  * left as it is. Rows are visited once per run in id order, so the run ends even then; rows
  * locked by someone else are skipped and left for the next run (the summary counts what is
- * still under other keys). Prints one line per batch and a summary; exit status 0, 1 on a
- * database (or sealing) failure, 2 on bad arguments or keys.
+ * still under other keys). Prints one line per batch, a summary line per table and a total;
+ * exit status 0, 1 on a database (or sealing) failure, 2 on bad arguments or keys. Run it as
+ * the owner of the tables (the app role may not update note_addenda or signed notes).
  *
  * Secrets: prefer DATABASE_URL in the environment to --database, and file: specs or
  * --keys-from-conf to raw keys after --key: command lines are visible to other users. */
@@ -30,16 +34,43 @@
 #define MAX_BATCH     100000
 #define CONF_MAX      (8 * 1024 * 1024)
 
-/* Rows not under the current key, after the last one visited ($3 NULL on the first batch). */
-static const char *const SQL_SELECT =
-    "SELECT id, sender_id, key_id, encode(nonce, 'base64'), encode(ciphertext, 'base64')"
-    " FROM messages WHERE key_id <> $1 AND ($3::uuid IS NULL OR id > $3::uuid)"
-    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED";
-/* key_id = $5: only the row as it was read is replaced. */
-static const char *const SQL_UPDATE =
-    "UPDATE messages SET key_id = $1, nonce = decode($2, 'base64'),"
-    " ciphertext = decode($3, 'base64') WHERE id = $4 AND key_id = $5";
-static const char *const SQL_REMAINING = "SELECT count(*) FROM messages WHERE key_id <> $1";
+/* The tables sealed with the key ring, visited in this order. For each: the id, the column
+ * the AAD binds it to (dp_aead_message_aad(id, bound)), and the statements. The SELECT takes
+ * the rows not under the current key, after the last one visited ($3 NULL on the first
+ * batch); the UPDATE (key_id = $5) replaces only the row as it was read, and touches only
+ * key_id, nonce and ciphertext (what the signed-note trigger lets a rekey change). */
+typedef struct rekey_table {
+    const char *name;     /* also the to_regclass() argument, with "public." */
+    const char *bound;    /* what the AAD binds the id to, in words for the output */
+    const char *select_sql, *update_sql, *remaining_sql;
+} rekey_table;
+
+#define REKEY_SELECT(table, bound)                                                          \
+    "SELECT id, " bound ", key_id, encode(nonce, 'base64'), encode(ciphertext, 'base64')"   \
+    " FROM " table " WHERE key_id <> $1 AND ($3::uuid IS NULL OR id > $3::uuid)"             \
+    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
+#define REKEY_UPDATE(table)                                                                 \
+    "UPDATE " table " SET key_id = $1, nonce = decode($2, 'base64'),"                        \
+    " ciphertext = decode($3, 'base64') WHERE id = $4 AND key_id = $5"
+#define REKEY_REMAINING(table) "SELECT count(*) FROM " table " WHERE key_id <> $1"
+#define REKEY_TABLE(table, bound, what)                                                     \
+    {table, what, REKEY_SELECT(table, bound), REKEY_UPDATE(table), REKEY_REMAINING(table)}
+
+static const rekey_table TABLES[] = {
+    REKEY_TABLE("messages", "sender_id", "sender"),
+    REKEY_TABLE("clinical_notes", "appointment_id", "appointment"),
+    REKEY_TABLE("note_addenda", "note_id", "note"),
+};
+#define NTABLES ((int)(sizeof(TABLES) / sizeof(TABLES[0])))
+
+/* Allows the signed-note trigger to let a batch re-seal signed clinical notes (the table's
+ * owner only; it is a no-op for the other tables). LOCAL: it ends with the batch. */
+static const char *const SQL_REKEY_ON = "SET LOCAL docportal.rekey = 'on'";
+static const char *const SQL_EXISTS = "SELECT to_regclass($1) IS NOT NULL";
+
+typedef struct rekey_counts {
+    long rekeyed, unknown, tampered, bad_ids, raced, remain;
+} rekey_counts;
 
 typedef struct rekey_run {
     PGconn *db;
@@ -47,7 +78,9 @@ typedef struct rekey_run {
     const char *current;
     int batch;
     int dry_run;
-    long batches, rekeyed, unknown, tampered, bad_ids, raced;
+    long batches;
+    const rekey_table *t; /* the table being visited */
+    rekey_counts *c;      /* its counts */
 } rekey_run;
 
 static void usage(FILE *f)
@@ -255,7 +288,7 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
 {
     unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
     const char *id = PQgetvalue(rows, i, 0);
-    const char *sender = PQgetisnull(rows, i, 1) ? NULL : PQgetvalue(rows, i, 1);
+    const char *bound = PQgetisnull(rows, i, 1) ? NULL : PQgetvalue(rows, i, 1);
     dp_sealed in, out;
     const char *plain, *params[5];
     apr_size_t aadlen, len;
@@ -266,9 +299,9 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     in.key_id = PQgetvalue(rows, i, 2);
     in.nonce_b64 = PQgetvalue(rows, i, 3);
     in.ct_b64 = PQgetvalue(rows, i, 4);
-    if ((aadlen = dp_aead_message_aad(id, sender, aad)) == 0) {
-        fprintf(stderr, "dp-rekey: skipped %s: no sender id\n", id);
-        run->bad_ids++;
+    if ((aadlen = dp_aead_message_aad(id, bound, aad)) == 0) {
+        fprintf(stderr, "dp-rekey: skipped %s: no %s id\n", id, run->t->bound);
+        run->c->bad_ids++;
         return 0;
     }
     st = dp_aead_open(p, run->kr, &in, aad, aadlen, &plain, &len);
@@ -276,11 +309,11 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
         fprintf(stderr, "dp-rekey: skipped %s (key %s): %s\n", id, in.key_id,
                 dp_aead_status_name(st));
         if (st == DP_AEAD_UNKNOWN_KEY) {
-            run->unknown++;
+            run->c->unknown++;
             return 0;
         }
         if (st == DP_AEAD_TAMPERED) {
-            run->tampered++;
+            run->c->tampered++;
             return 0;
         }
         return -1;
@@ -299,8 +332,9 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     params[2] = out.ct_b64;
     params[3] = id;
     params[4] = in.key_id;
-    res = PQexecParams(run->db, SQL_UPDATE, 5, NULL, params, NULL, NULL, 0);
-    if (!db_ok(run->db, res, PGRES_COMMAND_OK, "UPDATE messages")) {
+    res = PQexecParams(run->db, run->t->update_sql, 5, NULL, params, NULL, NULL, 0);
+    if (!db_ok(run->db, res, PGRES_COMMAND_OK,
+               apr_psprintf(p, "UPDATE %s (row %s)", run->t->name, id))) {
         PQclear(res);
         return -1;
     }
@@ -309,13 +343,13 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     if (!ok) {
         /* locked FOR UPDATE, so this does not happen unless someone bypasses locks */
         fprintf(stderr, "dp-rekey: skipped %s: changed meanwhile\n", id);
-        run->raced++;
+        run->c->raced++;
     }
     return ok;
 }
 
-/* One batch in one transaction. Returns the number of rows visited, -1 on failure; *last
- * receives the last id visited. */
+/* One batch of the current table in one transaction. Returns the number of rows visited, -1
+ * on failure; *last receives the last id visited. */
 static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
 {
     const char *params[3];
@@ -328,12 +362,17 @@ static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
     if (!db_command(run->db, "BEGIN")) {
         return -1;
     }
+    if (!db_command(run->db, SQL_REKEY_ON)) {
+        db_command(run->db, "ROLLBACK");
+        return -1;
+    }
     apr_snprintf(limit, sizeof(limit), "%d", run->batch);
     params[0] = run->current;
     params[1] = limit;
     params[2] = last[0] != '\0' ? last : NULL;
-    rows = PQexecParams(run->db, SQL_SELECT, 3, NULL, params, NULL, NULL, 0);
-    if (!db_ok(run->db, rows, PGRES_TUPLES_OK, "SELECT FROM messages")) {
+    rows = PQexecParams(run->db, run->t->select_sql, 3, NULL, params, NULL, NULL, 0);
+    if (!db_ok(run->db, rows, PGRES_TUPLES_OK,
+               apr_psprintf(p, "SELECT FROM %s", run->t->name))) {
         PQclear(rows);
         db_command(run->db, "ROLLBACK");
         return -1;
@@ -344,6 +383,7 @@ static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
         int r = rekey_row(run, rowpool, rows, i);
         apr_pool_clear(rowpool);
         if (r < 0) {
+            apr_pool_destroy(rowpool);
             PQclear(rows);
             db_command(run->db, "ROLLBACK");
             return -1;
@@ -365,50 +405,109 @@ static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
     }
     if (n > 0) {
         run->batches++;
-        run->rekeyed += done;
-        printf("batch %ld: %d rows, %ld %s, %ld skipped\n", run->batches, n, done,
-               run->dry_run ? "would be rekeyed" : "rekeyed", skipped);
+        run->c->rekeyed += done;
+        printf("batch %ld: %s, %d rows, %ld %s, %ld skipped\n", run->batches, run->t->name, n,
+               done, run->dry_run ? "would be rekeyed" : "rekeyed", skipped);
     }
     return n;
 }
 
-static int remaining(rekey_run *run, long *count)
+/* 1 if the table exists (0: an older schema), -1 on failure. */
+static int table_exists(rekey_run *run, apr_pool_t *p, const rekey_table *t)
+{
+    const char *params[1] = {apr_pstrcat(p, "public.", t->name, NULL)};
+    PGresult *res = PQexecParams(run->db, SQL_EXISTS, 1, NULL, params, NULL, NULL, 0);
+    int r = -1;
+
+    if (db_ok(run->db, res, PGRES_TUPLES_OK, apr_psprintf(p, "looking for table %s", t->name))) {
+        r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    }
+    PQclear(res);
+    return r;
+}
+
+static int remaining(rekey_run *run, apr_pool_t *p)
 {
     const char *params[1] = {run->current};
-    PGresult *res = PQexecParams(run->db, SQL_REMAINING, 1, NULL, params, NULL, NULL, 0);
-    int ok = db_ok(run->db, res, PGRES_TUPLES_OK, "SELECT count(*) FROM messages");
+    PGresult *res = PQexecParams(run->db, run->t->remaining_sql, 1, NULL, params, NULL, NULL, 0);
+    int ok = db_ok(run->db, res, PGRES_TUPLES_OK,
+                   apr_psprintf(p, "SELECT count(*) FROM %s", run->t->name));
 
     if (ok) {
-        *count = atol(PQgetvalue(res, 0, 0));
+        run->c->remain = atol(PQgetvalue(res, 0, 0));
     }
     PQclear(res);
     return ok;
 }
 
+static long skipped_of(const rekey_counts *c)
+{
+    return c->unknown + c->tampered + c->bad_ids + c->raced;
+}
+
+static long rekeyed_so_far(const rekey_counts *counts)
+{
+    long n = 0;
+
+    for (int i = 0; i < NTABLES; i++) {
+        n += counts[i].rekeyed;
+    }
+    return n;
+}
+
+/* Every table in turn; one summary line per table, then the total. */
 static int run_rekey(rekey_run *run, apr_pool_t *p)
 {
-    char last[40] = "";
-    long left = 0;
-    int n;
+    rekey_counts counts[NTABLES], total;
+    const char *did = run->dry_run ? "would be rekeyed" : "rekeyed";
 
-    do {
-        n = rekey_batch(run, p, last);
-        if (n < 0) {
-            fprintf(stderr, "dp-rekey: stopped; %ld rows were rekeyed before the failure\n",
-                    run->dry_run ? 0 : run->rekeyed);
+    memset(counts, 0, sizeof(counts));
+    memset(&total, 0, sizeof(total));
+    for (int ti = 0; ti < NTABLES; ti++) {
+        char last[40] = "";
+        int n, exists;
+
+        run->t = &TABLES[ti];
+        run->c = &counts[ti];
+        if ((exists = table_exists(run, p, run->t)) < 0) {
             return 1;
         }
-    } while (n == run->batch); /* a short batch is the last: SKIP LOCKED still fills LIMIT */
+        if (!exists) {
+            printf("%s: no such table (an older schema), skipped\n", run->t->name);
+            continue;
+        }
+        do {
+            n = rekey_batch(run, p, last);
+            if (n < 0) {
+                fprintf(stderr,
+                        "dp-rekey: stopped in %s; %ld rows were rekeyed before the failure\n",
+                        run->t->name, run->dry_run ? 0 : rekeyed_so_far(counts));
+                return 1;
+            }
+        } while (n == run->batch); /* a short batch is the last: SKIP LOCKED still fills LIMIT */
 
-    if (!remaining(run, &left)) {
-        return 1;
+        if (!remaining(run, p)) {
+            return 1;
+        }
+        printf("%s: %ld %s, %ld skipped (%ld unknown key, %ld tampered, %ld without %s,"
+               " %ld changed meanwhile); %ld rows under other keys remain\n",
+               run->t->name, run->c->rekeyed, did, skipped_of(run->c), run->c->unknown,
+               run->c->tampered, run->c->bad_ids, run->t->bound, run->c->raced,
+               run->c->remain);
+        total.rekeyed += run->c->rekeyed;
+        total.unknown += run->c->unknown;
+        total.tampered += run->c->tampered;
+        total.bad_ids += run->c->bad_ids;
+        total.raced += run->c->raced;
+        total.remain += run->c->remain;
     }
+    /* the total keeps the one-table tool's format ("without sender": without the id the
+     * row is bound to, whichever table) */
     printf("%s%ld %s, %ld skipped (%ld unknown key, %ld tampered, %ld without sender,"
            " %ld changed meanwhile); current key %s; %ld rows under other keys remain\n",
-           run->dry_run ? "dry run: " : "", run->rekeyed,
-           run->dry_run ? "would be rekeyed" : "rekeyed",
-           run->unknown + run->tampered + run->bad_ids + run->raced, run->unknown,
-           run->tampered, run->bad_ids, run->raced, run->current, left);
+           run->dry_run ? "dry run: " : "", total.rekeyed, did, skipped_of(&total),
+           total.unknown, total.tampered, total.bad_ids, total.raced, run->current,
+           total.remain);
     return 0;
 }
 

@@ -76,6 +76,7 @@ static dp_error *read_type(apr_pool_t *p, json_t *body, int required, const char
 
 /* The sealed part of a note. */
 typedef struct note_body {
+    const char *type;
     json_t *content;
     const char *diagnosis, *private_notes;
 } note_body;
@@ -90,6 +91,7 @@ static dp_error *seal_body(dp_ctx *c, const char *note_id, const char *appointme
     const char *plain;
 
     json_object_set(j, "content", b->content);
+    dp_json_set_str(j, "type", b->type); /* binds the clear-text type column to the content */
     dp_json_set_str(j, "diagnosis", b->diagnosis);
     dp_json_set_str(j, "privateNotes", b->private_notes);
     plain = dp_json_dump(p, j, &len);
@@ -113,13 +115,20 @@ static json_t *open_body(dp_ctx *c, const dp_rows *rows, const char *id, const c
     if (dp_aead_message_aad(id, bound, aad) == sizeof(aad)) {
         st = dp_aead_open(p, c->cfg->message_keys, &s, aad, sizeof(aad), &plain, &len);
     }
-    if (st != DP_AEAD_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
-                      "DP08001: clinical note data %s does not decrypt (%s, key %s)", id,
-                      dp_aead_status_name(st), s.key_id);
-        return NULL;
+    if (st == DP_AEAD_OK) {
+        json_t *body = dp_json_own(p, json_loadb(plain, len, 0, NULL));
+        const char *type = dp_rows_get(rows, 0, "type"), *sealed_type;
+        /* a note's type is sealed with it: a type column changed behind its back is tampering */
+        sealed_type = json_string_value(json_object_get(body, "type"));
+        if (body != NULL && (type == NULL || (sealed_type != NULL && strcmp(type, sealed_type) == 0))) {
+            return body;
+        }
+        st = DP_AEAD_TAMPERED;
     }
-    return dp_json_own(p, json_loadb(plain, len, 0, NULL));
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                  "DP08001: clinical note data %s does not decrypt (%s, key %s)", id,
+                  dp_aead_status_name(st), s.key_id);
+    return NULL;
 }
 
 /* SHA-256 over the canonical note: sorted keys, compact, UTF-8. */
@@ -229,6 +238,7 @@ dp_error *dp_notes_create(dp_ctx *c)
     }
     if ((e = read_type(p, c->body, 1, &type))) return e;
     if ((e = check_content(p, type, json_object_get(c->body, "content"), &b.content))) return e;
+    b.type = type;
     if ((e = read_optional_text(p, c->body, "diagnosis", &b.diagnosis))) return e;
     if ((e = read_optional_text(p, c->body, "privateNotes", &b.private_notes))) return e;
     if (!dp_uuid_valid(appt)) {
@@ -309,6 +319,7 @@ static dp_error *lock_unsigned(dp_ctx *c, dp_db *db, const char *appt, const cha
         ev->outcome = DP_OUTCOME_DENIED;
         return dp_audit_refusal(c, db, ev, no_note(p));
     }
+    ev->client_id = dp_rows_get(rows, 0, "client_id");
     if (strcmp(dp_rows_get(rows, 0, "signed"), "t") == 0) {
         ev->outcome = DP_OUTCOME_FAILURE;
         return dp_audit_refusal(c, db, ev,
@@ -321,14 +332,16 @@ static dp_error *lock_unsigned(dp_ctx *c, dp_db *db, const char *appt, const cha
 
 /* The note's current sealed part, for an update or for signing. */
 static dp_error *current_body(dp_ctx *c, dp_db *db, const char *appt, dp_rows **rows,
-                              json_t **body)
+                              json_t **body, dp_audit_event *ev)
 {
     dp_error *e = dp_db_select(db, DPQ_NOTE_GET, rows, DP_ARGS(appt, c->who->user_id));
     if (e != NULL) return e;
     *body = open_body(c, *rows, dp_rows_get(*rows, 0, "id"), appt);
     if (*body == NULL) {
-        return dp_error_make(c->r->pool, 409, DP_E_INVALID_TRANSITION, NULL,
-                             "The note cannot be read (it does not decrypt).");
+        ev->outcome = DP_OUTCOME_FAILURE;
+        return dp_audit_refusal(c, db, ev,
+                                dp_error_make(c->r->pool, 409, DP_E_INVALID_TRANSITION, NULL,
+                                              "The note cannot be read (it does not decrypt)."));
     }
     return NULL;
 }
@@ -353,7 +366,7 @@ dp_error *dp_notes_update(dp_ctx *c)
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
     if ((e = lock_unsigned(c, db, appt, &id, &ev))) return e;
-    if ((e = current_body(c, db, appt, &rows, &old))) return e;
+    if ((e = current_body(c, db, appt, &rows, &old, &ev))) return e;
     ev.client_id = dp_rows_get(rows, 0, "client_id");
     if (type == NULL) {
         type = dp_rows_get(rows, 0, "type");
@@ -365,6 +378,7 @@ dp_error *dp_notes_update(dp_ctx *c)
                            &b.content))) {
         return e;
     }
+    b.type = type;
     b.diagnosis = json_string_value(json_object_get(old, "diagnosis"));
     b.private_notes = json_string_value(json_object_get(old, "privateNotes"));
     if (json_object_get(c->body, "diagnosis") != NULL
@@ -402,7 +416,7 @@ dp_error *dp_notes_sign(dp_ctx *c)
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
     if ((e = lock_unsigned(c, db, appt, &id, &ev))) return e;
-    if ((e = current_body(c, db, appt, &rows, &body))) return e;
+    if ((e = current_body(c, db, appt, &rows, &body, &ev))) return e;
     ev.client_id = dp_rows_get(rows, 0, "client_id");
     hash = note_hash(p, appt, dp_rows_get(rows, 0, "type"), body);
     if (hash == NULL) return dp_error_internal(p);
@@ -437,6 +451,7 @@ dp_error *dp_notes_addendum(dp_ctx *c)
         ev.outcome = DP_OUTCOME_DENIED;
         return dp_audit_refusal(c, db, &ev, no_note(p));
     }
+    ev.client_id = dp_rows_get(rows, 0, "client_id");
     if (strcmp(dp_rows_get(rows, 0, "signed"), "t") != 0) {
         ev.outcome = DP_OUTCOME_FAILURE;
         return dp_audit_refusal(c, db, &ev,

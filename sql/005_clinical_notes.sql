@@ -33,9 +33,22 @@ CREATE TABLE note_addenda (
 CREATE INDEX note_addenda_note_idx ON note_addenda (note_id, signed_at);
 
 -- A signed note never changes again, whoever asks (the app role has no other way either).
+-- The one exception: key rotation (dp-rekey, run as the table's owner with
+-- docportal.rekey = 'on') may re-seal a signed note under a new key, changing nothing else;
+-- the content hash fixed at signing still covers what the new ciphertext opens to.
 CREATE FUNCTION clinical_notes_refuse_signed_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.signed_at IS NOT NULL THEN
+        IF coalesce(current_setting('docportal.rekey', true), '') = 'on'
+           AND pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID),
+                           'USAGE')
+           AND (NEW.id, NEW.appointment_id, NEW.provider_id, NEW.client_id, NEW.type,
+                NEW.signed_at, NEW.signed_by, NEW.content_hash, NEW.created_at)
+               IS NOT DISTINCT FROM
+               (OLD.id, OLD.appointment_id, OLD.provider_id, OLD.client_id, OLD.type,
+                OLD.signed_at, OLD.signed_by, OLD.content_hash, OLD.created_at) THEN
+            RETURN NEW;
+        END IF;
         RAISE EXCEPTION 'clinical note % is signed', OLD.id USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;

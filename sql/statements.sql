@@ -297,7 +297,7 @@ SELECT n.id, n.appointment_id, n.provider_id, n.client_id, n.type, n.key_id,
  WHERE n.appointment_id = %s::uuid AND n.provider_id = %s::uuid;
 
 -- name: note_lock
-SELECT id, signed_at IS NOT NULL AS signed FROM clinical_notes
+SELECT id, client_id, type, signed_at IS NOT NULL AS signed FROM clinical_notes
  WHERE appointment_id = %s::uuid AND provider_id = %s::uuid
    FOR UPDATE;
 

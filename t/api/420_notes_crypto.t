@@ -264,13 +264,10 @@ reads_tampered($aD->{id}, 'note C moved to appointment D: tampered under D');
 restore_all();
 reads_fine('C', 'restored: C reads again');
 
-# the type column is outside the sealed part: changed behind the module's back, the note still
-# opens and reads with a type its content does not have (and a later signature would cover it)
+# the type column is sealed with the content: changed behind the module's back, the note reads
+# as tampered (so a later signature cannot cover a type its content does not have)
 psql_must(q{UPDATE clinical_notes SET type = 'Progress'} . $WN->('B'));
-TODO: {
-    local $TODO = 'the type is not bound to the sealed content (associated data is note id + appointment id only)';
-    reads_tampered($appt_of{B}, 'the type of unsigned B changed in the row (DAP -> Progress): tampered');
-}
+reads_tampered($appt_of{B}, 'the type of unsigned B changed in the row (DAP -> Progress): tampered');
 restore_all();
 reads_fine('B', 'restored: B reads again');
 
