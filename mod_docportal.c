@@ -77,6 +77,21 @@ static const dp_route routes[] = {
      H(dp_messages_list)},
     {"PATCH", "/api/messages/:id/read", ANY, 0,    "message.update", "message",
      H(dp_messages_mark_read)},
+
+    {"GET",  "/api/billing/invoices",       ANY,      0,    "invoice.list",   "invoice",
+     H(dp_billing_invoices)},
+    {"POST", "/api/billing/invoices",       PROVIDER, BODY, "invoice.create", "invoice",
+     H(dp_billing_invoice_create)},
+    {"POST", "/api/billing/pay",            CLIENT,   BODY, "invoice.pay",    "invoice",
+     H(dp_billing_pay)},
+    {"GET",  "/api/billing/payment-intent", CLIENT,   0,    "payment_intent.create",
+     "payment_intent", H(dp_billing_intent)},
+    {"POST", "/api/billing/payment-intent", CLIENT,   BODY, "payment_intent.create",
+     "payment_intent", H(dp_billing_intent)},
+    {"GET",  "/api/billing/config",         ANY,      DP_ROUTE_NO_AUDIT, NULL, NULL,
+     H(dp_billing_config)},
+    {"POST", "/api/billing/webhook",        PUBLIC,   DP_ROUTE_RAW_BODY, "billing.webhook",
+     "invoice", H(dp_billing_webhook)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -165,6 +180,9 @@ static dp_error *dispatch(dp_ctx *c)
     }
     if (c->route->flags & DP_ROUTE_BODY) {
         if ((e = dp_read_json_body(r, c->cfg, &c->body))) return e;
+    }
+    else if (c->route->flags & DP_ROUTE_RAW_BODY) {
+        if ((e = dp_read_body(r, c->cfg, &c->raw_body, &c->raw_len))) return e;
     }
     e = ((dp_handler)c->route->handler)(c);
     /* Every route that touches user data must leave an audit event; a handler that forgot

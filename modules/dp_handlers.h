@@ -34,6 +34,14 @@ dp_error *dp_messages_send(dp_ctx *c);
 dp_error *dp_messages_list(dp_ctx *c);
 dp_error *dp_messages_mark_read(dp_ctx *c);
 
+/* billing.c */
+dp_error *dp_billing_invoices(dp_ctx *c);
+dp_error *dp_billing_invoice_create(dp_ctx *c);
+dp_error *dp_billing_pay(dp_ctx *c);
+dp_error *dp_billing_intent(dp_ctx *c);
+dp_error *dp_billing_config(dp_ctx *c);
+dp_error *dp_billing_webhook(dp_ctx *c);
+
 /* dashboard.c */
 dp_error *dp_dashboard_provider(dp_ctx *c);
 dp_error *dp_dashboard_client(dp_ctx *c);

@@ -19,6 +19,7 @@ static const struct {
     {"validate", dp_suite_validate},
     {"google", dp_suite_google},
     {"aead", dp_suite_aead},
+    {"stripe", dp_suite_stripe},
 };
 
 static long checks, failed;
