@@ -250,7 +250,9 @@ static int dp_handler_hook(request_rec *r)
     e = dispatch(c);
     if (e != NULL) {
         if (e->status >= 500) {
-            ap_log_rerror(APLOG_MARK, e->status == 503 ? APLOG_WARNING : APLOG_ERR, 0, r,
+            /* 502/503 are the world's state (Stripe, Google or the database away), logged by
+             * their own call sites; a 500 is ours */
+            ap_log_rerror(APLOG_MARK, e->status == 500 ? APLOG_ERR : APLOG_WARNING, 0, r,
                           "DP01002: %s %s answered %d %s", r->method, r->uri, e->status,
                           e->code);
         }
