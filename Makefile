@@ -59,6 +59,7 @@ unit: build
 # The whole suite: C unit tests, then Apache::Test against a throwaway PostgreSQL cluster
 # and httpd on free ports.
 test: unit
+	@$(MAKE) --no-print-directory $(OUT)/dp-rekey
 	@bash build/test.sh
 
 run: build
