@@ -98,7 +98,8 @@ static const dp_route routes[] = {
 static dp_error *unauthorized(dp_ctx *c, const char *why)
 {
     dp_audit_event ev = {.actor_type = "anonymous", .outcome = DP_OUTCOME_DENIED};
-    dp_error *e = dp_audit(c, &ev);
+    /* a route that touches no user data has no audit action to record */
+    dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
 
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r, "DP01001: token refused (%s)", why);
     if (e != NULL) {
@@ -173,7 +174,7 @@ static dp_error *dispatch(dp_ctx *c)
         if ((e = authenticate(c))) return e;
         if (!(c->route->roles & role_bit(c->who->role))) {
             dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
-            if ((e = dp_audit(c, &ev))) return e;
+            if (!(c->route->flags & DP_ROUTE_NO_AUDIT) && (e = dp_audit(c, &ev))) return e;
             return dp_error_make(r->pool, 403, DP_E_FORBIDDEN, NULL,
                                  "Your role may not use this endpoint.");
         }

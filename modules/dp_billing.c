@@ -18,7 +18,9 @@
 
 APLOG_USE_MODULE(docportal);
 
-#define MAX_AMOUNT_CENTS 100000000LL /* 1,000,000.00 (contract addendum, "Billing") */
+/* 999,999.99: the largest card payment Stripe takes, within the addendum's 1,000,000.00, so
+ * that every invoice can be paid */
+#define MAX_AMOUNT_CENTS 99999999LL
 #define WEBHOOK_TOLERANCE_S 300
 
 static json_t *invoice_json(apr_pool_t *p, const dp_rows *rows, int i)
@@ -87,8 +89,8 @@ static dp_error *read_amount(apr_pool_t *p, json_t *obj, long long *cents)
     dp_error *e = dp_json_money(p, obj, "amount", "amount", MAX_AMOUNT_CENTS, cents, &present);
     if (e != NULL) return e;
     /* Stripe charges cards from 0.50 (USD and most currencies): less cannot be paid online */
-    if (!present || *cents < 50) {
-        return dp_error_field(p, "amount", "amount must be from 0.50 to 1,000,000.00 with at "
+    if (!present || *cents < 50 || *cents > MAX_AMOUNT_CENTS) {
+        return dp_error_field(p, "amount", "amount must be from 0.50 to 999,999.99 with at "
                                            "most 2 decimals.");
     }
     return NULL;
@@ -123,6 +125,8 @@ dp_error *dp_billing_invoice_create(dp_ctx *c)
     if (appt != NULL && !dp_uuid_valid(appt)) {
         return dp_error_make(p, 404, DP_E_NOT_FOUND, "appointmentId", "No such appointment.");
     }
+    client = dp_lower(p, client);
+    appt = dp_lower(p, appt);
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_select(db, DPQ_INVOICE_CLIENT_CHECK, &chk,
                           DP_ARGS(appt, appt, client, c->who->user_id)))) {
@@ -213,6 +217,7 @@ dp_error *dp_billing_pay(dp_ctx *c)
     if (!dp_uuid_valid(invoice)) {
         return dp_error_make(p, 404, DP_E_NOT_FOUND, "invoiceId", "No such invoice.");
     }
+    invoice = dp_lower(p, invoice); /* the key, metadata and audit use the stored form */
     ev.resource_id = invoice;
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
