@@ -90,13 +90,28 @@ static const dp_route routes[] = {
      "clinical_note", H(dp_notes_sign)},
     {"POST",  "/api/provider/clinical-notes/:appointmentId/addenda", PROVIDER, BODY,
      "note.addendum", "clinical_note", H(dp_notes_addendum)},
+    {"GET",  "/api/billing/invoices",       ANY,      0,    "invoice.list",   "invoice",
+     H(dp_billing_invoices)},
+    {"POST", "/api/billing/invoices",       PROVIDER, BODY, "invoice.create", "invoice",
+     H(dp_billing_invoice_create)},
+    {"POST", "/api/billing/pay",            CLIENT,   BODY, "invoice.pay",    "invoice",
+     H(dp_billing_pay)},
+    {"GET",  "/api/billing/payment-intent", CLIENT,   0,    "payment_intent.create",
+     "payment_intent", H(dp_billing_intent)},
+    {"POST", "/api/billing/payment-intent", CLIENT,   BODY, "payment_intent.create",
+     "payment_intent", H(dp_billing_intent)},
+    {"GET",  "/api/billing/config",         ANY,      DP_ROUTE_NO_AUDIT, NULL, NULL,
+     H(dp_billing_config)},
+    {"POST", "/api/billing/webhook",        PUBLIC,   DP_ROUTE_RAW_BODY, "billing.webhook",
+     "invoice", H(dp_billing_webhook)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 static dp_error *unauthorized(dp_ctx *c, const char *why)
 {
     dp_audit_event ev = {.actor_type = "anonymous", .outcome = DP_OUTCOME_DENIED};
-    dp_error *e = dp_audit(c, &ev);
+    /* a route that touches no user data has no audit action to record */
+    dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
 
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r, "DP01001: token refused (%s)", why);
     if (e != NULL) {
@@ -171,13 +186,16 @@ static dp_error *dispatch(dp_ctx *c)
         if ((e = authenticate(c))) return e;
         if (!(c->route->roles & role_bit(c->who->role))) {
             dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
-            if ((e = dp_audit(c, &ev))) return e;
+            if (!(c->route->flags & DP_ROUTE_NO_AUDIT) && (e = dp_audit(c, &ev))) return e;
             return dp_error_make(r->pool, 403, DP_E_FORBIDDEN, NULL,
                                  "Your role may not use this endpoint.");
         }
     }
     if (c->route->flags & DP_ROUTE_BODY) {
         if ((e = dp_read_json_body(r, c->cfg, &c->body))) return e;
+    }
+    else if (c->route->flags & DP_ROUTE_RAW_BODY) {
+        if ((e = dp_read_body(r, c->cfg, &c->raw_body, &c->raw_len))) return e;
     }
     e = ((dp_handler)c->route->handler)(c);
     /* Every route that touches user data must leave an audit event; a handler that forgot
@@ -245,7 +263,9 @@ static int dp_handler_hook(request_rec *r)
     e = dispatch(c);
     if (e != NULL) {
         if (e->status >= 500) {
-            ap_log_rerror(APLOG_MARK, e->status == 503 ? APLOG_WARNING : APLOG_ERR, 0, r,
+            /* 502/503 are the world's state (Stripe, Google or the database away), logged by
+             * their own call sites; a 500 is ours */
+            ap_log_rerror(APLOG_MARK, e->status == 500 ? APLOG_ERR : APLOG_WARNING, 0, r,
                           "DP01002: %s %s answered %d %s", r->method, r->uri, e->status,
                           e->code);
         }

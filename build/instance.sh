@@ -98,6 +98,21 @@ message_key_lines() {
 google_lines() {
     [ -z "${GOOGLE_CLIENT_ID:-}" ] || echo "DocPortalGoogleClientID \"$GOOGLE_CLIENT_ID\""
     [ -z "${GOOGLE_CERTS_URL:-}" ] || echo "DocPortalGoogleCertsURL \"$GOOGLE_CERTS_URL\""
+# Stripe from the contract's variables: the secrets go to 0600 files httpd reads as root.
+stripe_lines() {
+    local f
+    if [ -n "${STRIPE_SECRET_KEY:-}" ]; then
+        f=$state/secrets/stripe_secret_key
+        (umask 077 && printf '%s\n' "$STRIPE_SECRET_KEY" >"$f")
+        echo "DocPortalStripeSecretKeyFile \"$f\""
+    fi
+    if [ -n "${STRIPE_WEBHOOK_SECRET:-}" ]; then
+        f=$state/secrets/stripe_webhook_secret
+        (umask 077 && printf '%s\n' "$STRIPE_WEBHOOK_SECRET" >"$f")
+        echo "DocPortalStripeWebhookSecretFile \"$f\""
+    fi
+    [ -z "${STRIPE_PUBLISHABLE_KEY:-}" ] || echo "DocPortalStripePublishableKey \"$STRIPE_PUBLISHABLE_KEY\""
+    [ -z "${STRIPE_API_BASE:-}" ] || echo "DocPortalStripeAPIBase \"$STRIPE_API_BASE\""
 }
 
 render_conf() {
@@ -113,6 +128,7 @@ Group nogroup"; fi
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
     DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
+    DPC_STRIPE=$(stripe_lines) \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
         conf/httpd-dev.conf.in >"$conf.tmp"

@@ -14,7 +14,9 @@ export DP_PG_PORT
 DP_PG_PORT=$(bash build/freeport.sh)
 http_port=$(bash build/freeport.sh $((DP_PG_PORT + 1)))
 
+fake_pid=
 cleanup() {
+    [ -z "$fake_pid" ] || kill "$fake_pid" 2>/dev/null || true
     bash build/pg.sh destroy >/dev/null 2>&1 || true
     rm -rf "$DP_VAR"
 }
@@ -33,6 +35,17 @@ export DOCPORTAL_MESSAGE_KEY_FILE=$real_var/secrets/message_key_t1
 export DP_PSQL="psql -X -q -h $real_var/pg/run -p $DP_PG_PORT -U postgres -d docportal"
 export DP_PSQL_APP
 DP_PSQL_APP="psql -X -q $(bash build/pg.sh url app)"
+
+# Stripe: the suite's server talks to a local fake of the Stripe API (t/fakes/stripe_fake.pl)
+export DOCPORTAL_STRIPE_KEY_FILE=$real_var/secrets/stripe_secret_key
+export DOCPORTAL_STRIPE_WEBHOOK_FILE=$real_var/secrets/stripe_webhook_secret
+(umask 077 && echo "sk_test_$(openssl rand -hex 12)" >"$DOCPORTAL_STRIPE_KEY_FILE" &&
+    echo "whsec_$(openssl rand -hex 16)" >"$DOCPORTAL_STRIPE_WEBHOOK_FILE")
+coproc STRIPE_FAKE { exec perl t/fakes/stripe_fake.pl --port 0; }
+fake_pid=$STRIPE_FAKE_PID
+read -r ready port <&"${STRIPE_FAKE[0]}" || true
+[ "$ready" = ready ] || { echo "test.sh: the Stripe fake did not start" >&2; exit 1; }
+export DOCPORTAL_STRIPE_API_BASE=http://127.0.0.1:$port
 
 # Apache::Test keeps generated files under t/; start from a clean slate every run.
 rm -rf t/logs t/conf/httpd.conf t/conf/extra.conf t/conf/apache_test_config.pm

@@ -5,6 +5,7 @@
 #include "core/dp_password.h"
 
 #include <apr_file_io.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <http_log.h>
 
@@ -39,6 +40,13 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
                                                       : base->google_id.client_id;
     c->google_id.certs_url = add->google_id.certs_url ? add->google_id.certs_url
                                                       : base->google_id.certs_url;
+    c->currency = add->currency ? add->currency : base->currency;
+    c->stripe = add->stripe.secret_key ? add->stripe : base->stripe;
+    if (add->stripe.api_base) c->stripe.api_base = add->stripe.api_base;
+    c->stripe_publishable = add->stripe_publishable ? add->stripe_publishable
+                                                    : base->stripe_publishable;
+    c->stripe_webhook_secret = add->stripe_webhook_secret ? add->stripe_webhook_secret
+                                                          : base->stripe_webhook_secret;
     c->google = add->google.key_file_json ? add->google : base->google;
     if (add->google.api_base) c->google.api_base = add->google.api_base;
     if (add->google.token_url) c->google.token_url = add->google.token_url;
@@ -173,6 +181,46 @@ static const char *set_google_client(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* A secret that lives in a file (Stripe keys): offset of the slot in cmd->info. */
+static const char *set_secret_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *path;
+    char *buf;
+    apr_size_t len;
+    const char *err = read_secret_file(cmd, arg, 4096, &path, &buf, &len);
+    (void)d;
+    if (err == NULL && len == 0) {
+        err = apr_psprintf(cmd->pool, "%s: '%s' is empty", cmd->cmd->name, path);
+    }
+    if (err == NULL) {
+        *(const char **)((char *)cmd_cfg(cmd) + (size_t)cmd->info) = buf;
+    }
+    return err;
+}
+
+static const char *set_currency(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (strlen(arg) != 3 || !apr_isalpha(arg[0]) || !apr_isalpha(arg[1])
+        || !apr_isalpha(arg[2])) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a three-letter ISO 4217 code",
+                            cmd->cmd->name, arg);
+    }
+    cmd_cfg(cmd)->currency = apr_psprintf(cmd->pool, "%c%c%c", apr_tolower(arg[0]),
+                                          apr_tolower(arg[1]), apr_tolower(arg[2]));
+    return NULL;
+}
+
+static const char *set_publishable(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (strncmp(arg, "pk_", 3) != 0) {
+        return apr_psprintf(cmd->pool, "%s: a publishable key starts with pk_", cmd->cmd->name);
+    }
+    cmd_cfg(cmd)->stripe_publishable = arg;
+    return NULL;
+}
+
 static const char *check_url(cmd_parms *cmd, const char *arg, const char **out)
 {
     apr_size_t len = strlen(arg);
@@ -277,6 +325,19 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_GOOGLE_CERTS, set_url,
                   (void *)APR_OFFSETOF(dp_config, google_id.certs_url), RSRC_CONF,
                   "Where Google's signing keys are fetched (default: Google's v1 certs)"),
+    AP_INIT_TAKE1(DP_DIR_CURRENCY, set_currency, NULL, RSRC_CONF,
+                  "Currency of invoices and payments (ISO 4217, default usd)"),
+    AP_INIT_TAKE1(DP_DIR_STRIPE_KEY_FILE, set_secret_file,
+                  (void *)APR_OFFSETOF(dp_config, stripe.secret_key), RSRC_CONF,
+                  "File holding the Stripe secret key (sk_...); unset: payments are off"),
+    AP_INIT_TAKE1(DP_DIR_STRIPE_PUBLIC, set_publishable, NULL, RSRC_CONF,
+                  "Stripe publishable key (pk_...) handed to Stripe.js"),
+    AP_INIT_TAKE1(DP_DIR_STRIPE_API_BASE, set_url,
+                  (void *)APR_OFFSETOF(dp_config, stripe.api_base), RSRC_CONF,
+                  "Stripe API base URL (default https://api.stripe.com)"),
+    AP_INIT_TAKE1(DP_DIR_STRIPE_HOOK_FILE, set_secret_file,
+                  (void *)APR_OFFSETOF(dp_config, stripe_webhook_secret), RSRC_CONF,
+                  "File holding the Stripe webhook signing secret (whsec_...)"),
     AP_INIT_TAKE1(DP_DIR_JITSI_BASE, set_url, (void *)APR_OFFSETOF(dp_config, jitsi_base),
                   RSRC_CONF, "Jitsi Meet server for video rooms (default https://meet.jit.si)"),
     AP_INIT_TAKE1(DP_DIR_INVITE_URL, set_url, (void *)APR_OFFSETOF(dp_config, invite_url),
@@ -303,6 +364,10 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->jitsi_base == NULL) c->jitsi_base = DP_DEFAULT_JITSI_BASE;
     if (c->google.api_base == NULL) c->google.api_base = DP_DEFAULT_GOOGLE_API;
     if (c->google.timeout_ms == 0) c->google.timeout_ms = 10000;
+    if (c->currency == NULL) c->currency = DP_DEFAULT_CURRENCY;
+    if (c->stripe.api_base == NULL) c->stripe.api_base = DP_DEFAULT_STRIPE_API;
+    if (c->stripe.api_version == NULL) c->stripe.api_version = DP_STRIPE_VERSION;
+    if (c->stripe.timeout_ms == 0) c->stripe.timeout_ms = 20000;
 
     if (c->jwt_secret == NULL) {
         return apr_psprintf(p, "no JWT secret is configured: set %s to a file holding at "

@@ -9,6 +9,7 @@
 #include "core/dp_aead.h"
 #include "core/dp_google.h"
 #include "core/dp_google_id.h"
+#include "core/dp_stripe.h"
 
 #define DP_DIR_JWT_SECRET      "DocPortalJWTSecret"
 #define DP_DIR_JWT_SECRET_FILE "DocPortalJWTSecretFile"
@@ -25,11 +26,19 @@
 #define DP_DIR_MESSAGE_KEY     "DocPortalMessageKey"
 #define DP_DIR_GOOGLE_CLIENT   "DocPortalGoogleClientID"
 #define DP_DIR_GOOGLE_CERTS    "DocPortalGoogleCertsURL"
+#define DP_DIR_CURRENCY        "DocPortalCurrency"
+#define DP_DIR_STRIPE_KEY_FILE "DocPortalStripeSecretKeyFile"
+#define DP_DIR_STRIPE_PUBLIC   "DocPortalStripePublishableKey"
+#define DP_DIR_STRIPE_API_BASE "DocPortalStripeAPIBase"
+#define DP_DIR_STRIPE_HOOK_FILE "DocPortalStripeWebhookSecretFile"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
 #define DP_DEFAULT_JITSI_BASE  "https://meet.jit.si"
 #define DP_DEFAULT_GOOGLE_API  "https://www.googleapis.com"
+#define DP_DEFAULT_STRIPE_API  "https://api.stripe.com"
+#define DP_DEFAULT_CURRENCY    "usd"
+#define DP_STRIPE_VERSION      "2024-06-20" /* the API version the module was written for */
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -45,6 +54,10 @@ typedef struct dp_config {
     dp_google_cfg google;            /* key_file_json NULL: Google Meet is off */
     dp_keyring *message_keys;        /* AES-256-GCM keys for PHI at rest, one current */
     dp_google_id_cfg google_id;      /* client_id NULL: Google sign-in is off */
+    const char *currency;            /* ISO 4217, lower case */
+    dp_stripe_cfg stripe;            /* secret_key NULL: payments are off */
+    const char *stripe_publishable;
+    const char *stripe_webhook_secret;
     const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
 } dp_config;
 

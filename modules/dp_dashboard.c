@@ -20,7 +20,7 @@ dp_error *dp_dashboard_provider(dp_ctx *c)
 {
     json_t *out = dp_json_own(c->r->pool, json_object());
     dp_audit_event ev = {.outcome = DP_OUTCOME_SUCCESS};
-    dp_rows *rows, *unread;
+    dp_rows *rows, *unread, *inv;
     dp_db *db;
     dp_error *e;
 
@@ -31,12 +31,19 @@ dp_error *dp_dashboard_provider(dp_ctx *c)
     if ((e = dp_db_select(db, DPQ_MSG_UNREAD_COUNT, &unread, DP_ARGS(c->who->user_id)))) {
         return e;
     }
+    if ((e = dp_db_select(db, DPQ_DASHBOARD_INVOICES_PROVIDER, &inv,
+                          DP_ARGS(c->who->user_id)))) {
+        return e;
+    }
     if ((e = dp_audit(c, &ev))) return e;
     json_object_set_new(out, "totalClients", count(rows, "total_clients"));
     json_object_set_new(out, "upcomingAppointments", count(rows, "upcoming"));
     json_object_set_new(out, "todayAppointments", count(rows, "today"));
     json_object_set_new(out, "pendingAppointments", count(rows, "pending"));
     json_object_set_new(out, "unreadMessages", count(unread, "unread"));
+    json_object_set_new(out, "pendingInvoices", count(inv, "pending"));
+    dp_json_set_money(out, "outstandingAmount", apr_atoi64(dp_rows_get(inv, 0, "outstanding")), 1);
+    dp_json_set_money(out, "revenueThisMonth", apr_atoi64(dp_rows_get(inv, 0, "revenue")), 1);
     dp_reply_json(c, 200, out);
     return NULL;
 }
@@ -47,7 +54,7 @@ dp_error *dp_dashboard_client(dp_ctx *c)
     apr_pool_t *p = c->r->pool;
     json_t *out = dp_json_own(p, json_object());
     dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
-    dp_rows *rows, *next, *unread;
+    dp_rows *rows, *next, *unread, *inv;
     dp_db *db;
     dp_error *e;
 
@@ -59,10 +66,14 @@ dp_error *dp_dashboard_client(dp_ctx *c)
     if ((e = dp_db_select(db, DPQ_MSG_UNREAD_COUNT, &unread, DP_ARGS(c->who->user_id)))) {
         return e;
     }
+    if ((e = dp_db_select(db, DPQ_DASHBOARD_INVOICES_CLIENT, &inv, DP_ARGS(c->who->user_id)))) {
+        return e;
+    }
     if ((e = dp_audit(c, &ev))) return e;
     json_object_set_new(out, "upcomingAppointments", count(rows, "upcoming"));
     json_object_set_new(out, "completedAppointments", count(rows, "completed"));
     json_object_set_new(out, "unreadMessages", count(unread, "unread"));
+    dp_json_set_money(out, "outstandingAmount", apr_atoi64(dp_rows_get(inv, 0, "outstanding")), 1);
     json_object_set(out, "nextAppointment",
                     next->nrows ? dp_appointment_json(p, next, 0) : json_null());
     dp_reply_json(c, 200, out);

@@ -137,8 +137,13 @@ static int conn_alive(request_rec *r, ap_dbd_t *dbd)
     if (conn == NULL) {
         return 0;
     }
-    if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) {
-        return 0;
+    /* A server that went away left a notice and then EOF: the first read takes the notice,
+     * the second meets the EOF and marks the connection bad. Both are non-blocking. */
+    for (int i = 0; i < 2; i++) {
+        if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) {
+            return 0;
+        }
+        (void)PQisBusy(conn); /* parses what arrived */
     }
     return 1;
 }
@@ -213,6 +218,20 @@ static int ensure_prepared(request_rec *r, ap_dbd_t *dbd)
     apr_pool_userdata_get(&seen, "dp-backend-pid", dbd->pool);
     if (seen != NULL && *(int *)seen == pid) {
         return 1;
+    }
+    /* First sight of this connection: it may have been reset before we ever used it (made at
+     * child start, PostgreSQL restarted since), so ask the session what it has prepared. */
+    if (seen == NULL) {
+        PGresult *res = PQexec(conn, "SELECT count(*) FROM pg_prepared_statements");
+        int have = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+                       ? atoi(PQgetvalue(res, 0, 0)) : -1;
+        PQclear(res);
+        if (have < 0) {
+            return 0; /* the connection is not usable */
+        }
+        if ((apr_size_t)have < dp_statements_count) {
+            seen = &pid; /* prepare them below */
+        }
     }
     if (seen != NULL) {
         for (apr_size_t i = 0; i < dp_statements_count; i++) {
@@ -359,7 +378,7 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
         return err;
     }
     rv = apr_dbd_pselect(drv, p, db->dbd->handle, &res, st, 1, nargs, args);
-    if (rv != 0 && switch_if_dead(db)) {
+    for (int tries = 0; rv != 0 && tries < 4 && switch_if_dead(db); tries++) {
         drv = db->dbd->driver;
         if ((st = statement(db, name, nargs, &err)) == NULL) {
             return err;
@@ -408,7 +427,7 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
         return err;
     }
     rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs, args);
-    if (rv != 0 && switch_if_dead(db)) {
+    for (int tries = 0; rv != 0 && tries < 4 && switch_if_dead(db); tries++) {
         if ((st = statement(db, name, nargs, &err)) == NULL) {
             return err;
         }
@@ -428,7 +447,7 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
 dp_error *dp_db_begin(dp_db *db)
 {
     int rv = tx_statement(db, "BEGIN");
-    if (rv != 0 && switch_if_dead(db)) {
+    for (int tries = 0; rv != 0 && tries < 4 && switch_if_dead(db); tries++) {
         rv = tx_statement(db, "BEGIN");
     }
     if (rv != 0) {

@@ -41,6 +41,13 @@ dp_error *dp_notes_get(dp_ctx *c);
 dp_error *dp_notes_update(dp_ctx *c);
 dp_error *dp_notes_sign(dp_ctx *c);
 dp_error *dp_notes_addendum(dp_ctx *c);
+/* billing.c */
+dp_error *dp_billing_invoices(dp_ctx *c);
+dp_error *dp_billing_invoice_create(dp_ctx *c);
+dp_error *dp_billing_pay(dp_ctx *c);
+dp_error *dp_billing_intent(dp_ctx *c);
+dp_error *dp_billing_config(dp_ctx *c);
+dp_error *dp_billing_webhook(dp_ctx *c);
 
 /* dashboard.c */
 dp_error *dp_dashboard_provider(dp_ctx *c);

@@ -123,7 +123,7 @@ static dp_error *too_large(request_rec *r, const dp_config *cfg)
                          cfg->max_body);
 }
 
-dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
+dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, apr_size_t *out_len)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *bb;
@@ -132,6 +132,7 @@ dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
     int seen_eos = 0;
 
     *out = NULL;
+    *out_len = 0;
     if (cl != NULL) {
         char *end;
         apr_off_t n;
@@ -142,10 +143,6 @@ dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
         if (n > cfg->max_body) {
             return too_large(r, cfg);
         }
-    }
-    if (!is_json_type(apr_table_get(r->headers_in, "Content-Type"))) {
-        return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
-                             "The request body must be sent as application/json.");
     }
     /* Read through the input filters into one buffer that never exceeds the cap; it grows
      * by doubling, so a small body costs a small buffer. */
@@ -195,5 +192,22 @@ dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
         apr_brigade_cleanup(bb);
     }
     apr_brigade_destroy(bb);
-    return dp_json_parse_object(r->pool, buf, used, out);
+    *out = buf;
+    *out_len = used;
+    return NULL;
+}
+
+dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
+{
+    const char *buf;
+    apr_size_t len;
+    dp_error *e;
+
+    *out = NULL;
+    if (!is_json_type(apr_table_get(r->headers_in, "Content-Type"))) {
+        return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
+                             "The request body must be sent as application/json.");
+    }
+    if ((e = dp_read_body(r, cfg, &buf, &len))) return e;
+    return dp_json_parse_object(r->pool, buf, len, out);
 }

@@ -27,6 +27,8 @@ typedef struct dp_ctx {
     const char *params[DP_ROUTE_MAX_PARAMS];
     const dp_principal *who;
     json_t *body;            /* the parsed JSON object, for DP_ROUTE_BODY routes */
+    const char *raw_body;    /* the bytes as sent, for DP_ROUTE_RAW_BODY routes */
+    apr_size_t raw_len;
     const char *request_id;
     dp_db *db;               /* acquired on first use by dp_ctx_db */
     int audited;             /* an audit event was written (checked by the dispatcher) */
@@ -47,6 +49,9 @@ void dp_reply_empty(dp_ctx *c);
 
 /* Write an error as {"detail","code"[,"field"]}; used by the dispatcher only. */
 int dp_reply_error(request_rec *r, const dp_error *e);
+
+/* Read the raw body within cfg->max_body (for signed payloads: the webhook). */
+dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, apr_size_t *len);
 
 /* Read and parse a JSON object body within cfg->max_body. */
 dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out);

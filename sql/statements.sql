@@ -342,3 +342,75 @@ INSERT INTO users (email, name, user_type, google_sub, avatar)
 VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING
 RETURNING id;
+-- ---------------------------------------------------------------- billing (004)
+
+-- name: invoices_of_provider
+SELECT * FROM invoices_api
+ WHERE provider_id = %s::uuid AND (%s::text IS NULL OR status = %s)
+ ORDER BY created_ts DESC, id;
+
+-- name: invoices_of_client
+SELECT * FROM invoices_api
+ WHERE client_id = %s::uuid AND (%s::text IS NULL OR status = %s)
+ ORDER BY created_ts DESC, id;
+
+-- name: invoice_client_check
+-- The client must be the provider's; the appointment, when given, that client's with it.
+SELECT u.id AS client_id, p.time_zone,
+       (now() AT TIME ZONE p.time_zone)::date::text AS today,
+       ((now() AT TIME ZONE p.time_zone)::date + 30)::text AS default_due,
+       (%s::uuid IS NULL OR EXISTS (SELECT 1 FROM appointments a
+                                     WHERE a.id = %s::uuid AND a.client_id = u.id
+                                       AND a.provider_id = p.id)) AS appointment_ok
+  FROM users u JOIN users p ON p.id = u.provider_id
+ WHERE u.id = %s::uuid AND u.user_type = 'client' AND p.id = %s::uuid;
+
+-- name: invoice_insert
+INSERT INTO invoices (provider_id, client_id, appointment_id, amount_cents, currency,
+                      description, issued_on, due_date)
+VALUES (%s::uuid, %s::uuid, %s::uuid, %s::bigint, %s, %s, %s::date, %s::date)
+RETURNING id;
+
+-- name: invoice_get
+SELECT * FROM invoices_api
+ WHERE id = %s::uuid AND (provider_id = %s::uuid OR client_id = %s::uuid);
+
+-- name: invoice_lock_for_client
+-- Held while the payment is in flight: a second click waits, then finds it paid.
+SELECT i.id, i.status, i.amount_cents, i.currency, i.client_id
+  FROM invoices i
+ WHERE i.id = %s::uuid AND i.client_id = %s::uuid
+   FOR UPDATE;
+
+-- name: invoice_mark_paid
+UPDATE invoices SET status = 'paid', payment_method = %s, transaction_id = %s,
+                    paid_at = now(), updated_at = now()
+ WHERE id = %s::uuid AND status <> 'paid'
+RETURNING id, client_id;
+
+-- name: stripe_event_record
+INSERT INTO stripe_events (id, type) VALUES (%s, %s)
+ON CONFLICT (id) DO NOTHING
+RETURNING id;
+
+-- name: invoice_settle_webhook
+-- Stripe says this PaymentIntent succeeded: settle the invoice it names, if the amount and
+-- currency are the invoice's (a mismatch is logged, never settled).
+UPDATE invoices SET status = 'paid', payment_method = %s, transaction_id = %s,
+                    paid_at = now(), updated_at = now()
+ WHERE id = %s::uuid AND status <> 'paid' AND amount_cents = %s::bigint AND currency = %s
+RETURNING id, client_id;
+
+-- name: dashboard_invoices_provider
+SELECT count(*) FILTER (WHERE i.status <> 'paid') AS pending,
+       coalesce(sum(i.amount_cents) FILTER (WHERE i.status <> 'paid'), 0) AS outstanding,
+       coalesce(sum(i.amount_cents) FILTER (
+           WHERE i.status = 'paid'
+             AND date_trunc('month', i.paid_at AT TIME ZONE p.time_zone)
+               = date_trunc('month', now() AT TIME ZONE p.time_zone)), 0) AS revenue
+  FROM users p LEFT JOIN invoices i ON i.provider_id = p.id
+ WHERE p.id = %s::uuid;
+
+-- name: dashboard_invoices_client
+SELECT coalesce(sum(amount_cents) FILTER (WHERE status <> 'paid'), 0) AS outstanding
+  FROM invoices WHERE client_id = %s::uuid;

@@ -16,6 +16,7 @@
 #define DP_ROUTE_BODY     0x1u /* reads a JSON object body */
 #define DP_ROUTE_NO_AUDIT   0x2u /* touches no user data (health) */
 #define DP_ROUTE_PLAIN_HTTP 0x4u /* answered over plain HTTP even when TLS is required */
+#define DP_ROUTE_RAW_BODY   0x8u /* reads the body as bytes (a signed payload) */
 
 #define DP_ROUTE_MAX_PARAMS 4
 

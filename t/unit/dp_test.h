@@ -32,6 +32,7 @@ extern const dp_test_case dp_suite_validate[];
 extern const dp_test_case dp_suite_google[];
 extern const dp_test_case dp_suite_aead[];
 extern const dp_test_case dp_suite_google_id[];
+extern const dp_test_case dp_suite_stripe[];
 
 /* Record one check; returns ok so callers can chain diagnostics. */
 int dp_t_check(int ok, const char *file, int line, const char *fmt, ...)

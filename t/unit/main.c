@@ -20,6 +20,7 @@ static const struct {
     {"google", dp_suite_google},
     {"aead", dp_suite_aead},
     {"google_id", dp_suite_google_id},
+    {"stripe", dp_suite_stripe},
 };
 
 static long checks, failed;

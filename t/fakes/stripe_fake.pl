@@ -1,0 +1,539 @@
+#!/usr/bin/perl
+# stripe_fake.pl: a local stand-in for the part of Stripe's API mod_docportal uses
+# (PaymentIntents, idempotent requests, error objects) and a webhook signer, for the unit and
+# API tests of the billing integration. It speaks Stripe's documented request and response
+# shapes; it is not a model of Stripe beyond them.
+#
+#   perl t/fakes/stripe_fake.pl --port N [--mode MODE] [--delay SECONDS] [--key SECRET_KEY]
+#
+# --port 0 picks a free port. Once listening it prints "ready <port>" on stdout, then serves
+# one connection at a time (HTTP/1.1, Connection: close) until killed.
+#
+#   POST /v1/payment_intents      form body; needs "Authorization: Bearer sk_test_..." (with
+#                                 --key: exactly that key), a Stripe-Version header (stricter
+#                                 than Stripe, which falls back to the account's version: the
+#                                 module must pin one), the form content type, amount and
+#                                 currency; unknown parameters are refused as Stripe does.
+#                                 Honours Idempotency-Key (see below). With confirm=true the
+#                                 payment method decides, as Stripe's test payment methods do:
+#                                   pm_card_visa, pm_card_mastercard, pm_card_amex  succeeded
+#                                   pm_card_chargeDeclined, pm_card_visa_chargeDeclined
+#                                       402 card_error card_declined / generic_decline
+#                                   pm_card_chargeDeclinedInsufficientFunds (and _visa_)
+#                                       402 card_error card_declined / insufficient_funds
+#                                   pm_card_threeDSecure2Required, pm_card_authenticationRequired
+#                                       200 requires_action (next_action use_stripe_sdk)
+#                                   pm_card_fake_processing (this fake only)  200 processing
+#                                   anything else: 400 resource_missing
+#                                 Without confirm: requires_payment_method (no payment method)
+#                                 or requires_confirmation. confirm=true with
+#                                 automatic_payment_methods[enabled]=true needs
+#                                 allow_redirects=never or a return_url, as at Stripe.
+#   GET  /v1/payment_intents/ID   the stored PaymentIntent (same auth)
+#
+#   GET  /__requests    JSON array of what /v1/ received: method, path, query, some headers
+#                       (authorization, content-type, stripe-version, idempotency-key, accept,
+#                       user-agent, expect), the raw body and the parsed form, the status
+#                       answered, replayed (true for an idempotent replay), and the response's
+#                       id / status / client_secret
+#   POST /__reset       forget the request log, the idempotency keys and the intents
+#   POST /__mode?mode=M switch mode without a restart
+#   POST /__sign        {"payload": "...", "secret": "whsec_...", "timestamp": 1700000000?}
+#                       -> {"header": "t=...,v1=...", "timestamp": T, "signature": HEX}: the
+#                       Stripe-Signature value Stripe would send (timestamp defaults to now)
+#   POST /__event       {"type": "payment_intent.succeeded"|"payment_intent.payment_failed"|
+#                       any, "intent": "pi_..."} -> a Stripe Event object for that stored
+#                       intent (whose status it first moves to succeeded, or back to
+#                       requires_payment_method with a last_payment_error), ready to be signed
+#                       and posted to a webhook
+#
+# Idempotency (keys are scoped to the secret key, as Stripe scopes them to the account): the
+# first answer to a key is stored once the endpoint "executed" (a 200 or a 402 decline;
+# not a 400/401 validation refusal, nor a mode-made failure). The same key with the same
+# method, path and parameters replays it byte for byte with "Idempotent-Replayed: true" and
+# "Original-Request"; with other parameters it is a 400 idempotency_error.
+#
+# Modes: ok | down500 (/v1/: 500 api_error, before anything executes) | slow (/v1/ answers
+# after --delay seconds, default 3, and does execute) | garbage (/v1/: 200 with an HTML body)
+# | rate_limited (/v1/: 429) | tampered (/v1/ executes, but answers an amount 1 higher than
+# asked: a client must not trust an intent that is not the one it asked for).
+#
+# Core Perl only: IO::Socket::INET, JSON::PP, Digest::SHA, Getopt::Long, Time::HiRes.
+use strict;
+use warnings;
+
+use Digest::SHA qw(hmac_sha256_hex);
+use Getopt::Long qw(GetOptions);
+use IO::Socket::INET;
+use JSON::PP;
+use Time::HiRes qw(sleep);
+
+my %MODES = map { $_ => 1 } qw(ok down500 slow garbage rate_limited tampered);
+my $DOCS = 'https://stripe.com/docs/error-codes';
+
+# test payment method => outcome of a confirm
+my %CARDS = (
+    pm_card_visa => 'succeeded', pm_card_mastercard => 'succeeded', pm_card_amex => 'succeeded',
+    pm_card_chargeDeclined => 'generic_decline',
+    pm_card_visa_chargeDeclined => 'generic_decline',
+    pm_card_chargeDeclinedInsufficientFunds => 'insufficient_funds',
+    pm_card_visa_chargeDeclinedInsufficientFunds => 'insufficient_funds',
+    pm_card_threeDSecure2Required => 'requires_action',
+    pm_card_authenticationRequired => 'requires_action',
+    pm_card_fake_processing => 'processing',
+);
+my %DECLINE_MESSAGE = (
+    generic_decline => 'Your card was declined.',
+    insufficient_funds => 'Your card has insufficient funds.',
+);
+
+my ($port, $mode, $delay, $only_key) = (0, 'ok', 3, undef);
+GetOptions('port=i' => \$port, 'mode=s' => \$mode, 'delay=f' => \$delay, 'key=s' => \$only_key)
+    or die "usage: $0 --port N [--mode MODE] [--delay SECONDS] [--key SECRET_KEY]\n";
+die "stripe_fake: unknown mode '$mode'\n" unless $MODES{$mode};
+
+my $json = JSON::PP->new->utf8->canonical->allow_nonref;
+my @log;       # what /v1/ received
+my %idem;      # "secret key\nidempotency key" => { fp, code, body, request_id }
+my %intents;   # id => PaymentIntent (a hash, as last answered)
+
+my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
+                                Listen => 16, ReuseAddr => 1)
+    or die "stripe_fake: cannot listen on 127.0.0.1:$port: $!\n";
+$SIG{PIPE} = 'IGNORE';
+$| = 1;
+print 'ready ', $srv->sockport, "\n";
+
+while (1) {
+    my $c = $srv->accept or next;
+    eval { serve($c); 1 } or warn "stripe_fake: $@";
+    close $c;
+}
+
+# ---- HTTP ----------------------------------------------------------------------------------
+
+sub serve {
+    my ($c) = @_;
+    my $req = read_request($c) or return;
+    my ($code, $body, $extra) = route($req);
+    respond($c, $code, $body, $extra);
+}
+
+sub read_request {
+    my ($c) = @_;
+    local $SIG{ALRM} = sub { die "timeout reading a request\n" };
+    alarm 10;
+    my $line = <$c>;
+    unless (defined $line && $line =~ m{^([A-Z]+) (\S+) HTTP/1\.[01]\r?\n$}) {
+        alarm 0;
+        return undef;
+    }
+    my ($method, $target) = ($1, $2);
+    my %h;
+    while (defined(my $hl = <$c>)) {
+        $hl =~ s/\r?\n$//;
+        last if $hl eq '';
+        $h{lc $1} = $2 if $hl =~ /^([^:]+):\s*(.*?)\s*$/;
+    }
+    my $body = '';
+    my $len = $h{'content-length'} // 0;
+    die "bad Content-Length\n" unless $len =~ /^\d+$/ && $len <= 1_000_000;
+    while (length($body) < $len) {
+        my $n = read($c, $body, $len - length($body), length($body));
+        die "short body\n" unless $n;
+    }
+    alarm 0;
+    my ($path, $query) = split /\?/, $target, 2;
+    my ($q) = parse_form($query // '');
+    return { method => $method, path => $path, query => $q, headers => \%h, body => $body };
+}
+
+# $body: a reference (encoded as JSON) or bytes sent as they are.
+sub respond {
+    my ($c, $code, $body, $extra) = @_;
+    my %reason = (200 => 'OK', 400 => 'Bad Request', 401 => 'Unauthorized',
+                  402 => 'Payment Required', 404 => 'Not Found', 405 => 'Method Not Allowed',
+                  429 => 'Too Many Requests', 500 => 'Internal Server Error');
+    $body = $json->encode($body) if ref $body;
+    $body //= '';
+    $extra //= {};
+    my $head = "HTTP/1.1 $code " . ($reason{$code} // 'Status') . "\r\n"
+        . 'Content-Type: ' . ($extra->{type} // 'application/json') . "\r\n"
+        . 'Content-Length: ' . length($body) . "\r\n";
+    for my $h (@{ $extra->{headers} // [] }) {
+        $head .= "$h->[0]: $h->[1]\r\n";
+    }
+    print {$c} $head, "Connection: close\r\n\r\n", $body;
+}
+
+sub route {
+    my ($r) = @_;
+    my ($m, $p) = ($r->{method}, $r->{path});
+    return (200, \@log) if $m eq 'GET' && $p eq '/__requests';
+    if ($m eq 'POST' && $p eq '/__reset') {
+        @log = ();
+        %idem = ();
+        %intents = ();
+        return (200, {});
+    }
+    if ($m eq 'POST' && $p eq '/__mode') {
+        my $want = $r->{query}{mode} // '';
+        return (400, { error => 'unknown mode' }) unless $MODES{$want};
+        $mode = $want;
+        return (200, { mode => $mode });
+    }
+    return sign($r) if $m eq 'POST' && $p eq '/__sign';
+    return make_event($r) if $m eq 'POST' && $p eq '/__event';
+    return api($r) if $p =~ m{^/v1/};
+    return (404, { error => 'not found' });
+}
+
+# Form or query string to a hash (values decoded from UTF-8 when they are UTF-8), and the
+# keys given more than once.
+sub parse_form {
+    my ($s) = @_;
+    my (%f, @dup);
+    for my $pair (split /&/, $s) {
+        my ($k, $v) = split /=/, $pair, 2;
+        next unless defined $k && length $k;
+        for ($k, $v) {
+            $_ //= '';
+            tr/+/ /;
+            s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+            utf8::decode($_);
+        }
+        push @dup, $k if exists $f{$k};
+        $f{$k} = $v;
+    }
+    return (\%f, \@dup);
+}
+
+sub rand_id {
+    my ($n) = @_;
+    my @c = ('A' .. 'Z', 'a' .. 'z', '0' .. '9');
+    return join '', map { $c[int rand @c] } 1 .. $n;
+}
+
+# A number from a form string, leaving the string alone (JSON::PP would print a string used
+# as a number as a number).
+sub num {
+    my ($s) = @_;
+    return $s + 0;
+}
+
+sub header_subset {
+    my ($h) = @_;
+    my %keep;
+    for (qw(authorization content-type stripe-version idempotency-key accept user-agent
+            expect)) {
+        $keep{$_} = $h->{$_} if exists $h->{$_};
+    }
+    return \%keep;
+}
+
+# ---- the API -------------------------------------------------------------------------------
+
+sub stripe_error {
+    my ($code, %e) = @_;
+    $e{type} //= 'invalid_request_error';
+    $e{doc_url} = "$DOCS/" . ($e{code} =~ tr/_/-/r) if defined $e{code};
+    $e{request_log_url} = 'https://dashboard.stripe.com/test/logs/req_' . rand_id(14);
+    return ($code, { error => \%e });
+}
+
+sub mask_key {
+    my ($k) = @_;
+    return $k if length($k) <= 12;
+    return substr($k, 0, 8) . ('*' x (length($k) - 12)) . substr($k, -4);
+}
+
+sub api {
+    my ($r) = @_;
+    my ($form, $dup) = parse_form($r->{body});
+    my $entry = { method => $r->{method}, path => $r->{path}, query => $r->{query},
+                  headers => header_subset($r->{headers}), body => $r->{body}, form => { %$form },
+                  replayed => JSON::PP::false };
+    push @log, $entry;
+    my $request_id = 'req_' . rand_id(14);
+    my @hdrs = (['Request-Id', $request_id]);
+    my $answer = sub {
+        my ($code, $body, @more) = @_;
+        $entry->{status} = $code;
+        if (ref $body eq 'HASH' && ($body->{object} // '') eq 'payment_intent') {
+            $entry->{response} = { map { $_ => $body->{$_} } qw(id status client_secret) };
+        }
+        elsif (ref $body eq 'HASH' && ref $body->{error} eq 'HASH') {
+            $entry->{response} = { error_type => $body->{error}{type},
+                                   error_code => $body->{error}{code} };
+        }
+        return ($code, $body, { headers => [@hdrs, @more] });
+    };
+
+    # authentication comes first, as at Stripe
+    my ($key) = ($r->{headers}{authorization} // '') =~ /^Bearer (\S+)$/;
+    unless (defined $key) {
+        return $answer->(stripe_error(401, message =>
+            'You did not provide an API key. Send it in the Authorization header, using '
+            . 'Bearer auth.'));
+    }
+    my $good = defined $only_key ? $key eq $only_key : $key =~ /^sk_test_[A-Za-z0-9]{8,}$/;
+    return $answer->(stripe_error(401, message => 'Invalid API Key provided: ' . mask_key($key)))
+        unless $good;
+    my $ver = $r->{headers}{'stripe-version'};
+    return $answer->(stripe_error(400, message =>
+        'This fake requires a Stripe-Version header: pin the API version.'))
+        unless defined $ver;
+    return $answer->(stripe_error(400, message => "Invalid Stripe API version: $ver"))
+        unless $ver =~ /^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/;
+    push @hdrs, ['Stripe-Version', $ver];
+
+    if ($r->{method} eq 'GET' && $r->{path} =~ m{^/v1/payment_intents/([A-Za-z0-9_]+)$}) {
+        my $pi = $intents{$1};
+        return $answer->(stripe_error(404, code => 'resource_missing', param => 'intent',
+                                      message => "No such payment_intent: '$1'"))
+            unless $pi;
+        return $answer->(200, $pi);
+    }
+    return $answer->(stripe_error(404, message =>
+        "Unrecognized request URL ($r->{method}: $r->{path})."))
+        unless $r->{path} eq '/v1/payment_intents';
+    return $answer->(stripe_error(405, message => 'Use POST to create a PaymentIntent.'))
+        unless $r->{method} eq 'POST';
+
+    # idempotency: replay, or refuse a reused key, before anything else happens
+    my $ikey = $r->{headers}{'idempotency-key'};
+    my $slot;
+    if (defined $ikey) {
+        return $answer->(stripe_error(400, code => 'idempotency_key_too_long',
+                                      message => 'Idempotency keys are at most 255 characters.'))
+            if length($ikey) > 255 || $ikey eq '';
+        $slot = "$key\n$ikey";
+        my $fp = $json->encode([$r->{method}, $r->{path}, $form]);
+        if (my $saved = $idem{$slot}) {
+            if ($saved->{fp} ne $fp) {
+                return $answer->(stripe_error(400, type => 'idempotency_error',
+                    message => 'Keys for idempotent requests can only be used with the same '
+                        . "parameters they were first used with. Try using a key other than "
+                        . "'$ikey' if you meant to execute a different request."));
+            }
+            $entry->{replayed} = JSON::PP::true;
+            $entry->{original_request} = $saved->{request_id};
+            $entry->{status} = $saved->{code};
+            my $b = $json->decode($saved->{body});
+            $entry->{response} = ref $b->{error} eq 'HASH'
+                ? { error_type => $b->{error}{type}, error_code => $b->{error}{code} }
+                : { map { $_ => $b->{$_} } qw(id status client_secret) };
+            return ($saved->{code}, $saved->{body},
+                    { headers => [@hdrs, ['Idempotent-Replayed', 'true'],
+                                  ['Original-Request', $saved->{request_id}]] });
+        }
+        $slot = { key => $slot, fp => $fp };
+    }
+
+    return $answer->(stripe_error(400, message =>
+        'Requests must be form-encoded (Content-Type: application/x-www-form-urlencoded).'))
+        unless ($r->{headers}{'content-type'} // '') =~ m{^application/x-www-form-urlencoded\b};
+    my @why = validate($form, $dup);
+    return $answer->(stripe_error(400, %{ $why[0] })) if @why;
+
+    if ($mode eq 'down500') {
+        return $answer->(stripe_error(500, type => 'api_error',
+            message => 'An unknown error occurred while processing this request.'));
+    }
+    if ($mode eq 'rate_limited') {
+        return $answer->(stripe_error(429, code => 'rate_limit',
+            message => 'Too many requests hit the API too quickly.'));
+    }
+    if ($mode eq 'garbage') {
+        $entry->{status} = 200;
+        return (200, "<html><body>Bad gateway, sort of</body></html>\n",
+                { type => 'text/html', headers => \@hdrs });
+    }
+    sleep($delay) if $mode eq 'slow';
+
+    my ($code, $body) = create_intent($form);
+    $body = { %$body, amount => $body->{amount} + 1 } if $mode eq 'tampered' && $code == 200;
+    if ($slot) { # the endpoint executed: the answer is now the key's answer
+        $idem{ $slot->{key} } = { fp => $slot->{fp}, code => $code,
+                                  body => $json->encode($body), request_id => $request_id };
+    }
+    return $answer->($code, $body);
+}
+
+sub validate {
+    my ($f, $dup) = @_;
+    my @why;
+    my $bool = qr/^(true|false)$/;
+    my %known = map { $_ => 1 } qw(amount currency payment_method confirm description
+        return_url automatic_payment_methods[enabled] automatic_payment_methods[allow_redirects]);
+
+    push @why, { code => 'parameter_duplicated', param => $dup->[0],
+                 message => "Received the parameter $dup->[0] more than once." } if @$dup;
+    for my $k (sort keys %$f) {
+        if ($k =~ /^metadata\[(.*)\]$/) {
+            push @why, { code => 'parameter_invalid_string_blank', param => $k,
+                         message => 'Metadata keys are 1 to 40 characters.' }
+                if length($1) == 0 || length($1) > 40;
+            push @why, { code => 'parameter_invalid_string_too_long', param => $k,
+                         message => 'Metadata values are at most 500 characters.' }
+                if length($f->{$k}) > 500;
+            next;
+        }
+        push @why, { code => 'parameter_unknown', param => $k,
+                     message => "Received unknown parameter: $k" } unless $known{$k};
+    }
+    for my $k (qw(amount currency)) {
+        push @why, { code => 'parameter_missing', param => $k,
+                     message => "Missing required param: $k." } unless defined $f->{$k};
+    }
+    return @why if @why;
+    my $amount = $f->{amount}; # a copy: numeric use would turn the logged string into a number
+    if ($amount !~ /^\d+$/) {
+        push @why, { code => 'parameter_invalid_integer', param => 'amount',
+                     message => "Invalid integer: $amount" };
+    }
+    elsif ($amount < 50) {
+        push @why, { code => 'amount_too_small', param => 'amount',
+                     message => 'Amount must be at least $0.50 usd' };
+    }
+    elsif ($amount > 99999999) {
+        push @why, { code => 'amount_too_large', param => 'amount',
+                     message => 'Amount must be no more than $999,999.99' };
+    }
+    push @why, { param => 'currency', message => "Invalid currency: $f->{currency}." }
+        unless $f->{currency} =~ /^[A-Za-z]{3}$/;
+    for my $k (qw(confirm automatic_payment_methods[enabled])) {
+        push @why, { param => $k, message => "Invalid boolean: $f->{$k}" }
+            if defined $f->{$k} && $f->{$k} !~ $bool;
+    }
+    my $ar = $f->{'automatic_payment_methods[allow_redirects]'};
+    push @why, { param => 'automatic_payment_methods[allow_redirects]',
+                 message => "Invalid allow_redirects: must be one of always, never" }
+        if defined $ar && $ar !~ /^(always|never)$/;
+    push @why, { code => 'parameter_invalid_string_too_long', param => 'description',
+                 message => 'The description is too long.' }
+        if defined $f->{description} && length($f->{description}) > 1000;
+    my $pm = $f->{payment_method};
+    push @why, { code => 'resource_missing', param => 'payment_method',
+                 message => "No such PaymentMethod: '$pm'" }
+        if defined $pm && !$CARDS{$pm};
+    if (($f->{confirm} // 'false') eq 'true') {
+        push @why, { code => 'parameter_missing', param => 'payment_method',
+                     message => "You cannot confirm this PaymentIntent because it's missing a "
+                         . 'payment method.' } unless defined $pm;
+        push @why, { param => 'return_url',
+                     message => 'This PaymentIntent accepts payment methods that may redirect '
+                         . 'the customer (automatic_payment_methods[enabled]=true): confirming '
+                         . 'it needs a return_url, or '
+                         . 'automatic_payment_methods[allow_redirects]=never.' }
+            if ($f->{'automatic_payment_methods[enabled]'} // '') eq 'true'
+            && ($ar // 'always') ne 'never' && !defined $f->{return_url};
+    }
+    return @why;
+}
+
+sub create_intent {
+    my ($f) = @_;
+    my $id = 'pi_' . rand_id(24);
+    my %meta = map { /^metadata\[(.*)\]$/ ? ($1 => $f->{$_}) : () } keys %$f;
+    my $apm = ($f->{'automatic_payment_methods[enabled]'} // '') eq 'true';
+    my %pi = (
+        id => $id, object => 'payment_intent', amount => num($f->{amount}),
+        amount_capturable => 0, amount_received => 0, currency => lc $f->{currency},
+        client_secret => "${id}_secret_" . rand_id(25), capture_method => 'automatic',
+        confirmation_method => 'automatic', created => time, livemode => JSON::PP::false,
+        description => $f->{description}, metadata => \%meta, latest_charge => undef,
+        last_payment_error => undef, next_action => undef,
+        payment_method => $f->{payment_method}, payment_method_types => ['card'],
+        automatic_payment_methods => $apm
+            ? { enabled => JSON::PP::true,
+                allow_redirects => $f->{'automatic_payment_methods[allow_redirects]'}
+                    // 'always' }
+            : undef,
+    );
+    my $pm = $f->{payment_method};
+    if (($f->{confirm} // 'false') ne 'true') {
+        $pi{status} = defined $pm ? 'requires_confirmation' : 'requires_payment_method';
+        $intents{$id} = \%pi;
+        return (200, \%pi);
+    }
+    my $outcome = $CARDS{$pm};
+    if ($outcome eq 'succeeded') {
+        @pi{qw(status amount_received latest_charge)} =
+            ('succeeded', $pi{amount}, 'ch_' . rand_id(24));
+    }
+    elsif ($outcome eq 'requires_action') {
+        $pi{status} = 'requires_action';
+        $pi{next_action} = { type => 'use_stripe_sdk',
+                             use_stripe_sdk => { type => 'stripe_3ds2_fingerprint' } };
+    }
+    elsif ($outcome eq 'processing') {
+        $pi{status} = 'processing';
+    }
+    else { # a decline: 402, the intent (back to requires_payment_method) inside the error
+        my $charge = 'ch_' . rand_id(24);
+        my %err = (type => 'card_error', code => 'card_declined', decline_code => $outcome,
+                   message => $DECLINE_MESSAGE{$outcome}, charge => $charge,
+                   doc_url => "$DOCS/card-declined",
+                   payment_method => { id => $pm, object => 'payment_method', type => 'card' });
+        @pi{qw(status latest_charge)} = ('requires_payment_method', $charge);
+        $pi{last_payment_error} = { %err };
+        $pi{payment_method} = undef;
+        $intents{$id} = \%pi;
+        $err{payment_intent} = \%pi;
+        $err{request_log_url} = 'https://dashboard.stripe.com/test/logs/req_' . rand_id(14);
+        return (402, { error => \%err });
+    }
+    $intents{$id} = \%pi;
+    return (200, \%pi);
+}
+
+# ---- helpers for webhook tests ---------------------------------------------------------------
+
+sub json_body {
+    my ($r) = @_;
+    my $b = eval { $json->decode($r->{body}) };
+    return ref $b eq 'HASH' ? $b : undef;
+}
+
+sub sign {
+    my ($r) = @_;
+    my $b = json_body($r);
+    return (400, { error => 'need {"payload": string, "secret": string}' })
+        unless $b && defined $b->{payload} && !ref $b->{payload}
+        && defined $b->{secret} && !ref $b->{secret};
+    my $t = $b->{timestamp} // time;
+    return (400, { error => 'timestamp must be an integer' }) unless $t =~ /^\d+$/;
+    my ($payload, $secret) = ($b->{payload}, $b->{secret});
+    utf8::encode($payload);   # Stripe signs the bytes it sends
+    utf8::encode($secret);
+    my $sig = hmac_sha256_hex("$t.$payload", $secret);
+    return (200, { header => "t=$t,v1=$sig", timestamp => $t + 0, signature => $sig });
+}
+
+sub make_event {
+    my ($r) = @_;
+    my $b = json_body($r);
+    return (400, { error => 'need {"type": string, "intent": "pi_..."}' })
+        unless $b && defined $b->{type} && defined $b->{intent};
+    my $pi = $intents{ $b->{intent} };
+    return (404, { error => "no intent $b->{intent}" }) unless $pi;
+    if ($b->{type} eq 'payment_intent.succeeded') {
+        @$pi{qw(status amount_received last_payment_error next_action)} =
+            ('succeeded', $pi->{amount}, undef, undef);
+        $pi->{latest_charge} //= 'ch_' . rand_id(24);
+    }
+    elsif ($b->{type} eq 'payment_intent.payment_failed') {
+        $pi->{status} = 'requires_payment_method';
+        $pi->{last_payment_error} = { type => 'card_error', code => 'card_declined',
+                                      decline_code => 'generic_decline',
+                                      message => 'Your card was declined.' };
+        $pi->{next_action} = undef;
+    }
+    return (200, {
+        id => 'evt_' . rand_id(24), object => 'event', api_version => '2024-06-20',
+        created => time, livemode => JSON::PP::false, pending_webhooks => 1,
+        request => { id => 'req_' . rand_id(14), idempotency_key => undef },
+        type => $b->{type}, data => { object => $pi },
+    });
+}
