@@ -98,6 +98,8 @@ message_key_lines() {
 google_lines() {
     [ -z "${GOOGLE_CLIENT_ID:-}" ] || echo "DocPortalGoogleClientID \"$GOOGLE_CLIENT_ID\""
     [ -z "${GOOGLE_CERTS_URL:-}" ] || echo "DocPortalGoogleCertsURL \"$GOOGLE_CERTS_URL\""
+}
+
 # Stripe from the contract's variables: the secrets go to 0600 files httpd reads as root.
 stripe_lines() {
     local f
