@@ -13,7 +13,6 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
-#include <http_ssl.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 
@@ -168,17 +167,13 @@ static unsigned role_bit(const char *role)
     return strcmp(role, "provider") == 0 ? DP_ROLE_PROVIDER : DP_ROLE_CLIENT;
 }
 
-static int is_tls(request_rec *r)
-{
-    return ap_ssl_conn_is_ssl(r->connection);
-}
-
 static dp_error *dispatch(dp_ctx *c)
 {
     request_rec *r = c->r;
     dp_error *e;
 
-    if (c->cfg->require_tls && !(c->route->flags & DP_ROUTE_PLAIN_HTTP) && !is_tls(r)) {
+    if (c->cfg->require_tls && !(c->route->flags & DP_ROUTE_PLAIN_HTTP)
+        && !dp_is_tls(r, c->cfg)) {
         return dp_error_make(r->pool, 403, DP_E_TLS_REQUIRED, NULL,
                              "This API is served over HTTPS only.");
     }

@@ -47,7 +47,22 @@ read -r ready port <&"${STRIPE_FAKE[0]}" || true
 [ "$ready" = ready ] || { echo "test.sh: the Stripe fake did not start" >&2; exit 1; }
 export DOCPORTAL_STRIPE_API_BASE=http://127.0.0.1:$port
 
+# TLS: a certificate for localhost, for the suite's TLS virtual host (t/conf/extra.conf.in)
+export DOCPORTAL_TLS_CERT=$real_var/tls/server.crt DOCPORTAL_TLS_KEY=$real_var/tls/server.key
+mkdir -p "$real_var/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$DOCPORTAL_TLS_KEY" -out "$DOCPORTAL_TLS_CERT" 2>/dev/null
+
 # Apache::Test keeps generated files under t/; start from a clean slate every run.
 rm -rf t/logs t/conf/httpd.conf t/conf/extra.conf t/conf/apache_test_config.pm
-perl t/TEST -apxs /usr/bin/apxs -httpd /usr/sbin/apache2 -httpd_conf "$root/t/conf/modules.conf" \
-    -port "$http_port" "$@"
+# Two passes over the same server configuration: plain HTTP (DocPortalRequireTLS Off on the
+# main port), then every API test again over TLS on the TLS virtual host, where
+# DocPortalRequireTLS is On as in production. DP_TEST_PASSES=plain or tls runs one of them.
+passes=${DP_TEST_PASSES:-plain tls}
+for pass in $passes; do
+    echo "== API tests over ${pass/plain/plain HTTP} =="
+    DP_TLS=$([ "$pass" = tls ] && echo 1 || echo 0) \
+        perl t/TEST -apxs /usr/bin/apxs -httpd /usr/sbin/apache2 \
+        -httpd_conf "$root/t/conf/modules.conf" -port "$http_port" "$@"
+done

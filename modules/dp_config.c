@@ -17,6 +17,7 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->bcrypt_cost = -1;
     c->max_body = -1;
     c->require_tls = -1;
+    c->trust_forwarded_proto = -1;
     return c;
 }
 
@@ -50,6 +51,10 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->google = add->google.key_file_json ? add->google : base->google;
     if (add->google.api_base) c->google.api_base = add->google.api_base;
     if (add->google.token_url) c->google.token_url = add->google.token_url;
+    /* transport (issue 7) */
+    c->trust_forwarded_proto = add->trust_forwarded_proto != -1 ? add->trust_forwarded_proto
+                                                                : base->trust_forwarded_proto;
+    c->hsts = add->hsts ? add->hsts : base->hsts;
     return c;
 }
 
@@ -302,6 +307,32 @@ static const char *set_require_tls(cmd_parms *cmd, void *d, int on)
     return NULL;
 }
 
+/* transport (issue 7) */
+static const char *set_trust_forwarded_proto(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    cmd_cfg(cmd)->trust_forwarded_proto = on;
+    return NULL;
+}
+
+/* The header value as given ("max-age=63072000; includeSubDomains"), or Off. */
+static const char *set_hsts(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (strcasecmp(arg, "Off") == 0) {
+        cmd_cfg(cmd)->hsts = "";
+        return NULL;
+    }
+    if (strncasecmp(arg, "max-age=", 8) != 0 || !apr_isdigit(arg[8])
+        || strpbrk(arg, "\r\n") != NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a Strict-Transport-Security value "
+                            "like \"max-age=31536000; includeSubDomains\" (or Off)",
+                            cmd->cmd->name, arg);
+    }
+    cmd_cfg(cmd)->hsts = arg;
+    return NULL;
+}
+
 const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_JWT_SECRET, set_jwt_secret, NULL, RSRC_CONF,
                   "HMAC secret for session tokens (at least 32 bytes); prefer the file form"),
@@ -350,6 +381,13 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_GOOGLE_TOKEN, set_url,
                   (void *)APR_OFFSETOF(dp_config, google.token_url), RSRC_CONF,
                   "Google OAuth token URL (default: the key file's token_uri)"),
+    /* transport (issue 7) */
+    AP_INIT_FLAG(DP_DIR_TRUST_FWD_PROTO, set_trust_forwarded_proto, NULL, RSRC_CONF,
+                 "Treat X-Forwarded-Proto: https from a TLS-terminating proxy as TLS "
+                 "(default Off)"),
+    AP_INIT_TAKE1(DP_DIR_HSTS, set_hsts, NULL, RSRC_CONF,
+                  "Strict-Transport-Security value on TLS answers (default max-age=31536000), "
+                  "or Off"),
     {NULL}
 };
 
@@ -368,6 +406,9 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->stripe.api_base == NULL) c->stripe.api_base = DP_DEFAULT_STRIPE_API;
     if (c->stripe.api_version == NULL) c->stripe.api_version = DP_STRIPE_VERSION;
     if (c->stripe.timeout_ms == 0) c->stripe.timeout_ms = 20000;
+    /* transport (issue 7) */
+    if (c->trust_forwarded_proto == -1) c->trust_forwarded_proto = 0;
+    if (c->hsts == NULL) c->hsts = DP_DEFAULT_HSTS;
 
     if (c->jwt_secret == NULL) {
         return apr_psprintf(p, "no JWT secret is configured: set %s to a file holding at "

@@ -31,6 +31,9 @@
 #define DP_DIR_STRIPE_PUBLIC   "DocPortalStripePublishableKey"
 #define DP_DIR_STRIPE_API_BASE "DocPortalStripeAPIBase"
 #define DP_DIR_STRIPE_HOOK_FILE "DocPortalStripeWebhookSecretFile"
+/* transport (issue 7) */
+#define DP_DIR_TRUST_FWD_PROTO "DocPortalTrustForwardedProto"
+#define DP_DIR_HSTS            "DocPortalHSTS"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -38,6 +41,7 @@
 #define DP_DEFAULT_GOOGLE_API  "https://www.googleapis.com"
 #define DP_DEFAULT_STRIPE_API  "https://api.stripe.com"
 #define DP_DEFAULT_CURRENCY    "usd"
+#define DP_DEFAULT_HSTS        "max-age=31536000"
 #define DP_STRIPE_VERSION      "2024-06-20" /* the API version the module was written for */
 
 typedef struct dp_config {
@@ -59,6 +63,9 @@ typedef struct dp_config {
     const char *stripe_publishable;
     const char *stripe_webhook_secret;
     const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
+    /* transport (issue 7) */
+    int trust_forwarded_proto;       /* -1: unset; On: X-Forwarded-Proto https counts as TLS */
+    const char *hsts;                /* Strict-Transport-Security value; "" (Off): not sent */
 } dp_config;
 
 extern module AP_MODULE_DECLARE_DATA docportal_module;

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <http_ssl.h>
 #include <util_filter.h>
 #include <util_script.h>
 
@@ -86,6 +87,31 @@ const char *dp_request_id(request_rec *r)
     return id;
 }
 
+int dp_is_tls(request_rec *r, const dp_config *cfg)
+{
+    const char *proto;
+
+    if (ap_ssl_conn_is_ssl(r->connection)) {
+        return 1;
+    }
+    if (!cfg->trust_forwarded_proto) {
+        return 0;
+    }
+    /* Only a single "https" counts: the proxy in front sets (not appends) the header, and a
+     * list would mean a hop we were not told to trust. */
+    proto = apr_table_get(r->headers_in, "X-Forwarded-Proto");
+    if (proto == NULL) {
+        return 0;
+    }
+    while (*proto == ' ' || *proto == '\t') proto++;
+    if (strncasecmp(proto, "https", 5) != 0) {
+        return 0;
+    }
+    proto += 5;
+    while (*proto == ' ' || *proto == '\t') proto++;
+    return *proto == '\0';
+}
+
 void dp_common_headers(request_rec *r, const dp_config *cfg, const char *request_id)
 {
     const char *origin;
@@ -94,6 +120,10 @@ void dp_common_headers(request_rec *r, const dp_config *cfg, const char *request
     apr_table_setn(r->err_headers_out, "X-Request-Id", request_id);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    /* HSTS only means something on an answer the browser got over TLS (RFC 6797 8.1) */
+    if (cfg->hsts[0] != '\0' && dp_is_tls(r, cfg)) {
+        apr_table_setn(r->err_headers_out, "Strict-Transport-Security", cfg->hsts);
+    }
     if (cfg->cors_origin != NULL) {
         apr_table_mergen(r->err_headers_out, "Vary", "Origin");
         origin = apr_table_get(r->headers_in, "Origin");

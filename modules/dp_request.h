@@ -59,7 +59,11 @@ dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out);
 /* The unique id of this request (also in X-Request-Id). */
 const char *dp_request_id(request_rec *r);
 
-/* Add the headers every /api answer carries (request id, no-store, nosniff, CORS). */
+/* Did this request reach us over TLS (or, with DocPortalTrustForwardedProto On, over TLS to
+ * the proxy in front: X-Forwarded-Proto: https)? */
+int dp_is_tls(request_rec *r, const dp_config *cfg);
+
+/* X-Request-Id, Cache-Control no-store, nosniff, HSTS over TLS, CORS: on every /api answer */
 void dp_common_headers(request_rec *r, const dp_config *cfg, const char *request_id);
 
 #endif

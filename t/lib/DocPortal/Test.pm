@@ -53,10 +53,55 @@ our $JITSI_RE = qr{^https://meet\.jit\.si/DocPortal-[0-9a-f]{32}$};
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
 # ---------------------------------------------------------------------------------------------
+# TLS (issue 7). build/test.sh runs the suite twice; with DP_TLS=1 every request of these
+# helpers goes over https to the suite's TLS virtual host (t/conf/extra.conf.in), whose
+# certificate (DOCPORTAL_TLS_CERT, made for localhost) is the only one trusted.
+
+our $TLS = $ENV{DP_TLS} ? 1 : 0;
+push @EXPORT, qw($TLS tls_connect);
+# (the vhost's port; the scheme is set per URL in api(): Apache::TestRequest's own https
+# handling looks for a mod_ssl virtual host, which this suite does not use)
+Apache::TestRequest::module('docportal_tls') if $TLS;
+
+# tls_connect($host, $port) -> a connected socket: TLS (verified) in the TLS pass, else TCP
+sub tls_connect {
+    my ($host, $port, %opt) = @_;
+    my %tcp = (PeerAddr => $host, PeerPort => $port, Proto => 'tcp', Timeout => 10);
+    return IO::Socket::INET->new(%tcp) unless $opt{tls} // $TLS;
+    require IO::Socket::SSL;
+    return IO::Socket::SSL->new(%tcp, SSL_ca_file => $ENV{DOCPORTAL_TLS_CERT},
+                                SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_PEER(),
+                                SSL_verifycn_name => 'localhost', SSL_verifycn_scheme => 'http',
+                                %{ $opt{ssl} || {} });
+}
+
+# _read_nb($sock, \$buf) -> bytes appended (0: the peer closed), -1 (nothing yet: a TLS record
+# that held no data), undef (error)
+sub _read_nb {
+    my ($sock, $buf) = @_;
+    $sock->blocking(0);
+    my $n = sysread($sock, my $chunk, 65536);
+    my $again = !defined $n && ($!{EAGAIN} || $!{EWOULDBLOCK}
+                                || ($sock->can('errstr') && ($sock->errstr // '') =~ /want read/i));
+    $sock->blocking(1);
+    return -1 if $again;
+    $$buf .= $chunk if $n;
+    return $n;
+}
+
+# readable now, counting bytes TLS has already decrypted into its buffer
+sub _readable {
+    my ($sel, $sock, $timeout) = @_;
+    return 1 if $sock->can('pending') && $sock->pending;
+    return $sel->can_read($timeout);
+}
+
+# ---------------------------------------------------------------------------------------------
 # HTTP
 
 sub _ua {
     my $ua = Apache::TestRequest::user_agent(requests_redirectable => 0);
+    $ua->ssl_opts(SSL_ca_file => $ENV{DOCPORTAL_TLS_CERT}, verify_hostname => 1) if $TLS;
     return $ua;
 }
 
@@ -68,7 +113,9 @@ sub _ua {
 #   headers => [name => value, ...]
 sub api {
     my ($method, $path, %opt) = @_;
-    my $req = HTTP::Request->new($method => Apache::TestRequest::resolve_url($path));
+    my $url = Apache::TestRequest::resolve_url($path);
+    $url =~ s{^http://}{https://} if $TLS;
+    my $req = HTTP::Request->new($method => $url);
     my $body;
     my $ctype = $opt{ctype};
     if (exists $opt{json}) {
@@ -135,6 +182,15 @@ sub common_headers_problems {
     push @p, "Cache-Control is '$cc', expected no-store" unless $cc =~ /\bno-store\b/i;
     my $nos = $res->header('X-Content-Type-Options') // '';
     push @p, "X-Content-Type-Options is '$nos', expected nosniff" unless $nos =~ /^\s*nosniff\s*$/i;
+    # HSTS on every answer over TLS, never over plain HTTP (issue 7)
+    my $hsts = $res->header('Strict-Transport-Security');
+    if ($TLS) {
+        push @p, 'Strict-Transport-Security missing over TLS'
+            unless ($hsts // '') =~ /^max-age=\d+/;
+    }
+    elsif (defined $hsts) {
+        push @p, "Strict-Transport-Security '$hsts' over plain HTTP";
+    }
     if (($res->header('Client-Warning') // '') =~ /internal response/i) {
         push @p, 'no HTTP response from the server (LWP internal response: '
                . $res->status_line . ')';
@@ -212,8 +268,7 @@ sub raw_http {
     my $hostport = Apache::TestRequest::hostport();
     my ($host, $port) = split /:/, $hostport;
     $host = '127.0.0.1' if $host eq 'localhost';
-    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp',
-                                     Timeout => 10)
+    my $sock = tls_connect($host, $port)
         or return (0, {}, '', '', "connect: $!");
     $sock->autoflush(1);
     local $SIG{PIPE} = 'IGNORE';
@@ -226,7 +281,12 @@ sub raw_http {
     WRITE: while ((length $out || @queue) && time < $deadline) {
         $out = shift @queue if !length $out && @queue;
         # the server may answer early: stop writing then
-        if ($sel->can_read(0)) { last WRITE }
+        if (_readable($sel, $sock, 0)) {
+            # over TLS the socket is also readable for records that are not data (TLS 1.3
+            # session tickets): only an answer or the server's close stops the writing
+            my $n = _read_nb($sock, \$resp);
+            last WRITE if !defined $n || $n >= 0;
+        }
         next WRITE unless $sel->can_write(1);
         my $n = syswrite($sock, $out, 65536);
         if (!defined $n) {
@@ -235,8 +295,8 @@ sub raw_http {
         }
         substr($out, 0, $n, '');
     }
-    while (time < $deadline) {
-        last unless $sel->can_read($deadline - time);
+    while (time < $deadline && !_raw_complete($resp)) {
+        last unless _readable($sel, $sock, $deadline - time);
         my $n = sysread($sock, my $buf, 65536);
         last unless $n;    # EOF or reset (keep what we have)
         $resp .= $buf;
@@ -550,8 +610,7 @@ sub race {
             else {
                 $req .= "Content-Length: 0\r\n\r\n";
             }
-            my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp',
-                                             Timeout => 10);
+            my $sock = tls_connect($host, $port);
             syswrite $ready_w, '.';
             close $ready_w;
             my $resp = '';
