@@ -432,12 +432,14 @@ SELECT coalesce(sum(amount_cents) FILTER (WHERE status <> 'paid'), 0) AS outstan
 -- attempt past the limit; the attempt that reaches the limit sets the lock (a success lifts
 -- it: login_throttle_success). Parameters: email, its limit, window and lock seconds; the
 -- address and its three. Answers retry_after: 0 when the attempt may go on, else the seconds
--- until the later lock ends. A few dead rows of other keys go on the way.
+-- until the later lock ends. A few dead rows of other keys go on the way (never these two:
+-- one statement must not both delete and update a row).
 WITH lim (key, max_failures, window_s, lock_s) AS (
     VALUES ('a:' || %s, %s::int, %s::int, %s::int), ('i:' || %s, %s::int, %s::int, %s::int)
 ), purge AS (
     DELETE FROM auth_throttle
-     WHERE key IN (SELECT key FROM auth_throttle WHERE expires_at < now()
+     WHERE key IN (SELECT key FROM auth_throttle
+                    WHERE expires_at < now() AND key NOT IN (SELECT key FROM lim)
                     ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
 ), hit AS (
     INSERT INTO auth_throttle AS t (key, failures, window_start, locked_until, expires_at)
@@ -485,13 +487,17 @@ ON CONFLICT (key) DO UPDATE SET
 -- name: session_touch
 -- The session was used now: recorded when the last record is a minute old or more (the
 -- caller only asks then; the WHERE keeps two concurrent requests to one write). A few rows of
--- expired tokens go on the way. Parameters: jti, user, the token's exp (epoch seconds).
-WITH purge AS (
+-- expired tokens (never this one) go on the way. Parameters: jti, user, the token's exp
+-- (epoch seconds).
+WITH tok (jti, user_id, expires_at) AS (
+    VALUES (%s::uuid, %s::uuid, to_timestamp(%s::double precision))
+), purge AS (
     DELETE FROM session_activity
-     WHERE jti IN (SELECT jti FROM session_activity WHERE expires_at < now()
+     WHERE jti IN (SELECT jti FROM session_activity
+                    WHERE expires_at < now() AND jti <> (SELECT jti FROM tok)
                     ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
 )
 INSERT INTO session_activity AS s (jti, user_id, last_used_at, expires_at)
-VALUES (%s::uuid, %s::uuid, now(), to_timestamp(%s::double precision))
+SELECT jti, user_id, now(), expires_at FROM tok
 ON CONFLICT (jti) DO UPDATE SET last_used_at = now()
  WHERE s.last_used_at < now() - interval '60 s';
