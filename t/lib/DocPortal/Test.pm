@@ -731,19 +731,8 @@ sub error_log_since {
 # api_at($port, METHOD, PATH, %opt) -> (status, decoded body or undef, raw body): a request to
 # another httpd on 127.0.0.1:$port (DocPortal::Server). opt: token, json.
 sub api_at {
-    my ($port, $method, $path, %opt) = @_;
-    require HTTP::Tiny;
-    my %h;
-    my %args;
-    $h{Authorization} = "Bearer $opt{token}" if defined $opt{token};
-    if (exists $opt{json}) {
-        $h{'Content-Type'} = 'application/json';
-        $args{content} = ref $opt{json} ? $JSON->encode($opt{json}) : $opt{json};
-    }
-    $args{headers} = \%h;
-    my $r = HTTP::Tiny->new(timeout => 20)->request($method, "http://127.0.0.1:$port$path", \%args);
-    my $d = eval { $JSON->decode($r->{content}) };
-    return ($r->{status}, $d, $r->{content});
+    my ($status, $d, $r) = http_at(@_);    # http_at: under "Sessions and lockout" below
+    return ($status, $d, $r->{content});
 }
 
 # owner_url(): libpq URI of the database owner (the role dp-rekey runs as)
