@@ -409,8 +409,8 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_FLAG(DP_DIR_COOKIE_SESSIONS, set_cookie_sessions, NULL, RSRC_CONF,
                  "Also hand out sessions as HttpOnly cookies with a CSRF token (default Off)"),
     AP_INIT_TAKE3(DP_DIR_LOCKOUT, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout),
-                  RSRC_CONF, "FAILURES WINDOW LOCK: failed sign-ins per email within WINDOW "
-                  "seconds that lock it for LOCK seconds (default 5 900 900)"),
+                  RSRC_CONF, "FAILURES WINDOW LOCK: that many failed sign-ins for one email "
+                  "within WINDOW seconds lock it for LOCK seconds (default 5 900 900)"),
     AP_INIT_TAKE3(DP_DIR_LOCKOUT_IP, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout_ip),
                   RSRC_CONF, "FAILURES WINDOW LOCK: the same per client address "
                   "(default 50 900 900)"),
