@@ -1,7 +1,9 @@
 /* /api/auth: register, login, me, logout. Passwords are bcrypt (APR-util); sessions are
  * HS256 tokens whose revocation lives in PostgreSQL, so a logout holds on every server. */
 #include "dp_audit.h"
+#include "dp_lockout.h"
 #include "dp_profile.h"
+#include "dp_session.h"
 #include "dp_handlers.h"
 #include "dp_sql.h"
 #include "dp_user.h"
@@ -92,6 +94,7 @@ static dp_error *reply_session(dp_ctx *c, int status, const dp_rows *user)
 {
     const char *token;
     dp_claims claims;
+    dp_error *e;
     json_t *out;
 
     if (dp_jwt_issue(c->r->pool, c->cfg->jwt_secret, c->cfg->jwt_secret_len,
@@ -101,6 +104,7 @@ static dp_error *reply_session(dp_ctx *c, int status, const dp_rows *user)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r, "DP04001: could not issue a token");
         return dp_error_internal(c->r->pool);
     }
+    if ((e = dp_session_cookies_set(c, token, &claims))) return e;
     out = dp_json_own(c->r->pool, json_object());
     json_object_set_new(out, "token", json_string(token));
     json_object_set(out, "user", dp_user_json(c->r->pool, user, 0));
@@ -203,7 +207,8 @@ dp_error *dp_auth_register(dp_ctx *c)
 }
 
 /* POST /api/auth/login: public. The same 401 for an unknown email and a wrong password, and
- * the same bcrypt work on both paths. */
+ * the same bcrypt work on both paths. The attempt is counted first: a locked email or
+ * address is 429 at once (dp_lockout). */
 dp_error *dp_auth_login(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
@@ -214,10 +219,10 @@ dp_error *dp_auth_login(dp_ctx *c)
 
     if ((e = dp_json_string(p, c->body, "email", "email", 1, 254, &email))) return e;
     if ((e = dp_json_string(p, c->body, "password", "password", 1, 1024, &password))) return e;
+    email = dp_email_normalize(p, email);
     if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_USER_LOGIN, &user, DP_ARGS(dp_email_normalize(p, email))))) {
-        return e;
-    }
+    if ((e = dp_lockout_attempt(c, db, email))) return e;
+    if ((e = dp_db_select(db, DPQ_USER_LOGIN, &user, DP_ARGS(email)))) return e;
     hash = dp_rows_get(user, 0, "password_hash");
     if (!dp_password_verify(password, hash, c->cfg->dummy_hash)) {
         dp_audit_event ev = {.resource_id = dp_rows_get(user, 0, "id"),
@@ -231,6 +236,7 @@ dp_error *dp_auth_login(dp_ctx *c)
         dp_audit_event ev = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
                              .resource_id = id, .client_id = client_id_of(user),
                              .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_lockout_success(c, db, email))) return e;
         if ((e = dp_audit(c, &ev))) return e;
     }
     return reply_session(c, 200, user);
@@ -398,6 +404,7 @@ dp_error *dp_auth_logout(dp_ctx *c)
     }
     if ((e = dp_audit(c, &ev))) return e;
     if ((e = dp_db_commit(db))) return e;
+    dp_session_cookies_clear(c);
     /* Revocations of expired tokens are dead weight; dropping them is housekeeping, and a
      * failure here changes nothing for the caller. */
     if (dp_db_exec(db, DPQ_TOKEN_PURGE, NULL, DP_NOARGS) != NULL) {

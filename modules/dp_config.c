@@ -18,6 +18,10 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->max_body = -1;
     c->require_tls = -1;
     c->trust_forwarded_proto = -1;
+    c->cookie_sessions = -1; /* sessions and lockout */
+    c->idle_timeout = -1;
+    c->lockout.failures = -1;
+    c->lockout_ip.failures = -1;
     return c;
 }
 
@@ -55,6 +59,12 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->trust_forwarded_proto = add->trust_forwarded_proto != -1 ? add->trust_forwarded_proto
                                                                 : base->trust_forwarded_proto;
     c->hsts = add->hsts ? add->hsts : base->hsts;
+    /* sessions and lockout */
+    c->cookie_sessions = add->cookie_sessions != -1 ? add->cookie_sessions
+                                                    : base->cookie_sessions;
+    c->idle_timeout = add->idle_timeout != -1 ? add->idle_timeout : base->idle_timeout;
+    c->lockout = add->lockout.failures != -1 ? add->lockout : base->lockout;
+    c->lockout_ip = add->lockout_ip.failures != -1 ? add->lockout_ip : base->lockout_ip;
     return c;
 }
 
@@ -333,6 +343,51 @@ static const char *set_hsts(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+/* ---- sessions and lockout */
+
+static const char *set_cookie_sessions(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    cmd_cfg(cmd)->cookie_sessions = on;
+    return NULL;
+}
+
+/* DocPortalLockout[IP] FAILURES WINDOW_SECONDS LOCK_SECONDS; cmd->info: the rule's offset */
+static const char *set_lockout(cmd_parms *cmd, void *d, const char *failures,
+                               const char *window, const char *lock)
+{
+    dp_lockout_rule *rule = (dp_lockout_rule *)((char *)cmd_cfg(cmd) + (size_t)cmd->info);
+    long f = 0, w = 0, l = 0;
+    const char *err;
+    (void)d;
+
+    if ((err = parse_int(cmd, failures, 1, 1000000, &f)) != NULL
+        || (err = parse_int(cmd, window, 1, 7 * 86400, &w)) != NULL
+        || (err = parse_int(cmd, lock, 1, 7 * 86400, &l)) != NULL) {
+        return err;
+    }
+    rule->failures = (int)f;
+    rule->window_s = (int)w;
+    rule->lock_s = (int)l;
+    return NULL;
+}
+
+static const char *set_idle_timeout(cmd_parms *cmd, void *d, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_int(cmd, arg, 0, 30L * 86400, &v);
+    (void)d;
+    if (err == NULL && v != 0 && v < DP_IDLE_TIMEOUT_MIN) {
+        err = apr_psprintf(cmd->pool, "%s: %ld is below %d seconds (last use is recorded once "
+                           "a minute); use 0 to turn it off", cmd->cmd->name, v,
+                           DP_IDLE_TIMEOUT_MIN);
+    }
+    if (err == NULL) {
+        cmd_cfg(cmd)->idle_timeout = (int)v;
+    }
+    return err;
+}
+
 const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_JWT_SECRET, set_jwt_secret, NULL, RSRC_CONF,
                   "HMAC secret for session tokens (at least 32 bytes); prefer the file form"),
@@ -388,6 +443,18 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_HSTS, set_hsts, NULL, RSRC_CONF,
                   "Strict-Transport-Security value on TLS answers (default max-age=31536000), "
                   "or Off"),
+    /* sessions and lockout */
+    AP_INIT_FLAG(DP_DIR_COOKIE_SESSIONS, set_cookie_sessions, NULL, RSRC_CONF,
+                 "Also hand out sessions as HttpOnly cookies with a CSRF token (default Off)"),
+    AP_INIT_TAKE3(DP_DIR_LOCKOUT, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout),
+                  RSRC_CONF, "FAILURES WINDOW LOCK: that many failed sign-ins for one email "
+                  "within WINDOW seconds lock it for LOCK seconds (default 5 900 900)"),
+    AP_INIT_TAKE3(DP_DIR_LOCKOUT_IP, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout_ip),
+                  RSRC_CONF, "FAILURES WINDOW LOCK: the same per client address "
+                  "(default 50 900 900)"),
+    AP_INIT_TAKE1(DP_DIR_IDLE_TIMEOUT, set_idle_timeout, NULL, RSRC_CONF,
+                  "Refuse a session unused for this many seconds (0: off, the default; "
+                  "else at least 60)"),
     {NULL}
 };
 
@@ -409,6 +476,10 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     /* transport (issue 7) */
     if (c->trust_forwarded_proto == -1) c->trust_forwarded_proto = 0;
     if (c->hsts == NULL) c->hsts = DP_DEFAULT_HSTS;
+    if (c->cookie_sessions == -1) c->cookie_sessions = 0; /* sessions and lockout */
+    if (c->idle_timeout == -1) c->idle_timeout = 0;
+    if (c->lockout.failures == -1) c->lockout = (dp_lockout_rule)DP_DEFAULT_LOCKOUT;
+    if (c->lockout_ip.failures == -1) c->lockout_ip = (dp_lockout_rule)DP_DEFAULT_LOCKOUT_IP;
 
     if (c->jwt_secret == NULL) {
         return apr_psprintf(p, "no JWT secret is configured: set %s to a file holding at "

@@ -34,6 +34,11 @@
 /* transport (issue 7) */
 #define DP_DIR_TRUST_FWD_PROTO "DocPortalTrustForwardedProto"
 #define DP_DIR_HSTS            "DocPortalHSTS"
+/* sessions and lockout */
+#define DP_DIR_COOKIE_SESSIONS "DocPortalCookieSessions"
+#define DP_DIR_LOCKOUT         "DocPortalLockout"
+#define DP_DIR_LOCKOUT_IP      "DocPortalLockoutIP"
+#define DP_DIR_IDLE_TIMEOUT    "DocPortalIdleTimeout"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -43,6 +48,18 @@
 #define DP_DEFAULT_CURRENCY    "usd"
 #define DP_DEFAULT_HSTS        "max-age=31536000"
 #define DP_STRIPE_VERSION      "2024-06-20" /* the API version the module was written for */
+/* sessions and lockout: failures, window and lock seconds; the idle timeout's floor */
+#define DP_DEFAULT_LOCKOUT     {5, 900, 900}
+#define DP_DEFAULT_LOCKOUT_IP  {50, 900, 900}
+#define DP_IDLE_TIMEOUT_MIN    60
+
+/* DocPortalLockout, DocPortalLockoutIP: `failures` failed sign-ins within window_s seconds
+ * lock the account (or address) for lock_s seconds. */
+typedef struct dp_lockout_rule {
+    int failures;                    /* -1: unset */
+    int window_s;
+    int lock_s;
+} dp_lockout_rule;
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -66,6 +83,11 @@ typedef struct dp_config {
     /* transport (issue 7) */
     int trust_forwarded_proto;       /* -1: unset; On: X-Forwarded-Proto https counts as TLS */
     const char *hsts;                /* Strict-Transport-Security value; "" (Off): not sent */
+    /* sessions and lockout */
+    int cookie_sessions;             /* -1: unset */
+    int idle_timeout;                /* seconds, 0: off; -1: unset */
+    dp_lockout_rule lockout;         /* per account (email) */
+    dp_lockout_rule lockout_ip;      /* per client address */
 } dp_config;
 
 extern module AP_MODULE_DECLARE_DATA docportal_module;

@@ -10,11 +10,18 @@ SELECT coalesce(max(version), 0) AS level FROM schema_migrations;
 SELECT 1 AS ok;
 
 -- name: auth_principal
--- The token's user still exists with that role, and the token was not revoked.
-SELECT id, user_type, provider_id
-  FROM users
- WHERE id = %s::uuid AND user_type = %s
-   AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = %s::uuid);
+-- The token's user still exists with that role, and the token was not revoked; with the
+-- seconds since the session's recorded last use (its iat when none is recorded).
+-- Parameters: user, role, jti, iat (epoch seconds).
+WITH tok (user_id, role, jti, iat) AS (
+    VALUES (%s::uuid, %s, %s::uuid, to_timestamp(%s::double precision))
+)
+SELECT u.id, u.user_type, u.provider_id,
+       floor(extract(epoch FROM now() - coalesce(s.last_used_at, tok.iat)))::bigint
+           AS idle_seconds
+  FROM tok JOIN users u ON u.id = tok.user_id AND u.user_type = tok.role
+  LEFT JOIN session_activity s ON s.jti = tok.jti
+ WHERE NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = tok.jti);
 
 -- name: audit_insert
 INSERT INTO audit_events (actor_id, actor_type, action, resource_type, resource_id,
@@ -414,3 +421,83 @@ SELECT count(*) FILTER (WHERE i.status <> 'paid') AS pending,
 -- name: dashboard_invoices_client
 SELECT coalesce(sum(amount_cents) FILTER (WHERE status <> 'paid'), 0) AS outstanding
   FROM invoices WHERE client_id = %s::uuid;
+
+-- ---------------------------------------------------------------- sessions and lockout (007)
+
+-- name: login_throttle
+-- One sign-in attempt, counted before the password is checked against the account (email)
+-- and the client address, in one statement: the two rows are locked in key order, so
+-- concurrent attempts on a key queue up and a burst cannot get more than the limit through.
+-- Per key: a closed window or a lock that ran out starts over at 1; a live lock counts the
+-- attempt past the limit; the attempt that reaches the limit sets the lock (a success lifts
+-- it: login_throttle_success). Parameters: email, its limit, window and lock seconds; the
+-- address and its three. Answers retry_after: 0 when the attempt may go on, else the seconds
+-- until the later lock ends. A few dead rows of other keys go on the way (never these two:
+-- one statement must not both delete and update a row).
+WITH lim (key, max_failures, window_s, lock_s) AS (
+    VALUES ('a:' || %s, %s::int, %s::int, %s::int), ('i:' || %s, %s::int, %s::int, %s::int)
+), purge AS (
+    DELETE FROM auth_throttle
+     WHERE key IN (SELECT key FROM auth_throttle
+                    WHERE expires_at < now() AND key NOT IN (SELECT key FROM lim)
+                    ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+), hit AS (
+    INSERT INTO auth_throttle AS t (key, failures, window_start, locked_until, expires_at)
+    SELECT key, 1, now(), CASE WHEN max_failures <= 1 THEN now() + lock_s * interval '1 s' END,
+           now() + greatest(window_s, CASE WHEN max_failures <= 1 THEN lock_s ELSE 0 END)
+                   * interval '1 s'
+      FROM lim ORDER BY key
+    ON CONFLICT (key) DO UPDATE SET (failures, window_start, locked_until, expires_at) = (
+        SELECT n.failures, n.window_start, n.locked_until,
+               greatest(n.window_start + l.window_s * interval '1 s', n.locked_until)
+          FROM lim l,
+               LATERAL (SELECT coalesce(t.locked_until > now(), false) AS locked,
+                               coalesce(t.locked_until <= now(), false)
+                               OR t.window_start <= now() - l.window_s * interval '1 s' AS fresh) s,
+               LATERAL (SELECT CASE WHEN s.locked THEN greatest(t.failures, l.max_failures) + 1
+                                    WHEN s.fresh THEN 1
+                                    ELSE t.failures + 1 END AS failures,
+                               CASE WHEN s.fresh AND NOT s.locked THEN now()
+                                    ELSE t.window_start END AS window_start) c,
+               LATERAL (SELECT c.failures, c.window_start,
+                               CASE WHEN s.locked THEN t.locked_until
+                                    WHEN c.failures >= l.max_failures
+                                        THEN now() + l.lock_s * interval '1 s'
+                               END AS locked_until) n
+         WHERE l.key = excluded.key)
+    RETURNING t.key, t.failures, t.locked_until
+)
+SELECT coalesce(max(ceil(extract(epoch FROM h.locked_until - now())))
+                    FILTER (WHERE h.failures > l.max_failures), 0)::bigint AS retry_after
+  FROM hit h JOIN lim l USING (key);
+
+-- name: login_throttle_success
+-- A successful sign-in: the account's count starts over, and the address gets back the
+-- attempt login_throttle counted (its lock lifted if that attempt set it). Rows in key
+-- order, like login_throttle. Parameters: email, address, the address's limit.
+INSERT INTO auth_throttle AS t (key, failures, window_start, expires_at)
+SELECT key, 0, now(), now()
+  FROM (VALUES ('a:' || %s), ('i:' || %s)) k (key) ORDER BY key
+ON CONFLICT (key) DO UPDATE SET
+    failures     = CASE WHEN left(t.key, 2) = 'a:' THEN 0 ELSE greatest(t.failures - 1, 0) END,
+    locked_until = CASE WHEN left(t.key, 2) = 'a:' OR t.failures - 1 < %s::int THEN NULL
+                        ELSE t.locked_until END,
+    expires_at   = CASE WHEN left(t.key, 2) = 'a:' THEN now() ELSE t.expires_at END;
+
+-- name: session_touch
+-- The session was used now: recorded when the last record is a minute old or more (the
+-- caller only asks then; the WHERE keeps two concurrent requests to one write). A few rows of
+-- expired tokens (never this one) go on the way. Parameters: jti, user, the token's exp
+-- (epoch seconds).
+WITH tok (jti, user_id, expires_at) AS (
+    VALUES (%s::uuid, %s::uuid, to_timestamp(%s::double precision))
+), purge AS (
+    DELETE FROM session_activity
+     WHERE jti IN (SELECT jti FROM session_activity
+                    WHERE expires_at < now() AND jti <> (SELECT jti FROM tok)
+                    ORDER BY expires_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+)
+INSERT INTO session_activity AS s (jti, user_id, last_used_at, expires_at)
+SELECT jti, user_id, now(), expires_at FROM tok
+ON CONFLICT (jti) DO UPDATE SET last_used_at = now()
+ WHERE s.last_used_at < now() - interval '60 s';

@@ -36,6 +36,7 @@ typedef struct dp_error {
 #define DP_E_UPSTREAM            "upstream_error"
 #define DP_E_UNAVAILABLE         "unavailable"
 #define DP_E_INTERNAL            "internal_error"
+#define DP_E_CSRF_FAILED         "csrf_failed" /* cookie sessions: X-CSRF-Token */
 
 dp_error *dp_error_make(apr_pool_t *p, int status, const char *code, const char *field,
                         const char *fmt, ...)

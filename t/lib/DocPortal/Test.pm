@@ -790,19 +790,8 @@ sub error_log_since {
 # api_at($port, METHOD, PATH, %opt) -> (status, decoded body or undef, raw body): a request to
 # another httpd on 127.0.0.1:$port (DocPortal::Server). opt: token, json.
 sub api_at {
-    my ($port, $method, $path, %opt) = @_;
-    require HTTP::Tiny;
-    my %h;
-    my %args;
-    $h{Authorization} = "Bearer $opt{token}" if defined $opt{token};
-    if (exists $opt{json}) {
-        $h{'Content-Type'} = 'application/json';
-        $args{content} = ref $opt{json} ? $JSON->encode($opt{json}) : $opt{json};
-    }
-    $args{headers} = \%h;
-    my $r = HTTP::Tiny->new(timeout => 20)->request($method, "http://127.0.0.1:$port$path", \%args);
-    my $d = eval { $JSON->decode($r->{content}) };
-    return ($r->{status}, $d, $r->{content});
+    my ($status, $d, $r) = http_at(@_);    # http_at: under "Sessions and lockout" below
+    return ($status, $d, $r->{content});
 }
 
 # owner_url(): libpq URI of the database owner (the role dp-rekey runs as)
@@ -1219,6 +1208,76 @@ sub note_audit_is {
         or Test::More::diag(join("\n", @p) . "\nrequest: " . $res->request->method . ' '
                             . $res->request->uri . ' -> ' . $res->code);
     return $rows[0];
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions and lockout (issue 7: cookie sessions, lockout, idle timeout)
+
+push @EXPORT, qw(set_cookies csrf_of http_at session_server login_race);
+
+# set_cookies($res) -> {name => the whole Set-Cookie header} (LWP response or HTTP::Tiny's
+# headers hashref)
+sub set_cookies {
+    my ($res) = @_;
+    my @h = ref $res eq 'HASH' ? (ref $res->{'set-cookie'} ? @{ $res->{'set-cookie'} }
+                                  : grep { defined } $res->{'set-cookie'})
+                               : $res->header('Set-Cookie');
+    my %c;
+    for my $h (@h) {
+        $c{$1} = $h if $h =~ /^([^=;\s]+)=/;
+    }
+    return \%c;
+}
+
+# csrf_of($token) -> the CSRF token the module binds to that session: hex HMAC-SHA256 under
+# the suite's JWT secret of "csrf:" . jti
+sub csrf_of {
+    my ($token) = @_;
+    my (undef, $c) = jwt_parts($token);
+    return Digest::SHA::hmac_sha256_hex('csrf:' . ($c->{jti} // ''), jwt_secret());
+}
+
+# http_at($port, METHOD, PATH, %opt) -> (status, decoded body or undef, HTTP::Tiny response
+# with its headers): a request to another httpd on 127.0.0.1:$port. opt: token, json,
+# headers => {name => value}.
+sub http_at {
+    my ($port, $method, $path, %opt) = @_;
+    require HTTP::Tiny;
+    my %h = %{ $opt{headers} || {} };
+    my %args;
+    $h{Authorization} = "Bearer $opt{token}" if defined $opt{token};
+    if (exists $opt{json}) {
+        $h{'Content-Type'} = 'application/json';
+        $args{content} = ref $opt{json} ? $JSON->encode($opt{json}) : $opt{json};
+    }
+    $args{headers} = \%h;
+    my $r = HTTP::Tiny->new(timeout => 20)->request($method, "http://127.0.0.1:$port$path", \%args);
+    my $d = eval { $JSON->decode($r->{content}) };
+    return ($r->{status}, $d, $r);
+}
+
+# session_server($name, $directives) -> a second httpd (DocPortal::Server) on the suite's
+# database, JWT secret and message key, over plain HTTP, with those directives added; one
+# test that it started.
+sub session_server {
+    my ($name, $extra) = @_;
+    require DocPortal::Server;
+    my $srv = DocPortal::Server::start_httpd(
+        name => $name, params => $ENV{DOCPORTAL_DBDPARAMS}, secs => 15,
+        until => \&DocPortal::Server::listening,
+        extra => "DocPortalJWTSecretFile $ENV{DOCPORTAL_JWT_SECRET_FILE}\n"
+               . "DocPortalRequireTLS Off\n$extra");
+    Test::More::ok(!defined $srv->{status}, "second httpd '$name' starts")
+        or Test::More::diag($srv->{log});
+    return $srv;
+}
+
+# login_race($n, $email, $password) -> race() results of $n logins at once
+sub login_race {
+    my ($n, $email, $password) = @_;
+    return race(map { { method => 'POST', path => '/api/auth/login',
+                        json => { email => $email, password => $password } } } 1 .. $n);
 }
 
 1;

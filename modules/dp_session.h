@@ -1,0 +1,32 @@
+/* dp_session: sessions beyond the Bearer header. With DocPortalCookieSessions the token also
+ * travels as an HttpOnly cookie, and a cookie-borne request that changes something must
+ * prove it comes from the front end: the CSRF token (bound to the session) in a readable
+ * cookie and again in a header, which another site can neither read nor forge. */
+#ifndef DP_SESSION_H
+#define DP_SESSION_H
+
+#include "dp_request.h"
+#include "core/dp_jwt.h"
+
+#define DP_COOKIE_SESSION "dp_session"
+#define DP_COOKIE_CSRF    "dp_csrf"
+#define DP_CSRF_HEADER    "X-CSRF-Token"
+
+/* The last use of a session is recorded when the record is this old (seconds), so at most
+ * once a minute per session; the idle timeout allows for it. */
+#define DP_SESSION_TOUCH_S 60
+
+/* With cookie sessions on: add the dp_session and dp_csrf cookies of a just-issued token to
+ * the answer. NULL, or 500 when the CSRF token cannot be made. */
+dp_error *dp_session_cookies_set(dp_ctx *c, const char *token, const dp_claims *claims);
+
+/* With cookie sessions on: expire both cookies (logout). */
+void dp_session_cookies_clear(dp_ctx *c);
+
+/* The token in the dp_session cookie; NULL when there is none or cookie sessions are off. */
+const char *dp_session_cookie_token(dp_ctx *c);
+
+/* 1 when X-CSRF-Token equals the dp_csrf cookie and the CSRF token of session jti. */
+int dp_session_csrf_ok(dp_ctx *c, const char *jti);
+
+#endif
