@@ -21,6 +21,7 @@ static const struct {
     {"aead", dp_suite_aead},
     {"google_id", dp_suite_google_id},
     {"stripe", dp_suite_stripe},
+    {"auditchain", dp_suite_auditchain}, /* audit chain (issue 7) */
 };
 
 static long checks, failed;
