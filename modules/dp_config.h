@@ -31,6 +31,9 @@
 #define DP_DIR_STRIPE_PUBLIC   "DocPortalStripePublishableKey"
 #define DP_DIR_STRIPE_API_BASE "DocPortalStripeAPIBase"
 #define DP_DIR_STRIPE_HOOK_FILE "DocPortalStripeWebhookSecretFile"
+/* audit chain (issue 7, tamper evidence) */
+#define DP_DIR_AUDIT_KEY_FILE  "DocPortalAuditKeyFile"
+#define DP_DIR_AUDIT_SEAL_EVERY "DocPortalAuditSealInterval"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -39,6 +42,7 @@
 #define DP_DEFAULT_STRIPE_API  "https://api.stripe.com"
 #define DP_DEFAULT_CURRENCY    "usd"
 #define DP_STRIPE_VERSION      "2024-06-20" /* the API version the module was written for */
+#define DP_DEFAULT_SEAL_EVERY  5            /* seconds between two runs of the audit sealer */
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -59,6 +63,11 @@ typedef struct dp_config {
     const char *stripe_publishable;
     const char *stripe_webhook_secret;
     const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
+    /* audit chain (issue 7): the HMAC key of the audit chain, and the sealer's period */
+    const unsigned char *audit_key;  /* raw bytes of DocPortalAuditKeyFile */
+    apr_size_t audit_key_len;
+    const char *audit_key_origin;    /* "DocPortalAuditKeyFile /path" for messages */
+    int audit_seal_interval;         /* seconds; -1: unset */
 } dp_config;
 
 extern module AP_MODULE_DECLARE_DATA docportal_module;
