@@ -60,6 +60,7 @@ unit: build
 # and httpd on free ports.
 test: unit
 	@$(MAKE) --no-print-directory $(OUT)/dp-rekey
+	@$(MAKE) --no-print-directory $(OUT)/dp-audit-verify
 	@bash build/test.sh
 
 run: build
@@ -90,6 +91,20 @@ $(OUT)/dp-rekey: build/rekey.c $(OUT)/modules/core/dp_aead.o $(OUT)/modules/core
 rekey: build
 	@$(MAKE) --no-print-directory $(OUT)/dp-rekey
 	@bash build/rekey.sh $(OUT)/dp-rekey '$(DATABASE_URL)' '$(CONF)' $(REKEY_ARGS)
+
+# Audit chain (issue 7). dp-audit-verify: recomputes the tamper-evident chain over
+# audit_events and names the first broken link (exit 1), or prints the counts (exit 0).
+AUDIT_VERIFY_OBJ := $(OUT)/modules/core/dp_auditchain.o $(OUT)/modules/core/dp_crypto.o
+$(OUT)/dp-audit-verify: build/audit-verify.c build/dp_cli.h $(AUDIT_VERIFY_OBJ)
+	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ build/audit-verify.c $(AUDIT_VERIFY_OBJ) $(LIBS)
+
+# make audit-verify: the `make run` instance (its database, var/secrets/audit_key and its
+# error log); for an installed module: make audit-verify DATABASE_URL=postgresql://... \
+#   AUDIT_KEY=/etc/apache2/docportal/audit.key AUDIT_LOG=/var/log/apache2/error.log
+.PHONY: audit-verify
+audit-verify: build
+	@$(MAKE) --no-print-directory $(OUT)/dp-audit-verify
+	@bash build/audit-verify.sh $(OUT)/dp-audit-verify '$(DATABASE_URL)' '$(AUDIT_KEY)' '$(AUDIT_LOG)'
 
 clean:
 	rm -rf $(OUT) t/logs

@@ -27,6 +27,7 @@
 #include "modules/dp_handlers.h"
 #include "modules/dp_request.h"
 #include "modules/dp_session.h"
+#include "modules/dp_auditseal.h" /* audit chain (issue 7) */
 #include "dp_sql.h"
 
 #define H(fn) ((dp_route_fn)(fn))
@@ -428,6 +429,8 @@ static void dp_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(dp_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(dp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(dp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
+    /* audit chain (issue 7): the sealer thread of each child, after mod_dbd's child_init */
+    ap_hook_child_init(dp_auditseal_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(docportal) = {

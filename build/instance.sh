@@ -94,6 +94,15 @@ message_key_lines() {
     fi
 }
 
+# audit chain (issue 7): the key that seals the audit trail, generated once and kept in
+# var/secrets/ (outside the database); `make audit-verify` uses it too.
+audit_key_file() {
+    local f=$state/secrets/audit_key
+    install -d -m 700 "$state/secrets"
+    [ -s "$f" ] || (umask 077 && openssl rand -hex 32 >"$f")
+    echo "$f"
+}
+
 # Google sign-in from the contract's variables.
 google_lines() {
     [ -z "${GOOGLE_CLIENT_ID:-}" ] || echo "DocPortalGoogleClientID \"$GOOGLE_CLIENT_ID\""
@@ -131,6 +140,7 @@ Group nogroup"; fi
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
     DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
     DPC_STRIPE=$(stripe_lines) \
+    DPC_AUDIT_KEY_FILE=$(audit_key_file) \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
         conf/httpd-dev.conf.in >"$conf.tmp"

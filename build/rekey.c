@@ -19,6 +19,7 @@
  * Secrets: prefer DATABASE_URL in the environment to --database, and file: specs or
  * --keys-from-conf to raw keys after --key: command lines are visible to other users. */
 #include "dp_aead.h"
+#include "dp_cli.h"
 
 #include <apr_file_io.h>
 #include <apr_general.h>
@@ -263,20 +264,10 @@ static const char *key_from_arg(apr_pool_t *p, dp_keyring *kr, const char *arg)
 
 /* ---- the database ---- */
 
-static int db_ok(PGconn *db, PGresult *res, ExecStatusType want, const char *what)
-{
-    if (res != NULL && PQresultStatus(res) == want) {
-        return 1;
-    }
-    fprintf(stderr, "dp-rekey: %s failed: %s", what,
-            res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(db));
-    return 0;
-}
-
 static int db_command(PGconn *db, const char *sql)
 {
     PGresult *res = PQexec(db, sql);
-    int ok = db_ok(db, res, PGRES_COMMAND_OK, sql);
+    int ok = dp_cli_db_ok(db, res, PGRES_COMMAND_OK, sql);
 
     PQclear(res);
     return ok;
@@ -333,7 +324,7 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     params[3] = id;
     params[4] = in.key_id;
     res = PQexecParams(run->db, run->t->update_sql, 5, NULL, params, NULL, NULL, 0);
-    if (!db_ok(run->db, res, PGRES_COMMAND_OK,
+    if (!dp_cli_db_ok(run->db, res, PGRES_COMMAND_OK,
                apr_psprintf(p, "UPDATE %s (row %s)", run->t->name, id))) {
         PQclear(res);
         return -1;
@@ -371,7 +362,7 @@ static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
     params[1] = limit;
     params[2] = last[0] != '\0' ? last : NULL;
     rows = PQexecParams(run->db, run->t->select_sql, 3, NULL, params, NULL, NULL, 0);
-    if (!db_ok(run->db, rows, PGRES_TUPLES_OK,
+    if (!dp_cli_db_ok(run->db, rows, PGRES_TUPLES_OK,
                apr_psprintf(p, "SELECT FROM %s", run->t->name))) {
         PQclear(rows);
         db_command(run->db, "ROLLBACK");
@@ -419,7 +410,7 @@ static int table_exists(rekey_run *run, apr_pool_t *p, const rekey_table *t)
     PGresult *res = PQexecParams(run->db, SQL_EXISTS, 1, NULL, params, NULL, NULL, 0);
     int r = -1;
 
-    if (db_ok(run->db, res, PGRES_TUPLES_OK, apr_psprintf(p, "looking for table %s", t->name))) {
+    if (dp_cli_db_ok(run->db, res, PGRES_TUPLES_OK, apr_psprintf(p, "looking for table %s", t->name))) {
         r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     }
     PQclear(res);
@@ -430,7 +421,7 @@ static int remaining(rekey_run *run, apr_pool_t *p)
 {
     const char *params[1] = {run->current};
     PGresult *res = PQexecParams(run->db, run->t->remaining_sql, 1, NULL, params, NULL, NULL, 0);
-    int ok = db_ok(run->db, res, PGRES_TUPLES_OK,
+    int ok = dp_cli_db_ok(run->db, res, PGRES_TUPLES_OK,
                    apr_psprintf(p, "SELECT count(*) FROM %s", run->t->name));
 
     if (ok) {
@@ -513,26 +504,11 @@ static int run_rekey(rekey_run *run, apr_pool_t *p)
 
 /* ---- main ---- */
 
-static const char *option_value(int argc, const char *const *argv, int *i, const char *name)
-{
-    apr_size_t n = strlen(name);
-
-    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
-        return argv[*i] + n + 1;
-    }
-    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) {
-        return argv[++*i];
-    }
-    return NULL;
-}
-
 static int rekey_main(apr_pool_t *p, int argc, const char *const *argv)
 {
     rekey_run run;
     dp_keyring *kr = dp_keyring_make(p);
     const char *url = getenv("DATABASE_URL"), *err, *v;
-    const char *keywords[] = {"dbname", "fallback_application_name", NULL};
-    const char *values[] = {NULL, "dp-rekey", NULL};
     int nkeys = 0, rc;
 
     memset(&run, 0, sizeof(run));
@@ -546,23 +522,23 @@ static int rekey_main(apr_pool_t *p, int argc, const char *const *argv)
         if (strcmp(a, "--dry-run") == 0) {
             run.dry_run = 1;
         }
-        else if ((v = option_value(argc, argv, &i, "--database")) != NULL) {
+        else if ((v = dp_cli_option(argc, argv, &i, "--database")) != NULL) {
             url = v;
         }
-        else if ((v = option_value(argc, argv, &i, "--key")) != NULL) {
+        else if ((v = dp_cli_option(argc, argv, &i, "--key")) != NULL) {
             if ((err = key_from_arg(p, kr, v)) != NULL) {
                 fprintf(stderr, "dp-rekey: %s\n", err);
                 return 2;
             }
             nkeys++;
         }
-        else if ((v = option_value(argc, argv, &i, "--keys-from-conf")) != NULL) {
+        else if ((v = dp_cli_option(argc, argv, &i, "--keys-from-conf")) != NULL) {
             if ((err = keys_from_conf(p, kr, v, &nkeys)) != NULL) {
                 fprintf(stderr, "dp-rekey: %s\n", err);
                 return 2;
             }
         }
-        else if ((v = option_value(argc, argv, &i, "--batch")) != NULL) {
+        else if ((v = dp_cli_option(argc, argv, &i, "--batch")) != NULL) {
             char *end;
             long b = strtol(v, &end, 10);
             if (*v == '\0' || *end != '\0' || b < 1 || b > MAX_BATCH) {
@@ -592,12 +568,7 @@ static int rekey_main(apr_pool_t *p, int argc, const char *const *argv)
     run.kr = kr;
     run.current = dp_keyring_current_id(kr);
 
-    values[0] = url;
-    run.db = PQconnectdbParams(keywords, values, 1);
-    if (run.db == NULL || PQstatus(run.db) != CONNECTION_OK) {
-        fprintf(stderr, "dp-rekey: cannot connect: %s",
-                run.db ? PQerrorMessage(run.db) : "out of memory\n");
-        PQfinish(run.db);
+    if ((run.db = dp_cli_connect(url)) == NULL) {
         return 1;
     }
     printf("dp-rekey: %d keys, current %s, batches of %d%s\n", dp_keyring_count(kr),
@@ -609,16 +580,5 @@ static int rekey_main(apr_pool_t *p, int argc, const char *const *argv)
 
 int main(int argc, const char *const *argv)
 {
-    apr_pool_t *p;
-    int rc;
-
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        fprintf(stderr, "dp-rekey: cannot initialise APR\n");
-        return 1;
-    }
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    rc = rekey_main(p, argc, argv);
-    apr_pool_destroy(p); /* cleanses the keys */
-    apr_terminate();
-    return rc;
+    return dp_cli_main("dp-rekey", rekey_main, argc, argv, 1);
 }

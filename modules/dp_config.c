@@ -3,6 +3,7 @@
 #include "dp_config.h"
 #include "core/dp_jwt.h"
 #include "core/dp_password.h"
+#include "core/dp_auditchain.h" /* audit chain (issue 7) */
 
 #include <apr_file_io.h>
 #include <apr_lib.h>
@@ -22,6 +23,7 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->idle_timeout = -1;
     c->lockout.failures = -1;
     c->lockout_ip.failures = -1;
+    c->audit_seal_interval = -1;
     return c;
 }
 
@@ -65,6 +67,12 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->idle_timeout = add->idle_timeout != -1 ? add->idle_timeout : base->idle_timeout;
     c->lockout = add->lockout.failures != -1 ? add->lockout : base->lockout;
     c->lockout_ip = add->lockout_ip.failures != -1 ? add->lockout_ip : base->lockout_ip;
+    /* audit chain (issue 7) */
+    c->audit_key = add->audit_key ? add->audit_key : base->audit_key;
+    c->audit_key_len = add->audit_key ? add->audit_key_len : base->audit_key_len;
+    c->audit_key_origin = add->audit_key ? add->audit_key_origin : base->audit_key_origin;
+    c->audit_seal_interval = add->audit_seal_interval != -1 ? add->audit_seal_interval
+                                                            : base->audit_seal_interval;
     return c;
 }
 
@@ -130,23 +138,29 @@ static const char *read_secret_file(cmd_parms *cmd, const char *arg, apr_off_t m
     return NULL;
 }
 
-static const char *set_jwt_secret_file(cmd_parms *cmd, void *d, const char *arg)
+/* A file whose bytes are an HMAC key (the JWT secret, the audit key): the key, and where it
+ * came from ("DIRECTIVE /path") for messages. */
+static const char *read_key_file(cmd_parms *cmd, const char *arg, const unsigned char **key,
+                                 apr_size_t *len, const char **origin)
 {
-    dp_config *c = cmd_cfg(cmd);
-    const char *path, *err;
+    const char *path;
     char *buf;
-    apr_size_t len;
-    (void)d;
+    const char *err = read_secret_file(cmd, arg, 4096, &path, &buf, len);
 
-    err = read_secret_file(cmd, arg, 4096, &path, &buf, &len);
     if (err != NULL) {
         return apr_pstrcat(cmd->pool, err, "; create it with 'openssl rand -hex 32 > FILE' "
                            "and chmod 600", NULL);
     }
-    c->jwt_secret = (const unsigned char *)buf;
-    c->jwt_secret_len = len;
-    c->jwt_secret_origin = apr_pstrcat(cmd->pool, DP_DIR_JWT_SECRET_FILE, " ", path, NULL);
+    *key = (const unsigned char *)buf;
+    *origin = apr_pstrcat(cmd->pool, cmd->cmd->name, " ", path, NULL);
     return NULL;
+}
+
+static const char *set_jwt_secret_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    dp_config *c = cmd_cfg(cmd);
+    (void)d;
+    return read_key_file(cmd, arg, &c->jwt_secret, &c->jwt_secret_len, &c->jwt_secret_origin);
 }
 
 static const char *set_google_key_file(cmd_parms *cmd, void *d, const char *arg)
@@ -388,6 +402,25 @@ static const char *set_idle_timeout(cmd_parms *cmd, void *d, const char *arg)
     return err;
 }
 
+/* audit chain (issue 7): the sealer works per database, with the main server's settings, so
+ * both directives belong to the main server (virtual hosts inherit them). */
+static const char *set_audit_key_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    dp_config *c = cmd_cfg(cmd);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    (void)d;
+    return err ? err : read_key_file(cmd, arg, &c->audit_key, &c->audit_key_len,
+                                     &c->audit_key_origin);
+}
+
+static const int_rule audit_seal_rule = {APR_OFFSETOF(dp_config, audit_seal_interval), 1, 3600};
+
+static const char *set_audit_seal_interval(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    return err ? err : set_int(cmd, d, arg);
+}
+
 const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_JWT_SECRET, set_jwt_secret, NULL, RSRC_CONF,
                   "HMAC secret for session tokens (at least 32 bytes); prefer the file form"),
@@ -455,6 +488,12 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_IDLE_TIMEOUT, set_idle_timeout, NULL, RSRC_CONF,
                   "Refuse a session unused for this many seconds (0: off, the default; "
                   "else at least 60)"),
+    /* audit chain (issue 7) */
+    AP_INIT_TAKE1(DP_DIR_AUDIT_KEY_FILE, set_audit_key_file, NULL, RSRC_CONF,
+                  "File holding the HMAC key that seals the audit trail (at least 32 bytes)"),
+    AP_INIT_TAKE1(DP_DIR_AUDIT_SEAL_EVERY, set_audit_seal_interval, (void *)&audit_seal_rule,
+                  RSRC_CONF,
+                  "Seconds between two runs of the audit sealer, 1..3600 (default 5)"),
     {NULL}
 };
 
@@ -501,6 +540,21 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
         || dp_keyring_current_id(c->message_keys) == NULL) {
         return apr_psprintf(p, "%s: %s", DP_DIR_MESSAGE_KEY,
                             err ? err : "one key must be marked current");
+    }
+    /* audit chain (issue 7): sealing is on by default, so the key is required */
+    if (c->audit_seal_interval == -1) c->audit_seal_interval = DP_DEFAULT_SEAL_EVERY;
+    if (c->audit_key == NULL) {
+        return apr_psprintf(p, "no %s is configured: audit events are sealed into a "
+                            "tamper-evident chain with a key kept outside the database; "
+                            "create one (openssl rand -hex 32 > /etc/apache2/docportal/"
+                            "audit.key; chmod 600 it), back it up, and add '%s "
+                            "/etc/apache2/docportal/audit.key'", DP_DIR_AUDIT_KEY_FILE,
+                            DP_DIR_AUDIT_KEY_FILE);
+    }
+    if (c->audit_key_len < DP_AUDIT_KEY_MIN) {
+        return apr_psprintf(p, "the audit key from %s is %lu bytes; at least %d are needed",
+                            c->audit_key_origin, (unsigned long)c->audit_key_len,
+                            DP_AUDIT_KEY_MIN);
     }
     return NULL;
 }

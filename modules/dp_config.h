@@ -39,6 +39,9 @@
 #define DP_DIR_LOCKOUT         "DocPortalLockout"
 #define DP_DIR_LOCKOUT_IP      "DocPortalLockoutIP"
 #define DP_DIR_IDLE_TIMEOUT    "DocPortalIdleTimeout"
+/* audit chain (issue 7, tamper evidence) */
+#define DP_DIR_AUDIT_KEY_FILE  "DocPortalAuditKeyFile"
+#define DP_DIR_AUDIT_SEAL_EVERY "DocPortalAuditSealInterval"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -60,6 +63,7 @@ typedef struct dp_lockout_rule {
     int window_s;
     int lock_s;
 } dp_lockout_rule;
+#define DP_DEFAULT_SEAL_EVERY  5            /* seconds between two runs of the audit sealer */
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -88,6 +92,11 @@ typedef struct dp_config {
     int idle_timeout;                /* seconds, 0: off; -1: unset */
     dp_lockout_rule lockout;         /* per account (email) */
     dp_lockout_rule lockout_ip;      /* per client address */
+    /* audit chain (issue 7): the HMAC key of the audit chain, and the sealer's period */
+    const unsigned char *audit_key;  /* raw bytes of DocPortalAuditKeyFile */
+    apr_size_t audit_key_len;
+    const char *audit_key_origin;    /* "DocPortalAuditKeyFile /path" for messages */
+    int audit_seal_interval;         /* seconds; -1: unset */
 } dp_config;
 
 extern module AP_MODULE_DECLARE_DATA docportal_module;

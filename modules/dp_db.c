@@ -208,7 +208,7 @@ static dp_error *check_schema(dp_db *db)
 /* mod_dbd's liveness check revives a broken connection with PQreset, which opens a new
  * server session without the prepared statements. A new backend pid on a known connection
  * means exactly that: prepare them again (the statement handles only carry names). */
-static int ensure_prepared(request_rec *r, ap_dbd_t *dbd)
+static int ensure_prepared(server_rec *s, ap_dbd_t *dbd)
 {
     PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
     int pid = PQbackendPID(conn);
@@ -238,15 +238,15 @@ static int ensure_prepared(request_rec *r, ap_dbd_t *dbd)
             apr_dbd_prepared_t *st = NULL;
             if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, dp_statements[i].sql,
                                 dp_statements[i].name, &st) != 0) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                              "DP02010: re-preparing %s on a reset connection failed",
-                              dp_statements[i].name);
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                             "DP02010: re-preparing %s on a reset connection failed",
+                             dp_statements[i].name);
                 return 0;
             }
             apr_hash_set(dbd->prepared, dp_statements[i].name, APR_HASH_KEY_STRING, st);
         }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "DP02011: database connection was reset; statements prepared again");
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "DP02011: database connection was reset; statements prepared again");
     }
     stash = apr_palloc(dbd->pool, sizeof(*stash));
     *stash = pid;
@@ -269,11 +269,16 @@ static ap_dbd_t *open_live(request_rec *r)
         h->s = r->server;
         h->dbd = dbd;
         apr_pool_cleanup_register(r->pool, h, release_conn, apr_pool_cleanup_null);
-        if (conn_alive(r, dbd) && ensure_prepared(r, dbd)) {
+        if (conn_alive(r, dbd) && ensure_prepared(r->server, dbd)) {
             return dbd;
         }
     }
     return NULL;
+}
+
+int dp_db_ready(server_rec *s, ap_dbd_t *dbd)
+{
+    return conn_alive(NULL, dbd) && ensure_prepared(s, dbd);
 }
 
 dp_error *dp_db_acquire(request_rec *r, dp_db **out)
@@ -367,11 +372,9 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
     apr_pool_t *p = db->r->pool;
     const apr_dbd_driver_t *drv = db->dbd->driver;
     apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
     dp_error *err;
-    dp_rows *rows;
     apr_dbd_prepared_t *st = statement(db, name, nargs, &err);
-    int rv, n;
+    int rv;
 
     *out = NULL;
     if (st == NULL) {
@@ -390,7 +393,16 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
         return query_failed(db, name, rv);
     }
     db->used = 1;
-    rows = apr_pcalloc(p, sizeof(*rows));
+    *out = dp_db_drain(p, drv, res);
+    return NULL;
+}
+
+dp_rows *dp_db_drain(apr_pool_t *p, const apr_dbd_driver_t *drv, apr_dbd_results_t *res)
+{
+    apr_dbd_row_t *row = NULL;
+    dp_rows *rows = apr_pcalloc(p, sizeof(*rows));
+    int n;
+
     rows->ncols = apr_dbd_num_cols(drv, res);
     n = apr_dbd_num_tuples(drv, res);
     rows->cols = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols > 0 ? rows->ncols : 1));
@@ -413,8 +425,7 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
             rows->vals[rows->nrows++] = vals;
         }
     }
-    *out = rows;
-    return NULL;
+    return rows;
 }
 
 dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, const char **args)

@@ -5,6 +5,7 @@
 
 #include <apr_dbd.h>
 #include <httpd.h>
+#include <mod_dbd.h>
 
 #include "core/dp_error.h"
 
@@ -40,6 +41,10 @@ void dp_db_prepare_all(server_rec *s);
  * migration level is older than this module's; warn and go on when it cannot be reached. */
 const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s);
 
+/* Outside a request (the audit sealer): 1 if a connection from ap_dbd_open is alive and has
+ * every statement prepared (again, after mod_dbd reset it), else 0. */
+int dp_db_ready(server_rec *s, ap_dbd_t *dbd);
+
 /* A live connection for this request, or 503 unavailable. */
 dp_error *dp_db_acquire(request_rec *r, dp_db **db);
 
@@ -51,6 +56,9 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
 dp_error *dp_db_begin(dp_db *db);
 dp_error *dp_db_commit(dp_db *db);
 void dp_db_rollback(dp_db *db);
+
+/* Every row of a result, copied into p (the driver frees its own after the last row). */
+dp_rows *dp_db_drain(apr_pool_t *p, const apr_dbd_driver_t *drv, apr_dbd_results_t *res);
 
 /* Value of column col in row i, or NULL (SQL NULL, or no such row/column). */
 const char *dp_rows_get(const dp_rows *rows, int i, const char *col);

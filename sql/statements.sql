@@ -501,3 +501,50 @@ INSERT INTO session_activity AS s (jti, user_id, last_used_at, expires_at)
 SELECT jti, user_id, now(), expires_at FROM tok
 ON CONFLICT (jti) DO UPDATE SET last_used_at = now()
  WHERE s.last_used_at < now() - interval '60 s';
+-- ---------------------------------------------------------------- audit chain (006, issue 7)
+-- Used by the sealer thread (modules/dp_auditseal.c), one transaction per batch.
+
+-- name: audit_seal_lock
+-- One sealer at a time across every child and server on this database (key: the bytes
+-- 'DPAU'); the lock ends with the transaction, and the others skip instead of waiting.
+SELECT pg_try_advisory_xact_lock(1146110293) AS locked;
+
+-- name: audit_seal_head
+-- The chain's last link (position 0 and no mac before the first) and the transaction's time
+-- in microseconds, which the batch's checkpoint is signed with and stored as (now()).
+SELECT (extract(epoch FROM now()) * 1000000)::bigint AS now_us,
+       coalesce(h.position, 0) AS position, encode(h.mac, 'hex') AS mac
+  FROM (SELECT 1) AS one
+  LEFT JOIN (SELECT position, mac FROM audit_seals ORDER BY position DESC LIMIT 1) AS h ON true;
+
+-- name: audit_unsealed
+-- Committed rows without a seal, lowest seq first, every column as the chain's canonical
+-- form takes it (at in exact microseconds). Bounded to recent rows so that the search stays
+-- cheap as the table grows: from 10 minutes before the newest sealed row on. A row still
+-- unsealed is one that committed after the last batch, or whose transaction is still open;
+-- no transaction that writes an audit row stays open for minutes (the longest, a payment
+-- waiting for Stripe, gives up after 20 s), so the margin leaves nothing behind. The bound
+-- follows the newest sealed row, not the clock, so a backlog (the sealer or the database
+-- was down for a day) is still sealed in full, batch after batch. With no seal yet, every
+-- row qualifies (existing rows are chained on the first runs).
+SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
+       e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip, e.outcome,
+       e.request_id
+  FROM audit_events e
+ WHERE e.at >= coalesce((SELECT a.at FROM audit_events a
+                          WHERE a.seq = (SELECT max(event_seq) FROM audit_seals)),
+                        '-infinity') - interval '10 minutes'
+   AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)
+ ORDER BY e.seq
+ LIMIT %s::int;
+
+-- name: audit_seal_insert
+-- A batch of seals in one statement: positions, event seqs and hex macs as three arrays.
+INSERT INTO audit_seals (position, event_seq, mac)
+SELECT u.position, u.event_seq, decode(u.mac, 'hex')
+  FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u (position, event_seq, mac);
+
+-- name: audit_checkpoint_insert
+-- created_at is now(), the time audit_seal_head gave in the same transaction (and signed).
+INSERT INTO audit_checkpoints (position, mac, signature, created_at)
+VALUES (%s::bigint, decode(%s, 'hex'), decode(%s, 'hex'), now());

@@ -21,6 +21,34 @@ static void to_hex(char *out, const unsigned char *in, apr_size_t n)
     out[2 * n] = '\0';
 }
 
+void dp_hex_encode(char *out, const unsigned char *in, apr_size_t n)
+{
+    to_hex(out, in, n);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int dp_hex_decode(const char *hex, unsigned char *out, apr_size_t n)
+{
+    if (hex == NULL || strlen(hex) != 2 * n) {
+        return -1;
+    }
+    for (apr_size_t i = 0; i < n; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
 const char *dp_random_hex(apr_pool_t *p, apr_size_t n)
 {
     unsigned char *raw = apr_palloc(p, n);

@@ -22,6 +22,7 @@ static const struct {
     {"google_id", dp_suite_google_id},
     {"stripe", dp_suite_stripe},
     {"cookie", dp_suite_cookie}, /* cookie sessions */
+    {"auditchain", dp_suite_auditchain}, /* audit chain (issue 7) */
 };
 
 static long checks, failed;

@@ -33,6 +33,8 @@ sub start_httpd {
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
     # the suite's message key unless the caller brings its own ring (keys => '...')
     my $keys = $o{keys} // "DocPortalMessageKey t1 file:$ENV{DOCPORTAL_MESSAGE_KEY_FILE} current";
+    # audit chain (issue 7): the suite's audit key unless the caller brings its own (audit => '')
+    my $audit = $o{audit} // "DocPortalAuditKeyFile $ENV{DOCPORTAL_AUDIT_KEY_FILE}\nDocPortalAuditSealInterval 1";
     chmod 0755, $dir;
     open my $fh, '>', "$dir/$name.conf" or die $!;
     print $fh <<"CONF";
@@ -57,6 +59,7 @@ MaxSpareThreads 5
 DBDriver pgsql
 DBDParams "$o{params}"
 $keys
+$audit
 $o{extra}
 <Location /api>
     SetHandler docportal-api
