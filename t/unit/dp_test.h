@@ -33,6 +33,7 @@ extern const dp_test_case dp_suite_google[];
 extern const dp_test_case dp_suite_aead[];
 extern const dp_test_case dp_suite_google_id[];
 extern const dp_test_case dp_suite_stripe[];
+extern const dp_test_case dp_suite_export[]; /* audit report: CSV and Accept */
 
 /* Record one check; returns ok so callers can chain diagnostics. */
 int dp_t_check(int ok, const char *file, int line, const char *fmt, ...)

@@ -21,6 +21,7 @@ static const struct {
     {"aead", dp_suite_aead},
     {"google_id", dp_suite_google_id},
     {"stripe", dp_suite_stripe},
+    {"export", dp_suite_export}, /* audit report: CSV and Accept */
 };
 
 static long checks, failed;
