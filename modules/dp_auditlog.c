@@ -1,11 +1,11 @@
 /* The audit report (contract addendum, "Audit"; issue 7): GET /api/audit, a provider's view
  * of the audit trail, as JSON or, when the Accept header prefers it, as a CSV download.
  *
- * Scope: the events about the provider's own clients, plus the events the provider caused
- * without a client (its logins, its list reads, its own reports); never another practice's.
- * Reading the report is itself audited: its one event (audit.read) is written before the
- * rows are selected, so a report includes the event of its own reading when that matches
- * the filters. */
+ * Scope: the events about the provider's own clients, plus the events without a client that
+ * the provider or one of its clients caused (its logins, its list reads, its own reports, a
+ * client's refused calls); never another practice's. Reading the report is itself audited:
+ * its one event (audit.read) is written before the rows are selected, so a report includes
+ * the event of its own reading when that matches the filters. */
 #include "dp_audit.h"
 #include "dp_handlers.h"
 #include "dp_sql.h"
@@ -33,7 +33,7 @@ APLOG_USE_MODULE(docportal);
 #define FILTER_MAX_BYTES 200
 
 /* An event's fields in answer order: JSON key (also the CSV header and the sort name) and
- * the column of audit_report_page. */
+ * the column of audit_report. */
 static const struct {
     const char *key;
     const char *col;
@@ -207,6 +207,12 @@ typedef struct csv_out {
     int gone;         /* the client went away */
 } csv_out;
 
+static void set_total(request_rec *r, const dp_rows *rows)
+{
+    const char *total = dp_rows_get(rows, 0, "total");
+    apr_table_setn(r->headers_out, "X-Total-Count", apr_pstrdup(r->pool, total ? total : "0"));
+}
+
 static void csv_write(csv_out *o, const char *const *cells)
 {
     apr_size_t len;
@@ -232,7 +238,13 @@ static int csv_row(void *baton, const dp_rows *row)
 {
     csv_out *o = baton;
     const char *cells[NFIELDS];
-    csv_start(o);
+    if (!o->started) {
+        set_total(o->r, row); /* every row carries it; the headers leave with the first */
+        csv_start(o);
+    }
+    if (dp_rows_get(row, 0, "id") == NULL) {
+        return 0; /* the one row of an empty page */
+    }
     for (int i = 0; i < NFIELDS; i++) {
         cells[i] = dp_rows_get(row, 0, fields[i].col);
     }
@@ -254,6 +266,7 @@ static void csv_break(request_rec *r)
     ap_pass_brigade(r->output_filters, bb);
 }
 
+/* args[nargs - 2] is the limit: HEAD asks for no rows, only the total. */
 static dp_error *reply_csv(dp_ctx *c, dp_db *db, int nargs, const char **args)
 {
     request_rec *r = c->r;
@@ -268,18 +281,20 @@ static dp_error *reply_csv(dp_ctx *c, dp_db *db, int nargs, const char **args)
                                 today.tm_year + 1900, today.tm_mon + 1, today.tm_mday));
     r->status = HTTP_OK;
     if (r->header_only) {
+        dp_rows *rows;
+        args[nargs - 2] = "0";
+        if ((e = dp_db_select(db, DPQ_AUDIT_REPORT, &rows, nargs, args))) return e;
+        set_total(r, rows);
         return NULL;
     }
     apr_pool_create(&o.rowp, r->pool);
-    e = dp_db_stream(db, DPQ_AUDIT_REPORT_PAGE, nargs, args, csv_row, &o);
+    e = dp_db_stream(db, DPQ_AUDIT_REPORT, nargs, args, csv_row, &o);
     if (e != NULL && o.started) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+        /* the cause is logged where it happened (dp_db) */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "DP11001: the audit CSV export broke off after it had started");
         csv_break(r);
-        return NULL;
-    }
-    if (e == NULL) {
-        csv_start(&o); /* an empty report still has its header row */
+        e = NULL;
     }
     apr_pool_destroy(o.rowp);
     return e;
@@ -287,24 +302,31 @@ static dp_error *reply_csv(dp_ctx *c, dp_db *db, int nargs, const char **args)
 
 /* ---- JSON --------------------------------------------------------------------------------- */
 
-static dp_error *reply_json(dp_ctx *c, dp_db *db, const report_query *q, const char *total,
-                            int nargs, const char **args)
+static dp_error *reply_json(dp_ctx *c, dp_db *db, const report_query *q, int nargs,
+                            const char **args)
 {
     apr_pool_t *p = c->r->pool;
     json_t *out = dp_json_own(p, json_object()), *events = json_array();
+    const char *total;
     dp_rows *rows;
     dp_error *e;
 
     json_object_set_new(out, "events", events);
-    if ((e = dp_db_select(db, DPQ_AUDIT_REPORT_PAGE, &rows, nargs, args))) return e;
+    if ((e = dp_db_select(db, DPQ_AUDIT_REPORT, &rows, nargs, args))) return e;
     for (int i = 0; i < rows->nrows; i++) {
-        json_t *ev = json_object();
+        json_t *ev;
+        if (dp_rows_get(rows, i, "id") == NULL) {
+            continue; /* the one row of an empty page */
+        }
+        ev = json_object();
         for (int f = 0; f < NFIELDS; f++) {
             dp_json_set_str(ev, fields[f].key, dp_rows_get(rows, i, fields[f].col));
         }
         json_array_append_new(events, ev);
     }
-    json_object_set_new(out, "total", json_integer(apr_atoi64(total)));
+    set_total(c->r, rows);
+    total = dp_rows_get(rows, 0, "total");
+    json_object_set_new(out, "total", json_integer(total ? apr_atoi64(total) : 0));
     json_object_set_new(out, "limit", json_integer(apr_atoi64(q->limit)));
     json_object_set_new(out, "offset", json_integer(apr_atoi64(q->offset)));
     dp_reply_json(c, 200, out);
@@ -317,7 +339,6 @@ static dp_error *reply_json(dp_ctx *c, dp_db *db, const report_query *q, const c
 dp_error *dp_auditlog_report(dp_ctx *c)
 {
     report_query q;
-    dp_rows *count;
     dp_db *db;
     dp_error *e;
     int client_ok = 0;
@@ -341,11 +362,7 @@ dp_error *dp_auditlog_report(dp_ctx *c)
                               q.outcome, q.sort, q.limit, q.offset};
         const int nargs = (int)(sizeof(args) / sizeof(args[0]));
 
-        /* the count's arguments are the page's without sort, limit and offset */
-        if ((e = dp_db_select(db, DPQ_AUDIT_REPORT_COUNT, &count, nargs - 3, args))) return e;
-        apr_table_setn(c->r->headers_out, "X-Total-Count", dp_rows_get(count, 0, "total"));
         apr_table_mergen(c->r->headers_out, "Vary", "Accept");
-        return q.csv ? reply_csv(c, db, nargs, args)
-                     : reply_json(c, db, &q, dp_rows_get(count, 0, "total"), nargs, args);
+        return q.csv ? reply_csv(c, db, nargs, args) : reply_json(c, db, &q, nargs, args);
     }
 }

@@ -500,7 +500,7 @@ dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args
     dp_rows row = {0};
     const char **vals = NULL;
     PGresult *res;
-    int stop = 0;
+    int stop = 0, failed = 0;
 
     if (statement(db, name, nargs, &err) == NULL) {
         return err;
@@ -510,16 +510,11 @@ dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args
      * buffering the whole result */
     if (conn == NULL || !PQsendQueryPrepared(conn, name, nargs, args, NULL, NULL, 0)
         || !PQsetSingleRowMode(conn)) {
-        if (conn != NULL) {
-            while ((res = PQgetResult(conn)) != NULL) {
-                PQclear(res);
-            }
-        }
-        return query_failed(db, name, 1);
+        failed = 1;
     }
-    while ((res = PQgetResult(conn)) != NULL) {
+    while (conn != NULL && (res = PQgetResult(conn)) != NULL) {
         ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_SINGLE_TUPLE && !stop && err == NULL) {
+        if (st == PGRES_SINGLE_TUPLE && !stop && !failed) {
             if (vals == NULL) {
                 row.ncols = PQnfields(res);
                 row.cols = apr_palloc(db->r->pool, sizeof(char *) * (apr_size_t)(row.ncols + 1));
@@ -536,14 +531,12 @@ dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args
             }
             stop = fn(baton, &row);
         }
-        else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && err == NULL) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r, "DP02012: statement %s failed: %s",
-                          name, first_line(db->r->pool, PQresultErrorMessage(res)));
-            err = PQstatus(conn) == CONNECTION_OK ? dp_error_internal(db->r->pool)
-                                                  : unavailable(db->r);
+        else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+            failed = 1;
         }
         PQclear(res); /* every result is read to the end, so the connection is idle again */
     }
     db->used = 1;
-    return err;
+    /* the connection's last error message says what went wrong; a lost one is a 503 */
+    return failed ? query_failed(db, name, 1) : NULL;
 }

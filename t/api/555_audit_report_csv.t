@@ -145,6 +145,57 @@ error_is($res, 422, 'validation_error', 'limit', 'limit=5000 for JSON: 422 (JSON
 (undef, undef, $res) = audit_report($ptok, { %B, limit => 5000 }, @CSV);
 is($res->code, 200, 'limit=5000 for CSV: 200');
 
+# ---- the database fails mid-export: the answer is cut short, never passed off as complete ------
+# 100000 rows (about 25 MB) do not fit in the sockets' buffers: once this client stops reading,
+# the export stalls with its database session busy; ending that session breaks it off.
+psql_must(q{INSERT INTO audit_events (at, actor_id, actor_type, action, resource_type, resource_id, client_id, ip, outcome) }
+    . q{SELECT timestamptz '2016-01-10T00:00:00Z' + g * interval '1 second', } . sql_quote($cid) . q{::uuid, 'client', 'bulk.read', 'appointment', }
+    . q{repeat('x', 100) || g, } . sql_quote($cid) . q{::uuid, '10.3.3.3', 'success' FROM generate_series(1, 100000) g});
+{
+    require IO::Socket::INET;
+    my $mark = error_log_mark();
+    my ($host, $port) = split /:/, $hostport;
+    $host = '127.0.0.1' if $host eq 'localhost';
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp', Timeout => 10)
+        or BAIL_OUT("connect: $!");
+    local $SIG{ALRM} = sub { die "timed out\n" };
+    alarm 120;
+    syswrite $sock, "GET /api/audit?from=2016-01-01&to=2016-01-31&limit=100000 HTTP/1.1\r\nHost: $hostport\r\n"
+                  . "Authorization: Bearer $ptok\r\nAccept: text/csv\r\nConnection: close\r\n\r\n";
+    my $raw = '';
+    while (length $raw < 65536) {
+        my $n = sysread $sock, my $buf, 65536;
+        last unless $n;
+        $raw .= $buf;
+    }
+    my $pid = '';
+    for (1 .. 100) {
+        $pid = psql(q{SELECT pid FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() }
+                  . q{AND query LIKE '%hits AS NOT MATERIALIZED%' LIMIT 1});
+        last if $pid;
+        select undef, undef, undef, 0.1;
+    }
+    ok($pid, "the export is under way and its database session busy ($pid)");
+    psql_must("SELECT pg_terminate_backend($pid)") if $pid;
+    while (1) {
+        my $n = sysread $sock, my $buf, 65536;
+        last unless $n;
+        $raw .= $buf;
+    }
+    alarm 0;
+    close $sock;
+    like($raw, qr{^HTTP/1\.1 200 }, 'it had started with 200');
+    like($raw, qr{\r\nTransfer-Encoding: chunked\r\n}i, '... in chunks');
+    unlike($raw, qr{\r\n0\r\n\r\n\z}, '... and ends without the last chunk: the client sees it is cut short');
+    my $lines = () = $raw =~ /\r\n/g;
+    ok($lines < 100001, "... with fewer lines than the export has ($lines)");
+    my $log = error_log_since($mark, qr/DP11001/);
+    like($log, qr/\[[\w.]+:warn\] .*DP11001:/, 'the broken export is logged (DP11001, a warning)');
+    like($log, qr/DP02007: database connection lost during audit_report/, '... and its cause (DP02007)');
+}
+my (undef, undef, $after) = audit_report($ptok, { %B, limit => 1 }, @CSV);
+is($after->code, 200, 'the next export works (a fresh database connection)');
+
 # ---- an empty export, HEAD, errors -----------------------------------------------------------------
 (undef, undef, $res) = audit_report($ptok, { from => '2001-01-01', to => '2001-01-31' }, @CSV);
 is($res->code, 200, 'a period without events: 200');
