@@ -212,6 +212,10 @@ for my $f (@filters) {
     is($total, scalar @want, "... total " . scalar @want);
 }
 ok(scalar(grep { $_->{action} eq 'edge.read' } @mine) == 4, 'the midnight rows are there to be told apart');
+# an offset's '+' may come unencoded (a query string is not a form: '+' is not a space)
+($st, $d, $res) = api(GET => '/api/audit?from=2020-03-10T06:00:00+02:00&to=2020-03-31&limit=1000', token => $ptok);
+is_deeply(ids(@{ $d->{events} // [] }), ids(sort by_default grep { $_->{at} ge '2020-03-10T04:00:00.000Z' } @mine),
+          "from=2020-03-10T06:00:00+02:00 with a bare '+': from 04:00Z") or diag(dump_res($res));
 
 # ---- sorting and paging -------------------------------------------------------------------------
 my @SORT_FIELDS = qw(id at actorId actorType action resourceType resourceId clientId ip outcome);
