@@ -105,6 +105,9 @@ static const dp_route routes[] = {
      H(dp_billing_config)},
     {"POST", "/api/billing/webhook",        PUBLIC,   DP_ROUTE_RAW_BODY, "billing.webhook",
      "invoice", H(dp_billing_webhook)},
+
+    /* audit report (issue 7) */
+    {"GET",  "/api/audit", PROVIDER, 0, "audit.read", "audit", H(dp_auditlog_report)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

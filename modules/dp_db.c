@@ -500,3 +500,54 @@ const char *dp_rows_get(const dp_rows *rows, int i, const char *col)
     }
     return NULL;
 }
+
+/* ---- audit report (issue 7): results too large to hold whole ---------------------------- */
+
+dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args,
+                       dp_db_row_fn fn, void *baton)
+{
+    PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
+    dp_error *err = NULL;
+    dp_rows row = {0};
+    const char **vals = NULL;
+    PGresult *res;
+    int stop = 0, failed = 0;
+
+    if (statement(db, name, nargs, &err) == NULL) {
+        return err;
+    }
+    /* apr_dbd prepared the statement under its name (PREPARE name AS ...), so libpq can run
+     * it on the same connection; single-row mode hands the rows over one by one instead of
+     * buffering the whole result */
+    if (conn == NULL || !PQsendQueryPrepared(conn, name, nargs, args, NULL, NULL, 0)
+        || !PQsetSingleRowMode(conn)) {
+        failed = 1;
+    }
+    while (conn != NULL && (res = PQgetResult(conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE && !stop && !failed) {
+            if (vals == NULL) {
+                row.ncols = PQnfields(res);
+                row.cols = apr_palloc(db->r->pool, sizeof(char *) * (apr_size_t)(row.ncols + 1));
+                vals = apr_palloc(db->r->pool, sizeof(char *) * (apr_size_t)(row.ncols + 1));
+                for (int c = 0; c < row.ncols; c++) {
+                    row.cols[c] = apr_pstrdup(db->r->pool, PQfname(res, c));
+                }
+                row.nrows = 1;
+                row.vals = &vals;
+            }
+            /* the values point into res: fn must not keep them */
+            for (int c = 0; c < row.ncols; c++) {
+                vals[c] = PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
+            }
+            stop = fn(baton, &row);
+        }
+        else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+            failed = 1;
+        }
+        PQclear(res); /* every result is read to the end, so the connection is idle again */
+    }
+    db->used = 1;
+    /* the connection's last error message says what went wrong; a lost one is a 503 */
+    return failed ? query_failed(db, name, 1) : NULL;
+}

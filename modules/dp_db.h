@@ -63,4 +63,11 @@ dp_rows *dp_db_drain(apr_pool_t *p, const apr_dbd_driver_t *drv, apr_dbd_results
 /* Value of column col in row i, or NULL (SQL NULL, or no such row/column). */
 const char *dp_rows_get(const dp_rows *rows, int i, const char *col);
 
+/* Audit report: a select whose rows are handed to fn one at a time as they arrive (a result
+ * of any size in bounded memory). row holds one row (index 0) whose values live only until fn
+ * returns. fn returns non-zero to stop: the rest of the result is read and dropped. */
+typedef int (*dp_db_row_fn)(void *baton, const dp_rows *row);
+dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args,
+                       dp_db_row_fn fn, void *baton);
+
 #endif

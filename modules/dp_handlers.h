@@ -53,4 +53,7 @@ dp_error *dp_billing_webhook(dp_ctx *c);
 dp_error *dp_dashboard_provider(dp_ctx *c);
 dp_error *dp_dashboard_client(dp_ctx *c);
 
+/* auditlog.c: the audit report (issue 7) */
+dp_error *dp_auditlog_report(dp_ctx *c);
+
 #endif

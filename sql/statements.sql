@@ -548,3 +548,82 @@ SELECT u.position, u.event_seq, decode(u.mac, 'hex')
 -- created_at is now(), the time audit_seal_head gave in the same transaction (and signed).
 INSERT INTO audit_checkpoints (position, mac, signature, created_at)
 VALUES (%s::bigint, decode(%s, 'hex'), decode(%s, 'hex'), now());
+-- ---------------------------------------------------------------- audit report (issue 7)
+-- GET /api/audit. A provider's report holds the events about its clients (client_id one of
+-- theirs) and, of the events without a client, those the provider or one of its clients
+-- caused (its logins and lists, a client's refused calls); never another practice's.
+-- Each statement binds its parameters once, in the one-row subquery q: PostgreSQL folds them
+-- into each execution's plan, so an absent filter (NULL) costs nothing and the ORDER BY
+-- reduces to the one chosen field (the default, -at, walks audit_events_at_idx backwards).
+
+-- name: audit_report_period
+-- Whether clientId (when given) is one of the provider's clients, and from/to as UTC
+-- instants: an instant as given, a day in the provider's time zone (from: its start; to: the
+-- start of the next day, so the day is included). One fixed text form, compared in C; the
+-- report's statements get '-infinity'/'infinity' for an open end (a range the index serves).
+SELECT (q.client IS NULL
+        OR EXISTS (SELECT 1 FROM users c WHERE c.id = q.client AND c.provider_id = p.id))
+           AS client_ok,
+       to_char(coalesce(q.from_at, q.from_day::timestamp AT TIME ZONE p.time_zone)
+                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS from_at,
+       to_char(coalesce(q.to_at, (q.to_day + 1)::timestamp AT TIME ZONE p.time_zone)
+                   AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS to_at
+  FROM (SELECT %s::uuid AS me, %s::uuid AS client, %s::timestamptz AS from_at,
+               %s::date AS from_day, %s::timestamptz AS to_at, %s::date AS to_day) q
+  JOIN users p ON p.id = q.me AND p.user_type = 'provider';
+
+-- name: audit_report
+-- One page of the report and the count of all its rows, from one snapshot: always one row at
+-- least, whose event columns are NULL when the page is empty. The page is ordered by q.sort
+-- (a field name, '-' first for descending; checked against the list in modules/dp_auditlog.c),
+-- ties in event order (seq) in the same direction, so '-f' is exactly the reverse of 'f' and
+-- pages never overlap. Both CTEs are inlined where they are used (NOT MATERIALIZED): the
+-- count is a bitmap scan of the two indexes, the page stops after limit + offset rows.
+WITH q AS NOT MATERIALIZED (
+         SELECT %s::uuid AS me, %s::uuid AS client, %s::timestamptz AS from_at,
+                %s::timestamptz AS to_at, %s AS action, %s::uuid AS actor, %s AS actor_type,
+                %s AS resource_type, %s AS resource_id, %s AS outcome, %s AS sort),
+     hits AS NOT MATERIALIZED (
+         SELECT e.*
+           FROM audit_events e, q
+          WHERE (e.client_id = ANY (ARRAY(SELECT u.id FROM users u WHERE u.provider_id = q.me))
+                 OR (e.client_id IS NULL
+                     AND e.actor_id = ANY (ARRAY(SELECT u.id FROM users u
+                                                  WHERE u.id = q.me OR u.provider_id = q.me))))
+            AND (q.client IS NULL OR e.client_id = q.client)
+            AND e.at >= q.from_at AND e.at < q.to_at
+            AND (q.action IS NULL OR e.action = q.action)
+            AND (q.actor IS NULL OR e.actor_id = q.actor)
+            AND (q.actor_type IS NULL OR e.actor_type = q.actor_type)
+            AND (q.resource_type IS NULL OR e.resource_type = q.resource_type)
+            AND (q.resource_id IS NULL OR e.resource_id = q.resource_id)
+            AND (q.outcome IS NULL OR e.outcome = q.outcome))
+SELECT (SELECT count(*) FROM hits) AS total, p.id, dp_ts(p.at) AS at, p.actor_id, p.actor_type,
+       p.action, p.resource_type, p.resource_id, p.client_id, p.ip, p.outcome
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (
+       SELECT h.*
+         FROM hits h, q
+        ORDER BY CASE q.sort WHEN 'id' THEN h.id END,
+                 CASE q.sort WHEN '-id' THEN h.id END DESC,
+                 CASE q.sort WHEN 'at' THEN h.at END,
+                 CASE q.sort WHEN '-at' THEN h.at END DESC,
+                 CASE q.sort WHEN 'actorId' THEN h.actor_id END,
+                 CASE q.sort WHEN '-actorId' THEN h.actor_id END DESC,
+                 CASE q.sort WHEN 'actorType' THEN h.actor_type END,
+                 CASE q.sort WHEN '-actorType' THEN h.actor_type END DESC,
+                 CASE q.sort WHEN 'action' THEN h.action END,
+                 CASE q.sort WHEN '-action' THEN h.action END DESC,
+                 CASE q.sort WHEN 'resourceType' THEN h.resource_type END,
+                 CASE q.sort WHEN '-resourceType' THEN h.resource_type END DESC,
+                 CASE q.sort WHEN 'resourceId' THEN h.resource_id END,
+                 CASE q.sort WHEN '-resourceId' THEN h.resource_id END DESC,
+                 CASE q.sort WHEN 'clientId' THEN h.client_id END,
+                 CASE q.sort WHEN '-clientId' THEN h.client_id END DESC,
+                 CASE q.sort WHEN 'ip' THEN h.ip END,
+                 CASE q.sort WHEN '-ip' THEN h.ip END DESC,
+                 CASE q.sort WHEN 'outcome' THEN h.outcome END,
+                 CASE q.sort WHEN '-outcome' THEN h.outcome END DESC,
+                 CASE WHEN left(q.sort, 1) = '-' THEN h.seq END DESC,
+                 h.seq
+        LIMIT %s::bigint OFFSET %s::bigint) p ON true;

@@ -189,3 +189,51 @@ int dp_valid_phone(const char *s)
     }
     return n >= 3 && n <= 20;
 }
+
+/* two digits at s, as a number not above max; -1 otherwise */
+static int two_digits(const char *s, int max)
+{
+    int v;
+    if (!digits(s, 2)) {
+        return -1;
+    }
+    v = (s[0] - '0') * 10 + (s[1] - '0');
+    return v <= max ? v : -1;
+}
+
+int dp_valid_instant(const char *s)
+{
+    const char *t;
+
+    if (s == NULL || strlen(s) < 20 || strlen(s) > 40) {
+        return 0;
+    }
+    {
+        char day[11];
+        memcpy(day, s, 10);
+        day[10] = '\0';
+        if (!dp_valid_date(day)) {
+            return 0;
+        }
+    }
+    if ((s[10] != 'T' && s[10] != 't') || two_digits(s + 11, 23) < 0 || s[13] != ':'
+        || two_digits(s + 14, 59) < 0 || s[16] != ':' || two_digits(s + 17, 60) < 0) {
+        return 0;
+    }
+    t = s + 19;
+    if (*t == '.') {
+        int n = 0;
+        while (apr_isdigit(t[1 + n])) {
+            n++;
+        }
+        if (n < 1 || n > 9) {
+            return 0;
+        }
+        t += 1 + n;
+    }
+    if ((*t == 'Z' || *t == 'z') && t[1] == '\0') {
+        return 1;
+    }
+    return (*t == '+' || *t == '-') && two_digits(t + 1, 23) >= 0 && t[3] == ':'
+           && two_digits(t + 4, 59) >= 0 && t[6] == '\0';
+}

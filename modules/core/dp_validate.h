@@ -38,4 +38,8 @@ int dp_valid_url(const char *s);
 /* A phone number: digits, spaces and + ( ) - . with 3..20 digits. */
 int dp_valid_phone(const char *s);
 
+/* An RFC 3339 instant: YYYY-MM-DDTHH:MM:SS, optional fraction (1..9 digits), then Z or
+ * +HH:MM/-HH:MM; a real date (years 1900..2999, as dp_valid_date), second 60 allowed. */
+int dp_valid_instant(const char *s);
+
 #endif

@@ -35,6 +35,7 @@ extern const dp_test_case dp_suite_google_id[];
 extern const dp_test_case dp_suite_stripe[];
 extern const dp_test_case dp_suite_cookie[]; /* cookie sessions */
 extern const dp_test_case dp_suite_auditchain[]; /* audit chain (issue 7) */
+extern const dp_test_case dp_suite_export[]; /* audit report: CSV and Accept */
 
 /* Record one check; returns ok so callers can chain diagnostics. */
 int dp_t_check(int ok, const char *file, int line, const char *fmt, ...)

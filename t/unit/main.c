@@ -23,6 +23,7 @@ static const struct {
     {"stripe", dp_suite_stripe},
     {"cookie", dp_suite_cookie}, /* cookie sessions */
     {"auditchain", dp_suite_auditchain}, /* audit chain (issue 7) */
+    {"export", dp_suite_export}, /* audit report: CSV and Accept */
 };
 
 static long checks, failed;

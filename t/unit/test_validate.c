@@ -30,6 +30,7 @@ static const struct {
     {"url", dp_valid_url, 8},
     {"phone", dp_valid_phone, 6},
     {"uuid", v_uuid, 6},
+    {"instant", dp_valid_instant, 12},
 };
 #define NVALIDATORS (sizeof(validators) / sizeof(validators[0]))
 
