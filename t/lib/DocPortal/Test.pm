@@ -1278,6 +1278,9 @@ sub login_race {
     my ($n, $email, $password) = @_;
     return race(map { { method => 'POST', path => '/api/auth/login',
                         json => { email => $email, password => $password } } } 1 .. $n);
+}
+
+# ---------------------------------------------------------------------------------------------
 # Audit report (issue 7)
 
 push @EXPORT, qw(audit_report audit_insert_events csv_parse csv_cell_for EVENT_KEYS);
