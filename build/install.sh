@@ -29,12 +29,15 @@ fi
 install -d -m 755 "$share/sql"
 install -m 644 "$root"/sql/[0-9][0-9][0-9]_*.sql "$share/sql/"
 install -m 755 "$root/build/migrate.sh" "$share/migrate.sh"
+install -m 644 "$root/conf/docportal-ssl.conf" "$share/docportal-ssl.conf"
 
 cat <<MSG
 mod_docportal installed:
   module         $("$APXS" -q LIBEXECDIR)/mod_docportal.so
   configuration  $target/docportal.{load,conf}
   migrations     $share/sql (apply: DATABASE_URL=postgresql://OWNER@HOST/DB $share/migrate.sh)
-Next: set DBDParams and the JWT secret in docportal.conf, apply the migrations, then
+  HTTPS site     $share/docportal-ssl.conf (example mod_ssl site: copy to sites-available)
+Next: set DBDParams, the JWT secret, the message key and the audit key in docportal.conf
+  (each: openssl rand -hex 32 > FILE; chmod 600 FILE), apply the migrations, then
   a2enmod docportal && apachectl graceful      (Debian; elsewhere include docportal.load/.conf)
 MSG
