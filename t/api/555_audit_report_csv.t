@@ -152,12 +152,10 @@ psql_must(q{INSERT INTO audit_events (at, actor_id, actor_type, action, resource
     . q{SELECT timestamptz '2016-01-10T00:00:00Z' + g * interval '1 second', } . sql_quote($cid) . q{::uuid, 'client', 'bulk.read', 'appointment', }
     . q{repeat('x', 100) || g, } . sql_quote($cid) . q{::uuid, '10.3.3.3', 'success' FROM generate_series(1, 100000) g});
 {
-    require IO::Socket::INET;
     my $mark = error_log_mark();
     my ($host, $port) = split /:/, $hostport;
     $host = '127.0.0.1' if $host eq 'localhost';
-    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp', Timeout => 10)
-        or BAIL_OUT("connect: $!");
+    my $sock = tls_connect($host, $port) or BAIL_OUT("connect: $!");    # TLS in the TLS pass
     local $SIG{ALRM} = sub { die "timed out\n" };
     alarm 120;
     syswrite $sock, "GET /api/audit?from=2016-01-01&to=2016-01-31&limit=100000 HTTP/1.1\r\nHost: $hostport\r\n"
@@ -202,9 +200,8 @@ is($res->code, 200, 'a period without events: 200');
 is($res->content, join(',', @HEADER) . "\r\n", '... the header row alone');
 is($res->header('X-Total-Count'), 0, '... X-Total-Count 0');
 
-my $head = HTTP::Request->new(HEAD => Apache::TestRequest::resolve_url('/api/audit?from=2018-01-01&to=2018-01-31'));
-$head->header(Authorization => "Bearer $ptok", Accept => 'text/csv');
-$res = Apache::TestRequest::user_agent()->request($head);
+(undef, undef, $res) = api(HEAD => '/api/audit?from=2018-01-01&to=2018-01-31', token => $ptok,
+                           headers => [Accept => 'text/csv']);
 is($res->code, 200, 'HEAD with Accept: text/csv: 200');
 is($res->header('Content-Type'), 'text/csv; charset=utf-8', '... the CSV headers');
 is($res->content, '', '... no body');
