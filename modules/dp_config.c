@@ -307,6 +307,14 @@ static const char *set_int(cmd_parms *cmd, void *d, const char *arg)
     return err;
 }
 
+/* On|Off into the int at cmd->info's offset of the server's config */
+static const char *set_flag(cmd_parms *cmd, void *d, int on)
+{
+    (void)d;
+    *(int *)((char *)cmd_cfg(cmd) + (size_t)cmd->info) = on;
+    return NULL;
+}
+
 static const char *set_cors_origin(cmd_parms *cmd, void *d, const char *arg)
 {
     apr_size_t len = strlen(arg);
@@ -321,21 +329,6 @@ static const char *set_cors_origin(cmd_parms *cmd, void *d, const char *arg)
                             cmd->cmd->name, arg);
     }
     cmd_cfg(cmd)->cors_origin = arg;
-    return NULL;
-}
-
-static const char *set_require_tls(cmd_parms *cmd, void *d, int on)
-{
-    (void)d;
-    cmd_cfg(cmd)->require_tls = on;
-    return NULL;
-}
-
-/* transport (issue 7) */
-static const char *set_trust_forwarded_proto(cmd_parms *cmd, void *d, int on)
-{
-    (void)d;
-    cmd_cfg(cmd)->trust_forwarded_proto = on;
     return NULL;
 }
 
@@ -358,13 +351,6 @@ static const char *set_hsts(cmd_parms *cmd, void *d, const char *arg)
 }
 
 /* ---- sessions and lockout */
-
-static const char *set_cookie_sessions(cmd_parms *cmd, void *d, int on)
-{
-    (void)d;
-    cmd_cfg(cmd)->cookie_sessions = on;
-    return NULL;
-}
 
 /* DocPortalLockout[IP] FAILURES WINDOW_SECONDS LOCK_SECONDS; cmd->info: the rule's offset */
 static const char *set_lockout(cmd_parms *cmd, void *d, const char *failures,
@@ -434,8 +420,8 @@ const command_rec dp_config_cmds[] = {
                   "The front end's origin allowed by CORS (default: none)"),
     AP_INIT_TAKE1(DP_DIR_MAX_BODY, set_int, (void *)&max_body_rule, RSRC_CONF,
                   "Largest accepted request body in bytes (default 1048576)"),
-    AP_INIT_FLAG(DP_DIR_REQUIRE_TLS, set_require_tls, NULL, RSRC_CONF,
-                 "Refuse plain-HTTP API requests (default On)"),
+    AP_INIT_FLAG(DP_DIR_REQUIRE_TLS, set_flag, (void *)APR_OFFSETOF(dp_config, require_tls),
+                 RSRC_CONF, "Refuse plain-HTTP API requests (default On)"),
     AP_INIT_TAKE23(DP_DIR_MESSAGE_KEY, set_message_key, NULL, RSRC_CONF,
                    "ID KEY [current]: an AES-256 key for messages and notes at rest (64 hex, "
                    "base64 or file:PATH); exactly one is current"),
@@ -470,15 +456,15 @@ const command_rec dp_config_cmds[] = {
                   (void *)APR_OFFSETOF(dp_config, google.token_url), RSRC_CONF,
                   "Google OAuth token URL (default: the key file's token_uri)"),
     /* transport (issue 7) */
-    AP_INIT_FLAG(DP_DIR_TRUST_FWD_PROTO, set_trust_forwarded_proto, NULL, RSRC_CONF,
-                 "Treat X-Forwarded-Proto: https from a TLS-terminating proxy as TLS "
+    AP_INIT_FLAG(DP_DIR_TRUST_FWD_PROTO, set_flag, (void *)APR_OFFSETOF(dp_config, trust_forwarded_proto),
+                 RSRC_CONF, "Treat X-Forwarded-Proto: https from a TLS-terminating proxy as TLS "
                  "(default Off)"),
     AP_INIT_TAKE1(DP_DIR_HSTS, set_hsts, NULL, RSRC_CONF,
                   "Strict-Transport-Security value on TLS answers (default max-age=31536000), "
                   "or Off"),
     /* sessions and lockout */
-    AP_INIT_FLAG(DP_DIR_COOKIE_SESSIONS, set_cookie_sessions, NULL, RSRC_CONF,
-                 "Also hand out sessions as HttpOnly cookies with a CSRF token (default Off)"),
+    AP_INIT_FLAG(DP_DIR_COOKIE_SESSIONS, set_flag, (void *)APR_OFFSETOF(dp_config, cookie_sessions),
+                 RSRC_CONF, "Also hand out sessions as HttpOnly cookies with a CSRF token (default Off)"),
     AP_INIT_TAKE3(DP_DIR_LOCKOUT, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout),
                   RSRC_CONF, "FAILURES WINDOW LOCK: that many failed sign-ins for one email "
                   "within WINDOW seconds lock it for LOCK seconds (default 5 900 900)"),
