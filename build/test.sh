@@ -62,8 +62,20 @@ rm -rf t/logs t/conf/httpd.conf t/conf/extra.conf t/conf/apache_test_config.pm
 # Two passes over the same server configuration: plain HTTP (DocPortalRequireTLS Off on the
 # main port), then every API test again over TLS on the TLS virtual host, where
 # DocPortalRequireTLS is On as in production. DP_TEST_PASSES=plain or tls runs one of them.
+# Each pass starts from an empty database and a new server log, as the first one does: tests
+# count rows and read the log (the audit chain's checkpoints among them).
+fresh_database() {
+    psql -X -q -h "$real_var/pg/run" -p "$DP_PG_PORT" -U postgres -d postgres -c 'DROP DATABASE docportal WITH (FORCE)' >/dev/null
+    rm -f "$real_var/pg/bootstrapped"    # pg.sh start then creates the database again
+    bash build/pg.sh start >/dev/null
+    DATABASE_URL=$(bash build/pg.sh url owner) bash build/migrate.sh >/dev/null
+    rm -rf t/logs
+}
 passes=${DP_TEST_PASSES:-plain tls}
+first=1
 for pass in $passes; do
+    [ -n "$first" ] || fresh_database
+    first=
     echo "== API tests over ${pass/plain/plain HTTP} =="
     DP_TLS=$([ "$pass" = tls ] && echo 1 || echo 0) \
         perl t/TEST -apxs /usr/bin/apxs -httpd /usr/sbin/apache2 \
