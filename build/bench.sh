@@ -11,7 +11,8 @@
 #
 # Knobs (environment): BENCH_DURATION (s per run, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS
 # (32), BENCH_THREADS (wrk threads, 2), BENCH_MEM_REQUESTS (API requests between the two
-# memory readings, 200000), BENCH_KEEP=1 (leave the instance running and its files in place).
+# memory readings, 200000), BENCH_LOW_CONNECTIONS (the reads' latency below saturation, 4),
+# BENCH_KEEP=1 (leave the instance running and its files in place).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,8 +22,9 @@ ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 MEM_REQUESTS=${BENCH_MEM_REQUESTS:-200000}
+LOW_CONNS=${BENCH_LOW_CONNECTIONS:-4}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
-for v in DURATION ROUNDS CONNS THREADS MEM_REQUESTS; do
+for v in DURATION ROUNDS CONNS THREADS MEM_REQUESTS LOW_CONNS; do
     case ${!v} in '' | *[!0-9]*) echo "bench: BENCH_${v} must be a whole number" >&2; exit 2 ;; esac
 done
 
@@ -170,13 +172,13 @@ psql_su -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev
 results=$run/results.jsonl
 : >"$results"
 
-run_wrk() { # endpoint kind round [seconds]
-    local ep=$1 kind=$2 round=$3 secs=${4:-$DURATION} path=${PATHQ[$1]} method=${METHOD[$1]}
+run_wrk() { # endpoint kind round [seconds [connections]]
+    local ep=$1 kind=$2 round=$3 secs=${4:-$DURATION} conns=${5:-$CONNS} path=${PATHQ[$1]} method=${METHOD[$1]}
     local bodies=${BODIES[$1]}
     if [ "$kind" = http ]; then path=/$ep.json method=GET bodies=; fi
     BENCH_METHOD=$method BENCH_PATH=$path BENCH_TOKEN=${TOKEN[$ep]} BENCH_BODIES=$bodies \
     BENCH_OUT=$results BENCH_LABEL="$ep $kind $round" BENCH_TIMED=$([ "$ep" = login ] && echo 1 || echo 0) \
-        wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 30s -s build/bench/wrk.lua \
+        wrk -t"$THREADS" -c"$conns" -d"${secs}s" --timeout 30s -s build/bench/wrk.lua \
         "$base$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
 }
 
@@ -184,7 +186,9 @@ run_pgbench() { # endpoint round
     local ep=$1 round=$2 out tps lat args=()
     [ -f "$run/gen/$ep.sql" ] || return 0
     mapfile -t args <"$run/gen/$ep.args"
-    out=$("$pgbin/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$DURATION" \
+    # -T counts the connection phase (32 SCRAM logins and backend starts, up to 2 s on a busy
+    # machine); pgbench's tps leaves it out, so the run is that much longer
+    out=$("$pgbin/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$((DURATION + 2))" \
         -f "$run/gen/$ep.sql" "${args[@]}" "$app_url" 2>&1) || { echo "$out" >&2; die "pgbench failed for $ep"; }
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -n 1)
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
@@ -209,7 +213,7 @@ say "warm-up ($DURATION s per endpoint)"
 for ep in me appointments conversation message_send; do run_wrk "$ep" warmup 0; done
 run_wrk login warmup 0 "$(( DURATION < 5 ? DURATION : 5 ))"
 httpd_rss >"$run/rss.before"
-requests_at_before=$(perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} eq "app" || $j->{kind} eq "soak"; END { print $n + 0 }' "$results")
+requests_at_before=$(perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} =~ /^(app|soak|low)$/; END { print $n + 0 }' "$results")
 
 for round in $(seq "$ROUNDS"); do
     say "round $round of $ROUNDS"
@@ -224,8 +228,13 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
+# Latency below saturation: at 32 connections a request mostly waits for the 31 before it
+# (Little's law: latency = connections / throughput); at 4 it is close to its own cost.
+say "the read endpoints at $LOW_CONNS connections"
+for ep in "${READS[@]}"; do run_wrk "$ep" low 1 "$DURATION" "$LOW_CONNS"; done
+
 api_requests() {
-    perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} eq "app" || $j->{kind} eq "soak"; END { print $n + 0 }' "$results"
+    perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} =~ /^(app|soak|low)$/; END { print $n + 0 }' "$results"
 }
 soak=0
 while [ $(( $(api_requests) - requests_at_before )) -lt "$MEM_REQUESTS" ]; do
@@ -248,9 +257,9 @@ for ep in "${ENDPOINTS[@]}"; do
         "$(cat "$run/gen/$ep.names" 2>/dev/null || echo "-")" "$(cat "$run/gen/$ep.seen")"
     [ ! -f "$run/gen/$ep.error" ] || printf '%s\terror\t%s\n' "$ep" "$(cat "$run/gen/$ep.error")"
 done >"$run/endpoints.tsv"
-BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d}' \
+BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d}' \
     "$stamp" "$commit" "$dirty" "$(nproc)" "$load_before" "$load_after" "$DURATION" "$ROUNDS" \
-    "$CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS") \
+    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS") \
     perl build/bench/report.pl "$results" "$run/endpoints.tsv" "$run/rss.before" "$run/rss.after" "$json"
 cp "$json" "$results_dir/latest.json"
 say "written: $json (and latest.json)"

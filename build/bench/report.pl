@@ -56,7 +56,7 @@ sub target {
 
 my %report;
 for my $e (@order) {
-    my ($app, $http, $db, $bc) = map { by_round($e, $_) } qw(app http db bcrypt);
+    my ($app, $http, $db, $bc, $low) = map { by_round($e, $_) } qw(app http db bcrypt low);
     my (@ratios, @rps);
     my $errors = 0;
     for my $round (sort { $a <=> $b } keys %$app) {
@@ -77,6 +77,11 @@ for my $e (@order) {
     $x->{p99_us} = median(map { $_->{p99_us} } values %$app);
     $x->{http_ceiling_rps} = median(map { $_->{rps} } values %$http);
     $x->{http_ceiling_p99_us} = median(map { $_->{p99_us} } values %$http);
+    if (%$low) {
+        $x->{low_connections_p50_us} = median(map { $_->{p50_us} } values %$low);
+        $x->{low_connections_p99_us} = median(map { $_->{p99_us} } values %$low);
+        $x->{low_connections_rps} = median(map { $_->{rps} } values %$low);
+    }
     $x->{db_ceiling_rps} = median(map { $_->{rps} } values %$db);
     $x->{bcrypt_ceiling_rps} = median(map { $_->{rps} } values %$bc) if $e eq 'login';
     $x->{ratio} = median(@ratios);
@@ -88,7 +93,7 @@ for my $e (@order) {
     }
     $x->{errors} = $errors;
     $x->{rounds} = {map { $_ => [sort { $a->{round} <=> $b->{round} } @{$runs{$e}{$_}}] }
-                    grep { $_ ne 'warmup' && $_ ne 'soak' } keys %{$runs{$e} // {}}};
+                    grep { $_ ne 'warmup' && $_ ne 'soak' && $_ ne 'low' } keys %{$runs{$e} // {}}};
     $x->{statements_match} = ($x->{statements_spec} // '') eq ($x->{statements_seen} // '')
         ? JSON::PP::true : JSON::PP::false;
     $report{$e} = $x;
@@ -108,7 +113,7 @@ $sa += $_ for values %$ra;
 my $same = join(',', sort keys %$rb) eq join(',', sort keys %$ra);
 my $soak = 0;
 for my $e (keys %runs) {
-    $soak += $_->{requests} for (@{$runs{$e}{app} // []}, @{$runs{$e}{soak} // []});
+    $soak += $_->{requests} for map { @{$runs{$e}{$_} // []} } qw(app soak low);
 }
 my $memory = {before_kib => $rb, after_kib => $ra, sum_before_kib => $sb, sum_after_kib => $sa,
               growth_pct => $sb ? 100 * ($sa - $sb) / $sb : undef,
@@ -140,6 +145,13 @@ for my $e (@order) {
         defined $x->{ratio_shared_bound} ? sprintf('%.0f%%', 100 * $x->{ratio_shared_bound}) : '-';
 }
 print "$line\n";
+for my $e (@order) {
+    my $x = $report{$e};
+    next unless defined $x->{low_connections_p99_us};
+    printf "%-34s at %d connections: %s req/s, p50 %s ms, p99 %s ms\n", $x->{request},
+        $meta->{low_connections} // 4, n($x->{low_connections_rps}),
+        ms($x->{low_connections_p50_us}), ms($x->{low_connections_p99_us});
+}
 printf "httpd children RSS (KiB) before: %s = %d; after %d API requests: %s = %d; growth %s%s\n",
     join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
     join(' + ', map { $ra->{$_} } sort keys %$ra), $sa,
