@@ -111,7 +111,7 @@ for i in $(seq 60); do
 done
 bcrypt_cost=$(sed -n 's/^ *DocPortalBcryptCost *\([0-9]*\).*/\1/p' "$conf" | tail -n 1)
 [ -n "$bcrypt_cost" ] || bcrypt_cost=$(sed -n 's/^#define DP_BCRYPT_COST_DEFAULT \([0-9]*\).*/\1/p' modules/core/dp_password.h)
-say "httpd on $base (TLS, mpm_event, 2 children x 25 threads), PostgreSQL on 127.0.0.1:$DP_PG_PORT; bcrypt cost $bcrypt_cost"
+say "httpd on $base (TLS, mpm_event, 2 children x 32 threads), PostgreSQL on 127.0.0.1:$DP_PG_PORT; bcrypt cost $bcrypt_cost"
 
 # ---------------------------------------------------------------- data and scripts
 perl build/bench/seed.pl "$base" "$app_url" "$run/gen"
@@ -156,14 +156,25 @@ for ep in "${ENDPOINTS[@]}"; do
     # the answer of this request is also the static twin's content (same byte size)
     one_request "$ep" "$run/static/$ep.json"
     sleep 0.3
+    # the request's session is the one that ran the most; others (a background writer of the
+    # module, if any) are noted after " | other sessions:"
     tail -c +$((offset + 1)) "$pglog" | perl -ne '
-        if (/\[(\d+)\] LOG:  execute ([^:\s]+):/) { push @s, $2; next }
-        if (/\[(\d+)\] LOG:  statement: (.*)/) {
+        my ($pid, $what);
+        if (/\[(\d+)\] LOG:  execute ([^:\s]+):/) { ($pid, $what) = ($1, $2) }
+        elsif (/\[(\d+)\] LOG:  statement: (.*)/) {
             my $t = $2;
+            $pid = $1;
             next if $t =~ /^(PREPARE|SELECT count\(\*\) FROM pg_prepared_statements)/;
-            push @s, $t =~ /^(BEGIN|COMMIT|ROLLBACK)\b/ ? $1 : "sql:" . substr($t, 0, 40);
+            $what = $t =~ /^(BEGIN|COMMIT|ROLLBACK)\b/ ? $1 : "sql:" . substr($t, 0, 40);
         }
-        END { print join(" ", @s), "\n" }' >"$run/gen/$ep.seen"
+        else { next }
+        push @{$s{$pid}}, $what;
+        END {
+            my @p = sort { @{$s{$b}} <=> @{$s{$a}} } keys %s;
+            my $main = @p ? join(" ", @{$s{shift @p}}) : "";
+            $main .= " | other sessions: " . join(" / ", map { join(" ", @{$s{$_}}) } @p) if @p;
+            print "$main\n";
+        }' >"$run/gen/$ep.seen"
     BODIES[$ep]=$saved
 done
 psql_su -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
@@ -212,9 +223,10 @@ httpd_rss() { # prints "pid rss_kib" per child
 say "warm-up ($DURATION s per endpoint)"
 for ep in me appointments conversation message_send; do run_wrk "$ep" warmup 0; done
 run_wrk login warmup 0 "$(( DURATION < 5 ? DURATION : 5 ))"
-httpd_rss >"$run/rss.before"
-requests_at_before=$(perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} =~ /^(app|soak|low)$/; END { print $n + 0 }' "$results")
 
+api_requests() {
+    perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} =~ /^(app|soak|low)$/; END { print $n + 0 }' "$results"
+}
 for round in $(seq "$ROUNDS"); do
     say "round $round of $ROUNDS"
     for ep in "${ENDPOINTS[@]}"; do
@@ -226,6 +238,12 @@ for round in $(seq "$ROUNDS"); do
         fi
         run_pgbench "$ep" "$round"
     done
+    # The first memory reading once every endpoint has run at full concurrency (each worker
+    # thread's allocator has seen its largest answer): growth after it is what leaks.
+    if [ "$round" = 1 ]; then
+        httpd_rss >"$run/rss.before"
+        requests_at_before=$(api_requests)
+    fi
 done
 
 # Latency below saturation: at 32 connections a request mostly waits for the 31 before it
@@ -233,9 +251,6 @@ done
 say "the read endpoints at $LOW_CONNS connections"
 for ep in "${READS[@]}"; do run_wrk "$ep" low 1 "$DURATION" "$LOW_CONNS"; done
 
-api_requests() {
-    perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} =~ /^(app|soak|low)$/; END { print $n + 0 }' "$results"
-}
 soak=0
 while [ $(( $(api_requests) - requests_at_before )) -lt "$MEM_REQUESTS" ]; do
     [ "$soak" -gt 0 ] || say "more API requests until $MEM_REQUESTS since the first memory reading"

@@ -111,9 +111,11 @@ my ($sb, $sa) = (0, 0);
 $sb += $_ for values %$rb;
 $sa += $_ for values %$ra;
 my $same = join(',', sort keys %$rb) eq join(',', sort keys %$ra);
+# API requests after the first reading (taken after round 1)
 my $soak = 0;
 for my $e (keys %runs) {
-    $soak += $_->{requests} for map { @{$runs{$e}{$_} // []} } qw(app soak low);
+    $soak += $_->{requests} for grep { $_->{kind} ne 'app' || $_->{round} > 1 }
+        map { @{$runs{$e}{$_} // []} } qw(app soak low);
 }
 my $memory = {before_kib => $rb, after_kib => $ra, sum_before_kib => $sb, sum_after_kib => $sa,
               growth_pct => $sb ? 100 * ($sa - $sb) / $sb : undef,
@@ -152,7 +154,7 @@ for my $e (@order) {
         $meta->{low_connections} // 4, n($x->{low_connections_rps}),
         ms($x->{low_connections_p50_us}), ms($x->{low_connections_p99_us});
 }
-printf "httpd children RSS (KiB) before: %s = %d; after %d API requests: %s = %d; growth %s%s\n",
+printf "httpd children RSS (KiB) after round 1: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
     join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
     join(' + ', map { $ra->{$_} } sort keys %$ra), $sa,
     defined $memory->{growth_pct} ? sprintf('%+.2f%%', $memory->{growth_pct}) : 'n/a',
