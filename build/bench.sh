@@ -183,20 +183,39 @@ psql_su -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev
 results=$run/results.jsonl
 : >"$results"
 
+# CPU per request of each run (httpd, PostgreSQL, load generator; build/bench/cpu.pl): less
+# moved by other work on the machine than throughput is, and it says where the time goes.
+cpu_now() { perl build/bench/cpu.pl "$(cat "$run/httpd/httpd.pid")" "$(head -n 1 "$run/pg/data/postmaster.pid")" $$; }
+add_cpu() { # before-snapshot requests: adds "cpu_ms" (per request) to the last result line
+    local h0 p0 c0 h1 p1 c1
+    read -r h0 p0 c0 <<<"$1"
+    read -r h1 p1 c1 <<<"$(cpu_now)"
+    N=${2:-0} H=$((h1 - h0)) P=$((p1 - p0)) C=$((c1 - c0)) perl -i -pe '
+        if (eof) {
+            my $n = $ENV{N} || 1;
+            my $add = sprintf(q{,"cpu_ms":{"httpd":%.4f,"pg":%.4f,"client":%.4f}},
+                              $ENV{H} / $n, $ENV{P} / $n, $ENV{C} / $n);
+            s/\}\s*$/$add}\n/;
+        }' "$results"
+}
+
 run_wrk() { # endpoint kind round [seconds [connections]]
     local ep=$1 kind=$2 round=$3 secs=${4:-$DURATION} conns=${5:-$CONNS} path=${PATHQ[$1]} method=${METHOD[$1]}
     local bodies=${BODIES[$1]}
     if [ "$kind" = http ]; then path=/$ep.json method=GET bodies=; fi
+    cpu0=$(cpu_now)
     BENCH_METHOD=$method BENCH_PATH=$path BENCH_TOKEN=${TOKEN[$ep]} BENCH_BODIES=$bodies \
     BENCH_OUT=$results BENCH_LABEL="$ep $kind $round" BENCH_TIMED=$([ "$ep" = login ] && echo 1 || echo 0) \
         wrk -t"$THREADS" -c"$conns" -d"${secs}s" --timeout 30s -s build/bench/wrk.lua \
         "$base$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
+    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')"
 }
 
 run_pgbench() { # endpoint round
     local ep=$1 round=$2 out tps lat args=()
     [ -f "$run/gen/$ep.sql" ] || return 0
     mapfile -t args <"$run/gen/$ep.args"
+    cpu0=$(cpu_now)
     # -T counts the connection phase (32 SCRAM logins and backend starts, up to 2 s on a busy
     # machine); pgbench's tps leaves it out, so the run is that much longer
     out=$("$pgbin/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$((DURATION + 2))" \
@@ -205,6 +224,7 @@ run_pgbench() { # endpoint round
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
     printf '{"endpoint":"%s","kind":"db","round":%d,"rps":%s,"mean_us":%s}\n' \
         "$ep" "$round" "${tps:-0}" "$(awk -v l="${lat:-0}" 'BEGIN{printf "%.1f", l*1000}')" >>"$results"
+    add_cpu "$cpu0" "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
 }
 
 # As many hashing threads as logins in flight: on a machine shared with other work, the CPU

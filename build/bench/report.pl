@@ -85,6 +85,19 @@ for my $e (@order) {
     $x->{db_ceiling_rps} = median(map { $_->{rps} } values %$db);
     $x->{bcrypt_ceiling_rps} = median(map { $_->{rps} } values %$bc) if $e eq 'login';
     $x->{ratio} = median(@ratios);
+    # CPU per request (ms) by process kind, medians of the rounds; the ratio they imply when
+    # every run is CPU-bound on the same cores: lower ceiling's CPU per request over the API's
+    for my $k (['app', $app], ['http', $http], ['db', $db]) {
+        my @r = grep { $_->{cpu_ms} } values %{$k->[1]};
+        next unless @r;
+        my %c = map { my $w = $_; $w => median(map { $_->{cpu_ms}{$w} } @r) } qw(httpd pg client);
+        $c{total} = $c{httpd} + $c{pg} + $c{client};
+        $x->{cpu_ms}{$k->[0]} = \%c;
+    }
+    if ($x->{cpu_ms}{app} && $x->{cpu_ms}{http} && $x->{cpu_ms}{db} && $x->{cpu_ms}{app}{total} > 0) {
+        my ($h, $d) = ($x->{cpu_ms}{http}{total}, $x->{cpu_ms}{db}{total});
+        $x->{ratio_by_cpu} = ($h > $d ? $h : $d) / $x->{cpu_ms}{app}{total};
+    }
     # Both ceilings are measured alone; the API needs the HTTP work and the database work on
     # the same cores, so with both CPU-bound it cannot beat 1 / (1/HTTP + 1/DB).
     if ($x->{http_ceiling_rps} && $x->{db_ceiling_rps}) {
@@ -153,6 +166,18 @@ for my $e (@order) {
     printf "%-34s at %d connections: %s req/s, p50 %s ms, p99 %s ms\n", $x->{request},
         $meta->{low_connections} // 4, n($x->{low_connections_rps}),
         ms($x->{low_connections_p50_us}), ms($x->{low_connections_p99_us});
+}
+printf "\n%-34s %-24s %-24s %-24s %8s\n", 'CPU ms per request', 'API', 'static file', 'pgbench',
+    'ratio';
+printf "%-34s %-24s %-24s %-24s %8s\n", '(httpd + PostgreSQL + wrk/pgbench)', '', '', '', 'by CPU';
+for my $e (@order) {
+    my $x = $report{$e};
+    # a login's CPU is mostly in flight at the end of a run: its rate says more
+    next unless $x->{cpu_ms}{app} && $e ne 'login';
+    my $f = sub { my $c = $x->{cpu_ms}{$_[0]} or return '-';
+                  sprintf('%.2f+%.2f+%.2f=%.2f', @$c{qw(httpd pg client total)}) };
+    printf "%-34s %-24s %-24s %-24s %8s\n", $x->{request}, $f->('app'), $f->('http'), $f->('db'),
+        defined $x->{ratio_by_cpu} ? sprintf('%.0f%%', 100 * $x->{ratio_by_cpu}) : '-';
 }
 printf "httpd children RSS (KiB) after round 1: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
     join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
