@@ -12,7 +12,9 @@
 # Knobs (environment): BENCH_DURATION (s per run, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS
 # (32), BENCH_THREADS (wrk threads, 2), BENCH_MEM_REQUESTS (API requests between the two
 # memory readings, 200000), BENCH_LOW_CONNECTIONS (the reads' latency below saturation, 4),
-# BENCH_KEEP=1 (leave the instance running and its files in place).
+# BENCH_HTTPD_EXTRA (directives added to the instance's configuration, e.g.
+# 'DocPortalBcryptCost 12': the bcrypt ceiling follows it), BENCH_KEEP=1 (leave the instance
+# running and its files in place).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
