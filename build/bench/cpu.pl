@@ -15,6 +15,7 @@ sub times_of {
     open my $f, '<', "/proc/$_[0]/stat" or return (0, 0, 0, 0);
     my $s = <$f>;
     close $f;
+    return (0, 0, 0, 0) unless defined $s; # it has just exited
     $s =~ s/^.*\) //;
     my @f = split ' ', $s;
     return @f[11 .. 14];
@@ -27,7 +28,7 @@ sub children {
         open my $f, '<', "/proc/$p/stat" or next;
         my $s = <$f>;
         close $f;
-        push @kids, $p if $s =~ /\) \S+ (\d+)/ && $1 == $parent;
+        push @kids, $p if defined $s && $s =~ /\) \S+ (\d+)/ && $1 == $parent;
     }
     return @kids;
 }
