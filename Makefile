@@ -112,3 +112,13 @@ clean:
 distclean: clean
 	-@bash build/instance.sh stop 2>/dev/null
 	rm -rf var
+
+# bench: `make bench` measures the API against its own ceilings (static file, pgbench,
+# bcrypt) in one run on this machine and writes var/bench/*.json. Not part of `make test`/CI.
+$(OUT)/bench/bcrypt_ceiling: build/bench/bcrypt_ceiling.c $(OUT)/modules/core/dp_password.o $(OUT)/modules/core/dp_crypto.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(OUT)/modules/core/dp_password.o $(OUT)/modules/core/dp_crypto.o $(LIBS)
+
+bench: build
+	@$(MAKE) --no-print-directory $(OUT)/bench/bcrypt_ceiling
+	@bash build/bench.sh

@@ -42,23 +42,48 @@ dp_error *dp_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len, j
     return NULL;
 }
 
+/* The dump target: pool memory that doubles as it fills. */
+typedef struct dump_buf {
+    apr_pool_t *p;
+    char *data;
+    apr_size_t len, cap;
+} dump_buf;
+
+static int dump_append(const char *chunk, size_t size, void *data)
+{
+    dump_buf *b = data;
+    if (b->len + size + 1 > b->cap) {
+        apr_size_t cap = b->cap * 2;
+        char *grown;
+        while (cap < b->len + size + 1) {
+            cap *= 2;
+        }
+        grown = apr_palloc(b->p, cap);
+        memcpy(grown, b->data, b->len);
+        b->data = grown;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, chunk, size);
+    b->len += size;
+    return 0;
+}
+
 const char *dp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
 {
     /* Money is printed from cents with 2 decimals at most; 15 significant digits keeps
-     * 149.99 from printing as 149.99000000000001. */
+     * 149.99 from printing as 149.99000000000001. One pass: serialising costs more than the
+     * copies of a growing buffer (json_dumpb(NULL, 0) to learn the size first doubled it). */
     const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(15);
-    size_t need = json_dumpb(j, NULL, 0, flags);
-    char *buf;
+    dump_buf b = {p, apr_palloc(p, 1024), 0, 1024};
 
-    buf = apr_palloc(p, need + 1);
-    if (need > 0) {
-        json_dumpb(j, buf, need, flags);
+    if (json_dump_callback(j, dump_append, &b, flags) != 0) {
+        b.len = 0;
     }
-    buf[need] = '\0';
+    b.data[b.len] = '\0';
     if (len != NULL) {
-        *len = need;
+        *len = b.len;
     }
-    return buf;
+    return b.data;
 }
 
 void dp_json_set_str(json_t *obj, const char *key, const char *s)

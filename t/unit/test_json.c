@@ -140,6 +140,23 @@ static void test_dump(dp_test_env *env)
     CHECK_STR(dp_json_dump(p, dp_json_own(p, json_array()), &len), "[]");
     CHECK_EQ(len, 2);
     CHECK_STR(dp_json_dump(p, dp_json_own(p, json_object()), NULL), "{}");
+    /* An answer far larger than the first buffer (it grows several times) comes out whole,
+     * byte for byte what jansson writes. */
+    o = dp_json_own(p, json_array());
+    for (int i = 0; i < 500; i++) {
+        json_t *row = json_object();
+        json_object_set_new(row, "id", json_integer(i));
+        json_object_set_new(row, "text", json_string("a row \"quoted\" with \u00e9 and \\ in it"));
+        json_array_append_new(o, row);
+    }
+    {
+        char *want = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        s = dp_json_dump(p, o, &len);
+        CHECK(want != NULL && len > 16384);
+        CHECK_STR(s, want);
+        CHECK_EQ(len, strlen(want));
+        free(want);
+    }
 }
 
 /* Every amount typed with two decimals converts exactly and prints back as typed

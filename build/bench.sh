@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# `make bench`: the API's throughput and latency next to the ceilings of this machine, all
+# measured in one run, interleaved, so that a busy shared machine moves both alike and the
+# ratios hold. Starts its own PostgreSQL (durable: fsync, synchronous_commit and
+# full_page_writes on) and httpd (TLS, mpm_event) on free ports under var/, seeds them, then
+# per round and per endpoint runs wrk against the endpoint, wrk against a static file of the
+# same size (HTTP ceiling) and pgbench -M prepared with the endpoint's statements (database
+# ceiling); for login, a bcrypt program on all cores (bcrypt ceiling). Prints the table and
+# the targets met or missed, writes var/bench/<time>-<commit>.json and var/bench/latest.json,
+# and exits 0 unless the bench itself could not run.
+#
+# Knobs (environment): BENCH_DURATION (s per run, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS
+# (32), BENCH_THREADS (wrk threads, 2), BENCH_MEM_REQUESTS (API requests between the two
+# memory readings, 200000), BENCH_LOW_CONNECTIONS (the reads' latency below saturation, 4),
+# BENCH_HTTPD_EXTRA (directives added to the instance's configuration, e.g.
+# 'DocPortalBcryptCost 12': the bcrypt ceiling follows it), BENCH_KEEP=1 (leave the instance
+# running and its files in place).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+DURATION=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+CONNS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+MEM_REQUESTS=${BENCH_MEM_REQUESTS:-200000}
+LOW_CONNS=${BENCH_LOW_CONNECTIONS:-4}
+HTTPD=${HTTPD:-/usr/sbin/apache2}
+for v in DURATION ROUNDS CONNS THREADS MEM_REQUESTS LOW_CONNS; do
+    case ${!v} in '' | *[!0-9]*) echo "bench: BENCH_${v} must be a whole number" >&2; exit 2 ;; esac
+done
+
+say() { echo "bench: $*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+# wrk is the one tool beyond the project's own packages; pgbench ships with postgresql.
+bash build/deps.sh wrk
+bcrypt_ceiling=$root/build/out/bench/bcrypt_ceiling
+[ -x "$bcrypt_ceiling" ] || die "run through 'make bench' (it builds $bcrypt_ceiling)"
+pgbin=/usr/lib/postgresql/15/bin
+[ -x "$pgbin/pgbench" ] || pgbin=$(dirname "$(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -n 1)")
+[ -x "$pgbin/pgbench" ] || die "no pgbench (package postgresql)"
+
+state=$(bash build/var.sh "$root")
+run=$state/bench-run
+results_dir=$state/bench
+mkdir -p "$results_dir"
+export DP_VAR=$run
+# the defaults, said out loud: durable commits as in production (build/test.sh turns them off)
+export DP_PG_OPTS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200"
+if [ -d "$run" ]; then
+    say "removing the instance of an interrupted run ($run)"
+    [ ! -f "$run/httpd/httpd.pid" ] || "$HTTPD" -f "$run/httpd/httpd.conf" -k stop 2>/dev/null || true
+    bash build/pg.sh destroy >/dev/null 2>&1 || true
+    rm -rf "$run"
+fi
+mkdir -p "$run"
+chmod 755 "$run"
+export DP_PG_PORT
+DP_PG_PORT=$(bash build/freeport.sh)
+port=$(bash build/freeport.sh $((DP_PG_PORT + 1)))
+base=https://127.0.0.1:$port
+conf=$run/httpd/httpd.conf
+
+cleanup() {
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        say "kept: $base (httpd -f $conf), database $(bash build/pg.sh url owner 2>/dev/null || true)"
+        return
+    fi
+    if [ -f "$run/httpd/httpd.pid" ]; then
+        "$HTTPD" -f "$conf" -k stop 2>/dev/null || true
+        for _ in $(seq 50); do [ -f "$run/httpd/httpd.pid" ] || break; sleep 0.1; done
+    fi
+    bash build/pg.sh destroy >/dev/null 2>&1 || true
+    rm -rf "$run"
+}
+trap cleanup EXIT
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+say "machine: $(nproc) cores, load average $load_before"
+
+# ---------------------------------------------------------------- PostgreSQL and httpd
+bash build/pg.sh start
+DATABASE_URL=$(bash build/pg.sh url owner) bash build/migrate.sh
+app_url=$(bash build/pg.sh url app)
+psql_su() { bash build/pg.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+# every statement is logged while the instance is seeded and one request of each endpoint is
+# recorded; switched off before anything is measured
+psql_su -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+
+real_run=$(realpath "$run")
+mkdir -p "$run/httpd/run" "$run/static" "$run/gen"
+(umask 077 && openssl rand -hex 32 >"$run/secrets/message_key")
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -days 2 -keyout "$run/httpd/key.pem" -out "$run/httpd/cert.pem" 2>/dev/null
+user=""
+if [ "$(id -u)" -eq 0 ]; then
+    if id www-data >/dev/null 2>&1; then user="User www-data
+Group www-data"; else user="User nobody
+Group nogroup"; fi
+fi
+DPC_STATE=$real_run DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
+DPC_DBDPARAMS=$(bash build/pg.sh dbdparams) DPC_JWT_SECRET_FILE=$real_run/secrets/jwt_secret \
+DPC_MESSAGE_KEY_FILE=$real_run/secrets/message_key DPC_EXTRA=${BENCH_HTTPD_EXTRA:-} \
+    perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
+    build/bench/httpd.conf.in >"$conf"
+"$HTTPD" -t -f "$conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$conf"; die "httpd configuration test failed"; }
+"$HTTPD" -f "$conf" -k start
+for i in $(seq 60); do
+    curl -ksf "$base/api/health" 2>/dev/null | grep -q '"status":"ok"' && break
+    [ "$i" -lt 60 ] || { tail -n 20 "$run/httpd/error.log" >&2; die "httpd did not become healthy"; }
+    sleep 0.5
+done
+bcrypt_cost=$(sed -n 's/^ *DocPortalBcryptCost *\([0-9]*\).*/\1/p' "$conf" | tail -n 1)
+[ -n "$bcrypt_cost" ] || bcrypt_cost=$(sed -n 's/^#define DP_BCRYPT_COST_DEFAULT \([0-9]*\).*/\1/p' modules/core/dp_password.h)
+say "httpd on $base (TLS, mpm_event, 2 children x 32 threads), PostgreSQL on 127.0.0.1:$DP_PG_PORT; bcrypt cost $bcrypt_cost"
+
+# ---------------------------------------------------------------- data and scripts
+perl build/bench/seed.pl "$base" "$app_url" "$run/gen"
+var() { sed -n "s/^$1=//p" "$run/gen/vars"; }
+token=$(var token)
+printf '%s\n' "$(var message_body)" >"$run/gen/message.bodies"
+perl build/bench/pgbench-gen.pl build/bench/endpoints.spec sql/statements.sql "$run/gen/vars" "$run/gen" || true
+
+ENDPOINTS=(me appointments conversation message_send login)
+READS=(me appointments conversation)
+declare -A METHOD PATHQ TOKEN BODIES WANT
+METHOD=([me]=GET [appointments]=GET [conversation]=GET [message_send]=POST [login]=POST)
+PATHQ=([me]=/api/auth/me [appointments]=/api/provider/appointments
+    [conversation]="/api/messages?conversationWith=$(var cid)" [message_send]=/api/messages
+    [login]=/api/auth/login)
+TOKEN=([me]=$token [appointments]=$token [conversation]=$token [message_send]=$token [login]=)
+BODIES=([me]= [appointments]= [conversation]= [message_send]=$run/gen/message.bodies
+    [login]=$run/gen/login.bodies)
+WANT=([me]=200 [appointments]=200 [conversation]=200 [message_send]=201 [login]=200)
+
+# one request with curl: prints the answer's body, checks the status
+one_request() {
+    local ep=$1 out=$2 code
+    local args=(-ks -o "$out" -w '%{http_code}' -X "${METHOD[$ep]}")
+    [ -z "${TOKEN[$ep]}" ] || args+=(-H "Authorization: Bearer ${TOKEN[$ep]}")
+    [ -z "${BODIES[$ep]}" ] || args+=(-H 'Content-Type: application/json' --data-binary "@${BODIES[$ep]}")
+    code=$(curl "${args[@]}" "$base${PATHQ[$ep]}")
+    [ "$code" = "${WANT[$ep]}" ] || die "${METHOD[$ep]} ${PATHQ[$ep]} answered $code: $(head -c 300 "$out")"
+}
+
+# What one real request runs, from PostgreSQL's log (the last of three, so that connection
+# set-up is not counted): statement names, BEGIN/COMMIT, and any other SQL text.
+pglog=$run/pg/pg.log
+for ep in "${ENDPOINTS[@]}"; do
+    [ "$ep" != login ] || head -n 1 "$run/gen/login.bodies" >"$run/gen/login.one"
+    saved=${BODIES[$ep]}
+    [ "$ep" != login ] || BODIES[$ep]=$run/gen/login.one
+    one_request "$ep" /dev/null
+    one_request "$ep" /dev/null
+    sleep 0.3
+    offset=$(stat -c %s "$pglog")
+    # the answer of this request is also the static twin's content (same byte size)
+    one_request "$ep" "$run/static/$ep.json"
+    sleep 0.3
+    # the request's session is the one that ran the most; others (a background writer of the
+    # module, if any) are noted after " | other sessions:"
+    tail -c +$((offset + 1)) "$pglog" | perl -ne '
+        my ($pid, $what);
+        if (/\[(\d+)\] LOG:  execute ([^:\s]+):/) { ($pid, $what) = ($1, $2) }
+        elsif (/\[(\d+)\] LOG:  statement: (.*)/) {
+            my $t = $2;
+            $pid = $1;
+            next if $t =~ /^(PREPARE|SELECT count\(\*\) FROM pg_prepared_statements)/;
+            $what = $t =~ /^(BEGIN|COMMIT|ROLLBACK)\b/ ? $1 : "sql:" . substr($t, 0, 40);
+        }
+        else { next }
+        push @{$s{$pid}}, $what;
+        END {
+            my @p = sort { @{$s{$b}} <=> @{$s{$a}} } keys %s;
+            my $main = @p ? join(" ", @{$s{shift @p}}) : "";
+            $main .= " | other sessions: " . join(" / ", map { join(" ", @{$s{$_}}) } @p) if @p;
+            print "$main\n";
+        }' >"$run/gen/$ep.seen"
+    BODIES[$ep]=$saved
+done
+psql_su -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+
+# ---------------------------------------------------------------- measuring
+results=$run/results.jsonl
+: >"$results"
+
+# CPU per request of each run (httpd, PostgreSQL, load generator; build/bench/cpu.pl): less
+# moved by other work on the machine than throughput is, and it says where the time goes.
+cpu_now() { perl build/bench/cpu.pl "$(cat "$run/httpd/httpd.pid")" "$(head -n 1 "$run/pg/data/postmaster.pid")" $$; }
+add_cpu() { # before-snapshot requests: adds "cpu_ms" (per request) to the last result line
+    local h0 p0 c0 h1 p1 c1
+    read -r h0 p0 c0 <<<"$1"
+    read -r h1 p1 c1 <<<"$(cpu_now)"
+    N=${2:-0} H=$((h1 - h0)) P=$((p1 - p0)) C=$((c1 - c0)) perl -i -pe '
+        if (eof) {
+            my $n = $ENV{N} || 1;
+            my $add = sprintf(q{,"cpu_ms":{"httpd":%.4f,"pg":%.4f,"client":%.4f}},
+                              $ENV{H} / $n, $ENV{P} / $n, $ENV{C} / $n);
+            s/\}\s*$/$add}\n/;
+        }' "$results"
+}
+
+run_wrk() { # endpoint kind round [seconds [connections]]
+    local ep=$1 kind=$2 round=$3 secs=${4:-$DURATION} conns=${5:-$CONNS} path=${PATHQ[$1]} method=${METHOD[$1]}
+    local bodies=${BODIES[$1]}
+    if [ "$kind" = http ]; then path=/$ep.json method=GET bodies=; fi
+    cpu0=$(cpu_now)
+    BENCH_METHOD=$method BENCH_PATH=$path BENCH_TOKEN=${TOKEN[$ep]} BENCH_BODIES=$bodies \
+    BENCH_OUT=$results BENCH_LABEL="$ep $kind $round" BENCH_TIMED=$([ "$ep" = login ] && echo 1 || echo 0) \
+        wrk -t"$THREADS" -c"$conns" -d"${secs}s" --timeout 30s -s build/bench/wrk.lua \
+        "$base$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
+    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')"
+}
+
+run_pgbench() { # endpoint round
+    local ep=$1 round=$2 out tps lat args=()
+    [ -f "$run/gen/$ep.sql" ] || return 0
+    mapfile -t args <"$run/gen/$ep.args"
+    cpu0=$(cpu_now)
+    # -T counts the connection phase (32 SCRAM logins and backend starts, up to 2 s on a busy
+    # machine); pgbench's tps leaves it out, so the run is that much longer
+    out=$("$pgbin/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$((DURATION + 2))" \
+        -f "$run/gen/$ep.sql" "${args[@]}" "$app_url" 2>&1) || { echo "$out" >&2; die "pgbench failed for $ep"; }
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -n 1)
+    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
+    printf '{"endpoint":"%s","kind":"db","round":%d,"rps":%s,"mean_us":%s}\n' \
+        "$ep" "$round" "${tps:-0}" "$(awk -v l="${lat:-0}" 'BEGIN{printf "%.1f", l*1000}')" >>"$results"
+    add_cpu "$cpu0" "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
+}
+
+# As many hashing threads as logins in flight: on a machine shared with other work, the CPU
+# share a process gets grows with its runnable threads, so the ceiling must have as many.
+run_bcrypt() { # round
+    "$bcrypt_ceiling" "$bcrypt_cost" "$DURATION" "$CONNS" |
+        sed "s/^{/{\"endpoint\":\"login\",\"round\":$1,/" >>"$results"
+}
+
+httpd_rss() { # prints "pid rss_kib" per child
+    local parent
+    parent=$(cat "$run/httpd/httpd.pid")
+    ps -o pid=,rss= --ppid "$parent" | awk '{print $1, $2}' | sort -n
+}
+
+say "warm-up ($DURATION s per endpoint)"
+for ep in me appointments conversation message_send; do run_wrk "$ep" warmup 0; done
+run_wrk login warmup 0 "$(( DURATION < 5 ? DURATION : 5 ))"
+
+api_requests() {
+    perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} =~ /^(app|soak|low)$/; END { print $n + 0 }' "$results"
+}
+for round in $(seq "$ROUNDS"); do
+    say "round $round of $ROUNDS"
+    for ep in "${ENDPOINTS[@]}"; do
+        run_wrk "$ep" app "$round"
+        if [ "$ep" = login ]; then
+            run_bcrypt "$round"
+        else
+            run_wrk "$ep" http "$round"
+        fi
+        run_pgbench "$ep" "$round"
+    done
+    # The first memory reading once every endpoint has run at full concurrency (each worker
+    # thread's allocator has seen its largest answer): growth after it is what leaks.
+    if [ "$round" = 1 ]; then
+        httpd_rss >"$run/rss.before"
+        requests_at_before=$(api_requests)
+    fi
+done
+
+# Latency below saturation: at 32 connections a request mostly waits for the 31 before it
+# (Little's law: latency = connections / throughput); at 4 it is close to its own cost.
+say "the read endpoints at $LOW_CONNS connections"
+for ep in "${READS[@]}"; do run_wrk "$ep" low 1 "$DURATION" "$LOW_CONNS"; done
+
+soak=0
+while [ $(( $(api_requests) - requests_at_before )) -lt "$MEM_REQUESTS" ]; do
+    [ "$soak" -gt 0 ] || say "more API requests until $MEM_REQUESTS since the first memory reading"
+    ep=${ENDPOINTS[$(( soak % 4 ))]}
+    soak=$((soak + 1))
+    run_wrk "$ep" soak "$soak"
+done
+httpd_rss >"$run/rss.after"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- report
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
+json=$results_dir/$stamp-$commit.json
+for ep in "${ENDPOINTS[@]}"; do
+    printf '%s\t%s\t%s\t%s\t%s\n' "$ep" "${METHOD[$ep]} ${PATHQ[$ep]%%\?*}" \
+        "$(stat -c %s "$run/static/$ep.json")" \
+        "$(cat "$run/gen/$ep.names" 2>/dev/null || echo "-")" "$(cat "$run/gen/$ep.seen")"
+    [ ! -f "$run/gen/$ep.error" ] || printf '%s\terror\t%s\n' "$ep" "$(cat "$run/gen/$ep.error")"
+done >"$run/endpoints.tsv"
+BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d}' \
+    "$stamp" "$commit" "$dirty" "$(nproc)" "$load_before" "$load_after" "$DURATION" "$ROUNDS" \
+    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS") \
+    perl build/bench/report.pl "$results" "$run/endpoints.tsv" "$run/rss.before" "$run/rss.after" "$json"
+cp "$json" "$results_dir/latest.json"
+say "written: $json (and latest.json)"

@@ -1,0 +1,218 @@
+#!/usr/bin/perl
+# The table and the JSON of `make bench`, from the runs' JSON lines.
+#   report.pl RESULTS.jsonl ENDPOINTS.tsv RSS.before RSS.after OUT.json   (BENCH_META: run facts)
+# Per endpoint and round: the API's req/s against the lower of its HTTP and database ceilings
+# measured in that same round; the ratio reported is the median of the rounds' ratios, the
+# other figures the medians of the rounds. Login: 32 logins share the cores, so they finish in
+# waves and a fixed window cuts one off; its rate is completions / (last completion - first
+# request) (wrk.lua, BENCH_TIMED), compared with the bcrypt ceiling, which is timed the same
+# way (its threads finish the hash they started).
+use strict;
+use warnings;
+use JSON::PP;
+
+my ($results, $eptsv, $rss_b, $rss_a, $out) = @ARGV;
+die "usage: $0 RESULTS ENDPOINTS RSS_BEFORE RSS_AFTER OUT\n" unless defined $out;
+my $json = JSON::PP->new->canonical->pretty;
+my $meta = decode_json($ENV{BENCH_META} // '{}');
+my $conns = $meta->{connections} // 32;
+
+my (@order, %ep);
+open my $t, '<', $eptsv or die "$eptsv: $!\n";
+while (<$t>) {
+    chomp;
+    my @f = split /\t/;
+    if ($f[1] eq 'error') { $ep{$f[0]}{db_script_error} = $f[2]; next; }
+    push @order, $f[0];
+    $ep{$f[0]} = {request => $f[1], answer_bytes => $f[2] + 0,
+                  statements_spec => $f[3], statements_seen => $f[4]};
+}
+close $t;
+
+my %runs; # ep => kind => round => record
+open my $r, '<', $results or die "$results: $!\n";
+while (<$r>) {
+    my $j = decode_json($_);
+    push @{$runs{$j->{endpoint}}{$j->{kind}}}, $j;
+}
+close $r;
+
+sub median {
+    my @v = sort { $a <=> $b } grep { defined } @_;
+    return undef unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+sub by_round { my ($ep, $kind) = @_; return { map { $_->{round} => $_ } @{$runs{$ep}{$kind} // []} }; }
+
+my @targets;
+sub target {
+    my ($what, $value, $op, $limit, $fmt) = @_;
+    my $ok = defined $value && ($op eq '>=' ? $value >= $limit : $value < $limit);
+    push @targets, {target => $what, value => $value, limit => "$op $limit", met => $ok ? JSON::PP::true : JSON::PP::false,
+                    text => sprintf("%-58s %s (%s %s)", $what,
+                                    defined $value ? sprintf($fmt, $value) : 'n/a', $op,
+                                    sprintf($fmt, $limit))};
+}
+
+my %report;
+for my $e (@order) {
+    my ($app, $http, $db, $bc, $low) = map { by_round($e, $_) } qw(app http db bcrypt low);
+    my (@ratios, @rps);
+    my $errors = 0;
+    for my $round (sort { $a <=> $b } keys %$app) {
+        my $one = $app->{$round};
+        $errors += $one->{errors}{$_} for keys %{$one->{errors}};
+        my $rate = $e eq 'login' ? ($one->{timed_rps} // 0) : $one->{rps};
+        push @rps, $rate;
+        my @ceil = grep { defined && $_ > 0 } 
+            $e eq 'login' ? ($bc->{$round} ? $bc->{$round}{rps} : undef)
+                          : (map { $_->{$round} ? $_->{$round}{rps} : undef } $http, $db);
+        my $lower = @ceil ? (sort { $a <=> $b } @ceil)[0] : undef;
+        push @ratios, $lower ? $rate / $lower : undef;
+    }
+    my $x = $ep{$e};
+    $x->{rps} = median(@rps);
+    $x->{rps_raw} = median(map { $_->{rps} } values %$app) if $e eq 'login';
+    $x->{p50_us} = median(map { $_->{p50_us} } values %$app);
+    $x->{p99_us} = median(map { $_->{p99_us} } values %$app);
+    $x->{http_ceiling_rps} = median(map { $_->{rps} } values %$http);
+    $x->{http_ceiling_p99_us} = median(map { $_->{p99_us} } values %$http);
+    if (%$low) {
+        $x->{low_connections_p50_us} = median(map { $_->{p50_us} } values %$low);
+        $x->{low_connections_p99_us} = median(map { $_->{p99_us} } values %$low);
+        $x->{low_connections_rps} = median(map { $_->{rps} } values %$low);
+    }
+    $x->{db_ceiling_rps} = median(map { $_->{rps} } values %$db);
+    $x->{bcrypt_ceiling_rps} = median(map { $_->{rps} } values %$bc) if $e eq 'login';
+    $x->{ratio} = median(@ratios);
+    # CPU per request (ms) by process kind, medians of the rounds; the ratio they imply when
+    # every run is CPU-bound on the same cores: lower ceiling's CPU per request over the API's
+    for my $k (['app', $app], ['http', $http], ['db', $db]) {
+        my @r = grep { $_->{cpu_ms} } values %{$k->[1]};
+        next unless @r;
+        my %c = map { my $w = $_; $w => median(map { $_->{cpu_ms}{$w} } @r) } qw(httpd pg client);
+        $c{total} = $c{httpd} + $c{pg} + $c{client};
+        $x->{cpu_ms}{$k->[0]} = \%c;
+    }
+    if ($x->{cpu_ms}{app} && $x->{cpu_ms}{http} && $x->{cpu_ms}{db} && $x->{cpu_ms}{app}{total} > 0) {
+        my ($h, $d) = ($x->{cpu_ms}{http}{total}, $x->{cpu_ms}{db}{total});
+        $x->{ratio_by_cpu} = ($h > $d ? $h : $d) / $x->{cpu_ms}{app}{total};
+    }
+    # Both ceilings are measured alone; the API needs the HTTP work and the database work on
+    # the same cores, so with both CPU-bound it cannot beat 1 / (1/HTTP + 1/DB).
+    if ($x->{http_ceiling_rps} && $x->{db_ceiling_rps}) {
+        $x->{shared_bound_rps} = 1 / (1 / $x->{http_ceiling_rps} + 1 / $x->{db_ceiling_rps});
+        $x->{ratio_shared_bound} = $x->{rps} / $x->{shared_bound_rps};
+    }
+    $x->{errors} = $errors;
+    $x->{rounds} = {map { $_ => [sort { $a->{round} <=> $b->{round} } @{$runs{$e}{$_}}] }
+                    grep { $_ ne 'warmup' && $_ ne 'soak' && $_ ne 'low' } keys %{$runs{$e} // {}}};
+    $x->{statements_match} = ($x->{statements_spec} // '') eq ($x->{statements_seen} // '')
+        ? JSON::PP::true : JSON::PP::false;
+    $report{$e} = $x;
+}
+
+sub rss {
+    my $f = shift;
+    my %m;
+    open my $h, '<', $f or return {};
+    while (<$h>) { my ($pid, $kib) = split; $m{$pid} = $kib + 0; }
+    return \%m;
+}
+my ($rb, $ra) = (rss($rss_b), rss($rss_a));
+my ($sb, $sa) = (0, 0);
+$sb += $_ for values %$rb;
+$sa += $_ for values %$ra;
+my $same = join(',', sort keys %$rb) eq join(',', sort keys %$ra);
+# API requests after the first reading (taken after round 1)
+my $soak = 0;
+for my $e (keys %runs) {
+    $soak += $_->{requests} for grep { $_->{kind} ne 'app' || $_->{round} > 1 }
+        map { @{$runs{$e}{$_} // []} } qw(app soak low);
+}
+my $memory = {before_kib => $rb, after_kib => $ra, sum_before_kib => $sb, sum_after_kib => $sa,
+              growth_pct => $sb ? 100 * ($sa - $sb) / $sb : undef,
+              same_children => $same ? JSON::PP::true : JSON::PP::false,
+              api_requests_between => $soak};
+
+# ---- the table
+sub ms { defined $_[0] ? sprintf('%.2f', $_[0] / 1000) : '-' }
+sub n { defined $_[0] ? sprintf('%.0f', $_[0]) : '-' }
+my $line = '-' x 120;
+printf "\n%-34s %8s %7s %7s %9s %8s %8s %9s %9s\n", 'endpoint (' . ($meta->{connections} // 32) . ' connections)',
+    'req/s', 'p50 ms', 'p99 ms', 'HTTP ceil', '(p99 ms)', 'DB ceil', 'ratio to', 'to H+D';
+printf "%-34s %8s %7s %7s %9s %8s %8s %9s %9s\n", '', '', '', '', '', '', '', 'lower', 'bound';
+print "$line\n";
+for my $e (@order) {
+    my $x = $report{$e};
+    my $ratio = defined $x->{ratio} ? sprintf('%.0f%%', 100 * $x->{ratio}) : 'n/a';
+    if ($e eq 'login') {
+        printf "%-34s %8.1f %7s %7s %9s %8s %8s %9s %9s\n", $x->{request}, $x->{rps} // 0,
+            ms($x->{p50_us}), ms($x->{p99_us}), '-', '', n($x->{db_ceiling_rps}),
+            "$ratio", 'of bcrypt';
+        printf "%-34s %8s\n", "  bcrypt ceiling (cost $meta->{bcrypt_cost}, $conns threads)",
+            sprintf('%.1f', $x->{bcrypt_ceiling_rps} // 0);
+        next;
+    }
+    printf "%-34s %8s %7s %7s %9s %8s %8s %9s %9s\n", $x->{request}, n($x->{rps}), ms($x->{p50_us}),
+        ms($x->{p99_us}), n($x->{http_ceiling_rps}), ms($x->{http_ceiling_p99_us}),
+        n($x->{db_ceiling_rps}), $ratio,
+        defined $x->{ratio_shared_bound} ? sprintf('%.0f%%', 100 * $x->{ratio_shared_bound}) : '-';
+}
+print "$line\n";
+for my $e (@order) {
+    my $x = $report{$e};
+    next unless defined $x->{low_connections_p99_us};
+    printf "%-34s at %d connections: %s req/s, p50 %s ms, p99 %s ms\n", $x->{request},
+        $meta->{low_connections} // 4, n($x->{low_connections_rps}),
+        ms($x->{low_connections_p50_us}), ms($x->{low_connections_p99_us});
+}
+printf "\n%-34s %-24s %-24s %-24s %8s\n", 'CPU ms per request', 'API', 'static file', 'pgbench',
+    'ratio';
+printf "%-34s %-24s %-24s %-24s %8s\n", '(httpd + PostgreSQL + wrk/pgbench)', '', '', '', 'by CPU';
+for my $e (@order) {
+    my $x = $report{$e};
+    # a login's CPU is mostly in flight at the end of a run: its rate says more
+    next unless $x->{cpu_ms}{app} && $e ne 'login';
+    my $f = sub { my $c = $x->{cpu_ms}{$_[0]} or return '-';
+                  sprintf('%.2f+%.2f+%.2f=%.2f', @$c{qw(httpd pg client total)}) };
+    printf "%-34s %-24s %-24s %-24s %8s\n", $x->{request}, $f->('app'), $f->('http'), $f->('db'),
+        defined $x->{ratio_by_cpu} ? sprintf('%.0f%%', 100 * $x->{ratio_by_cpu}) : '-';
+}
+printf "httpd children RSS (KiB) after round 1: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
+    join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
+    join(' + ', map { $ra->{$_} } sort keys %$ra), $sa,
+    defined $memory->{growth_pct} ? sprintf('%+.2f%%', $memory->{growth_pct}) : 'n/a',
+    $same ? '' : ' (the children changed!)';
+for my $e (@order) {
+    my $x = $report{$e};
+    print "errors in $e runs: $x->{errors}\n" if $x->{errors};
+    print "$e: no database ceiling: $x->{db_script_error}\n" if $x->{db_script_error};
+    unless ($x->{statements_match}) {
+        print "$e: statements differ from build/bench/endpoints.spec (update it):\n"
+            . "    spec: $x->{statements_spec}\n    seen: $x->{statements_seen}\n";
+    }
+}
+
+# ---- targets (issue 8)
+for my $e (qw(me appointments conversation)) {
+    next unless $report{$e};
+    target("$report{$e}{request}: >= 70% of lower ceiling", $report{$e}{ratio}, '>=', 0.70, '%.2f');
+    target("$report{$e}{request}: p99 < 10 ms", $report{$e}{p99_us} / 1000, '<', 10, '%.2f ms');
+}
+target("POST /api/messages: >= 60% of lower ceiling", $report{message_send}{ratio}, '>=', 0.60, '%.2f')
+    if $report{message_send};
+target("POST /api/auth/login: >= 90% of bcrypt ceiling", $report{login}{ratio}, '>=', 0.90, '%.2f')
+    if $report{login};
+target("httpd children memory growth < 5%", $memory->{growth_pct}, '<', 5, '%.2f%%');
+print "\ntargets:\n";
+printf "  %-6s %s\n", $_->{met} ? 'met' : 'MISSED', $_->{text} for @targets;
+printf "\n%s, commit %s%s, %d cores, load %s before / %s after; %d s x %d rounds, TLS\n",
+    $meta->{date} // '?', $meta->{commit} // '?', $meta->{dirty} ? ' (with local changes)' : '',
+    $meta->{cores} // 0, $meta->{load_before} // '?', $meta->{load_after} // '?',
+    $meta->{duration_s} // 0, $meta->{rounds} // 0;
+
+open my $o, '>', $out or die "$out: $!\n";
+print $o $json->encode({meta => $meta, endpoints => \%report, order => \@order,
+                        memory => $memory, targets => \@targets});
+close $o;
