@@ -90,7 +90,8 @@ psql_su -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()"
 
 real_run=$(realpath "$run")
 mkdir -p "$run/httpd/run" "$run/static" "$run/gen"
-(umask 077 && openssl rand -hex 32 >"$run/secrets/message_key")
+(umask 077 && openssl rand -hex 32 >"$run/secrets/message_key" &&
+    openssl rand -hex 32 >"$run/secrets/audit_key")
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
     -days 2 -keyout "$run/httpd/key.pem" -out "$run/httpd/cert.pem" 2>/dev/null
 user=""
@@ -101,7 +102,8 @@ Group nogroup"; fi
 fi
 DPC_STATE=$real_run DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
 DPC_DBDPARAMS=$(bash build/pg.sh dbdparams) DPC_JWT_SECRET_FILE=$real_run/secrets/jwt_secret \
-DPC_MESSAGE_KEY_FILE=$real_run/secrets/message_key DPC_EXTRA=${BENCH_HTTPD_EXTRA:-} \
+DPC_MESSAGE_KEY_FILE=$real_run/secrets/message_key DPC_AUDIT_KEY_FILE=$real_run/secrets/audit_key \
+DPC_EXTRA=${BENCH_HTTPD_EXTRA:-} \
     perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
     build/bench/httpd.conf.in >"$conf"
 "$HTTPD" -t -f "$conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$conf"; die "httpd configuration test failed"; }
