@@ -155,15 +155,18 @@ my ($keyid, $nonce, $ct) = split /\|/, `psql -X -At -F'|' '$app_url' -c "SELECT 
 chomp $ct;
 die "seed: no message row\n" unless $ct;
 
-sub jti {
-    my (undef, $payload) = split /\./, shift;
+# a claim of the token (jti, iat), for statements the handler binds it to
+sub claim {
+    my ($token, $name) = @_;
+    my (undef, $payload) = split /\./, $token;
     $payload =~ tr{-_}{+/};
     $payload .= '=' x ((4 - length($payload) % 4) % 4);
-    return $json->decode(decode_base64($payload))->{jti};
+    return $json->decode(decode_base64($payload))->{$name};
 }
 
 my %vars = (
-    uid => $p1->{id}, role => 'provider', jti => jti($p1->{token}), token => $p1->{token},
+    uid => $p1->{id}, role => 'provider', jti => claim($p1->{token}, 'jti'),
+    iat => claim($p1->{token}, 'iat'), token => $p1->{token},
     cid => $c1->{id}, cid2 => $c2->{id}, email => 'bench-p1@example.com',
     password => $PASSWORD, ip => '127.0.0.1', reqid => substr(unpack('H*', pack('N*', map { int rand 2**32 } 1 .. 3)), 0, 24),
     limit => 50, keyid => $keyid, nonce => $nonce, ct => $ct,
