@@ -254,31 +254,52 @@ static int ensure_prepared(server_rec *s, ap_dbd_t *dbd)
     return 1;
 }
 
-/* A live pooled connection (held until the request ends), or NULL. Up to three tries: each
- * dead connection stays held (mod_dbd drops it when it comes back), so the next try gets
- * another one or a new one. */
+/* Bring a dead pooled connection back in place: PQreset opens a new server session on the
+ * same handle, so the pool keeps one healthy entry instead of a dead one that the next request
+ * would meet again. ensure_prepared then sees the new backend pid and prepares the statements.
+ * 0 if PostgreSQL is still unreachable (the caller answers 503). */
+static int revive(server_rec *s, ap_dbd_t *dbd)
+{
+    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+    if (conn == NULL) {
+        return 0;
+    }
+    PQreset(conn);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        return 0;
+    }
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 "DP02009: pooled database connection was dead; reconnected it");
+    return 1;
+}
+
+/* A live pooled connection (held until the request ends), or NULL. After a PostgreSQL
+ * restart every idle connection in the pool is dead; each is revived as it is taken, so no
+ * request depends on how many dead ones sit before a good one. */
 static ap_dbd_t *open_live(request_rec *r)
 {
-    for (int i = 0; i < 3; i++) {
-        held_conn *h;
-        ap_dbd_t *dbd = dbd_open_fn(r->pool, r->server);
-        if (dbd == NULL) {
-            return NULL;
-        }
-        h = apr_palloc(r->pool, sizeof(*h));
-        h->s = r->server;
-        h->dbd = dbd;
-        apr_pool_cleanup_register(r->pool, h, release_conn, apr_pool_cleanup_null);
-        if (conn_alive(r, dbd) && ensure_prepared(r->server, dbd)) {
-            return dbd;
-        }
+    held_conn *h;
+    ap_dbd_t *dbd = dbd_open_fn(r->pool, r->server);
+
+    if (dbd == NULL) {
+        return NULL;
     }
-    return NULL;
+    h = apr_palloc(r->pool, sizeof(*h));
+    h->s = r->server;
+    h->dbd = dbd;
+    apr_pool_cleanup_register(r->pool, h, release_conn, apr_pool_cleanup_null);
+    if (!conn_alive(r, dbd) && !revive(r->server, dbd)) {
+        return NULL;
+    }
+    return ensure_prepared(r->server, dbd) ? dbd : NULL;
 }
 
 int dp_db_ready(server_rec *s, ap_dbd_t *dbd)
 {
-    return conn_alive(NULL, dbd) && ensure_prepared(s, dbd);
+    if (!conn_alive(NULL, dbd) && !revive(s, dbd)) {
+        return 0;
+    }
+    return ensure_prepared(s, dbd);
 }
 
 dp_error *dp_db_acquire(request_rec *r, dp_db **out)
@@ -309,22 +330,15 @@ dp_error *dp_db_acquire(request_rec *r, dp_db **out)
 
 /* An idle pooled connection can be dead (PostgreSQL restarted) without libpq knowing until
  * it is used. When the first statement of a request fails that way outside a transaction,
- * nothing has happened on it yet: switch to a fresh connection so the statement runs again. */
+ * nothing has happened on it yet: reconnect it in place so the statement runs again. */
 static int switch_if_dead(dp_db *db)
 {
     PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
-    ap_dbd_t *fresh;
 
     if (db->used || db->in_tx || (conn != NULL && PQstatus(conn) == CONNECTION_OK)) {
         return 0;
     }
-    if ((fresh = open_live(db->r)) == NULL) {
-        return 0;
-    }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, db->r,
-                  "DP02009: pooled database connection was dead; retrying on a fresh one");
-    db->dbd = fresh;
-    return 1;
+    return revive(db->r->server, db->dbd) && ensure_prepared(db->r->server, db->dbd);
 }
 
 static apr_dbd_prepared_t *statement(dp_db *db, const char *name, int nargs, dp_error **err)

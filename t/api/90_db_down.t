@@ -39,6 +39,13 @@ is($st, 201, 'setup: provider registered while PostgreSQL is up') or diag(dump_r
 my ($hs) = api(GET => '/api/health');
 is($hs, 200, 'health 200 before stopping PostgreSQL');
 
+# Fill the children's connection pools: a burst of concurrent requests leaves several idle
+# pooled connections behind (DBDKeep and DBDExptime keep them), each of which dies with the
+# server below. Every one of them must come back without a client seeing a 503.
+my @burst = map { { method => 'GET', path => '/api/auth/me', token => $reg->{token} } } 1 .. 40;
+my @before = race(@burst);
+is(scalar(grep { $_->{status} == 200 } @before), 40, 'setup: 40 concurrent requests answered 200');
+
 $stopped = 1;
 my ($rc, $out) = pg('stop');
 is($rc, 0, "'$ENV{DP_PG_SH} stop' succeeded") or diag($out);
@@ -75,6 +82,15 @@ error_is($jres, 400, 'invalid_json', undef, 'malformed JSON with PostgreSQL down
 ($rc, $out) = pg('start');
 is($rc, 0, "'$ENV{DP_PG_SH} start' succeeded") or diag($out);
 $stopped = 0 if $rc == 0;
+
+# pg.sh start returns once PostgreSQL accepts connections: from then on, no request may fail,
+# however many dead connections the pools still hold
+my @after = race(@burst);
+my %codes;
+$codes{$_->{status}}++ for @after;
+is(scalar(grep { $_->{status} == 200 } @after), 40,
+   'right after the restart, 40 concurrent requests all answered 200')
+    or diag(join ', ', map { "$_: $codes{$_}" } sort keys %codes);
 
 my $deadline = time + 30;
 my $up = 0;
