@@ -449,8 +449,8 @@ dp_error *dp_appt_list_provider(dp_ctx *c)
     apr_pool_t *p = c->r->pool;
     const char *date = dp_query_arg(c, "date"), *status = dp_query_arg(c, "status");
     dp_rows *rows;
-    dp_db *db;
     dp_error *e;
+    dp_audit_event ev = {.outcome = DP_OUTCOME_SUCCESS};
 
     if (date != NULL && !dp_valid_date(date)) {
         return dp_error_field(p, "date", "date must be YYYY-MM-DD.");
@@ -460,14 +460,9 @@ dp_error *dp_appt_list_provider(dp_ctx *c)
         return dp_error_field(p, "status",
                               "status must be pending, confirmed, completed or cancelled.");
     }
-    if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_APPTS_OF_PROVIDER, &rows,
-                          DP_ARGS(c->who->user_id, date, date, status, status)))) {
+    if ((e = dp_audited(c, &ev, DPQ_APPTS_OF_PROVIDER, &rows,
+                        DP_ARGS(c->who->user_id, date, date, status, status)))) {
         return e;
-    }
-    {
-        dp_audit_event ev = {.outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_audit(c, &ev))) return e;
     }
     dp_reply_json(c, 200, appointment_list(p, rows));
     return NULL;

@@ -6,11 +6,11 @@
 
 APLOG_USE_MODULE(docportal);
 
-dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
+/* audit_insert's nine arguments for ev, with the caller and the route filling the gaps */
+static const char **event_args(dp_ctx *c, const dp_audit_event *ev)
 {
     const char *actor_id = ev->actor_id, *actor_type = ev->actor_type;
-    dp_db *db;
-    dp_error *e;
+    const char **args = apr_palloc(c->r->pool, sizeof(char *) * 9);
 
     if (actor_id == NULL && c->who != NULL) {
         actor_id = c->who->user_id;
@@ -19,15 +19,20 @@ dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
         actor_type = (c->who != NULL && actor_id == c->who->user_id) ? c->who->role
                                                                       : "anonymous";
     }
-    e = dp_ctx_db(c, &db);
-    if (e == NULL) {
-        e = dp_db_exec(db, DPQ_AUDIT_INSERT, NULL,
-                       DP_ARGS(actor_id, actor_type,
-                               ev->action ? ev->action : c->route->audit_action,
-                               ev->resource_type ? ev->resource_type : c->route->resource_type,
-                               ev->resource_id, ev->client_id, c->r->useragent_ip,
-                               ev->outcome, c->request_id));
-    }
+    args[0] = actor_id;
+    args[1] = actor_type;
+    args[2] = ev->action ? ev->action : c->route->audit_action;
+    args[3] = ev->resource_type ? ev->resource_type : c->route->resource_type;
+    args[4] = ev->resource_id;
+    args[5] = ev->client_id;
+    args[6] = c->r->useragent_ip;
+    args[7] = ev->outcome;
+    args[8] = c->request_id;
+    return args;
+}
+
+static dp_error *written(dp_ctx *c, const dp_audit_event *ev, dp_error *e)
+{
     if (e == NULL) {
         c->audited = 1;
     }
@@ -37,6 +42,29 @@ dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
                       ev->action ? ev->action : c->route->audit_action);
     }
     return e;
+}
+
+dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
+{
+    dp_db *db;
+    dp_error *e = dp_ctx_db(c, &db);
+
+    if (e == NULL) {
+        e = dp_db_exec(db, DPQ_AUDIT_INSERT, NULL, 9, event_args(c, ev));
+    }
+    return written(c, ev, e);
+}
+
+dp_error *dp_audited(dp_ctx *c, const dp_audit_event *ev, const char *name, dp_rows **rows,
+                     int nargs, const char **args)
+{
+    dp_db *db;
+    dp_error *e = dp_ctx_db(c, &db);
+
+    if (e == NULL) {
+        e = dp_db_pair(db, name, rows, nargs, args, DPQ_AUDIT_INSERT, 9, event_args(c, ev));
+    }
+    return written(c, ev, e);
 }
 
 dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_error *e)

@@ -1,6 +1,7 @@
 /* dp_audit: the one writer of audit events (contract addendum, "Audit").
- * A read's event is its own short statement; a write's event goes in the write's
- * transaction (call it between dp_db_begin and dp_db_commit). */
+ * A read's event is its own short statement, or goes with the read in one round trip
+ * (dp_audited); a write's event goes in the write's transaction (between dp_db_begin and
+ * dp_db_commit, or with a single-statement write through dp_audited). */
 #ifndef DP_AUDIT_H
 #define DP_AUDIT_H
 
@@ -22,6 +23,13 @@ typedef struct dp_audit_event {
 
 /* Write the event. Failing to write it fails the request (503/500): no unaudited access. */
 dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev);
+
+/* Statement name and its event in one round trip and one transaction (dp_db_pair): the
+ * event is committed with the statement, and if either fails neither took effect and the
+ * request fails. Only for events that nothing in the statement's rows changes (the outcome
+ * is success whatever rows come back). rows: the statement's rows, as dp_db_select. */
+dp_error *dp_audited(dp_ctx *c, const dp_audit_event *ev, const char *name, dp_rows **rows,
+                     int nargs, const char **args);
 
 /* A refusal inside a write: roll the transaction back, record the attempt (outcome failure
  * or denied, the route's action) and answer e. */

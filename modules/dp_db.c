@@ -502,6 +502,114 @@ void dp_db_rollback(dp_db *db)
     rollback_open(db);
 }
 
+/* ---- two statements in one round trip ---------------------------------------------------- */
+
+/* A libpq result copied into p (text values; NULL for SQL NULL). */
+static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
+{
+    dp_rows *rows = apr_pcalloc(p, sizeof(*rows));
+    int n = PQntuples(res);
+
+    rows->ncols = PQnfields(res);
+    rows->cols = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols > 0 ? rows->ncols : 1));
+    for (int c = 0; c < rows->ncols; c++) {
+        rows->cols[c] = apr_pstrdup(p, PQfname(res, c));
+    }
+    rows->vals = apr_palloc(p, sizeof(char **) * (apr_size_t)(n > 0 ? n : 1));
+    for (int i = 0; i < n; i++) {
+        const char **vals = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols + 1));
+        for (int c = 0; c < rows->ncols; c++) {
+            vals[c] = PQgetisnull(res, i, c)
+                          ? NULL
+                          : apr_pstrmemdup(p, PQgetvalue(res, i, c),
+                                           (apr_size_t)PQgetlength(res, i, c));
+        }
+        rows->vals[i] = vals;
+    }
+    rows->nrows = n;
+    return rows;
+}
+
+/* Sends both statements and one Sync, then reads every result up to the Sync's. 1 when both
+ * succeeded (*first holds the first one's result, to be cleared by the caller). */
+static int run_pair(PGconn *conn, const char *n1, int c1, const char **a1, const char *n2,
+                    int c2, const char **a2, PGresult **first)
+{
+    int ok = PQenterPipelineMode(conn) && PQsendQueryPrepared(conn, n1, c1, a1, NULL, NULL, 0)
+             && PQsendQueryPrepared(conn, n2, c2, a2, NULL, NULL, 0) && PQpipelineSync(conn);
+    PGresult *res;
+
+    *first = NULL;
+    if (ok) {
+        /* each statement's results end with a NULL (after an error, the second one's is
+         * PGRES_PIPELINE_ABORTED); then comes the Sync's own result */
+        for (int q = 0; q < 2; q++) {
+            int got = 0;
+            while ((res = PQgetResult(conn)) != NULL) {
+                ExecStatusType st = PQresultStatus(res);
+                got = 1;
+                if (q == 0 && st == PGRES_TUPLES_OK && *first == NULL) {
+                    *first = res;
+                    continue;
+                }
+                if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+                    ok = 0;
+                }
+                PQclear(res);
+            }
+            ok = ok && got;
+        }
+        res = PQgetResult(conn);
+        ok = ok && res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+        PQclear(res);
+    }
+    if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
+        /* results left unread: never hand a connection in pipeline mode back to the pool */
+        PQreset(conn);
+        ok = 0;
+    }
+    if (!ok && *first != NULL) {
+        PQclear(*first);
+        *first = NULL;
+    }
+    return ok;
+}
+
+dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, const char **args,
+                     const char *second, int nargs2, const char **args2)
+{
+    dp_error *err;
+    PGresult *res = NULL;
+    int ok = 0;
+
+    if (out != NULL) {
+        *out = NULL;
+    }
+    for (int tries = 0; tries < 5; tries++) {
+        PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
+        if (statement(db, first, nargs, &err) == NULL
+            || statement(db, second, nargs2, &err) == NULL) {
+            return err;
+        }
+        if (conn != NULL && (ok = run_pair(conn, first, nargs, args, second, nargs2, args2,
+                                           &res))) {
+            break;
+        }
+        if (!switch_if_dead(db)) {
+            break;
+        }
+    }
+    if (!ok) {
+        return query_failed(db, apr_pstrcat(db->r->pool, first, " + ", second, NULL), 1);
+    }
+    db->used = 1;
+    if (out != NULL) {
+        *out = rows_of(db->r->pool, res);
+    }
+    PQclear(res);
+    return NULL;
+}
+
 const char *dp_rows_get(const dp_rows *rows, int i, const char *col)
 {
     if (rows == NULL || i < 0 || i >= rows->nrows) {

@@ -60,6 +60,12 @@ void dp_db_rollback(dp_db *db);
 /* Every row of a result, copied into p (the driver frees its own after the last row). */
 dp_rows *dp_db_drain(apr_pool_t *p, const apr_dbd_driver_t *drv, apr_dbd_results_t *res);
 
+/* Two statements in one round trip, as one unit: they go to PostgreSQL together in a libpq
+ * pipeline ending in a single Sync. Outside a transaction they form one implicit transaction
+ * (committed together; if either fails, neither took effect); inside an open one they are part
+ * of it. rows (if not NULL) gets the first statement's rows. */
+dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **rows, int nargs, const char **args,
+                     const char *second, int nargs2, const char **args2);
 /* Value of column col in row i, or NULL (SQL NULL, or no such row/column). */
 const char *dp_rows_get(const dp_rows *rows, int i, const char *col);
 

@@ -143,18 +143,16 @@ dp_error *dp_messages_send(dp_ctx *c)
                           &sealed))) {
         return e;
     }
-    if ((e = dp_db_begin(db))) return e;
-    if ((e = dp_db_select(db, DPQ_MSG_INSERT, &rows,
-                          DP_ARGS(id, c->who->user_id, receiver, c->who->role, sealed.key_id,
-                                  sealed.nonce_b64, sealed.ct_b64)))) {
-        return e;
-    }
     {
+        /* the message and its event in one round trip and one transaction */
         dp_audit_event ev = {.resource_id = id, .client_id = client_id,
                              .outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_audit(c, &ev))) return e;
+        if ((e = dp_audited(c, &ev, DPQ_MSG_INSERT, &rows,
+                            DP_ARGS(id, c->who->user_id, receiver, c->who->role,
+                                    sealed.key_id, sealed.nonce_b64, sealed.ct_b64)))) {
+            return e;
+        }
     }
-    if ((e = dp_db_commit(db))) return e;
 
     out = dp_json_own(p, json_object());
     dp_json_set_str(out, "id", id);
@@ -226,15 +224,14 @@ dp_error *dp_messages_list(dp_ctx *c)
         dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
         return ae ? ae : e;
     }
-    if ((e = dp_db_select(db, DPQ_MSG_CONVERSATION, &rows,
-                          DP_ARGS(me, other, me, other, before, before,
-                                  apr_itoa(p, limit))))) {
-        return e;
-    }
     {
         dp_audit_event ev = {.resource_id = other, .client_id = client_id,
                              .outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_audit(c, &ev))) return e;
+        if ((e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION, &rows,
+                            DP_ARGS(me, other, me, other, before, before,
+                                    apr_itoa(p, limit))))) {
+            return e;
+        }
     }
     for (int i = rows->nrows - 1; i >= 0; i--) { /* the page came newest first */
         json_array_append(arr, message_json(c, rows, i));

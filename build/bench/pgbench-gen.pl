@@ -58,6 +58,12 @@ for my $e (@order) {
             push @names, $n;
             next;
         }
+        # dp_db_pair: the statements between go in one libpq pipeline with one Sync (pgbench
+        # 14+); PostgreSQL's log shows them as usual, so they stay out of .names
+        if ($n =~ /^(PIPELINE|SYNC)$/) {
+            push @script, $n eq 'PIPELINE' ? '\\startpipeline' : '\\endpipeline';
+            next;
+        }
         unless (exists $sql{$n}) {
             $err = "statement $n is not in $stmts (renamed?): update $spec";
             last;
