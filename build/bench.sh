@@ -10,7 +10,8 @@
 # and exits 0 unless the bench itself could not run.
 #
 # Knobs (environment): BENCH_DURATION (s per run, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS
-# (32), BENCH_THREADS (wrk threads, 2), BENCH_MEM_REQUESTS (API requests between the two
+# (32), BENCH_THREADS (wrk threads, 2), BENCH_RSS_TRACE=1 (print the children's RSS after
+# every soak run), BENCH_MEM_REQUESTS (API requests between the two
 # memory readings, 200000), BENCH_LOW_CONNECTIONS (the reads' latency below saturation, 4),
 # BENCH_HTTPD_EXTRA (directives added to the instance's configuration, e.g.
 # 'DocPortalBcryptCost 12': the bcrypt ceiling follows it), BENCH_KEEP=1 (leave the instance
@@ -174,6 +175,23 @@ for ep in "${ENDPOINTS[@]}"; do
         else { next }
         push @{$s{$pid}}, $what;
         END {
+            # the audit sealer (a thread of every child) may run on the same pooled
+            # connection right after the request: its transactions are not the request'"'"'s
+            for my $pid (keys %s) {
+                my (@keep, @tx);
+                for my $w (@{$s{$pid}}) {
+                    if (@tx || ($w eq "BEGIN")) {
+                        push @tx, $w;
+                        next unless $w =~ /^(COMMIT|ROLLBACK)$/;
+                        push @keep, @tx unless grep { $_ eq "audit_seal_lock" } @tx;
+                        @tx = ();
+                        next;
+                    }
+                    push @keep, $w;
+                }
+                push @keep, @tx;
+                if (@keep) { $s{$pid} = \@keep } else { delete $s{$pid} }
+            }
             my @p = sort { @{$s{$b}} <=> @{$s{$a}} } keys %s;
             my $main = @p ? join(" ", @{$s{shift @p}}) : "";
             $main .= " | other sessions: " . join(" / ", map { join(" ", @{$s{$_}}) } @p) if @p;
@@ -203,10 +221,24 @@ add_cpu() { # before-snapshot requests: adds "cpu_ms" (per request) to the last 
         }' "$results"
 }
 
+# Before each measurement: wait (up to 20 s) until httpd and PostgreSQL are idle (under a
+# tenth of a core), so that work the previous run left behind (audit rows still to seal,
+# autovacuum, a checkpoint, logins still hashing) is not billed to the next one.
+settle() {
+    local h0 p0 c0 h1 p1 c1
+    for _ in $(seq 40); do
+        read -r h0 p0 c0 <<<"$(cpu_now)"
+        sleep 0.5
+        read -r h1 p1 c1 <<<"$(cpu_now)"
+        [ $((h1 - h0 + p1 - p0)) -ge 50 ] || return 0
+    done
+}
+
 run_wrk() { # endpoint kind round [seconds [connections]]
     local ep=$1 kind=$2 round=$3 secs=${4:-$DURATION} conns=${5:-$CONNS} path=${PATHQ[$1]} method=${METHOD[$1]}
     local bodies=${BODIES[$1]}
     if [ "$kind" = http ]; then path=/$ep.json method=GET bodies=; fi
+    settle
     cpu0=$(cpu_now)
     BENCH_METHOD=$method BENCH_PATH=$path BENCH_TOKEN=${TOKEN[$ep]} BENCH_BODIES=$bodies \
     BENCH_OUT=$results BENCH_LABEL="$ep $kind $round" BENCH_TIMED=$([ "$ep" = login ] && echo 1 || echo 0) \
@@ -219,6 +251,7 @@ run_pgbench() { # endpoint round
     local ep=$1 round=$2 out tps lat args=()
     [ -f "$run/gen/$ep.sql" ] || return 0
     mapfile -t args <"$run/gen/$ep.args"
+    settle
     cpu0=$(cpu_now)
     # -T counts the connection phase (32 SCRAM logins and backend starts, up to 2 s on a busy
     # machine); pgbench's tps leaves it out, so the run is that much longer
@@ -234,6 +267,7 @@ run_pgbench() { # endpoint round
 # As many hashing threads as logins in flight: on a machine shared with other work, the CPU
 # share a process gets grows with its runnable threads, so the ceiling must have as many.
 run_bcrypt() { # round
+    settle
     "$bcrypt_ceiling" "$bcrypt_cost" "$DURATION" "$CONNS" |
         sed "s/^{/{\"endpoint\":\"login\",\"round\":$1,/" >>"$results"
 }
@@ -281,6 +315,9 @@ while [ $(( $(api_requests) - requests_at_before )) -lt "$MEM_REQUESTS" ]; do
     ep=${ENDPOINTS[$(( soak % 4 ))]}
     soak=$((soak + 1))
     run_wrk "$ep" soak "$soak"
+    # BENCH_RSS_TRACE=1: the children's total RSS after every soak run (leak or plateau?)
+    [ "${BENCH_RSS_TRACE:-0}" != 1 ] ||
+        say "soak $soak ($ep): $(( $(api_requests) - requests_at_before )) requests, children RSS $(httpd_rss | awk '{s += $2} END {print s}') KiB"
 done
 httpd_rss >"$run/rss.after"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)

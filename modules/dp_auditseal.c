@@ -33,6 +33,7 @@ APLOG_USE_MODULE(docportal);
 #define SEAL_BATCH       1000 /* rows per transaction */
 #define SEAL_MAX_BATCHES 20   /* per wake; a larger backlog goes on at the next one */
 #define SEAL_REWARN_SEC  300  /* while failing, repeat the warning this often */
+#define SEAL_MAX_FREE    (256 * 1024) /* bytes the sealer's allocator keeps when idle */
 
 typedef struct sealer {
     server_rec *s;
@@ -268,12 +269,24 @@ static void seal_run(sealer *sl, apr_pool_t *p)
         err = "the database connection is not usable";
     }
     else {
-        for (int i = 0; i < SEAL_MAX_BATCHES && !stopping(sl); i++) {
+        /* each batch in its own pool, cleared after it: a backlog of many batches never
+         * holds more than one batch's rows and results */
+        apr_pool_t *batch;
+        if (apr_pool_create(&batch, p) != APR_SUCCESS) {
+            err = "out of memory";
+        }
+        for (int i = 0; err == NULL && i < SEAL_MAX_BATCHES && !stopping(sl); i++) {
             int sealed = 0;
-            if ((err = seal_batch(&t, &sealed)) != NULL || sealed < SEAL_BATCH) {
+            t.p = batch;
+            if ((err = seal_batch(&t, &sealed)) != NULL) {
+                err = apr_pstrdup(p, err);
+            }
+            apr_pool_clear(batch);
+            if (sealed < SEAL_BATCH) {
                 break;
             }
         }
+        t.p = p;
     }
     if (t.dbd != NULL) {
         sl->dbd_close(sl->s, t.dbd);
@@ -344,6 +357,9 @@ void dp_auditseal_child_init(apr_pool_t *pchild, server_rec *s)
     }
     if (rv == APR_SUCCESS) {
         apr_allocator_owner_set(alloc, sl->pool);
+        /* a batch of 1,000 rows needs a few hundred KiB; give the rest back after it, so
+         * a backlog does not leave the child's resident memory at its high-water mark */
+        apr_allocator_max_free_set(alloc, SEAL_MAX_FREE);
         rv = apr_thread_mutex_create(&sl->mu, APR_THREAD_MUTEX_DEFAULT, pchild);
     }
     if (rv == APR_SUCCESS) {
