@@ -221,11 +221,20 @@ add_cpu() { # before-snapshot requests: adds "cpu_ms" (per request) to the last 
         }' "$results"
 }
 
-# Before each measurement: wait (up to 20 s) until httpd and PostgreSQL are idle (under a
-# tenth of a core), so that work the previous run left behind (audit rows still to seal,
-# autovacuum, a checkpoint, logins still hashing) is not billed to the next one.
+# Before each measurement: wait until the audit sealer has caught up (up to 60 s), then
+# (up to 20 s) until httpd and PostgreSQL are idle (under a tenth of a core), so that work
+# the previous run left behind (audit rows to seal, autovacuum, a checkpoint, logins still
+# hashing) is not billed to the next one.
 settle() {
-    local h0 p0 c0 h1 p1 c1
+    local h0 p0 c0 h1 p1 c1 backlog
+    # first the audit sealer's backlog (every request and every pgbench transaction wrote an
+    # audit row; the sealer wakes every few seconds, so CPU alone can look idle between
+    # wakes): up to 60 s until the newest row has its seal
+    for _ in $(seq 120); do
+        backlog=$("$pgbin/psql" "$app_url" -XAtc "SELECT coalesce((SELECT max(seq) FROM audit_events), 0) - coalesce((SELECT max(event_seq) FROM audit_seals), 0)") || break
+        [ "${backlog:-0}" -gt 0 ] || break
+        sleep 0.5
+    done
     for _ in $(seq 40); do
         read -r h0 p0 c0 <<<"$(cpu_now)"
         sleep 0.5
