@@ -531,15 +531,18 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
 }
 
 /* Sends both statements and one Sync, then reads every result up to the Sync's. 1 when both
- * succeeded (*first holds the first one's result, to be cleared by the caller). */
-static int run_pair(PGconn *conn, const char *n1, int c1, const char **a1, const char *n2,
-                    int c2, const char **a2, PGresult **first)
+ * succeeded (*first holds the first one's result, to be cleared by the caller); else *why is
+ * PostgreSQL's message for the statement that failed, copied into p, when there is one. */
+static int run_pair(apr_pool_t *p, PGconn *conn, const char *n1, int c1, const char **a1,
+                    const char *n2, int c2, const char **a2, PGresult **first,
+                    const char **why)
 {
     int ok = PQenterPipelineMode(conn) && PQsendQueryPrepared(conn, n1, c1, a1, NULL, NULL, 0)
              && PQsendQueryPrepared(conn, n2, c2, a2, NULL, NULL, 0) && PQpipelineSync(conn);
     PGresult *res;
 
     *first = NULL;
+    *why = NULL;
     if (ok) {
         /* each statement's results end with a NULL (after an error, the second one's is
          * PGRES_PIPELINE_ABORTED); then comes the Sync's own result */
@@ -553,6 +556,10 @@ static int run_pair(PGconn *conn, const char *n1, int c1, const char **a1, const
                     continue;
                 }
                 if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+                    const char *m = PQresultErrorMessage(res);
+                    if (*why == NULL && m != NULL && *m) {
+                        *why = apr_pstrdup(p, m);
+                    }
                     ok = 0;
                 }
                 PQclear(res);
@@ -580,6 +587,7 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
 {
     dp_error *err;
     PGresult *res = NULL;
+    const char *why = NULL;
     int ok = 0;
 
     if (out != NULL) {
@@ -591,8 +599,8 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
             || statement(db, second, nargs2, &err) == NULL) {
             return err;
         }
-        if (conn != NULL && (ok = run_pair(conn, first, nargs, args, second, nargs2, args2,
-                                           &res))) {
+        if (conn != NULL && (ok = run_pair(db->r->pool, conn, first, nargs, args, second,
+                                           nargs2, args2, &res, &why))) {
             break;
         }
         if (!switch_if_dead(db)) {
@@ -600,6 +608,13 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
         }
     }
     if (!ok) {
+        PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
+        if (why != NULL && conn != NULL && PQstatus(conn) == CONNECTION_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
+                          "DP02008: statement %s + %s failed: %s", first, second,
+                          first_line(db->r->pool, why));
+            return dp_error_internal(db->r->pool);
+        }
         return query_failed(db, apr_pstrcat(db->r->pool, first, " + ", second, NULL), 1);
     }
     db->used = 1;

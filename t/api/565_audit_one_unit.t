@@ -65,8 +65,12 @@ for my $case (@cases) {
     ok(!$good->($d), "$what, its event refused: the answer holds no data");
     is(scalar(audit_events_for($res->header('X-Request-Id'))), 0, "$what, its event refused: no event row");
     is(message_count(), $before, "$what, its event refused: no message stored");
-    like(error_log_since($mark), qr/DP01201: audit event \Q$action\E could not be written/,
+    my $logged = error_log_since($mark, qr/DP01002:/);
+    like($logged, qr/DP02008: statement \S+ \+ audit_insert failed: .*\Q$constraint\E/,
+         "$what, its event refused: DP02008 names the constraint in the error log");
+    like($logged, qr/DP01201: audit event \Q$action\E could not be written/,
          "$what, its event refused: DP01201 in the error log");
+    expect_error_lines($logged);    # provoked on purpose: 99_error_log.t accepts these lines
 
     # the event can be written: one success event, and the answer
     ($s, $d, $res) = $call->();

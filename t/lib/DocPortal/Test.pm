@@ -682,7 +682,7 @@ sub race {
 
 push @EXPORT, qw(
     send_message conversation message_list mark_read message_row message_rows
-    utf8_hex error_log_mark error_log_since api_at owner_url dp_rekey
+    utf8_hex error_log_mark error_log_since expect_error_lines api_at owner_url dp_rekey
     MESSAGE_KEYS
 );
 
@@ -766,6 +766,18 @@ sub utf8_hex {
 sub _error_log_path {
     require File::Spec;
     return File::Spec->catfile(Apache::Test::vars('t_logs'), 'error_log');
+}
+
+# expect_error_lines($text): the error-level lines in $text (from error_log_since) were provoked
+# on purpose; 99_error_log.t accepts exactly those lines (t/logs/expected_error_lines).
+sub expect_error_lines {
+    my ($text) = @_;
+    require File::Spec;
+    my $file = File::Spec->catfile(Apache::Test::vars('t_logs'), 'expected_error_lines');
+    open my $fh, '>>', $file or die "open $file: $!";
+    print {$fh} "$_\n" for grep { /^\[[^\]]*\] \[[\w.-]*:(?:error|crit|alert|emerg)\]/ }
+                            split /\n/, $text // '';
+    close $fh;
 }
 
 # error_log_mark() -> the suite server's error_log size now; error_log_since($mark) -> what was
