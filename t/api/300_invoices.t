@@ -136,6 +136,7 @@ error_is($res, 422, 'validation_error', 'description', 'description of 1001 char
                                    description => "\x{e9}" x 1000);
 success_is($res, 201, 'description of 1000 characters (2000 UTF-8 bytes): 201');
 is($inv->{description}, "\x{e9}" x 1000, '... read back intact');
+$today = local_today($ZA);    # again: the day may have turned since the start
 ($st, undef, $res) = create_invoice($ptok, clientId => $cli->{id}, amount => 10,
                                     dueDate => date_plus($today, -1));
 error_is($res, 422, 'validation_error', 'dueDate', "dueDate yesterday (provider's zone): 422");

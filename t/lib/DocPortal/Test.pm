@@ -504,10 +504,19 @@ sub day_offset {
 }
 
 # local_today($zone): today's date in that zone (from PostgreSQL).
+# local_today($zone): today's date in $zone, as PostgreSQL sees it. Within a minute of local
+# midnight it waits for the new day first, so that the date stays today for the requests the
+# test makes next (a test run at 10:00 UTC met midnight in Pacific/Kiritimati mid-test).
 sub local_today {
     my ($zone) = @_;
-    return scalar psql(q{SELECT to_char(now() AT TIME ZONE } . sql_quote($zone)
-                     . q{, 'YYYY-MM-DD')});
+    my $z = sql_quote($zone);
+    my ($day, $left) = split /\|/, scalar psql(
+        qq{SELECT to_char(now() AT TIME ZONE $z, 'YYYY-MM-DD'), }
+      . qq{extract(epoch FROM date_trunc('day', now() AT TIME ZONE $z) + interval '1 day' }
+      . qq{- (now() AT TIME ZONE $z))});
+    return $day unless defined $left && $left < 60;
+    Time::HiRes::sleep($left + 0.5);
+    return scalar psql(qq{SELECT to_char(now() AT TIME ZONE $z, 'YYYY-MM-DD')});
 }
 
 # next calendar year (every date in it is in the future)
