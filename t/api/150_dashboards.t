@@ -140,6 +140,7 @@ pdash_is($ptok, { totalClients => 3, upcomingAppointments => 1, todayAppointment
 
 # ---- today, in the provider's zone ------------------------------------------------------------------------------
 for my $zone ('America/New_York', 'Pacific/Kiritimati', 'Pacific/Pago_Pago') {
+    local_today($zone);    # not in the last minute before midnight there (it waits it out)
     my ($tp, $zp) = provider_session(timeZone => $zone);
     my ($tc) = client_session($zp->{id});
     my (undef, $t1) = book($tc, date => "$Y-04-01", time => '10:00');
