@@ -10,6 +10,7 @@
 
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
+#include "core/dp_jsonw.h"
 #include "core/dp_validate.h"
 
 #include <apr_strings.h>
@@ -20,34 +21,72 @@ APLOG_USE_MODULE(docportal);
 #define DEFAULT_TYPE "Video Session"
 #define DEFAULT_DURATION 50
 
-json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
-{
-    static const struct { const char *col, *key; } strs[] = {
-        {"id", "id"}, {"client_id", "clientId"}, {"provider_id", "providerId"},
-        {"client_name", "clientName"}, {"provider_name", "providerName"}, {"date", "date"},
-        {"time", "time"}, {"type", "type"}, {"status", "status"}, {"notes", "notes"},
-        {"video_link", "videoLink"}, {"time_zone", "timeZone"}, {"starts_at", "startsAt"},
-        {"ends_at", "endsAt"}, {"created_at", "createdAt"}, {"updated_at", "updatedAt"},
-    };
-    json_t *a = dp_json_own(p, json_object());
-    const char *dur = dp_rows_get(rows, i, "duration_minutes");
-    const char *cents = dp_rows_get(rows, i, "amount_cents");
+/* The Appointment model: its string fields (column, key) in answer order, then duration and
+ * amount. */
+static const struct { const char *col, *key; } appt_strs[] = {
+    {"id", "id"}, {"client_id", "clientId"}, {"provider_id", "providerId"},
+    {"client_name", "clientName"}, {"provider_name", "providerName"}, {"date", "date"},
+    {"time", "time"}, {"type", "type"}, {"status", "status"}, {"notes", "notes"},
+    {"video_link", "videoLink"}, {"time_zone", "timeZone"}, {"starts_at", "startsAt"},
+    {"ends_at", "endsAt"}, {"created_at", "createdAt"}, {"updated_at", "updatedAt"},
+};
+#define APPT_STRS (sizeof(appt_strs) / sizeof(appt_strs[0]))
 
-    for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++) {
-        dp_json_set_str(a, strs[k].key, dp_rows_get(rows, i, strs[k].col));
+/* The columns of a result, looked up once for all its rows. */
+typedef struct appt_cols {
+    int str[APPT_STRS], duration, cents;
+} appt_cols;
+
+static void appt_cols_of(const dp_rows *rows, appt_cols *k)
+{
+    for (size_t n = 0; n < APPT_STRS; n++) {
+        k->str[n] = dp_rows_col(rows, appt_strs[n].col);
     }
-    json_object_set_new(a, "duration", json_integer(dur ? atoi(dur) : 0));
-    dp_json_set_money(a, "amount", cents ? apr_atoi64(cents) : 0, 1);
-    return a;
+    k->duration = dp_rows_col(rows, "duration_minutes");
+    k->cents = dp_rows_col(rows, "amount_cents");
 }
 
-static json_t *appointment_list(apr_pool_t *p, const dp_rows *rows)
+static void appointment_write(dp_jw *w, const dp_rows *rows, int i, const appt_cols *k)
 {
-    json_t *arr = dp_json_own(p, json_array());
-    for (int i = 0; i < rows->nrows; i++) {
-        json_array_append(arr, dp_appointment_json(p, rows, i));
+    const char *dur = dp_rows_at(rows, i, k->duration);
+    const char *cents = dp_rows_at(rows, i, k->cents);
+
+    dp_jw_object(w);
+    for (size_t n = 0; n < APPT_STRS; n++) {
+        dp_jw_kstr(w, appt_strs[n].key, dp_rows_at(rows, i, k->str[n]));
     }
-    return arr;
+    dp_jw_kint(w, "duration", dur ? atoi(dur) : 0);
+    dp_jw_key(w, "amount");
+    dp_jw_money(w, cents ? apr_atoi64(cents) : 0, 1);
+    dp_jw_end(w);
+}
+
+json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
+{
+    dp_jw *w = dp_jw_make(p, 1024);
+    appt_cols k;
+    const char *text;
+    apr_size_t len;
+
+    appt_cols_of(rows, &k);
+    appointment_write(w, rows, i, &k);
+    text = dp_jw_finish(w, &len);
+    return dp_json_own(p, text ? json_loadb(text, len, 0, NULL) : NULL);
+}
+
+/* A list answer, written straight into one buffer (no jansson tree: see core/dp_jsonw.h). */
+static dp_error *reply_appointment_list(dp_ctx *c, const dp_rows *rows)
+{
+    dp_jw *w = dp_jw_make(c->r->pool, 600 * (apr_size_t)rows->nrows + 16);
+    appt_cols k;
+
+    appt_cols_of(rows, &k);
+    dp_jw_array(w);
+    for (int i = 0; i < rows->nrows; i++) {
+        appointment_write(w, rows, i, &k);
+    }
+    dp_jw_end(w);
+    return dp_reply_jw(c, 200, w);
 }
 
 /* The instant of a provider-local date/time, refusing the past and DST gaps. */
@@ -464,8 +503,7 @@ dp_error *dp_appt_list_provider(dp_ctx *c)
                         DP_ARGS(c->who->user_id, date, date, status, status)))) {
         return e;
     }
-    dp_reply_json(c, 200, appointment_list(p, rows));
-    return NULL;
+    return reply_appointment_list(c, rows);
 }
 
 /* GET /api/client/appointments?status=upcoming|completed: client; its own, by start. */
@@ -489,6 +527,5 @@ dp_error *dp_appt_list_client(dp_ctx *c)
         dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ev))) return e;
     }
-    dp_reply_json(c, 200, appointment_list(p, rows));
-    return NULL;
+    return reply_appointment_list(c, rows);
 }

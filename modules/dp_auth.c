@@ -236,8 +236,7 @@ dp_error *dp_auth_login(dp_ctx *c)
         dp_audit_event ev = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
                              .resource_id = id, .client_id = client_id_of(user),
                              .outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_lockout_success(c, db, email))) return e;
-        if ((e = dp_audit(c, &ev))) return e;
+        if ((e = dp_lockout_success(c, email, &ev))) return e;
     }
     return reply_session(c, 200, user);
 }

@@ -625,17 +625,27 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
     return NULL;
 }
 
-const char *dp_rows_get(const dp_rows *rows, int i, const char *col)
+int dp_rows_col(const dp_rows *rows, const char *col)
 {
-    if (rows == NULL || i < 0 || i >= rows->nrows) {
-        return NULL;
-    }
-    for (int c = 0; c < rows->ncols; c++) {
+    for (int c = 0; rows != NULL && c < rows->ncols; c++) {
         if (strcmp(rows->cols[c], col) == 0) {
-            return rows->vals[i][c];
+            return c;
         }
     }
-    return NULL;
+    return -1;
+}
+
+const char *dp_rows_at(const dp_rows *rows, int i, int col)
+{
+    if (rows == NULL || i < 0 || i >= rows->nrows || col < 0 || col >= rows->ncols) {
+        return NULL;
+    }
+    return rows->vals[i][col];
+}
+
+const char *dp_rows_get(const dp_rows *rows, int i, const char *col)
+{
+    return dp_rows_at(rows, i, dp_rows_col(rows, col));
 }
 
 /* ---- audit report (issue 7): results too large to hold whole ---------------------------- */

@@ -68,6 +68,10 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **rows, int nargs, co
                      const char *second, int nargs2, const char **args2);
 /* Value of column col in row i, or NULL (SQL NULL, or no such row/column). */
 const char *dp_rows_get(const dp_rows *rows, int i, const char *col);
+/* For many rows: the index of column col (-1 when there is none) once, then the value of
+ * that column in row i (NULL for SQL NULL, a column -1 or no such row). */
+int dp_rows_col(const dp_rows *rows, const char *col);
+const char *dp_rows_at(const dp_rows *rows, int i, int col);
 
 /* Audit report: a select whose rows are handed to fn one at a time as they arrive (a result
  * of any size in bounded memory). row holds one row (index 0) whose values live only until fn

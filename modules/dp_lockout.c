@@ -42,9 +42,9 @@ dp_error *dp_lockout_attempt(dp_ctx *c, dp_db *db, const char *email)
                          "Too many failed sign-ins; try again in %s seconds.", retry);
 }
 
-dp_error *dp_lockout_success(dp_ctx *c, dp_db *db, const char *email)
+dp_error *dp_lockout_success(dp_ctx *c, const char *email, const dp_audit_event *ev)
 {
-    return dp_db_exec(db, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
+    return dp_audited(c, ev, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
                       DP_ARGS(email, client_address(c),
                               apr_itoa(c->r->pool, c->cfg->lockout_ip.failures)));
 }

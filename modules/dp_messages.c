@@ -8,6 +8,7 @@
 #include "core/dp_aead.h"
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
+#include "core/dp_jsonw.h"
 #include "core/dp_validate.h"
 
 #include <apr_lib.h>
@@ -20,41 +21,60 @@ APLOG_USE_MODULE(docportal);
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 200
 
-/* The Message model from a row; a row that does not open reads message: null with
- * decryptError, and is logged (by id only). */
-static json_t *message_json(dp_ctx *c, const dp_rows *rows, int i)
+/* The columns of a message result, looked up once for all its rows. */
+typedef struct msg_cols {
+    int id, sender, receiver, sender_type, key_id, nonce, ciphertext, created, is_read;
+} msg_cols;
+
+static void msg_cols_of(const dp_rows *rows, msg_cols *k)
 {
-    apr_pool_t *p = c->r->pool;
-    json_t *m = dp_json_own(p, json_object());
-    const char *id = dp_rows_get(rows, i, "id"), *sender = dp_rows_get(rows, i, "sender_id");
+    k->id = dp_rows_col(rows, "id");
+    k->sender = dp_rows_col(rows, "sender_id");
+    k->receiver = dp_rows_col(rows, "receiver_id");
+    k->sender_type = dp_rows_col(rows, "sender_type");
+    k->key_id = dp_rows_col(rows, "key_id");
+    k->nonce = dp_rows_col(rows, "nonce");
+    k->ciphertext = dp_rows_col(rows, "ciphertext");
+    k->created = dp_rows_col(rows, "created_at");
+    k->is_read = dp_rows_col(rows, "is_read");
+}
+
+/* The fields of the Message model from a row, into an object the caller opened (and
+ * closes); a row that does not open reads message: null with decryptError, and is logged
+ * (by id only). */
+static void message_fields(dp_ctx *c, dp_jw *w, const dp_rows *rows, int i, const msg_cols *k)
+{
+    const char *id = dp_rows_at(rows, i, k->id), *sender = dp_rows_at(rows, i, k->sender);
+    const char *is_read = dp_rows_at(rows, i, k->is_read);
     unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
-    dp_sealed sealed = {dp_rows_get(rows, i, "key_id"), dp_rows_get(rows, i, "nonce"),
-                        dp_rows_get(rows, i, "ciphertext")};
+    dp_sealed sealed = {dp_rows_at(rows, i, k->key_id), dp_rows_at(rows, i, k->nonce),
+                        dp_rows_at(rows, i, k->ciphertext)};
     const char *plain = NULL;
     int st = DP_AEAD_TAMPERED;
 
     if (dp_aead_message_aad(id, sender, aad) == sizeof(aad)) {
-        st = dp_aead_open(p, c->cfg->message_keys, &sealed, aad, sizeof(aad), &plain, NULL);
+        st = dp_aead_open(c->r->pool, c->cfg->message_keys, &sealed, aad, sizeof(aad), &plain,
+                          NULL);
     }
-    dp_json_set_str(m, "id", id);
-    dp_json_set_str(m, "senderId", sender);
-    dp_json_set_str(m, "receiverId", dp_rows_get(rows, i, "receiver_id"));
-    dp_json_set_str(m, "senderType", dp_rows_get(rows, i, "sender_type"));
+    dp_jw_kstr(w, "id", id);
+    dp_jw_kstr(w, "senderId", sender);
+    dp_jw_kstr(w, "receiverId", dp_rows_at(rows, i, k->receiver));
+    dp_jw_kstr(w, "senderType", dp_rows_at(rows, i, k->sender_type));
     if (st == DP_AEAD_OK) {
-        dp_json_set_str(m, "message", plain);
+        dp_jw_kstr(w, "message", plain);
     }
     else {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
                       "DP06001: message %s does not decrypt (%s, key %s)", id,
                       dp_aead_status_name(st), sealed.key_id);
         /* the client sees one answer for any row that does not open; the log says why */
-        json_object_set_new(m, "message", json_null());
-        json_object_set_new(m, "decryptError", json_string("tampered"));
+        dp_jw_kstr(w, "message", NULL);
+        dp_jw_kstr(w, "decryptError", "tampered");
     }
-    dp_json_set_str(m, "timestamp", dp_rows_get(rows, i, "created_at"));
-    json_object_set_new(m, "read", json_boolean(strcmp(dp_rows_get(rows, i, "is_read"), "t") == 0));
-    dp_json_set_str(m, "createdAt", dp_rows_get(rows, i, "created_at"));
-    return m;
+    dp_jw_kstr(w, "timestamp", dp_rows_at(rows, i, k->created));
+    dp_jw_key(w, "read");
+    dp_jw_bool(w, is_read != NULL && strcmp(is_read, "t") == 0);
+    dp_jw_kstr(w, "createdAt", dp_rows_at(rows, i, k->created));
 }
 
 static dp_error *no_user(apr_pool_t *p, const char *field)
@@ -189,8 +209,9 @@ dp_error *dp_messages_list(dp_ctx *c)
     const char *other = dp_lower(c->r->pool, dp_query_arg(c, "conversationWith"));
     const char *before = dp_query_arg(c, "before");
     const char *me = c->who->user_id, *client_id = NULL;
-    json_t *arr = dp_json_own(p, json_array());
     dp_rows *rows;
+    dp_jw *w;
+    msg_cols k;
     dp_db *db;
     dp_error *e;
     int limit;
@@ -208,16 +229,25 @@ dp_error *dp_messages_list(dp_ctx *c)
                                  .outcome = DP_OUTCOME_SUCCESS};
             if ((e = dp_audit(c, &ev))) return e;
         }
-        for (int i = 0; i < rows->nrows; i++) {
-            json_t *m = message_json(c, rows, i);
-            const char *n = dp_rows_get(rows, i, "unread_count");
-            dp_json_set_str(m, "counterpartId", dp_rows_get(rows, i, "counterpart_id"));
-            dp_json_set_str(m, "counterpartName", dp_rows_get(rows, i, "counterpart_name"));
-            json_object_set_new(m, "unreadCount", json_integer(n ? apr_atoi64(n) : 0));
-            json_array_append(arr, m);
+        {
+            int cid = dp_rows_col(rows, "counterpart_id");
+            int cname = dp_rows_col(rows, "counterpart_name");
+            int unread = dp_rows_col(rows, "unread_count");
+            w = dp_jw_make(p, 700 * (apr_size_t)rows->nrows + 16);
+            msg_cols_of(rows, &k);
+            dp_jw_array(w);
+            for (int i = 0; i < rows->nrows; i++) {
+                const char *n = dp_rows_at(rows, i, unread);
+                dp_jw_object(w);
+                message_fields(c, w, rows, i, &k);
+                dp_jw_kstr(w, "counterpartId", dp_rows_at(rows, i, cid));
+                dp_jw_kstr(w, "counterpartName", dp_rows_at(rows, i, cname));
+                dp_jw_kint(w, "unreadCount", n ? apr_atoi64(n) : 0);
+                dp_jw_end(w);
+            }
+            dp_jw_end(w);
+            return dp_reply_jw(c, 200, w);
         }
-        dp_reply_json(c, 200, arr);
-        return NULL;
     }
     if ((e = check_counterpart(c, db, other, "conversationWith", &client_id))) {
         dp_audit_event ev = {.client_id = client_id, .outcome = DP_OUTCOME_DENIED};
@@ -233,11 +263,17 @@ dp_error *dp_messages_list(dp_ctx *c)
             return e;
         }
     }
+    /* written straight into one buffer (no jansson tree: see core/dp_jsonw.h) */
+    w = dp_jw_make(p, 600 * (apr_size_t)rows->nrows + 16);
+    msg_cols_of(rows, &k);
+    dp_jw_array(w);
     for (int i = rows->nrows - 1; i >= 0; i--) { /* the page came newest first */
-        json_array_append(arr, message_json(c, rows, i));
+        dp_jw_object(w);
+        message_fields(c, w, rows, i, &k);
+        dp_jw_end(w);
     }
-    dp_reply_json(c, 200, arr);
-    return NULL;
+    dp_jw_end(w);
+    return dp_reply_jw(c, 200, w);
 }
 
 /* PATCH /api/messages/:id/read: provider or client; only the receiver may mark it. */
@@ -271,6 +307,13 @@ dp_error *dp_messages_mark_read(dp_ctx *c)
     ev.client_id = strcmp(c->who->role, "client") == 0 ? me : dp_rows_get(rows, 0, "sender_id");
     if ((e = dp_audit(c, &ev))) return e;
     if ((e = dp_db_commit(db))) return e;
-    dp_reply_json(c, 200, message_json(c, rows, 0));
-    return NULL;
+    {
+        dp_jw *w = dp_jw_make(p, 1024);
+        msg_cols k;
+        msg_cols_of(rows, &k);
+        dp_jw_object(w);
+        message_fields(c, w, rows, 0, &k);
+        dp_jw_end(w);
+        return dp_reply_jw(c, 200, w);
+    }
 }

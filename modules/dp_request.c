@@ -1,6 +1,7 @@
 #include "dp_request.h"
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
+#include "core/dp_jsonw.h"
 
 #include <apr_strings.h>
 #include <http_log.h>
@@ -46,6 +47,21 @@ void dp_reply_json(dp_ctx *c, int status, json_t *body)
     apr_size_t len;
     const char *s = dp_json_dump(c->r->pool, body, &len);
     write_body(c->r, status, s, len);
+}
+
+dp_error *dp_reply_jw(dp_ctx *c, int status, dp_jw *w)
+{
+    apr_size_t len;
+    const char *s = dp_jw_finish(w, &len);
+
+    if (s == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r,
+                      "DP01004: an answer written by dp_jsonw is not well formed");
+        return dp_error_make(c->r->pool, 500, DP_E_INTERNAL, NULL,
+                             "The answer could not be written.");
+    }
+    write_body(c->r, status, s, len);
+    return NULL;
 }
 
 void dp_reply_empty(dp_ctx *c)

@@ -44,6 +44,10 @@ const char *dp_query_arg(dp_ctx *c, const char *name);
 
 /* Answer with JSON and the given status (the handler then returns NULL). */
 void dp_reply_json(dp_ctx *c, int status, json_t *body);
+/* Answer with the document of a JSON writer (list answers: core/dp_jsonw.h); a document
+ * that is not well formed is a 500 (the handler returns what this returns). */
+struct dp_jw;
+dp_error *dp_reply_jw(dp_ctx *c, int status, struct dp_jw *w);
 /* Answer 204 with no body. */
 void dp_reply_empty(dp_ctx *c);
 

@@ -1,4 +1,5 @@
 #include "dp_json.h"
+#include "dp_jsonw.h"
 
 #include <apr_strings.h>
 #include <math.h>
@@ -42,29 +43,10 @@ dp_error *dp_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len, j
     return NULL;
 }
 
-/* The dump target: pool memory that doubles as it fills. */
-typedef struct dump_buf {
-    apr_pool_t *p;
-    char *data;
-    apr_size_t len, cap;
-} dump_buf;
-
+/* The dump target: a dp_jw used as a plain pool buffer that doubles as it fills. */
 static int dump_append(const char *chunk, size_t size, void *data)
 {
-    dump_buf *b = data;
-    if (b->len + size + 1 > b->cap) {
-        apr_size_t cap = b->cap * 2;
-        char *grown;
-        while (cap < b->len + size + 1) {
-            cap *= 2;
-        }
-        grown = apr_palloc(b->p, cap);
-        memcpy(grown, b->data, b->len);
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, chunk, size);
-    b->len += size;
+    dp_jw_raw(data, chunk, size);
     return 0;
 }
 
@@ -74,16 +56,17 @@ const char *dp_json_dump(apr_pool_t *p, const json_t *j, apr_size_t *len)
      * 149.99 from printing as 149.99000000000001. One pass: serialising costs more than the
      * copies of a growing buffer (json_dumpb(NULL, 0) to learn the size first doubled it). */
     const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(15);
-    dump_buf b = {p, apr_palloc(p, 1024), 0, 1024};
+    dp_jw *w = dp_jw_make(p, 1024);
+    const char *out;
 
-    if (json_dump_callback(j, dump_append, &b, flags) != 0) {
-        b.len = 0;
+    out = json_dump_callback(j, dump_append, w, flags) == 0 ? dp_jw_finish(w, len) : NULL;
+    if (out == NULL) {
+        out = "";
+        if (len != NULL) {
+            *len = 0;
+        }
     }
-    b.data[b.len] = '\0';
-    if (len != NULL) {
-        *len = b.len;
-    }
-    return b.data;
+    return out;
 }
 
 void dp_json_set_str(json_t *obj, const char *key, const char *s)

@@ -24,6 +24,7 @@ static const struct {
     {"cookie", dp_suite_cookie}, /* cookie sessions */
     {"auditchain", dp_suite_auditchain}, /* audit chain (issue 7) */
     {"export", dp_suite_export}, /* audit report: CSV and Accept */
+    {"jsonw", dp_suite_jsonw},
 };
 
 static long checks, failed;
