@@ -18,7 +18,7 @@
 APLOG_USE_MODULE(docportal);
 
 #define MAX_MESSAGE_CHARS 10000
-#define PAGE_DEFAULT 50
+#define PAGE_DEFAULT 50 /* also written into the statement msg_conversation */
 #define PAGE_MAX 200
 
 /* The columns of a message result, looked up once for all its rows. */
@@ -257,11 +257,19 @@ dp_error *dp_messages_list(dp_ctx *c)
     {
         dp_audit_event ev = {.resource_id = other, .client_id = client_id,
                              .outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION, &rows,
-                            DP_ARGS(me, other, me, other, before, before,
-                                    apr_itoa(p, limit))))) {
-            return e;
+        /* three statements, so that PostgreSQL plans each once (sql/statements.sql) */
+        if (before != NULL) {
+            e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION_BEFORE, &rows,
+                           DP_ARGS(me, other, me, other, before, apr_itoa(p, limit)));
         }
+        else if (limit == PAGE_DEFAULT) {
+            e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION, &rows, DP_ARGS(me, other, me, other));
+        }
+        else {
+            e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION_SIZED, &rows,
+                           DP_ARGS(me, other, me, other, apr_itoa(p, limit)));
+        }
+        if (e != NULL) return e;
     }
     /* written straight into one buffer (no jansson tree: see core/dp_jsonw.h) */
     w = dp_jw_make(p, 600 * (apr_size_t)rows->nrows + 16);
