@@ -31,10 +31,15 @@ var() { sed -n "s/^$1=//p" "$run/gen/vars"; }
 token=$(var token)
 cid=$(var cid)
 
-stop_httpd() {
+stop_httpd() { # (under valgrind, -X leaves its pid file behind: wait for the process)
+    local pid
     [ -f "$run/httpd/httpd.pid" ] || return 0
+    pid=$(cat "$run/httpd/httpd.pid")
     "$HTTPD" -f "$conf" -k stop 2>/dev/null || true
-    for _ in $(seq 600); do [ -f "$run/httpd/httpd.pid" ] || return 0; sleep 0.2; done
+    for _ in $(seq 600); do
+        if ! kill -0 "$pid" 2>/dev/null; then rm -f "$run/httpd/httpd.pid"; return 0; fi
+        sleep 0.2
+    done
     die "httpd did not stop"
 }
 
