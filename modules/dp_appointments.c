@@ -61,6 +61,7 @@ static void appointment_write(dp_jw *w, const dp_rows *rows, int i, const appt_c
     dp_jw_end(w);
 }
 
+/* For answers built as jansson trees (the dashboards embed the next appointment). */
 json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
 {
     dp_jw *w = dp_jw_make(p, 1024);
@@ -74,19 +75,24 @@ json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
     return dp_json_own(p, text ? json_loadb(text, len, 0, NULL) : NULL);
 }
 
-/* A list answer, written straight into one buffer (no jansson tree: see core/dp_jsonw.h). */
-static dp_error *reply_appointment_list(dp_ctx *c, const dp_rows *rows)
+/* Answers written straight into one buffer (no jansson tree: see core/dp_jsonw.h): the list,
+ * or (one >= 0) that row alone. */
+static dp_error *reply_appointments(dp_ctx *c, int status, const dp_rows *rows, int one)
 {
     dp_jw *w = dp_jw_make(c->r->pool, 600 * (apr_size_t)rows->nrows + 16);
     appt_cols k;
 
     appt_cols_of(rows, &k);
+    if (one >= 0) {
+        appointment_write(w, rows, one, &k);
+        return dp_reply_jw(c, status, w);
+    }
     dp_jw_array(w);
     for (int i = 0; i < rows->nrows; i++) {
         appointment_write(w, rows, i, &k);
     }
     dp_jw_end(w);
-    return dp_reply_jw(c, 200, w);
+    return dp_reply_jw(c, status, w);
 }
 
 /* The instant of a provider-local date/time, refusing the past and DST gaps. */
@@ -162,8 +168,7 @@ static dp_error *reply_appointment(dp_ctx *c, dp_db *db, int status, const char 
     if (rows->nrows == 0) {
         return dp_error_internal(c->r->pool);
     }
-    dp_reply_json(c, status, dp_appointment_json(c->r->pool, rows, 0));
-    return NULL;
+    return reply_appointments(c, status, rows, 0);
 }
 
 /* POST /api/client/appointments: client; books with its own provider. */
@@ -283,10 +288,7 @@ dp_error *dp_appt_get(dp_ctx *c)
 {
     dp_rows *rows;
     dp_error *e = read_own(c, c->params[0], &rows);
-    if (e == NULL) {
-        dp_reply_json(c, 200, dp_appointment_json(c->r->pool, rows, 0));
-    }
-    return e;
+    return e != NULL ? e : reply_appointments(c, 200, rows, 0);
 }
 
 /* May this role move an appointment from one status to another? (contract addendum,
@@ -503,7 +505,7 @@ dp_error *dp_appt_list_provider(dp_ctx *c)
                         DP_ARGS(c->who->user_id, date, date, status, status)))) {
         return e;
     }
-    return reply_appointment_list(c, rows);
+    return reply_appointments(c, 200, rows, -1);
 }
 
 /* GET /api/client/appointments?status=upcoming|completed: client; its own, by start. */
@@ -527,5 +529,5 @@ dp_error *dp_appt_list_client(dp_ctx *c)
         dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ev))) return e;
     }
-    return reply_appointment_list(c, rows);
+    return reply_appointments(c, 200, rows, -1);
 }
