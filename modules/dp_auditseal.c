@@ -11,7 +11,14 @@
  * committed rows without a seal in seq order, their MACs chained on, one INSERT of the
  * seals, one signed checkpoint; after COMMIT the checkpoint also goes to the error log at
  * NOTICE (which httpd logs at any LogLevel): a copy outside the database, so that deleting
- * the tail of the chain (rows, seals and checkpoints) is still found by the verifier. */
+ * the tail of the chain (rows, seals and checkpoints) is still found by the verifier.
+ *
+ * Where a batch looks for unsealed rows (sql/009_audit_seal_frontier.sql): above the seq
+ * frontier the last checkpoint recorded, and at the few seqs it left open, which costs the
+ * same however busy the last ten minutes were. Without a frontier (the first batch after an
+ * upgrade, too many open seqs) and on the first wake and every SEAL_SWEEP_EVERY-th wake
+ * after it, the batch searches every row of the window instead, as a safety net: such a
+ * search also chains a row whose seal went missing below the frontier. */
 #include "dp_auditseal.h"
 
 #include "dp_config.h"
@@ -34,6 +41,7 @@ APLOG_USE_MODULE(docportal);
 #define SEAL_MAX_BATCHES 20   /* per wake; a larger backlog goes on at the next one */
 #define SEAL_REWARN_SEC  300  /* while failing, repeat the warning this often */
 #define SEAL_MAX_FREE    (256 * 1024) /* bytes the sealer's allocator keeps when idle */
+#define SEAL_SWEEP_EVERY 10   /* wakes between two searches of the whole window */
 
 typedef struct sealer {
     server_rec *s;
@@ -45,6 +53,7 @@ typedef struct sealer {
     int stop;           /* under mu: the child is going away */
     int failing;        /* the last run failed */
     apr_time_t warned;  /* when the last warning was logged */
+    unsigned wakes;     /* runs so far; the sealer thread's own */
     APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
     APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 } sealer;
@@ -54,6 +63,7 @@ typedef struct seal_tx {
     sealer *sl;
     apr_pool_t *p;
     ap_dbd_t *dbd;
+    int sweep;          /* search the whole window, not from the frontier */
 } seal_tx;
 
 /* The first line of a driver message (a DETAIL line may quote values). */
@@ -155,6 +165,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     const char *limit = apr_itoa(t->p, SEAL_BATCH), *err, *head_mac;
     char mac_hex[2 * DP_AUDIT_MAC_LEN + 1], sig_hex[2 * DP_AUDIT_MAC_LEN + 1];
     unsigned char sig[DP_AUDIT_MAC_LEN];
+    const char *seq_hi, *open_seqs, *open_since;
     dp_rows *head, *rows;
     seal_links l = {0};
     apr_int64_t now_us;
@@ -173,7 +184,23 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         return apr_psprintf(t->p, "the seal at position %" APR_INT64_T_FMT " has a malformed MAC",
                             l.position);
     }
-    if ((err = select_rows(t, DPQ_AUDIT_UNSEALED, DP_ARGS(limit), &rows)) != NULL) return err;
+    /* the frontier the head's checkpoint recorded (all three, or none) */
+    seq_hi = dp_rows_get(head, 0, "seq_hi");
+    open_seqs = dp_rows_get(head, 0, "open_seqs");
+    open_since = dp_rows_get(head, 0, "open_since");
+    if (seq_hi == NULL || open_seqs == NULL || open_since == NULL) {
+        seq_hi = open_seqs = open_since = NULL;
+    }
+    if (t->sweep || seq_hi == NULL) {
+        err = select_rows(t, DPQ_AUDIT_UNSEALED, DP_ARGS(limit), &rows);
+    }
+    else {
+        err = select_rows(t, DPQ_AUDIT_UNSEALED_AFTER, DP_ARGS(seq_hi, open_seqs, limit), &rows);
+    }
+    if (err != NULL) {
+        return err;
+    }
+    t->sweep = 0; /* one whole-window search per sweeping wake */
     if (rows->nrows == 0) {
         return NULL;
     }
@@ -188,7 +215,8 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     dp_hex_encode(mac_hex, l.mac, DP_AUDIT_MAC_LEN);
     dp_hex_encode(sig_hex, sig, DP_AUDIT_MAC_LEN);
     err = exec_stmt(t, DPQ_AUDIT_CHECKPOINT_INSERT,
-                    DP_ARGS(apr_psprintf(t->p, "%" APR_INT64_T_FMT, l.position), mac_hex, sig_hex));
+                    DP_ARGS(seq_hi, open_seqs, open_since,
+                            apr_psprintf(t->p, "%" APR_INT64_T_FMT, l.position), mac_hex, sig_hex));
     if (err != NULL) {
         return err;
     }
@@ -259,7 +287,7 @@ static void report(sealer *sl, const char *err)
 
 static void seal_run(sealer *sl, apr_pool_t *p)
 {
-    seal_tx t = {sl, p, sl->dbd_open(p, sl->s)};
+    seal_tx t = {sl, p, sl->dbd_open(p, sl->s), sl->wakes++ % SEAL_SWEEP_EVERY == 0};
     const char *err = NULL;
 
     if (t.dbd == NULL) {

@@ -544,30 +544,49 @@ ON CONFLICT (jti) DO UPDATE SET last_used_at = now()
 SELECT pg_try_advisory_xact_lock(1146110293) AS locked;
 
 -- name: audit_seal_head
--- The chain's last link (position 0 and no mac before the first) and the transaction's time
--- in microseconds, which the batch's checkpoint is signed with and stored as (now()).
+-- The chain's last link (position 0 and no mac before the first), the transaction's time
+-- in microseconds, which the batch's checkpoint is signed with and stored as (now()), and
+-- the frontier the checkpoint of that last link recorded (009), if it is that link's: NULLs
+-- make the batch search the whole window (audit_unsealed).
 SELECT (extract(epoch FROM now()) * 1000000)::bigint AS now_us,
-       coalesce(h.position, 0) AS position, encode(h.mac, 'hex') AS mac
+       coalesce(h.position, 0) AS position, encode(h.mac, 'hex') AS mac,
+       c.seq_hi, c.open_seqs, c.open_since
   FROM (SELECT 1) AS one
-  LEFT JOIN (SELECT position, mac FROM audit_seals ORDER BY position DESC LIMIT 1) AS h ON true;
+  LEFT JOIN (SELECT position, mac FROM audit_seals ORDER BY position DESC LIMIT 1) AS h ON true
+  LEFT JOIN LATERAL (SELECT k.seq_hi, k.open_seqs, k.open_since FROM audit_checkpoints k
+                      WHERE k.position = h.position AND k.mac = h.mac
+                      ORDER BY k.id DESC LIMIT 1) AS c ON true;
 
 -- name: audit_unsealed
 -- Committed rows without a seal, lowest seq first, every column as the chain's canonical
--- form takes it (at in exact microseconds). Bounded to recent rows so that the search stays
--- cheap as the table grows: from 10 minutes before the newest sealed row on. A row still
--- unsealed is one that committed after the last batch, or whose transaction is still open;
--- no transaction that writes an audit row stays open for minutes (the longest, a payment
--- waiting for Stripe, gives up after 20 s), so the margin leaves nothing behind. The bound
--- follows the newest sealed row, not the clock, so a backlog (the sealer or the database
--- was down for a day) is still sealed in full, batch after batch. With no seal yet, every
--- row qualifies (existing rows are chained on the first runs).
+-- form takes it (at in exact microseconds). Bounded to recent rows: from ten minutes before
+-- the newest sealed row on (audit_unsealed_from, 009). A row still unsealed is one that
+-- committed after the last batch, or whose transaction is still open; no transaction that
+-- writes an audit row stays open for minutes (the longest, a payment waiting for Stripe,
+-- gives up after 20 s), so the margin leaves nothing behind. The bound follows the newest
+-- sealed row, not the clock, so a backlog (the sealer or the database was down for a day) is
+-- still sealed in full, batch after batch. With no seal yet, every row qualifies (existing
+-- rows are chained on the first runs). This searches every row of the window for a seal: the
+-- sealer's whole-window search, for when it has no frontier (audit_unsealed_after).
 SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
        e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip, e.outcome,
        e.request_id
   FROM audit_events e
- WHERE e.at >= coalesce((SELECT a.at FROM audit_events a
-                          WHERE a.seq = (SELECT max(event_seq) FROM audit_seals)),
-                        '-infinity') - interval '10 minutes'
+ WHERE e.at >= (SELECT audit_unsealed_from())
+   AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)
+ ORDER BY e.seq
+ LIMIT %s::int;
+
+-- name: audit_unsealed_after
+-- The same rows, found from the last checkpoint's frontier (009): above its seq_hi, or one
+-- of the seqs it left open. Two index lookups on seq instead of the whole window. (The
+-- bound is a subquery so that it is computed once per execution, not once per row.)
+SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
+       e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip, e.outcome,
+       e.request_id
+  FROM audit_events e
+ WHERE (e.seq > %s::bigint OR e.seq = ANY (%s::bigint[]))
+   AND e.at >= (SELECT audit_unsealed_from())
    AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)
  ORDER BY e.seq
  LIMIT %s::int;
@@ -579,9 +598,40 @@ SELECT u.position, u.event_seq, decode(u.mac, 'hex')
   FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS u (position, event_seq, mac);
 
 -- name: audit_checkpoint_insert
--- created_at is now(), the time audit_seal_head gave in the same transaction (and signed).
-INSERT INTO audit_checkpoints (position, mac, signature, created_at)
-VALUES (%s::bigint, decode(%s, 'hex'), decode(%s, 'hex'), now());
+-- After the batch's seals: its signed checkpoint, with the frontier the next batch starts
+-- from (009). created_at is now(), the time audit_seal_head gave in the same transaction
+-- (and signed). Arguments: position, mac and signature (hex), then the frontier this batch
+-- started from (seq_hi, open_seqs, open_since), the head checkpoint's, whichever search the
+-- batch made; with none (NULLs), the frontier starts just below the window's first row. The new frontier: seq_hi is the
+-- highest sealed seq; open are the seqs that were open or lie between the two seq_hi and
+-- still have no seal (first found missing now, unless they were open already), less those
+-- open for ten minutes. More than 10,000 open, or a jump of more than a million seqs, and
+-- the checkpoint records no frontier: the next batch searches the whole window.
+WITH top AS (SELECT max(event_seq) AS hi, (extract(epoch FROM now()) * 1000000)::bigint AS now_us
+               FROM audit_seals),
+     prev AS (SELECT coalesce(%s::bigint,
+                              (SELECT min(e.seq) - 1 FROM audit_events e
+                                WHERE e.at >= (SELECT audit_unsealed_from())),
+                              top.hi) AS hi
+                FROM top),
+     cand AS (SELECT o.seq, o.since FROM unnest(%s::bigint[], %s::bigint[]) AS o (seq, since)
+              UNION ALL
+              SELECT g.seq, top.now_us
+                FROM top, prev, generate_series(prev.hi + 1, top.hi) AS g (seq)
+               WHERE top.hi - prev.hi <= 1000000),
+     open AS (SELECT DISTINCT ON (c.seq) c.seq, c.since FROM cand c, top
+               WHERE c.since > top.now_us - 600000000
+                 AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = c.seq)
+               ORDER BY c.seq, c.since),
+     f AS (SELECT count(*) <= 10000 AND (SELECT top.hi - prev.hi <= 1000000 FROM top, prev) AS kept,
+                  coalesce(array_agg(seq ORDER BY seq), '{}') AS seqs,
+                  coalesce(array_agg(since ORDER BY seq), '{}') AS since
+             FROM open)
+INSERT INTO audit_checkpoints (position, mac, signature, created_at, seq_hi, open_seqs, open_since)
+SELECT %s::bigint, decode(%s, 'hex'), decode(%s, 'hex'), now(),
+       CASE WHEN f.kept THEN top.hi END, CASE WHEN f.kept THEN f.seqs END,
+       CASE WHEN f.kept THEN f.since END
+  FROM top, f;
 -- ---------------------------------------------------------------- audit report (issue 7)
 -- GET /api/audit. A provider's report holds the events about its clients (client_id one of
 -- theirs) and, of the events without a client, those the provider or one of its clients

@@ -34,23 +34,7 @@ is(psql(q{SELECT count(*) FROM audit_seals}), $head, 'positions 1..head, none tw
 # ---- a row that commits late -------------------------------------------------------------------
 # A session of the app role inserts an audit row (taking its seq now) and holds the
 # transaction open while later rows are written and sealed; then it commits.
-my $held_pid = fork // die "fork: $!";
-if (!$held_pid) {
-    my @cmd = (split(' ', $ENV{DP_PSQL_APP}), '-X', '-q', '-c',
-               q{BEGIN; INSERT INTO audit_events (actor_type, action, outcome, request_id) }
-             . q{VALUES ('anonymous', 't510.late', 'success', 't510-held'); SELECT pg_sleep(8); COMMIT;});
-    open STDOUT, '>', '/dev/null';
-    exec @cmd;
-    exit 127;
-}
-# wait until the insert is done and the session sleeps inside its transaction
-my $sleeping = 0;
-for (1 .. 100) {
-    $sleeping = psql(q{SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' }
-                   . q{AND query LIKE '%t510-held%'});
-    last if $sleeping;
-    sleep 0.05;
-}
+my ($held_pid, $sleeping) = hold_audit_row('t510', 8);
 ok($sleeping, 'setup: the late row is inserted and its transaction is open');
 
 my (undef, undef, $r1) = api(GET => '/api/auth/me', token => $ptok);

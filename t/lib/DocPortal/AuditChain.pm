@@ -12,7 +12,7 @@ use DocPortal::Test qw(psql psql_app owner_url);
 
 our @EXPORT = qw(
     SEAL_LOCK chain_verify wait_sealed unsealed_count tamper tamper_must chain_head
-    seal_at event_row suite_error_log
+    seal_at event_row suite_error_log hold_audit_row
 );
 
 # The advisory lock key every sealer takes for a batch (sql/statements.sql audit_seal_lock).
@@ -98,6 +98,32 @@ sub event_row {
     my %r;
     @r{qw(seq id action outcome)} = split /\|/, $out;
     return \%r;
+}
+
+# hold_audit_row($tag, $secs) -> (pid, 1 when the row is in): a session of the app role
+# inserts an audit row (action "$tag.late", request_id "$tag-held"), taking its seq now, and
+# holds its transaction open for $secs seconds before it commits; returns once the insert is
+# done and the session sleeps inside the transaction. waitpid the pid for the commit.
+sub hold_audit_row {
+    my ($tag, $secs) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my @cmd = (split(' ', $ENV{DP_PSQL_APP}), '-X', '-q', '-c',
+                   q{BEGIN; INSERT INTO audit_events (actor_type, action, outcome, request_id) }
+                 . qq{VALUES ('anonymous', '$tag.late', 'success', '$tag-held'); }
+                 . qq{SELECT pg_sleep($secs); COMMIT;});
+        open STDOUT, '>', '/dev/null';
+        exec @cmd;
+        exit 127;
+    }
+    my $sleeping = 0;
+    for (1 .. 100) {
+        $sleeping = psql(q{SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' }
+                       . qq{AND query LIKE '%$tag-held%'});
+        last if $sleeping;
+        Time::HiRes::sleep(0.05);
+    }
+    return ($pid, $sleeping ? 1 : 0);
 }
 
 sub suite_error_log {

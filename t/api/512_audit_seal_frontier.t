@@ -1,0 +1,128 @@
+# Where the sealer looks for unsealed rows (issue 8, sql/009_audit_seal_frontier.sql): each
+# checkpoint records a frontier, the highest sealed seq and the seqs below it that still had
+# no seal (with when each was first found missing), and the next batch searches only above
+# it and at those seqs instead of every row of the last ten minutes. A row that rolled back
+# or commits late is kept open, not lost; an open seq is given up after ten minutes; a
+# checkpoint without a frontier makes the next batch search the whole window and record a
+# frontier again. The chain verifies throughout.
+use strict;
+use warnings FATAL => 'all';
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use Apache::Test qw(-withtestmore);
+use DocPortal::Test;
+use DocPortal::AuditChain;
+
+my $t0 = psql(q{SELECT now()});
+my ($ptok, $p) = provider_session(name => 'Dr Frontier');
+
+# The head checkpoint's frontier: (seq_hi, [open seqs], [open since]); seq_hi undef when it
+# has none.
+sub frontier {
+    my $out = psql(q{SELECT coalesce(k.seq_hi::text, 'none'), array_to_string(k.open_seqs, ','), }
+                 . q{array_to_string(k.open_since, ',') FROM audit_checkpoints k }
+                 . q{JOIN (SELECT position, mac FROM audit_seals ORDER BY position DESC LIMIT 1) h }
+                 . q{ON k.position = h.position AND k.mac = h.mac ORDER BY k.id DESC LIMIT 1});
+    my ($hi, $seqs, $since) = split /\|/, $out, -1;
+    return (undef, [], []) if !defined $hi || $hi eq 'none';
+    return ($hi, [grep { length } split /,/, $seqs // ''], [grep { length } split /,/, $since // '']);
+}
+
+# One audited request, and wait until its row and every row before it are sealed.
+sub sealed_request {
+    my (undef, undef, $res) = api(GET => '/api/auth/me', token => $ptok);
+    my $rid = $res->header('X-Request-Id');
+    return wait_sealed(20, 'e.request_id = ' . sql_quote($rid)) && wait_sealed(20);
+}
+
+sub app_psql_lines {
+    my (@sql) = @_;
+    my @cmd = (split(' ', $ENV{DP_PSQL_APP}), '-X', '-q', '-At', map { ('-c', $_) } @sql);
+    open my $fh, '-|', @cmd or die "psql: $!";
+    my @out = <$fh>;
+    close $fh;
+    chomp @out;
+    return ($? >> 8, @out);
+}
+
+my $insert = q{INSERT INTO audit_events (actor_type, action, outcome, request_id) VALUES }
+           . q{('anonymous', 't512.%s', 'success', 't512-%s') RETURNING seq};
+
+# ---- traffic: every checkpoint records a frontier --------------------------------------------
+api(GET => '/api/auth/me', token => $ptok) for 1 .. 5;
+ok(sealed_request(), 'setup: traffic sealed') or diag('unsealed: ' . unsealed_count());
+my ($hi, $open) = frontier();
+ok(defined $hi, 'the head checkpoint records a frontier');
+is($hi, psql(q{SELECT max(event_seq) FROM audit_seals}), 'seq_hi is the highest sealed seq');
+is(psql(q{SELECT count(*) FROM audit_checkpoints WHERE seq_hi IS NULL AND created_at >= } . sql_quote($t0)),
+   '0', 'no checkpoint of this test without a frontier');
+
+# ---- a row that rolls back: its seq stays open, the rows after it are sealed -------------------
+my ($rc, $gone) = app_psql_lines('BEGIN', sprintf($insert, 'rolled', 'rolled'), 'ROLLBACK');
+is($rc, 0, 'setup: an audit insert rolled back');
+like($gone // '', qr/^\d+$/, "setup: it took seq $gone");
+ok(sealed_request(), 'a row written after it is sealed');
+my ($hi2, $open2, $since2) = frontier();
+ok($hi2 > $gone, "the frontier moved past it ($hi2)");
+my %since = map { $open2->[$_] => $since2->[$_] } 0 .. $#$open2;
+ok(exists $since{$gone}, 'the rolled-back seq is open in the frontier') or diag("open: @$open2");
+my $now_us = psql(q{SELECT (extract(epoch FROM now()) * 1000000)::bigint});
+ok(exists $since{$gone} && $now_us - $since{$gone} < 60e6 && $now_us >= $since{$gone},
+   'with the time it was first found missing');
+is(psql(qq{SELECT count(*) FROM audit_seals WHERE event_seq = $gone}), '0', 'no seal for it');
+
+# ---- a row in flight while later rows are sealed: open, then sealed when it commits -------------
+my ($held_pid, $sleeping) = hold_audit_row('t512', 5);
+ok($sleeping, 'setup: the late row is inserted and its transaction is open');
+ok(sealed_request(), 'a row written after it is sealed meanwhile');
+my ($hi3, $open3) = frontier();
+waitpid $held_pid, 0;
+is($? >> 8, 0, 'setup: the late transaction committed');
+ok(wait_sealed(20, q{e.request_id = 't512-held'}), 'the late row is sealed after it commits');
+my $late = psql(q{SELECT seq FROM audit_events WHERE request_id = 't512-held'});
+ok($late < $hi3, "its seq ($late) is below the frontier of the batch that sealed later rows ($hi3)");
+ok((grep { $_ == $late } @$open3), 'and that frontier held it open') or diag("open: @$open3");
+ok(sealed_request(), 'setup: one more batch');
+my (undef, $open4) = frontier();
+ok(!(grep { $_ == $late } @$open4), 'once sealed, it is no longer open');
+ok((grep { $_ == $gone } @$open4), 'the rolled-back seq still is');
+
+# ---- ten minutes later an open seq is given up --------------------------------------------------
+# (the head checkpoint's times moved back by eleven minutes, behind the database's back)
+tamper_must(q{UPDATE audit_checkpoints k SET open_since = (SELECT array_agg(x - 660000000 ORDER BY o) }
+          . q{FROM unnest(k.open_since) WITH ORDINALITY AS u (x, o)) }
+          . q{WHERE k.id = (SELECT max(id) FROM audit_checkpoints)});
+ok(sealed_request(), 'a batch after the open seqs aged');
+my (undef, $open5) = frontier();
+ok(!(grep { $_ == $gone } @$open5), 'the rolled-back seq was given up') or diag("open: @$open5");
+
+# ---- a checkpoint without a frontier: the whole window is searched, and a frontier recorded -------
+tamper_must(q{UPDATE audit_checkpoints SET seq_hi = NULL, open_seqs = NULL, open_since = NULL }
+          . q{WHERE id = (SELECT max(id) FROM audit_checkpoints)});
+is((frontier())[0], undef, 'setup: the head checkpoint has no frontier');
+ok(sealed_request(), 'rows are still sealed');
+my ($hi6) = frontier();
+is($hi6, psql(q{SELECT max(event_seq) FROM audit_seals}), 'and the new checkpoint records a frontier again');
+
+# ---- a frontier that misses a row: the periodic whole-window search still seals it -------------
+# A seal deleted below the frontier (as in 500's gap case) is not among the seqs a frontier
+# search looks at; the sealer's periodic search of the whole window chains the row again.
+my ($head, $head_seq) = chain_head();
+my $victim = psql(qq{SELECT event_seq FROM audit_seals WHERE position = $head - 1});
+tamper_must(qq{CREATE TABLE t512_saved AS SELECT * FROM audit_seals WHERE event_seq = $victim; }
+          . qq{DELETE FROM audit_seals WHERE event_seq = $victim});
+ok(wait_sealed(30, "e.seq = $victim"), 'a row whose seal went missing is chained again');
+is(psql(qq{SELECT position > $head FROM audit_seals WHERE event_seq = $victim}), 't', 'at the end of the chain');
+my ($vrc, $vout) = chain_verify();
+is($vrc, 1, 'and the verifier reports the missing seal') or diag($vout);
+like($vout, qr/seal missing at position @{[$head - 1]}/, 'at its old position');
+# put it back as 500 does: the later seals and checkpoints go, the saved seal returns
+my ($now_head) = chain_head();
+tamper_must(qq{DELETE FROM audit_seals WHERE position > $head; DELETE FROM audit_checkpoints WHERE position > $head; }
+          . q{INSERT INTO audit_seals SELECT * FROM t512_saved; DROP TABLE t512_saved});
+ok(sealed_request(), 'sealing goes on after the repair');
+my ($frc, $fout) = chain_verify();
+is($frc, 0, 'the chain verifies') or diag($fout);
+
+done_testing();
