@@ -5,7 +5,8 @@
 # full_page_writes on) and httpd (TLS, mpm_event) on free ports under var/, seeds them, then
 # per round and per endpoint runs wrk against the endpoint, wrk against a static file of the
 # same size (HTTP ceiling) and pgbench -M prepared with the endpoint's statements (database
-# ceiling); for login, a bcrypt program on all cores (bcrypt ceiling). Prints the table and
+# ceiling), and pgbench again at the API's rate of that round (PostgreSQL's CPU per request
+# at that rate); for login, a bcrypt program on all cores (bcrypt ceiling). Prints the table and
 # the targets met or missed, writes var/bench/<time>-<commit>.json and var/bench/latest.json,
 # and exits 0 unless the bench itself could not run.
 #
@@ -260,20 +261,21 @@ run_wrk() { # endpoint kind round [seconds [connections]]
     add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')"
 }
 
-run_pgbench() { # endpoint round
-    local ep=$1 round=$2 out tps lat args=()
+run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements at that rate]
+    local ep=$1 round=$2 rate=${3:-} kind=db out tps lat args=() throttle=()
     [ -f "$run/gen/$ep.sql" ] || return 0
     mapfile -t args <"$run/gen/$ep.args"
+    if [ -n "$rate" ]; then kind=dbrate throttle=(-R "$rate"); fi
     settle
     cpu0=$(cpu_now)
     # -T counts the connection phase (32 SCRAM logins and backend starts, up to 2 s on a busy
     # machine); pgbench's tps leaves it out, so the run is that much longer
-    out=$("$pgbin/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$((DURATION + 2))" \
+    out=$("$pgbin/pgbench" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$((DURATION + 2))" "${throttle[@]}" \
         -f "$run/gen/$ep.sql" "${args[@]}" "$app_url" 2>&1) || { echo "$out" >&2; die "pgbench failed for $ep"; }
     tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | tail -n 1)
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
-    printf '{"endpoint":"%s","kind":"db","round":%d,"rps":%s,"mean_us":%s}\n' \
-        "$ep" "$round" "${tps:-0}" "$(awk -v l="${lat:-0}" 'BEGIN{printf "%.1f", l*1000}')" >>"$results"
+    printf '{"endpoint":"%s","kind":"%s","round":%d,"rps":%s,"mean_us":%s}\n' \
+        "$ep" "$kind" "$round" "${tps:-0}" "$(awk -v l="${lat:-0}" 'BEGIN{printf "%.1f", l*1000}')" >>"$results"
     add_cpu "$cpu0" "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
 }
 
@@ -300,6 +302,11 @@ run_wrk login warmup 0 "$(( DURATION < 5 ? DURATION : 5 ))"
 login_drain=$(perl -MJSON::PP -ne '$j = decode_json($_); $r = $j->{timed_rps} if $j->{endpoint} eq "login";
     END { printf "%d", $r ? 3 + 2 * '"$CONNS"' / $r : 30 }' "$results")
 
+api_rate() { # endpoint round -> the API run's req/s, whole
+    EP=$1 ROUND=$2 perl -MJSON::PP -ne '$j = decode_json($_);
+        $r = $j->{rps} if $j->{endpoint} eq $ENV{EP} && $j->{kind} eq "app" && $j->{round} == $ENV{ROUND};
+        END { printf "%d", $r || 1 }' "$results"
+}
 api_requests() {
     perl -MJSON::PP -ne '$j = decode_json($_); $n += $j->{requests} if $j->{kind} =~ /^(app|soak|low)$/; END { print $n + 0 }' "$results"
 }
@@ -313,6 +320,10 @@ for round in $(seq "$ROUNDS"); do
             run_wrk "$ep" http "$round"
         fi
         run_pgbench "$ep" "$round"
+        # PostgreSQL's CPU per transaction grows as its rate falls (fewer transactions share
+        # each wake-up and WAL flush): the same statements at the API's rate of this round
+        # say what the database work of a request costs at that rate
+        [ "$ep" = login ] || run_pgbench "$ep" "$round" "$(api_rate "$ep" "$round")"
     done
     # The first memory reading once every endpoint has run at full concurrency (each worker
     # thread's allocator has seen its largest answer): growth after it is what leaks.

@@ -87,7 +87,9 @@ for my $e (@order) {
     $x->{ratio} = median(@ratios);
     # CPU per request (ms) by process kind, medians of the rounds; the ratio they imply when
     # every run is CPU-bound on the same cores: lower ceiling's CPU per request over the API's
-    for my $k (['app', $app], ['http', $http], ['db', $db]) {
+    my $dbrate = by_round($e, 'dbrate');
+    $x->{db_at_api_rate_rps} = median(map { $_->{rps} } values %$dbrate) if %$dbrate;
+    for my $k (['app', $app], ['http', $http], ['db', $db], ['dbrate', $dbrate]) {
         my @r = grep { $_->{cpu_ms} } values %{$k->[1]};
         next unless @r;
         my %c = map { my $w = $_; $w => median(map { $_->{cpu_ms}{$w} } @r) } qw(httpd pg client);
@@ -167,17 +169,19 @@ for my $e (@order) {
         $meta->{low_connections} // 4, n($x->{low_connections_rps}),
         ms($x->{low_connections_p50_us}), ms($x->{low_connections_p99_us});
 }
-printf "\n%-34s %-24s %-24s %-24s %8s\n", 'CPU ms per request', 'API', 'static file', 'pgbench',
-    'ratio';
-printf "%-34s %-24s %-24s %-24s %8s\n", '(httpd + PostgreSQL + wrk/pgbench)', '', '', '', 'by CPU';
+printf "\n%-34s %-24s %-24s %-24s %8s %-22s\n", 'CPU ms per request', 'API', 'static file', 'pgbench',
+    'ratio', 'pgbench at the';
+printf "%-34s %-24s %-24s %-24s %8s %-22s\n", '(httpd + PostgreSQL + wrk/pgbench)', '', '', '', 'by CPU',
+    "API's rate (req/s)";
 for my $e (@order) {
     my $x = $report{$e};
     # a login's CPU is mostly in flight at the end of a run: its rate says more
     next unless $x->{cpu_ms}{app} && $e ne 'login';
     my $f = sub { my $c = $x->{cpu_ms}{$_[0]} or return '-';
                   sprintf('%.2f+%.2f+%.2f=%.2f', @$c{qw(httpd pg client total)}) };
-    printf "%-34s %-24s %-24s %-24s %8s\n", $x->{request}, $f->('app'), $f->('http'), $f->('db'),
-        defined $x->{ratio_by_cpu} ? sprintf('%.0f%%', 100 * $x->{ratio_by_cpu}) : '-';
+    printf "%-34s %-24s %-24s %-24s %8s %-22s\n", $x->{request}, $f->('app'), $f->('http'), $f->('db'),
+        defined $x->{ratio_by_cpu} ? sprintf('%.0f%%', 100 * $x->{ratio_by_cpu}) : '-',
+        $x->{cpu_ms}{dbrate} ? sprintf('%s (%.0f)', $f->('dbrate'), $x->{db_at_api_rate_rps}) : '-';
 }
 printf "httpd children RSS (KiB) after round 1: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
     join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
