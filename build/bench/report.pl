@@ -134,12 +134,8 @@ my ($sb, $sa) = (0, 0);
 $sb += $_ for values %$rb;
 $sa += $_ for values %$ra;
 my $same = join(',', sort keys %$rb) eq join(',', sort keys %$ra);
-# API requests after the first reading (taken after round 1)
-my $soak = 0;
-for my $e (keys %runs) {
-    $soak += $_->{requests} for grep { $_->{kind} ne 'app' || $_->{round} > 1 }
-        map { @{$runs{$e}{$_} // []} } qw(app soak low);
-}
+# API requests between the two readings (bench.sh counts them)
+my $soak = $meta->{mem_requests_between} // 0;
 my $memory = {before_kib => $rb, after_kib => $ra, sum_before_kib => $sb, sum_after_kib => $sa,
               growth_pct => $sb ? 100 * ($sa - $sb) / $sb : undef,
               same_children => $same ? JSON::PP::true : JSON::PP::false,
