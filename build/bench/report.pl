@@ -188,7 +188,7 @@ for my $e (@order) {
         $x->{cpu_ms}{dbrate} ? sprintf('%s (%.0f)', $f->('dbrate'), $x->{db_at_api_rate_rps}) : '-',
         defined $x->{ratio_by_cpu_at_rate} ? sprintf('%.0f%%', 100 * $x->{ratio_by_cpu_at_rate}) : '-';
 }
-printf "httpd children RSS (KiB) after round 1: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
+printf "httpd children RSS (KiB) after the warm-up: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
     join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
     join(' + ', map { $ra->{$_} } sort keys %$ra), $sa,
     defined $memory->{growth_pct} ? sprintf('%+.2f%%', $memory->{growth_pct}) : 'n/a',
