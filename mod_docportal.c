@@ -27,7 +27,8 @@
 #include "modules/dp_handlers.h"
 #include "modules/dp_request.h"
 #include "modules/dp_session.h"
-#include "modules/dp_auditseal.h" /* audit chain (issue 7) */
+#include "modules/dp_auditseal.h"
+#include "modules/dp_mailer.h"
 #include "dp_sql.h"
 
 #define H(fn) ((dp_route_fn)(fn))
@@ -37,6 +38,7 @@
 #define ANY DP_ROLE_ANY
 #define BODY DP_ROUTE_BODY
 #define PLAIN_OK DP_ROUTE_PLAIN_HTTP
+#define UNVERIFIED DP_ROUTE_UNVERIFIED
 
 /* method, path, roles allowed, flags, audit action, resource type, handler */
 static const dp_route routes[] = {
@@ -45,9 +47,20 @@ static const dp_route routes[] = {
     {"POST", "/api/auth/register", PUBLIC, BODY, "auth.register", "user", H(dp_auth_register)},
     {"POST", "/api/auth/login",    PUBLIC, BODY, "auth.login",    "user", H(dp_auth_login)},
     {"POST", "/api/auth/google",   PUBLIC, BODY, "auth.google",   "user", H(dp_auth_google)},
-    {"GET",  "/api/auth/me",       ANY,    0,    "user.read",     "user", H(dp_auth_me)},
-    {"POST", "/api/auth/logout",   ANY,    0,    "auth.logout",   "user", H(dp_auth_logout)},
-    {"PATCH", "/api/auth/me",      ANY,    BODY, "user.update",   "user", H(dp_auth_me_update)},
+    {"GET",  "/api/auth/me",       ANY,    UNVERIFIED, "user.read", "user", H(dp_auth_me)},
+    {"POST", "/api/auth/logout",   ANY,    UNVERIFIED, "auth.logout", "user", H(dp_auth_logout)},
+    {"PATCH", "/api/auth/me",      ANY,    BODY | UNVERIFIED, "user.update", "user",
+     H(dp_auth_me_update)},
+    {"POST", "/api/auth/verify-email", PUBLIC, BODY, "auth.verify_email", "user",
+     H(dp_account_verify_email)},
+    {"POST", "/api/auth/verify-email/resend", ANY, UNVERIFIED, "auth.verify_resend", "user",
+     H(dp_account_verify_resend)},
+    {"POST", "/api/auth/password-reset", PUBLIC, BODY, "auth.password_reset", "user",
+     H(dp_account_reset_request)},
+    {"POST", "/api/auth/password-reset/confirm", PUBLIC, BODY, "auth.password_reset_confirm",
+     "user", H(dp_account_reset_confirm)},
+    {"POST", "/api/auth/change-password", ANY, BODY | UNVERIFIED, "auth.change_password",
+     "user", H(dp_account_change_password)},
 
     {"GET",  "/api/provider/dashboard", PROVIDER, 0, "dashboard.read", "dashboard",
      H(dp_dashboard_provider)},
@@ -106,7 +119,6 @@ static const dp_route routes[] = {
     {"POST", "/api/billing/webhook",        PUBLIC,   DP_ROUTE_RAW_BODY, "billing.webhook",
      "invoice", H(dp_billing_webhook)},
 
-    /* audit report (issue 7) */
     {"GET",  "/api/audit", PROVIDER, 0, "audit.read", "audit", H(dp_auditlog_report)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -206,7 +218,7 @@ static dp_error *authenticate(dp_ctx *c)
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_select(db, DPQ_AUTH_PRINCIPAL, &rows,
                           DP_ARGS(claims.sub, claims.role, claims.jti,
-                                  epoch_arg(c, claims.iat))))) {
+                                  epoch_arg(c, claims.iat), epoch_arg(c, claims.sv))))) {
         return e;
     }
     if (rows->nrows != 1) {
@@ -222,6 +234,7 @@ static dp_error *authenticate(dp_ctx *c)
     who->provider_id = dp_rows_get(rows, 0, "provider_id");
     who->jti = claims.jti;
     who->exp = claims.exp;
+    who->email_verified = strcmp(dp_rows_get(rows, 0, "email_verified"), "t") == 0;
     c->who = who;
     return NULL;
 }
@@ -229,6 +242,20 @@ static dp_error *authenticate(dp_ctx *c)
 static unsigned role_bit(const char *role)
 {
     return strcmp(role, "provider") == 0 ? DP_ROLE_PROVIDER : DP_ROLE_CLIENT;
+}
+
+/* DocPortalRequireVerifiedEmail: until its owner proved the address, an account reaches only
+ * its own profile, logout, its password and the verification endpoints. */
+static dp_error *unverified_refused(dp_ctx *c)
+{
+    dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
+    dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
+    if (e != NULL) {
+        return e;
+    }
+    return dp_error_make(c->r->pool, 403, DP_E_EMAIL_UNVERIFIED, NULL,
+                         "Confirm your email address first: open the link we mailed you, or "
+                         "ask for a new one (POST /api/auth/verify-email/resend).");
 }
 
 static dp_error *dispatch(dp_ctx *c)
@@ -248,6 +275,10 @@ static dp_error *dispatch(dp_ctx *c)
             if (!(c->route->flags & DP_ROUTE_NO_AUDIT) && (e = dp_audit(c, &ev))) return e;
             return dp_error_make(r->pool, 403, DP_E_FORBIDDEN, NULL,
                                  "Your role may not use this endpoint.");
+        }
+        if (c->cfg->require_verified && !c->who->email_verified
+            && !(c->route->flags & DP_ROUTE_UNVERIFIED)) {
+            return unverified_refused(c);
         }
     }
     if (c->route->flags & DP_ROUTE_BODY) {
@@ -320,6 +351,9 @@ static int dp_handler_hook(request_rec *r)
     c->route = m.route;
     memcpy(c->params, m.params, sizeof(c->params));
     e = dispatch(c);
+    if (c->mail_queued) {
+        dp_mailer_kick(); /* a queued mail is committed unless the request failed */
+    }
     if (e != NULL) {
         if (e->status >= 500) {
             /* 502/503 are the world's state (Stripe, Google or the database away), logged by
@@ -432,8 +466,10 @@ static void dp_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(dp_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_map_to_storage(dp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(dp_handler_hook, NULL, NULL, APR_HOOK_MIDDLE);
-    /* audit chain (issue 7): the sealer thread of each child, after mod_dbd's child_init */
+    /* the background threads of each child (audit sealer, mail delivery) use mod_dbd's pool,
+     * which its own child_init creates */
     ap_hook_child_init(dp_auditseal_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(dp_mailer_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(docportal) = {

@@ -93,7 +93,8 @@ psql_su() { bash build/pg.sh psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 psql_su -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
 
 real_run=$(realpath "$run")
-mkdir -p "$run/httpd/run" "$run/static" "$run/gen"
+mkdir -p "$run/httpd/run" "$run/static" "$run/gen" "$run/mail"
+chmod 777 "$run/mail"    # the children write the seeded accounts' mail there
 (umask 077 && openssl rand -hex 32 >"$run/secrets/message_key" &&
     openssl rand -hex 32 >"$run/secrets/audit_key")
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \

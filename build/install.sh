@@ -37,7 +37,7 @@ mod_docportal installed:
   configuration  $target/docportal.{load,conf}
   migrations     $share/sql (apply: DATABASE_URL=postgresql://OWNER@HOST/DB $share/migrate.sh)
   HTTPS site     $share/docportal-ssl.conf (example mod_ssl site: copy to sites-available)
-Next: set DBDParams, the JWT secret, the message key and the audit key in docportal.conf
+Next: set DBDParams, the JWT secret, the message key, the audit key, the SMTP server and the public URL in docportal.conf
   (each: openssl rand -hex 32 > FILE; chmod 600 FILE), apply the migrations, then
   a2enmod docportal && apachectl graceful      (Debian; elsewhere include docportal.load/.conf)
 MSG

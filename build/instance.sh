@@ -109,22 +109,41 @@ google_lines() {
     [ -z "${GOOGLE_CERTS_URL:-}" ] || echo "DocPortalGoogleCertsURL \"$GOOGLE_CERTS_URL\""
 }
 
-# Stripe from the contract's variables: the secrets go to 0600 files httpd reads as root.
+# "DIRECTIVE path" for a secret from the environment, kept in a 0600 file httpd reads as root.
+secret_line() {
+    local directive=$1 name=$2 value=$3 f=$state/secrets/$2
+    (umask 077 && printf '%s\n' "$value" >"$f")
+    echo "$directive \"$f\""
+}
+
+# Stripe from the contract's variables.
 stripe_lines() {
-    local f
-    if [ -n "${STRIPE_SECRET_KEY:-}" ]; then
-        f=$state/secrets/stripe_secret_key
-        (umask 077 && printf '%s\n' "$STRIPE_SECRET_KEY" >"$f")
-        echo "DocPortalStripeSecretKeyFile \"$f\""
-    fi
-    if [ -n "${STRIPE_WEBHOOK_SECRET:-}" ]; then
-        f=$state/secrets/stripe_webhook_secret
-        (umask 077 && printf '%s\n' "$STRIPE_WEBHOOK_SECRET" >"$f")
-        echo "DocPortalStripeWebhookSecretFile \"$f\""
-    fi
+    [ -z "${STRIPE_SECRET_KEY:-}" ] || secret_line DocPortalStripeSecretKeyFile stripe_secret_key "$STRIPE_SECRET_KEY"
+    [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] || secret_line DocPortalStripeWebhookSecretFile stripe_webhook_secret "$STRIPE_WEBHOOK_SECRET"
     [ -z "${STRIPE_PUBLISHABLE_KEY:-}" ] || echo "DocPortalStripePublishableKey \"$STRIPE_PUBLISHABLE_KEY\""
     [ -z "${STRIPE_API_BASE:-}" ] || echo "DocPortalStripeAPIBase \"$STRIPE_API_BASE\""
 }
+
+# Mail: SMTP_URL (with SMTP_USER / SMTP_PASSWORD for AUTH, kept in 0600 files), else every mail
+# is written as a file into var/mail/; links point at PUBLIC_URL (default: this instance).
+mail_dir() { echo "$state/mail"; }
+mail_lines() {
+    if [ -n "${SMTP_URL:-}" ]; then
+        echo "DocPortalSMTPURL \"$SMTP_URL\""
+        [ -z "${SMTP_USER:-}" ] || secret_line DocPortalSMTPUserFile smtp_user "$SMTP_USER"
+        [ -z "${SMTP_PASSWORD:-}" ] || secret_line DocPortalSMTPPasswordFile smtp_password "$SMTP_PASSWORD"
+    else
+        install -d -m 750 "$(mail_dir)"
+        # the children write there: as root they run as www-data (or nobody)
+        [ "$(id -u)" -ne 0 ] || chown "$(httpd_user)" "$(mail_dir)"
+        echo "DocPortalMailDir \"$(mail_dir)\""
+    fi
+    echo "DocPortalMailFrom \"${MAIL_FROM:-DocPortal <no-reply@localhost>}\""
+    echo "DocPortalPublicURL \"${PUBLIC_URL:-http://127.0.0.1:$port}\""
+    [ -z "${REGISTER_LIMIT:-}" ] || echo "DocPortalRegisterLimit $REGISTER_LIMIT"
+}
+
+httpd_user() { if id www-data >/dev/null 2>&1; then echo www-data; else echo nobody; fi; }
 
 render_conf() {
     local user=""
@@ -135,11 +154,12 @@ Group nogroup"; fi
     fi
     case ${JWT_EXPIRE_HOURS:-24} in *[!0-9]* | '') die "JWT_EXPIRE_HOURS must be a whole number" ;; esac
     case $port in *[!0-9]* | '') die "DOCPORTAL_PORT must be a port number" ;; esac
+    case ${REGISTER_LIMIT:-1} in *[!0-9]* | '') die "REGISTER_LIMIT must be a whole number" ;; esac
     mkdir -p "$state/httpd/run"
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
     DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
-    DPC_STRIPE=$(stripe_lines) \
+    DPC_STRIPE=$(stripe_lines) DPC_MAIL=$(mail_lines) \
     DPC_AUDIT_KEY_FILE=$(audit_key_file) \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
@@ -168,6 +188,11 @@ prepare() {
 print_endpoints() {
     say "API:      http://127.0.0.1:$port/api  (health: http://127.0.0.1:$port/api/health)"
     say "database: $owner_url"
+    if [ -n "${SMTP_URL:-}" ]; then
+        say "mail:     sent through ${SMTP_URL%%\?*}"
+    else
+        say "mail:     written as files into $(mail_dir)/ (set SMTP_URL to send it)"
+    fi
 }
 
 case $cmd in

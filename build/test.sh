@@ -17,6 +17,8 @@ http_port=$(bash build/freeport.sh $((DP_PG_PORT + 1)))
 fake_pid=
 cleanup() {
     [ -z "$fake_pid" ] || kill "$fake_pid" 2>/dev/null || true
+    # the SMTP sink: a test may have restarted it, so its pid file names the live one
+    [ ! -s "${DP_SMTP_DIR:-/nonexistent}/.pid" ] || kill "$(cat "$DP_SMTP_DIR/.pid")" 2>/dev/null || true
     bash build/pg.sh destroy >/dev/null 2>&1 || true
     rm -rf "$DP_VAR"
 }
@@ -49,6 +51,19 @@ fake_pid=$STRIPE_FAKE_PID
 read -r ready port <&"${STRIPE_FAKE[0]}" || true
 [ "$ready" = ready ] || { echo "test.sh: the Stripe fake did not start" >&2; exit 1; }
 export DOCPORTAL_STRIPE_API_BASE=http://127.0.0.1:$port
+
+# Mail: the suite's server delivers to a local SMTP sink (t/fakes/smtp_fake.pl) that keeps
+# each message as a file in DP_SMTP_DIR, where the tests read it (t/lib/DocPortal/Mail.pm).
+export DP_SMTP_DIR=$real_var/smtp DP_SMTP_PORT
+mkdir -p "$DP_SMTP_DIR"
+DP_SMTP_PORT=$(bash build/freeport.sh $((http_port + 50)))
+perl t/fakes/smtp_fake.pl --port "$DP_SMTP_PORT" --dir "$DP_SMTP_DIR" >"$real_var/smtp.ready" 2>"$real_var/smtp.log" &
+for _ in $(seq 1 100); do
+    grep -q '^ready' "$real_var/smtp.ready" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q '^ready' "$real_var/smtp.ready" || { echo "test.sh: the SMTP sink did not start" >&2; cat "$real_var/smtp.log" >&2; exit 1; }
+export DOCPORTAL_SMTP_URL=smtp://127.0.0.1:$DP_SMTP_PORT
 
 # TLS: a certificate for localhost, for the suite's TLS virtual host (t/conf/extra.conf.in)
 export DOCPORTAL_TLS_CERT=$real_var/tls/server.crt DOCPORTAL_TLS_KEY=$real_var/tls/server.key

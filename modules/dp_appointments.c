@@ -221,7 +221,9 @@ dp_error *dp_appt_book(dp_ctx *c)
     if ((id = dp_uuid_new(p)) == NULL) {
         return dp_error_internal(p);
     }
-    if ((e = dp_video_room(c, id, dp_rows_get(prov, 0, "email"), at.starts_at, at.ends_at,
+    if ((e = dp_video_room(c, id, dp_rows_get(prov, 0, "email"),
+                           strcmp(dp_rows_get(prov, 0, "email_verified"), "t") == 0,
+                           at.starts_at, at.ends_at,
                            type, &link, &vendor, &event))) {
         return e;
     }

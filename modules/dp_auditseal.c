@@ -24,14 +24,12 @@
 #include "dp_config.h"
 #include "dp_db.h"
 #include "dp_sql.h"
+#include "dp_worker.h"
 #include "core/dp_auditchain.h"
 #include "core/dp_crypto.h"
 
 #include <apr_optional.h>
 #include <apr_strings.h>
-#include <apr_thread_cond.h>
-#include <apr_thread_mutex.h>
-#include <apr_thread_proc.h>
 #include <http_log.h>
 #include <mod_dbd.h>
 
@@ -46,13 +44,8 @@ APLOG_USE_MODULE(docportal);
 typedef struct sealer {
     server_rec *s;
     const dp_config *cfg;
-    apr_pool_t *pool; /* the thread's, with its own allocator */
-    apr_thread_t *thread;
-    apr_thread_mutex_t *mu;
-    apr_thread_cond_t *cv;
-    int stop;           /* under mu: the child is going away */
-    int failing;        /* the last run failed */
-    apr_time_t warned;  /* when the last warning was logged */
+    dp_worker *worker;
+    dp_worker_health health;
     unsigned wakes;     /* runs so far; the sealer thread's own */
     APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
     APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
@@ -61,63 +54,9 @@ typedef struct sealer {
 /* One batch on one connection. */
 typedef struct seal_tx {
     sealer *sl;
-    apr_pool_t *p;
-    ap_dbd_t *dbd;
+    dp_bg db;           /* db.p: the batch's pool */
     int sweep;          /* search the whole window, not from the frontier */
 } seal_tx;
-
-/* The first line of a driver message (a DETAIL line may quote values). */
-static const char *db_failure(seal_tx *t, const char *what, int rv)
-{
-    const char *msg = apr_dbd_error(t->dbd->driver, t->dbd->handle, rv);
-    const char *nl = msg ? strchr(msg, '\n') : NULL;
-    if (msg == NULL) {
-        msg = "(no message)";
-    }
-    return apr_psprintf(t->p, "%s failed: %s", what,
-                        nl ? apr_pstrmemdup(t->p, msg, (apr_size_t)(nl - msg)) : msg);
-}
-
-static const char *tx_sql(seal_tx *t, const char *sql)
-{
-    int n = 0, rv = apr_dbd_query(t->dbd->driver, t->dbd->handle, &n, sql);
-    return rv != 0 ? db_failure(t, sql, rv) : NULL;
-}
-
-static apr_dbd_prepared_t *prepared(seal_tx *t, const char *name)
-{
-    return apr_hash_get(t->dbd->prepared, name, APR_HASH_KEY_STRING);
-}
-
-static const char *select_rows(seal_tx *t, const char *name, int nargs, const char **args,
-                               dp_rows **rows)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_prepared_t *st = prepared(t, name);
-    int rv;
-
-    if (st == NULL) {
-        return apr_psprintf(t->p, "statement %s is not prepared", name);
-    }
-    rv = apr_dbd_pselect(t->dbd->driver, t->p, t->dbd->handle, &res, st, 1, nargs, args);
-    if (rv != 0) {
-        return db_failure(t, name, rv);
-    }
-    *rows = dp_db_drain(t->p, t->dbd->driver, res);
-    return NULL;
-}
-
-static const char *exec_stmt(seal_tx *t, const char *name, int nargs, const char **args)
-{
-    apr_dbd_prepared_t *st = prepared(t, name);
-    int n = 0, rv;
-
-    if (st == NULL) {
-        return apr_psprintf(t->p, "statement %s is not prepared", name);
-    }
-    rv = apr_dbd_pquery(t->dbd->driver, t->p, t->dbd->handle, &n, st, nargs, args);
-    return rv != 0 ? db_failure(t, name, rv) : NULL;
-}
 
 /* The batch's links: positions, event seqs and MACs as PostgreSQL array literals; head
  * moves to the last link. */
@@ -129,17 +68,17 @@ typedef struct seal_links {
 
 static const char *chain_rows(seal_tx *t, const dp_rows *rows, seal_links *l)
 {
-    apr_array_header_t *pos = apr_array_make(t->p, rows->nrows, sizeof(char *));
-    apr_array_header_t *seq = apr_array_make(t->p, rows->nrows, sizeof(char *));
-    apr_array_header_t *mac = apr_array_make(t->p, rows->nrows, sizeof(char *));
+    apr_array_header_t *pos = apr_array_make(t->db.p, rows->nrows, sizeof(char *));
+    apr_array_header_t *seq = apr_array_make(t->db.p, rows->nrows, sizeof(char *));
+    apr_array_header_t *mac = apr_array_make(t->db.p, rows->nrows, sizeof(char *));
     const dp_config *cfg = t->sl->cfg;
 
     if (rows->ncols != DP_AUDIT_NFIELDS) {
-        return apr_psprintf(t->p, "audit_unsealed gave %d columns, not %d", rows->ncols,
+        return apr_psprintf(t->db.p, "audit_unsealed gave %d columns, not %d", rows->ncols,
                             DP_AUDIT_NFIELDS);
     }
     for (int i = 0; i < rows->nrows; i++) {
-        char *hex = apr_palloc(t->p, 2 * DP_AUDIT_MAC_LEN + 1);
+        char *hex = apr_palloc(t->db.p, 2 * DP_AUDIT_MAC_LEN + 1);
         if (rows->vals[i][0] == NULL
             || dp_audit_link(cfg->audit_key, cfg->audit_key_len, l->mac, rows->vals[i], l->mac)
                    != 0) {
@@ -147,13 +86,13 @@ static const char *chain_rows(seal_tx *t, const dp_rows *rows, seal_links *l)
         }
         dp_hex_encode(hex, l->mac, DP_AUDIT_MAC_LEN);
         l->position++;
-        APR_ARRAY_PUSH(pos, const char *) = apr_psprintf(t->p, "%" APR_INT64_T_FMT, l->position);
+        APR_ARRAY_PUSH(pos, const char *) = apr_psprintf(t->db.p, "%" APR_INT64_T_FMT, l->position);
         APR_ARRAY_PUSH(seq, const char *) = rows->vals[i][0];
         APR_ARRAY_PUSH(mac, const char *) = hex;
     }
-    l->positions = apr_pstrcat(t->p, "{", apr_array_pstrcat(t->p, pos, ','), "}", NULL);
-    l->seqs = apr_pstrcat(t->p, "{", apr_array_pstrcat(t->p, seq, ','), "}", NULL);
-    l->macs = apr_pstrcat(t->p, "{", apr_array_pstrcat(t->p, mac, ','), "}", NULL);
+    l->positions = apr_pstrcat(t->db.p, "{", apr_array_pstrcat(t->db.p, pos, ','), "}", NULL);
+    l->seqs = apr_pstrcat(t->db.p, "{", apr_array_pstrcat(t->db.p, seq, ','), "}", NULL);
+    l->macs = apr_pstrcat(t->db.p, "{", apr_array_pstrcat(t->db.p, mac, ','), "}", NULL);
     return NULL;
 }
 
@@ -162,7 +101,7 @@ static const char *chain_rows(seal_tx *t, const dp_rows *rows, seal_links *l)
 static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
 {
     const dp_config *cfg = t->sl->cfg;
-    const char *limit = apr_itoa(t->p, SEAL_BATCH), *err, *head_mac;
+    const char *limit = apr_itoa(t->db.p, SEAL_BATCH), *err, *head_mac;
     char mac_hex[2 * DP_AUDIT_MAC_LEN + 1], sig_hex[2 * DP_AUDIT_MAC_LEN + 1];
     unsigned char sig[DP_AUDIT_MAC_LEN];
     const char *seq_hi, *open_seqs, *open_since;
@@ -170,7 +109,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     seal_links l = {0};
     apr_int64_t now_us;
 
-    if ((err = select_rows(t, DPQ_AUDIT_SEAL_HEAD, DP_NOARGS, &head)) != NULL) return err;
+    if ((err = dp_bg_select(&t->db, DPQ_AUDIT_SEAL_HEAD, &head, DP_NOARGS)) != NULL) return err;
     if (head->nrows != 1 || dp_rows_get(head, 0, "now_us") == NULL) {
         return "audit_seal_head gave no row";
     }
@@ -181,7 +120,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         dp_audit_genesis(l.mac);
     }
     else if (dp_hex_decode(head_mac, l.mac, DP_AUDIT_MAC_LEN) != 0) {
-        return apr_psprintf(t->p, "the seal at position %" APR_INT64_T_FMT " has a malformed MAC",
+        return apr_psprintf(t->db.p, "the seal at position %" APR_INT64_T_FMT " has a malformed MAC",
                             l.position);
     }
     /* the frontier the head's checkpoint recorded (all three, or none) */
@@ -192,10 +131,11 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         seq_hi = open_seqs = open_since = NULL;
     }
     if (t->sweep || seq_hi == NULL) {
-        err = select_rows(t, DPQ_AUDIT_UNSEALED, DP_ARGS(limit), &rows);
+        err = dp_bg_select(&t->db, DPQ_AUDIT_UNSEALED, &rows, DP_ARGS(limit));
     }
     else {
-        err = select_rows(t, DPQ_AUDIT_UNSEALED_AFTER, DP_ARGS(seq_hi, open_seqs, limit), &rows);
+        err = dp_bg_select(&t->db, DPQ_AUDIT_UNSEALED_AFTER, &rows,
+                           DP_ARGS(seq_hi, open_seqs, limit));
     }
     if (err != NULL) {
         return err;
@@ -205,7 +145,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         return NULL;
     }
     if ((err = chain_rows(t, rows, &l)) != NULL
-        || (err = exec_stmt(t, DPQ_AUDIT_SEAL_INSERT, DP_ARGS(l.positions, l.seqs, l.macs)))) {
+        || (err = dp_bg_exec(&t->db, DPQ_AUDIT_SEAL_INSERT, DP_ARGS(l.positions, l.seqs, l.macs)))) {
         return err;
     }
     if (dp_audit_checkpoint_sign(cfg->audit_key, cfg->audit_key_len, l.position, l.mac, now_us,
@@ -214,14 +154,14 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     }
     dp_hex_encode(mac_hex, l.mac, DP_AUDIT_MAC_LEN);
     dp_hex_encode(sig_hex, sig, DP_AUDIT_MAC_LEN);
-    err = exec_stmt(t, DPQ_AUDIT_CHECKPOINT_INSERT,
+    err = dp_bg_exec(&t->db, DPQ_AUDIT_CHECKPOINT_INSERT,
                     DP_ARGS(seq_hi, open_seqs, open_since,
-                            apr_psprintf(t->p, "%" APR_INT64_T_FMT, l.position), mac_hex, sig_hex));
+                            apr_psprintf(t->db.p, "%" APR_INT64_T_FMT, l.position), mac_hex, sig_hex));
     if (err != NULL) {
         return err;
     }
     *sealed = rows->nrows;
-    *log_line = apr_psprintf(t->p, DP_AUDIT_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
+    *log_line = apr_psprintf(t->db.p, DP_AUDIT_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
                              " at=%" APR_INT64_T_FMT " mac=%s sig=%s rows=%d", l.position,
                              now_us, mac_hex, sig_hex, rows->nrows);
     return NULL;
@@ -235,20 +175,20 @@ static const char *seal_batch(seal_tx *t, int *sealed)
     dp_rows *lock;
 
     *sealed = 0;
-    if ((err = tx_sql(t, "BEGIN")) != NULL) {
+    if ((err = dp_bg_sql(&t->db, "BEGIN")) != NULL) {
         return err;
     }
-    err = select_rows(t, DPQ_AUDIT_SEAL_LOCK, DP_NOARGS, &lock);
+    err = dp_bg_select(&t->db, DPQ_AUDIT_SEAL_LOCK, &lock, DP_NOARGS);
     if (err == NULL && strcmp(dp_rows_get(lock, 0, "locked") ? dp_rows_get(lock, 0, "locked")
                                                              : "f", "t") == 0) {
         err = seal_locked(t, sealed, &log_line);
     }
     if (err != NULL || log_line == NULL) {
-        (void)tx_sql(t, "ROLLBACK"); /* nothing written, or a failure to undo */
+        (void)dp_bg_sql(&t->db, "ROLLBACK"); /* nothing written, or a failure to undo */
         *sealed = 0;
         return err;
     }
-    if ((err = tx_sql(t, "COMMIT")) != NULL) {
+    if ((err = dp_bg_sql(&t->db, "COMMIT")) != NULL) {
         *sealed = 0;
         return err;
     }
@@ -256,44 +196,34 @@ static const char *seal_batch(seal_tx *t, int *sealed)
     return NULL;
 }
 
-static int stopping(sealer *sl)
-{
-    int stop;
-    apr_thread_mutex_lock(sl->mu);
-    stop = sl->stop;
-    apr_thread_mutex_unlock(sl->mu);
-    return stop;
-}
-
 /* A failure is a warning (the database may just be down; the next run retries), logged
  * once when it starts and again every few minutes while it lasts. */
 static void report(sealer *sl, const char *err)
 {
-    apr_time_t now = apr_time_now();
-    if (err != NULL) {
-        if (!sl->failing || now - sl->warned >= apr_time_from_sec(SEAL_REWARN_SEC)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sl->s,
-                         "DP09002: audit sealer: %s; retrying every %d s", err,
-                         sl->cfg->audit_seal_interval);
-            sl->warned = now;
-        }
-        sl->failing = 1;
-    }
-    else if (sl->failing) {
+    switch (dp_worker_health_update(&sl->health, err != NULL, SEAL_REWARN_SEC)) {
+    case DP_HEALTH_WARN:
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, sl->s,
+                     "DP09002: audit sealer: %s; retrying every %d s", err,
+                     sl->cfg->audit_seal_interval);
+        break;
+    case DP_HEALTH_RECOVERED:
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, sl->s, "DP09003: audit sealer: working again");
-        sl->failing = 0;
+        break;
+    default:
+        break;
     }
 }
 
-static void seal_run(sealer *sl, apr_pool_t *p)
+static void seal_run(dp_worker *w, void *baton, apr_pool_t *p)
 {
-    seal_tx t = {sl, p, sl->dbd_open(p, sl->s), sl->wakes++ % SEAL_SWEEP_EVERY == 0};
+    sealer *sl = baton;
+    seal_tx t = {sl, {sl->s, p, sl->dbd_open(p, sl->s)}, sl->wakes++ % SEAL_SWEEP_EVERY == 0};
     const char *err = NULL;
 
-    if (t.dbd == NULL) {
+    if (t.db.dbd == NULL) {
         err = "no database connection";
     }
-    else if (!dp_db_ready(sl->s, t.dbd)) {
+    else if (!dp_db_ready(sl->s, t.db.dbd)) {
         err = "the database connection is not usable";
     }
     else {
@@ -303,9 +233,9 @@ static void seal_run(sealer *sl, apr_pool_t *p)
         if (apr_pool_create(&batch, p) != APR_SUCCESS) {
             err = "out of memory";
         }
-        for (int i = 0; err == NULL && i < SEAL_MAX_BATCHES && !stopping(sl); i++) {
+        for (int i = 0; err == NULL && i < SEAL_MAX_BATCHES && !dp_worker_stopping(w); i++) {
             int sealed = 0;
-            t.p = batch;
+            t.db.p = batch;
             if ((err = seal_batch(&t, &sealed)) != NULL) {
                 err = apr_pstrdup(p, err);
             }
@@ -314,62 +244,17 @@ static void seal_run(sealer *sl, apr_pool_t *p)
                 break;
             }
         }
-        t.p = p;
+        t.db.p = p;
     }
-    if (t.dbd != NULL) {
-        sl->dbd_close(sl->s, t.dbd);
+    if (t.db.dbd != NULL) {
+        sl->dbd_close(sl->s, t.db.dbd);
     }
     report(sl, err);
-}
-
-static void *APR_THREAD_FUNC sealer_main(apr_thread_t *thd, void *data)
-{
-    sealer *sl = data;
-    apr_interval_time_t every = apr_time_from_sec(sl->cfg->audit_seal_interval);
-    apr_pool_t *iter;
-
-    if (apr_pool_create(&iter, sl->pool) != APR_SUCCESS) {
-        apr_thread_exit(thd, APR_ENOMEM);
-        return NULL;
-    }
-    apr_thread_mutex_lock(sl->mu);
-    while (!sl->stop) {
-        apr_time_t due = apr_time_now() + every;
-        while (!sl->stop && apr_time_now() < due) {
-            apr_thread_cond_timedwait(sl->cv, sl->mu, due - apr_time_now());
-        }
-        if (sl->stop) {
-            break;
-        }
-        apr_thread_mutex_unlock(sl->mu);
-        seal_run(sl, iter);
-        apr_pool_clear(iter);
-        apr_thread_mutex_lock(sl->mu);
-    }
-    apr_thread_mutex_unlock(sl->mu);
-    apr_thread_exit(thd, APR_SUCCESS);
-    return NULL;
-}
-
-/* Before the child's pool goes (a pre-cleanup: it runs before mod_dbd's subpools are
- * destroyed): wake the thread, let it finish the statement it is in, and join it. */
-static apr_status_t sealer_stop(void *data)
-{
-    sealer *sl = data;
-    apr_status_t rv;
-
-    apr_thread_mutex_lock(sl->mu);
-    sl->stop = 1;
-    apr_thread_cond_signal(sl->cv);
-    apr_thread_mutex_unlock(sl->mu);
-    apr_thread_join(&rv, sl->thread);
-    return APR_SUCCESS;
 }
 
 void dp_auditseal_child_init(apr_pool_t *pchild, server_rec *s)
 {
     sealer *sl = apr_pcalloc(pchild, sizeof(*sl));
-    apr_allocator_t *alloc = NULL;
     apr_status_t rv;
 
     sl->s = s;
@@ -379,28 +264,13 @@ void dp_auditseal_child_init(apr_pool_t *pchild, server_rec *s)
     if (sl->dbd_open == NULL || sl->dbd_close == NULL || sl->cfg->audit_key == NULL) {
         return; /* post_config refused to start in these cases */
     }
-    rv = apr_allocator_create(&alloc);
-    if (rv == APR_SUCCESS && (rv = apr_pool_create_ex(&sl->pool, pchild, NULL, alloc))) {
-        apr_allocator_destroy(alloc);
-    }
-    if (rv == APR_SUCCESS) {
-        apr_allocator_owner_set(alloc, sl->pool);
-        /* a batch of 1,000 rows needs a few hundred KiB; give the rest back after it, so
-         * a backlog does not leave the child's resident memory at its high-water mark */
-        apr_allocator_max_free_set(alloc, SEAL_MAX_FREE);
-        rv = apr_thread_mutex_create(&sl->mu, APR_THREAD_MUTEX_DEFAULT, pchild);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_thread_cond_create(&sl->cv, pchild);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_thread_create(&sl->thread, NULL, sealer_main, sl, sl->pool);
-    }
+    /* a batch of 1,000 rows needs a few hundred KiB; the rest goes back after it, so a
+     * backlog does not leave the child's resident memory at its high-water mark */
+    rv = dp_worker_start(pchild, sl->cfg->audit_seal_interval, SEAL_MAX_FREE, seal_run, sl,
+                         &sl->worker);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "DP09004: audit sealer: could not start its thread in this child "
                      "(the other children still seal)");
-        return;
     }
-    apr_pool_pre_cleanup_register(pchild, sl, sealer_stop);
 }

@@ -1,5 +1,6 @@
 /* /api/auth: register, login, me, logout. Passwords are bcrypt (APR-util); sessions are
  * HS256 tokens whose revocation lives in PostgreSQL, so a logout holds on every server. */
+#include "dp_account.h"
 #include "dp_audit.h"
 #include "dp_lockout.h"
 #include "dp_profile.h"
@@ -89,29 +90,6 @@ static dp_error *check_references(dp_db *db, apr_pool_t *p, const reg_fields *f)
     return dp_profile_check(db, p, &f->profile);
 }
 
-/* {token, user} for a freshly authenticated user row. */
-static dp_error *reply_session(dp_ctx *c, int status, const dp_rows *user)
-{
-    const char *token;
-    dp_claims claims;
-    dp_error *e;
-    json_t *out;
-
-    if (dp_jwt_issue(c->r->pool, c->cfg->jwt_secret, c->cfg->jwt_secret_len,
-                     dp_rows_get(user, 0, "id"), dp_rows_get(user, 0, "user_type"),
-                     (long long)apr_time_sec(apr_time_now()),
-                     (long long)c->cfg->token_hours * 3600, &token, &claims) != DP_JWT_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r, "DP04001: could not issue a token");
-        return dp_error_internal(c->r->pool);
-    }
-    if ((e = dp_session_cookies_set(c, token, &claims))) return e;
-    out = dp_json_own(c->r->pool, json_object());
-    json_object_set_new(out, "token", json_string(token));
-    json_object_set(out, "user", dp_user_json(c->r->pool, user, 0));
-    dp_reply_json(c, status, out);
-    return NULL;
-}
-
 static const char *client_id_of(const dp_rows *user)
 {
     const char *type = dp_rows_get(user, 0, "user_type");
@@ -149,8 +127,10 @@ static dp_error *claim_invite(dp_ctx *c, dp_db *db, const reg_fields *f, const c
     return dp_db_exec(db, DPQ_USER_UPDATE, NULL, nargs, args);
 }
 
-/* POST /api/auth/register: public. 201 {token, user}; 409 email_taken; 422 by field.
- * With inviteToken, completes the client record a provider created. */
+/* POST /api/auth/register: public. 201 {token, user}; 409 email_taken; 422 by field; 429
+ * past the address's hourly limit. The new account's email is unverified and a link to
+ * verify it is mailed. With inviteToken, completes the client record a provider created (the
+ * invitation came by mail, so that address is verified). */
 dp_error *dp_auth_register(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
@@ -161,10 +141,15 @@ dp_error *dp_auth_register(dp_ctx *c)
     dp_error *e;
     const char *hash, *id = NULL;
 
+    int cookie_only;
+
     memset(&f, 0, sizeof(f));
     if ((e = read_registration(p, c->body, &f))) return e;
+    if ((e = dp_account_session_mode(c, &cookie_only))) return e;
     pr = &f.profile;
     if ((e = dp_ctx_db(c, &db))) return e;
+    /* counted before the costly hash: a flood of sign-ups costs one statement each */
+    if ((e = dp_account_rate_limit(c, db, "r:", c->cfg->register_limit))) return e;
     if ((e = check_references(db, p, &f))) return e;
 
     hash = dp_password_hash(p, f.password, c->cfg->bcrypt_cost);
@@ -195,6 +180,8 @@ dp_error *dp_auth_register(dp_ctx *c)
             return dp_audit_refusal(c, db, &ev, dp_error_email_taken(p));
         }
         id = dp_rows_get(rows, 0, "id");
+        /* nothing proves the address yet: the link mailed to it will */
+        if ((e = dp_account_queue_verification(c, db, id, f.email))) return e;
     }
     if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(id)))) return e;
     {
@@ -203,7 +190,7 @@ dp_error *dp_auth_register(dp_ctx *c)
         if ((e = dp_audit(c, &ev))) return e;
     }
     if ((e = dp_db_commit(db))) return e;
-    return reply_session(c, 201, user);
+    return dp_account_reply_session(c, 201, user, cookie_only);
 }
 
 /* POST /api/auth/login: public. The same 401 for an unknown email and a wrong password, and
@@ -216,9 +203,11 @@ dp_error *dp_auth_login(dp_ctx *c)
     dp_rows *user;
     dp_db *db;
     dp_error *e;
+    int cookie_only;
 
     if ((e = dp_json_string(p, c->body, "email", "email", 1, 254, &email))) return e;
     if ((e = dp_json_string(p, c->body, "password", "password", 1, 1024, &password))) return e;
+    if ((e = dp_account_session_mode(c, &cookie_only))) return e;
     email = dp_email_normalize(p, email);
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_lockout_attempt(c, db, email))) return e;
@@ -238,7 +227,7 @@ dp_error *dp_auth_login(dp_ctx *c)
                              .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_lockout_success(c, email, &ev))) return e;
     }
-    return reply_session(c, 200, user);
+    return dp_account_reply_session(c, 200, user, cookie_only);
 }
 
 /* GET /api/auth/me: provider or client; its own profile. */
@@ -295,38 +284,101 @@ dp_error *dp_auth_me_update(dp_ctx *c)
     return NULL;
 }
 
+/* Google's name as a profile name: control characters become spaces, at most 200
+ * characters (never half of one); the email's local part when nothing is left. */
+static const char *google_name(apr_pool_t *p, const char *name, const char *email)
+{
+    char *out = apr_pstrdup(p, name ? name : "");
+    apr_size_t chars = 0, i;
+
+    for (i = 0; out[i] != '\0'; i++) {
+        unsigned char u = (unsigned char)out[i];
+        if (u < 0x20 || u == 0x7f) {
+            out[i] = ' ';
+        }
+        if ((u & 0xc0) != 0x80 && ++chars > 200) {
+            break;
+        }
+    }
+    out[i] = '\0';
+    while (i > 0 && out[i - 1] == ' ') {
+        out[--i] = '\0';
+    }
+    while (*out == ' ') {
+        out++;
+    }
+    return *out ? out : apr_pstrndup(p, email, strcspn(email, "@"));
+}
+
+/* Known by email, not by this Google account: link it when the account's owner proved the
+ * address; otherwise Google's verified owner takes the account over from whoever created it
+ * (password gone, every token revoked, open mailed links dead). */
+static dp_error *google_link(dp_ctx *c, dp_db *db, const dp_google_identity *g,
+                             dp_rows **user)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *id = dp_rows_get(*user, 0, "id");
+    dp_rows *rows;
+    dp_error *e;
+
+    if (dp_rows_get(*user, 0, "google_sub") != NULL) { /* another Google account's */
+        return dp_error_make(p, 401, DP_E_UNAUTHORIZED, NULL,
+                             "The Google sign-in could not be verified.");
+    }
+    if (strcmp(dp_rows_get(*user, 0, "email_verified"), "t") == 0) {
+        e = dp_db_select(db, DPQ_USER_LINK_GOOGLE, &rows, DP_ARGS(g->sub, id));
+    }
+    else {
+        e = dp_db_select(db, DPQ_USER_GOOGLE_TAKEOVER, &rows, DP_ARGS(g->sub, id));
+        if (e == NULL && rows->nrows == 1) {
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, c->r,
+                          "DP04012: unverified account %s taken over by the Google account "
+                          "that owns its address; its password and sessions are revoked", id);
+            e = dp_db_exec(db, DPQ_EMAIL_TOKENS_RETIRE, NULL, DP_ARGS(id, NULL, NULL));
+        }
+    }
+    if (e != NULL) return e;
+    if (rows->nrows == 0) { /* changed under us (row locked, so only by a bug) */
+        return dp_error_make(p, 409, DP_E_EMAIL_TAKEN, NULL,
+                             "The account changed meanwhile; sign in again.");
+    }
+    return dp_db_select(db, DPQ_USER_BY_ID, user, DP_ARGS(id));
+}
+
 /* Find or create the user behind a verified Google identity. *created tells which. */
 static dp_error *google_user(dp_ctx *c, dp_db *db, const dp_google_identity *g,
                              const char *user_type, dp_rows **user, int *created)
 {
     apr_pool_t *p = c->r->pool;
-    const char *email = dp_email_normalize(p, g->email), *id, *name, *avatar = NULL;
+    const char *email, *id, *avatar = NULL;
     dp_rows *rows;
     dp_error *e;
 
     *created = 0;
+    if (!dp_valid_email(g->email)) {
+        return dp_error_field(p, "googleToken", "The Google account's email address cannot be "
+                                                "used for an account here.");
+    }
+    email = dp_email_normalize(p, g->email);
     if ((e = dp_db_select(db, DPQ_USER_BY_GOOGLE_SUB, user, DP_ARGS(g->sub)))) return e;
-    if ((*user)->nrows > 0) return NULL;
+    if ((*user)->nrows > 0) {
+        return dp_db_select(db, DPQ_USER_BY_ID, user, DP_ARGS(dp_rows_get(*user, 0, "id")));
+    }
     if ((e = dp_db_select(db, DPQ_USER_BY_EMAIL_GOOGLE, user, DP_ARGS(email)))) return e;
     if ((*user)->nrows > 0) {
-        /* a known email: link this Google account on first use; another one is refused */
-        if (dp_rows_get(*user, 0, "google_sub") != NULL) {
-            return dp_error_make(p, 401, DP_E_UNAUTHORIZED, NULL,
-                                 "The Google sign-in could not be verified.");
-        }
-        return dp_db_exec(db, DPQ_USER_LINK_GOOGLE, NULL,
-                          DP_ARGS(g->sub, dp_rows_get(*user, 0, "id")));
+        return google_link(c, db, g, user);
     }
     if (user_type == NULL) {
         return dp_error_field(p, "userType", "userType (provider or client) is required for "
                                              "a new account.");
     }
-    name = g->name != NULL && *g->name ? g->name : apr_pstrndup(p, email, strcspn(email, "@"));
+    if ((e = dp_account_rate_check(c, db, "r:", c->cfg->register_limit))) return e;
     if (g->picture != NULL && dp_valid_url(g->picture)) {
         avatar = g->picture;
     }
     if ((e = dp_db_select(db, DPQ_USER_INSERT_GOOGLE, &rows,
-                          DP_ARGS(email, name, user_type, g->sub, avatar)))) {
+                          DP_ARGS(email, google_name(p, g->name, email), user_type, g->sub,
+                                  avatar)))) {
         return e;
     }
     if (rows->nrows == 0) { /* lost a race with another sign-in of the same email */
@@ -337,8 +389,10 @@ static dp_error *google_user(dp_ctx *c, dp_db *db, const dp_google_identity *g,
     return dp_db_select(db, DPQ_USER_BY_ID, user, DP_ARGS(id));
 }
 
-/* POST /api/auth/google {googleToken, userType?}: public. A verified Google ID token logs in
- * a known account (by Google id, else by email, linking it), or creates one. */
+/* POST /api/auth/google {googleToken, userType?, session?}: public. A verified Google ID
+ * token (Google vouches for the address) logs in a known account (by Google id, else by
+ * email: see google_link), or creates a verified one (counted against the address's hourly
+ * limit of new accounts). */
 dp_error *dp_auth_google(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
@@ -348,11 +402,12 @@ dp_error *dp_auth_google(dp_ctx *c)
     dp_rows *user;
     dp_db *db;
     dp_error *e;
-    int created;
+    int created, cookie_only;
 
     if ((e = dp_json_string(p, c->body, "googleToken", "googleToken", 1, 8192, &token))) {
         return e;
     }
+    if ((e = dp_account_session_mode(c, &cookie_only))) return e;
     if ((e = dp_json_string(p, c->body, "userType", "userType", 0, 16, &user_type))) return e;
     if (user_type != NULL && !dp_valid_user_type(user_type)) {
         return dp_error_field(p, "userType", "userType must be provider or client.");
@@ -382,7 +437,7 @@ dp_error *dp_auth_google(dp_ctx *c)
         if ((e = dp_audit(c, &ok))) return e;
     }
     if ((e = dp_db_commit(db))) return e;
-    return reply_session(c, created ? 201 : 200, user);
+    return dp_account_reply_session(c, created ? 201 : 200, user, cookie_only);
 }
 
 /* POST /api/auth/logout: provider or client; revokes the presented token everywhere. */

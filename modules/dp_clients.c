@@ -1,6 +1,7 @@
 /* A provider's clients (and their invitations), and a client's view of its provider. */
 #include "dp_audit.h"
 #include "dp_handlers.h"
+#include "dp_outbox.h"
 #include "dp_profile.h"
 #include "dp_sql.h"
 #include "dp_user.h"
@@ -39,20 +40,13 @@ dp_error *dp_clients_list(dp_ctx *c)
     return NULL;
 }
 
-/* Where the invited client registers: DocPortalInviteURL, else /invite on this server. */
-static const char *invite_url(dp_ctx *c, const char *token)
-{
-    const char *base = c->cfg->invite_url ? c->cfg->invite_url
-                                          : ap_construct_url(c->r->pool, "/invite", c->r);
-    return apr_pstrcat(c->r->pool, base, strchr(base, '?') ? "&" : "?", "token=", token, NULL);
-}
-
 /* POST /api/provider/clients: provider; creates the client record under this provider with
- * a single-use, 7-day invitation through which the client sets a password. */
+ * a single-use, 7-day invitation through which the client sets a password, and mails the
+ * invitation's link to the client. */
 dp_error *dp_clients_create(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
-    const char *email, *token, *id;
+    const char *email, *token, *id, *link;
     dp_profile pr;
     dp_rows *rows, *user;
     dp_db *db;
@@ -90,6 +84,8 @@ dp_error *dp_clients_create(dp_ctx *c)
                         DP_ARGS(dp_sha256_hex(p, token, strlen(token)), id)))) {
         return e;
     }
+    link = dp_outbox_link(c, "invite", token);
+    if ((e = dp_outbox_queue(c, db, DP_MAIL_INVITE, email, link))) return e;
     if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(id)))) return e;
     {
         dp_audit_event ev = {.resource_id = id, .client_id = id, .outcome = DP_OUTCOME_SUCCESS};
@@ -98,7 +94,7 @@ dp_error *dp_clients_create(dp_ctx *c)
     if ((e = dp_db_commit(db))) return e;
     out = dp_user_json(p, user, 0);
     json_object_set_new(out, "invited", json_true());
-    json_object_set_new(out, "inviteUrl", json_string(invite_url(c, token)));
+    json_object_set_new(out, "inviteUrl", json_string(link));
     dp_reply_json(c, 201, out);
     return NULL;
 }

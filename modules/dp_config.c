@@ -4,6 +4,7 @@
 #include "core/dp_jwt.h"
 #include "core/dp_password.h"
 #include "core/dp_auditchain.h" /* audit chain (issue 7) */
+#include "core/dp_mail.h"
 
 #include <apr_file_io.h>
 #include <apr_lib.h>
@@ -24,6 +25,11 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->lockout.failures = -1;
     c->lockout_ip.failures = -1;
     c->audit_seal_interval = -1;
+    c->mail_interval = -1;
+    c->mail_tries = -1;
+    c->require_verified = -1;
+    c->register_limit = -1;
+    c->reset_limit = -1;
     return c;
 }
 
@@ -41,7 +47,6 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->max_body = add->max_body != -1 ? add->max_body : base->max_body;
     c->require_tls = add->require_tls != -1 ? add->require_tls : base->require_tls;
     c->jitsi_base = add->jitsi_base ? add->jitsi_base : base->jitsi_base;
-    c->invite_url = add->invite_url ? add->invite_url : base->invite_url;
     c->message_keys = add->message_keys ? add->message_keys : base->message_keys;
     c->google_id.client_id = add->google_id.client_id ? add->google_id.client_id
                                                       : base->google_id.client_id;
@@ -73,6 +78,23 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->audit_key_origin = add->audit_key ? add->audit_key_origin : base->audit_key_origin;
     c->audit_seal_interval = add->audit_seal_interval != -1 ? add->audit_seal_interval
                                                             : base->audit_seal_interval;
+#define MERGE_PTR(f) c->f = add->f ? add->f : base->f
+#define MERGE_INT(f) c->f = add->f != -1 ? add->f : base->f
+    MERGE_PTR(public_url);
+    MERGE_PTR(smtp_url);
+    MERGE_PTR(smtp_user);
+    MERGE_PTR(smtp_password);
+    MERGE_PTR(mail_from);
+    MERGE_PTR(mail_dir);
+    MERGE_INT(mail_interval);
+    MERGE_INT(mail_tries);
+    c->mail_max_age = add->mail_tries != -1 ? add->mail_max_age : base->mail_max_age;
+    MERGE_INT(require_verified);
+    MERGE_INT(register_limit);
+    MERGE_INT(reset_limit);
+    MERGE_PTR(google_domain);
+#undef MERGE_PTR
+#undef MERGE_INT
     return c;
 }
 
@@ -407,6 +429,95 @@ static const char *set_audit_seal_interval(cmd_parms *cmd, void *d, const char *
     return err ? err : set_int(cmd, d, arg);
 }
 
+/* ---- accounts and mail. The transport belongs to the main server: one delivery thread per
+ * child sends the whole outbox with the main server's settings. */
+
+static const char *set_smtp_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    int loopback;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    (void)d;
+    if (err == NULL && (err = dp_smtp_check_url(cmd->pool, arg, &loopback)) != NULL) {
+        err = apr_psprintf(cmd->pool, "%s: '%s' %s", cmd->cmd->name, arg, err);
+    }
+    if (err == NULL) {
+        cmd_cfg(cmd)->smtp_url = arg;
+    }
+    return err;
+}
+
+static const char *set_main_secret_file(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    return err ? err : set_secret_file(cmd, d, arg);
+}
+
+static const char *set_mail_from(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    (void)d;
+    if (err == NULL && dp_mail_from_address(cmd->temp_pool, arg) == NULL) {
+        err = apr_psprintf(cmd->pool, "%s: '%s' is not an address like no-reply@example.com "
+                           "or \"Practice Name <no-reply@example.com>\"", cmd->cmd->name, arg);
+    }
+    if (err == NULL) {
+        cmd_cfg(cmd)->mail_from = arg;
+    }
+    return err;
+}
+
+static const char *set_mail_dir(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    (void)d;
+    if (err == NULL && path == NULL) {
+        err = apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, arg);
+    }
+    if (err == NULL) {
+        cmd_cfg(cmd)->mail_dir = path;
+    }
+    return err;
+}
+
+static const int_rule mail_interval_rule = {APR_OFFSETOF(dp_config, mail_interval), 1, 3600};
+
+static const char *set_mail_interval(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    return err ? err : set_int(cmd, d, arg);
+}
+
+/* DocPortalMailRetry ATTEMPTS MAX_AGE_SECONDS */
+static const char *set_mail_retry(cmd_parms *cmd, void *d, const char *tries, const char *age)
+{
+    long t = 0, a = 0;
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    (void)d;
+    if (err == NULL && (err = parse_int(cmd, tries, 1, 100, &t)) == NULL
+        && (err = parse_int(cmd, age, 60, 30L * 86400, &a)) == NULL) {
+        cmd_cfg(cmd)->mail_tries = (int)t;
+        cmd_cfg(cmd)->mail_max_age = (int)a;
+    }
+    return err;
+}
+
+static const int_rule register_limit_rule = {APR_OFFSETOF(dp_config, register_limit), 1,
+                                             1000000};
+static const int_rule reset_limit_rule = {APR_OFFSETOF(dp_config, reset_limit), 1, 1000000};
+
+static const char *set_google_domain(cmd_parms *cmd, void *d, const char *arg)
+{
+    (void)d;
+    if (strchr(arg, '.') == NULL || strpbrk(arg, "@/: \t") != NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a domain like clinic.example.com",
+                            cmd->cmd->name, arg);
+    }
+    cmd_cfg(cmd)->google_domain = apr_pstrdup(cmd->pool, arg);
+    ap_str_tolower((char *)cmd_cfg(cmd)->google_domain);
+    return NULL;
+}
+
 const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_JWT_SECRET, set_jwt_secret, NULL, RSRC_CONF,
                   "HMAC secret for session tokens (at least 32 bytes); prefer the file form"),
@@ -445,8 +556,8 @@ const command_rec dp_config_cmds[] = {
                   "File holding the Stripe webhook signing secret (whsec_...)"),
     AP_INIT_TAKE1(DP_DIR_JITSI_BASE, set_url, (void *)APR_OFFSETOF(dp_config, jitsi_base),
                   RSRC_CONF, "Jitsi Meet server for video rooms (default https://meet.jit.si)"),
-    AP_INIT_TAKE1(DP_DIR_INVITE_URL, set_url, (void *)APR_OFFSETOF(dp_config, invite_url),
-                  RSRC_CONF, "Front-end page where an invited client registers"),
+    AP_INIT_TAKE1(DP_DIR_PUBLIC_URL, set_url, (void *)APR_OFFSETOF(dp_config, public_url),
+                  RSRC_CONF, "The portal's base URL, used in every mailed link (default: this server)"),
     AP_INIT_TAKE1(DP_DIR_GOOGLE_KEY_FILE, set_google_key_file, NULL, RSRC_CONF,
                   "Google service-account key (JSON) for Meet links; unset: Jitsi rooms"),
     AP_INIT_TAKE1(DP_DIR_GOOGLE_API_BASE, set_url,
@@ -480,13 +591,40 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_AUDIT_SEAL_EVERY, set_audit_seal_interval, (void *)&audit_seal_rule,
                   RSRC_CONF,
                   "Seconds between two runs of the audit sealer, 1..3600 (default 5)"),
+    /* accounts and mail */
+    AP_INIT_TAKE1(DP_DIR_SMTP_URL, set_smtp_url, NULL, RSRC_CONF,
+                  "smtps://host[:port], or smtp://host[:port] (STARTTLS required except on "
+                  "a loopback address)"),
+    AP_INIT_TAKE1(DP_DIR_SMTP_USER_FILE, set_main_secret_file,
+                  (void *)APR_OFFSETOF(dp_config, smtp_user), RSRC_CONF,
+                  "File holding the SMTP AUTH user name"),
+    AP_INIT_TAKE1(DP_DIR_SMTP_PASS_FILE, set_main_secret_file,
+                  (void *)APR_OFFSETOF(dp_config, smtp_password), RSRC_CONF,
+                  "File holding the SMTP AUTH password"),
+    AP_INIT_TAKE1(DP_DIR_MAIL_FROM, set_mail_from, NULL, RSRC_CONF,
+                  "From of every mail: addr or \"Name <addr>\""),
+    AP_INIT_TAKE1(DP_DIR_MAIL_DIR, set_mail_dir, NULL, RSRC_CONF,
+                  "Without an SMTP URL: directory each mail is written to as a file"),
+    AP_INIT_TAKE1(DP_DIR_MAIL_INTERVAL, set_mail_interval, (void *)&mail_interval_rule,
+                  RSRC_CONF, "Seconds between two delivery passes, 1..3600 (default 5)"),
+    AP_INIT_TAKE2(DP_DIR_MAIL_RETRY, set_mail_retry, NULL, RSRC_CONF,
+                  "Attempts and age in seconds after which a mail is given up (default 10 "
+                  "172800)"),
+    AP_INIT_FLAG(DP_DIR_REQUIRE_VERIFIED, set_flag,
+                 (void *)APR_OFFSETOF(dp_config, require_verified), RSRC_CONF,
+                 "On (default): an account must verify its email before using the API"),
+    AP_INIT_TAKE1(DP_DIR_REGISTER_LIMIT, set_int, (void *)&register_limit_rule, RSRC_CONF,
+                  "Accounts created per client address per hour (default 10)"),
+    AP_INIT_TAKE1(DP_DIR_RESET_LIMIT, set_int, (void *)&reset_limit_rule, RSRC_CONF,
+                  "Password reset requests per client address per hour (default 10)"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_DOMAIN, set_google_domain, NULL, RSRC_CONF,
+                  "Google Calendar acts only for providers of this Workspace domain"),
     {NULL}
 };
 
 const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
 {
     const char *err;
-    (void)s;
     if (c->token_hours == -1) c->token_hours = DP_DEFAULT_TOKEN_HOURS;
     if (c->bcrypt_cost == -1) c->bcrypt_cost = DP_BCRYPT_COST_DEFAULT;
     if (c->max_body == -1) c->max_body = DP_DEFAULT_MAX_BODY;
@@ -526,6 +664,32 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
         || dp_keyring_current_id(c->message_keys) == NULL) {
         return apr_psprintf(p, "%s: %s", DP_DIR_MESSAGE_KEY,
                             err ? err : "one key must be marked current");
+    }
+    if (c->mail_interval == -1) c->mail_interval = DP_DEFAULT_MAIL_EVERY;
+    if (c->mail_tries == -1) {
+        c->mail_tries = DP_DEFAULT_MAIL_TRIES;
+        c->mail_max_age = DP_DEFAULT_MAIL_MAX_AGE;
+    }
+    if (c->require_verified == -1) c->require_verified = 1;
+    if (c->register_limit == -1) c->register_limit = DP_DEFAULT_REGISTER_LIMIT;
+    if (c->reset_limit == -1) c->reset_limit = DP_DEFAULT_RESET_LIMIT;
+    if (c->mail_from == NULL) {
+        /* no-reply@ServerName; an address literal or an odd name makes no mail domain */
+        const char *host = s->server_hostname;
+        c->mail_from = (host != NULL && strspn(host, "0123456789.:[]") != strlen(host))
+                           ? apr_pstrcat(p, "no-reply@", host, NULL)
+                           : "no-reply@localhost";
+        if (dp_mail_from_address(p, c->mail_from) == NULL) {
+            c->mail_from = "no-reply@localhost";
+        }
+    }
+    if (!s->is_virtual && c->smtp_url == NULL && c->mail_dir == NULL) {
+        return apr_psprintf(p, "no mail transport is configured: accounts are verified and "
+                            "passwords reset through mailed links; set %s "
+                            "smtps://smtp.example.com (with %s and %s) for real delivery, or "
+                            "%s /var/lib/docportal/mail to have each mail written there as a "
+                            "file (development)", DP_DIR_SMTP_URL, DP_DIR_SMTP_USER_FILE,
+                            DP_DIR_SMTP_PASS_FILE, DP_DIR_MAIL_DIR);
     }
     /* audit chain (issue 7): sealing is on by default, so the key is required */
     if (c->audit_seal_interval == -1) c->audit_seal_interval = DP_DEFAULT_SEAL_EVERY;

@@ -19,7 +19,6 @@
 #define DP_DIR_MAX_BODY        "DocPortalMaxBody"
 #define DP_DIR_REQUIRE_TLS     "DocPortalRequireTLS"
 #define DP_DIR_JITSI_BASE      "DocPortalJitsiBase"
-#define DP_DIR_INVITE_URL      "DocPortalInviteURL"
 #define DP_DIR_GOOGLE_KEY_FILE "DocPortalGoogleKeyFile"
 #define DP_DIR_GOOGLE_API_BASE "DocPortalGoogleAPIBase"
 #define DP_DIR_GOOGLE_TOKEN    "DocPortalGoogleTokenURL"
@@ -42,6 +41,19 @@
 /* audit chain (issue 7, tamper evidence) */
 #define DP_DIR_AUDIT_KEY_FILE  "DocPortalAuditKeyFile"
 #define DP_DIR_AUDIT_SEAL_EVERY "DocPortalAuditSealInterval"
+/* accounts and mail */
+#define DP_DIR_PUBLIC_URL      "DocPortalPublicURL"
+#define DP_DIR_SMTP_URL        "DocPortalSMTPURL"
+#define DP_DIR_SMTP_USER_FILE  "DocPortalSMTPUserFile"
+#define DP_DIR_SMTP_PASS_FILE  "DocPortalSMTPPasswordFile"
+#define DP_DIR_MAIL_FROM       "DocPortalMailFrom"
+#define DP_DIR_MAIL_DIR        "DocPortalMailDir"
+#define DP_DIR_MAIL_INTERVAL   "DocPortalMailInterval"
+#define DP_DIR_MAIL_RETRY      "DocPortalMailRetry"
+#define DP_DIR_REQUIRE_VERIFIED "DocPortalRequireVerifiedEmail"
+#define DP_DIR_REGISTER_LIMIT  "DocPortalRegisterLimit"
+#define DP_DIR_RESET_LIMIT     "DocPortalPasswordResetLimit"
+#define DP_DIR_GOOGLE_DOMAIN   "DocPortalGoogleDomain"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -64,6 +76,11 @@ typedef struct dp_lockout_rule {
     int lock_s;
 } dp_lockout_rule;
 #define DP_DEFAULT_SEAL_EVERY  5            /* seconds between two runs of the audit sealer */
+#define DP_DEFAULT_MAIL_EVERY  5            /* seconds between two delivery passes */
+#define DP_DEFAULT_MAIL_TRIES  10           /* attempts before a mail is given up */
+#define DP_DEFAULT_MAIL_MAX_AGE (2 * 86400) /* seconds after which a mail is given up */
+#define DP_DEFAULT_REGISTER_LIMIT 10        /* accounts created per client address per hour */
+#define DP_DEFAULT_RESET_LIMIT 10           /* reset requests per client address per hour */
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -75,7 +92,6 @@ typedef struct dp_config {
     int max_body;                    /* bytes; -1: unset */
     int require_tls;                 /* -1: unset */
     const char *jitsi_base;          /* video rooms without Google, no trailing slash */
-    const char *invite_url;          /* where an invited client registers; NULL: from request */
     dp_google_cfg google;            /* key_file_json NULL: Google Meet is off */
     dp_keyring *message_keys;        /* AES-256-GCM keys for PHI at rest, one current */
     dp_google_id_cfg google_id;      /* client_id NULL: Google sign-in is off */
@@ -97,6 +113,20 @@ typedef struct dp_config {
     apr_size_t audit_key_len;
     const char *audit_key_origin;    /* "DocPortalAuditKeyFile /path" for messages */
     int audit_seal_interval;         /* seconds; -1: unset */
+    /* accounts and mail; the mail transport is the main server's (one delivery thread) */
+    const char *public_url;          /* the portal's base URL for links; NULL: this server */
+    const char *smtp_url;            /* NULL: mail is written to mail_dir */
+    const char *smtp_user;
+    const char *smtp_password;
+    const char *mail_from;           /* From header; NULL: no-reply@ServerName */
+    const char *mail_dir;            /* files instead of SMTP (development) */
+    int mail_interval;               /* seconds; -1: unset */
+    int mail_tries;                  /* -1: unset */
+    int mail_max_age;                /* seconds */
+    int require_verified;            /* -1: unset */
+    int register_limit;              /* per client address per hour; -1: unset */
+    int reset_limit;                 /* per client address per hour; -1: unset */
+    const char *google_domain;       /* Google Calendar only for this Workspace domain */
 } dp_config;
 
 extern module AP_MODULE_DECLARE_DATA docportal_module;

@@ -302,6 +302,53 @@ int dp_db_ready(server_rec *s, ap_dbd_t *dbd)
     return ensure_prepared(s, dbd);
 }
 
+static const char *bg_failure(dp_bg *b, const char *what, int rv)
+{
+    return apr_psprintf(b->p, "%s failed: %s", what,
+                        first_line(b->p, apr_dbd_error(b->dbd->driver, b->dbd->handle, rv)));
+}
+
+const char *dp_bg_sql(dp_bg *b, const char *sql)
+{
+    int n = 0, rv = apr_dbd_query(b->dbd->driver, b->dbd->handle, &n, sql);
+    return rv != 0 ? bg_failure(b, sql, rv) : NULL;
+}
+
+static apr_dbd_prepared_t *bg_statement(dp_bg *b, const char *name)
+{
+    return apr_hash_get(b->dbd->prepared, name, APR_HASH_KEY_STRING);
+}
+
+const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs,
+                         const char **args)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_prepared_t *st = bg_statement(b, name);
+    int rv;
+
+    if (st == NULL) {
+        return apr_psprintf(b->p, "statement %s is not prepared", name);
+    }
+    rv = apr_dbd_pselect(b->dbd->driver, b->p, b->dbd->handle, &res, st, 1, nargs, args);
+    if (rv != 0) {
+        return bg_failure(b, name, rv);
+    }
+    *rows = dp_db_drain(b->p, b->dbd->driver, res);
+    return NULL;
+}
+
+const char *dp_bg_exec(dp_bg *b, const char *name, int nargs, const char **args)
+{
+    apr_dbd_prepared_t *st = bg_statement(b, name);
+    int n = 0, rv;
+
+    if (st == NULL) {
+        return apr_psprintf(b->p, "statement %s is not prepared", name);
+    }
+    rv = apr_dbd_pquery(b->dbd->driver, b->p, b->dbd->handle, &n, st, nargs, args);
+    return rv != 0 ? bg_failure(b, name, rv) : NULL;
+}
+
 dp_error *dp_db_acquire(request_rec *r, dp_db **out)
 {
     dp_db *db;

@@ -45,6 +45,21 @@ const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s);
  * every statement prepared (again, after mod_dbd reset it), else 0. */
 int dp_db_ready(server_rec *s, ap_dbd_t *dbd);
 
+/* Work outside a request (the audit sealer, the mail delivery thread): one connection from
+ * ap_dbd_open, checked with dp_db_ready, and a pool for results. Each call answers NULL, or
+ * a sentence for the error log (the first line of the driver's message: a DETAIL line may
+ * quote values). */
+typedef struct dp_bg {
+    server_rec *s;
+    apr_pool_t *p;
+    ap_dbd_t *dbd;
+} dp_bg;
+
+const char *dp_bg_sql(dp_bg *b, const char *sql); /* BEGIN, COMMIT, ROLLBACK */
+const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs,
+                         const char **args);
+const char *dp_bg_exec(dp_bg *b, const char *name, int nargs, const char **args);
+
 /* A live connection for this request, or 503 unavailable. */
 dp_error *dp_db_acquire(request_rec *r, dp_db **db);
 

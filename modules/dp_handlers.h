@@ -16,6 +16,13 @@ dp_error *dp_auth_logout(dp_ctx *c);
 dp_error *dp_auth_me_update(dp_ctx *c);
 dp_error *dp_auth_google(dp_ctx *c);
 
+/* account.c: verified email, password reset and change */
+dp_error *dp_account_verify_email(dp_ctx *c);
+dp_error *dp_account_verify_resend(dp_ctx *c);
+dp_error *dp_account_reset_request(dp_ctx *c);
+dp_error *dp_account_reset_confirm(dp_ctx *c);
+dp_error *dp_account_change_password(dp_ctx *c);
+
 /* clients.c */
 dp_error *dp_clients_list(dp_ctx *c);
 dp_error *dp_clients_create(dp_ctx *c);

@@ -18,6 +18,7 @@ typedef struct dp_principal {
     const char *provider_id; /* a client's provider, else NULL */
     const char *jti;
     long long exp;
+    int email_verified;
 } dp_principal;
 
 typedef struct dp_ctx {
@@ -32,6 +33,7 @@ typedef struct dp_ctx {
     const char *request_id;
     dp_db *db;               /* acquired on first use by dp_ctx_db */
     int audited;             /* an audit event was written (checked by the dispatcher) */
+    int mail_queued;         /* a mail was queued: wake the delivery thread after answering */
 } dp_ctx;
 
 typedef dp_error *(*dp_handler)(dp_ctx *c);

@@ -48,6 +48,11 @@ json_t *dp_user_json(apr_pool_t *p, const dp_rows *rows, int i)
         set_fields(u, rows, i, client_fields, sizeof(client_fields) / sizeof(client_fields[0]));
         json_object_set_new(u, "emergencyContact", ecj ? ecj : json_null());
     }
+    {
+        const char *verified = dp_rows_get(rows, i, "email_verified");
+        json_object_set_new(u, "emailVerified",
+                            json_boolean(verified != NULL && strcmp(verified, "t") == 0));
+    }
     dp_json_set_str(u, "createdAt", dp_rows_get(rows, i, "created_at"));
     dp_json_set_str(u, "updatedAt", dp_rows_get(rows, i, "updated_at"));
     return u;

@@ -8,7 +8,18 @@
 
 APLOG_USE_MODULE(docportal);
 
+/* May the Calendar API act as this provider? */
+static int google_may_act_as(const dp_config *cfg, const char *email, int verified)
+{
+    const char *at = email ? strrchr(email, '@') : NULL;
+    if (!verified || at == NULL) {
+        return 0;
+    }
+    return cfg->google_domain == NULL || strcasecmp(at + 1, cfg->google_domain) == 0;
+}
+
 dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provider_email,
+                        int provider_verified,
                         const char *starts_at, const char *ends_at, const char *summary,
                         const char **link, const char **vendor, const char **event_id)
 {
@@ -16,7 +27,14 @@ dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provi
     const char *room;
 
     *event_id = NULL;
-    if (cfg->google.key_file_json != NULL) {
+    if (cfg->google.key_file_json != NULL
+        && !google_may_act_as(cfg, provider_email, provider_verified)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r,
+                      "DP05002: Google Meet not used for appointment %s: the provider's email "
+                      "is unverified or outside %s; using Jitsi", appointment_id,
+                      cfg->google_domain ? cfg->google_domain : "any domain");
+    }
+    else if (cfg->google.key_file_json != NULL) {
         dp_error *e = dp_google_meet_create(c->r->pool, &cfg->google, provider_email, starts_at,
                                             ends_at, summary, appointment_id, link, event_id);
         if (e == NULL) {

@@ -7,8 +7,12 @@
 
 #include "dp_request.h"
 
-/* link: the room's URL; vendor: "google" | "jitsi"; event_id: Google's event id or NULL. */
+/* link: the room's URL; vendor: "google" | "jitsi"; event_id: Google's event id or NULL.
+ * Google acts in the provider's name (domain-wide delegation to provider_email) only when
+ * the provider proved that address (provider_verified) and, with DocPortalGoogleDomain, the
+ * address is in that Workspace domain; otherwise the room is a Jitsi one. */
 dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provider_email,
+                        int provider_verified,
                         const char *starts_at, const char *ends_at, const char *summary,
                         const char **link, const char **vendor, const char **event_id);
 

@@ -10,16 +10,18 @@ SELECT coalesce(max(version), 0) AS level FROM schema_migrations;
 SELECT 1 AS ok;
 
 -- name: auth_principal
--- The token's user still exists with that role, and the token was not revoked; with the
--- seconds since the session's recorded last use (its iat when none is recorded).
--- Parameters: user, role, jti, iat (epoch seconds).
-WITH tok (user_id, role, jti, iat) AS (
-    VALUES (%s::uuid, %s, %s::uuid, to_timestamp(%s::double precision))
+-- The token's user still exists with that role, the token was not revoked, and it was issued
+-- under the user's current session version; with whether the user's email is verified and
+-- the seconds since the session's recorded last use (its iat when none is recorded).
+-- Parameters: user, role, jti, iat (epoch seconds), session version.
+WITH tok (user_id, role, jti, iat, sv) AS (
+    VALUES (%s::uuid, %s, %s::uuid, to_timestamp(%s::double precision), %s::integer)
 )
-SELECT u.id, u.user_type, u.provider_id,
+SELECT u.id, u.user_type, u.provider_id, u.email_verified,
        floor(extract(epoch FROM now() - coalesce(s.last_used_at, tok.iat)))::bigint
            AS idle_seconds
   FROM tok JOIN users u ON u.id = tok.user_id AND u.user_type = tok.role
+                       AND u.session_version = tok.sv
   LEFT JOIN session_activity s ON s.jti = tok.jti
  WHERE NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = tok.jti);
 
@@ -44,10 +46,11 @@ ON CONFLICT DO NOTHING
 RETURNING id;
 
 -- name: user_by_id
-SELECT * FROM users_api WHERE id = %s::uuid;
+SELECT a.*, u.session_version FROM users u JOIN users_api a USING (id) WHERE u.id = %s::uuid;
 
 -- name: user_login
-SELECT a.*, u.password_hash FROM users u JOIN users_api a USING (id) WHERE u.email = %s;
+SELECT a.*, u.password_hash, u.session_version FROM users u JOIN users_api a USING (id)
+ WHERE u.email = %s;
 
 -- name: token_revoke
 INSERT INTO revoked_tokens (jti, user_id, expires_at)
@@ -104,14 +107,19 @@ INSERT INTO invites (token_hash, client_id, expires_at)
 VALUES (%s, %s::uuid, now() + interval '7 days');
 
 -- name: invite_claim
--- Single use: the first claim wins, an expired or used token matches nothing.
-UPDATE invites SET used_at = now()
- WHERE token_hash = %s AND used_at IS NULL AND expires_at > now()
-RETURNING client_id;
+-- Single use: the first claim wins, an expired or used token matches nothing, and so does the
+-- invitation of a client record someone already holds (a password, or a Google account).
+UPDATE invites i SET used_at = now()
+  FROM users u
+ WHERE i.token_hash = %s AND i.used_at IS NULL AND i.expires_at > now()
+   AND u.id = i.client_id AND u.password_hash IS NULL AND u.google_sub IS NULL
+RETURNING i.client_id;
 
 -- name: invited_client_activate
-UPDATE users SET password_hash = %s, name = coalesce(%s, name), updated_at = now()
- WHERE id = %s::uuid AND email = %s AND password_hash IS NULL
+-- The invitation came by mail to this address: claiming it proves the address.
+UPDATE users SET password_hash = %s, name = coalesce(%s, name), email_verified = true,
+                 updated_at = now()
+ WHERE id = %s::uuid AND email = %s AND password_hash IS NULL AND google_sub IS NULL
 RETURNING id;
 
 -- ---------------------------------------------------------------- appointments
@@ -125,7 +133,7 @@ SELECT dp_ts(ts) AS starts_at, dp_ts(ts + %s::integer * interval '1 minute') AS 
   FROM (SELECT (%s::date + %s::time) AT TIME ZONE %s AS ts) x;
 
 -- name: provider_for_booking
-SELECT id, email, time_zone, hourly_rate_cents
+SELECT id, email, email_verified, time_zone, hourly_rate_cents
   FROM users WHERE id = %s::uuid AND user_type = 'provider';
 
 -- name: provider_lock
@@ -370,17 +378,27 @@ SELECT id, author_id, key_id, encode(nonce, 'base64') AS nonce,
 SELECT a.* FROM users u JOIN users_api a USING (id) WHERE u.google_sub = %s;
 
 -- name: user_by_email_google
-SELECT a.*, u.google_sub FROM users u JOIN users_api a USING (id) WHERE u.email = %s;
+SELECT a.*, u.google_sub FROM users u JOIN users_api a USING (id) WHERE u.email = %s
+   FOR UPDATE OF u;
 
 -- name: user_link_google
--- First Google sign-in of a known email (an invited client claims its record this way).
+-- First Google sign-in of a known email whose owner proved it already (a mailed link).
 UPDATE users SET google_sub = %s, updated_at = now()
- WHERE id = %s::uuid AND google_sub IS NULL
+ WHERE id = %s::uuid AND google_sub IS NULL AND email_verified
+RETURNING id;
+
+-- name: user_google_takeover
+-- First Google sign-in of a known email nobody proved: Google vouches for the address, so its
+-- owner gets the account. Whoever created it loses the way in: no password, and every token
+-- issued so far stops working. (An invited client that never claimed its record lands here.)
+UPDATE users SET google_sub = %s, password_hash = NULL, email_verified = true,
+                 session_version = session_version + 1, updated_at = now()
+ WHERE id = %s::uuid AND google_sub IS NULL AND NOT email_verified
 RETURNING id;
 
 -- name: user_insert_google
-INSERT INTO users (email, name, user_type, google_sub, avatar)
-VALUES (%s, %s, %s, %s, %s)
+INSERT INTO users (email, name, user_type, google_sub, avatar, email_verified)
+VALUES (%s, %s, %s, %s, %s, true)
 ON CONFLICT DO NOTHING
 RETURNING id;
 -- ---------------------------------------------------------------- billing (004)
@@ -717,3 +735,143 @@ SELECT (SELECT count(*) FROM hits) AS total, p.id, dp_ts(p.at) AS at, p.actor_id
                  CASE WHEN left(q.sort, 1) = '-' THEN h.seq END DESC,
                  h.seq
         LIMIT %s::bigint OFFSET %s::bigint) p ON true;
+
+-- ---------------------------------------------------------------- accounts and mail (010)
+
+-- name: rate_hit
+-- One request counted against a per-key limit over a fixed window (account creation and
+-- password reset requests per client address). Parameters: key, limit, window seconds.
+-- Answers retry_after: 0 while within the limit, else the seconds until the window ends.
+WITH lim (key, max_n, window_s) AS (VALUES (%s, %s::int, %s::int))
+INSERT INTO auth_throttle AS t (key, failures, window_start, expires_at)
+SELECT key, 1, now(), now() + window_s * interval '1 s' FROM lim
+ON CONFLICT (key) DO UPDATE SET
+    failures     = CASE WHEN t.window_start <= now() - (SELECT window_s FROM lim) * interval '1 s'
+                        THEN 1 ELSE t.failures + 1 END,
+    window_start = CASE WHEN t.window_start <= now() - (SELECT window_s FROM lim) * interval '1 s'
+                        THEN now() ELSE t.window_start END,
+    expires_at   = CASE WHEN t.window_start <= now() - (SELECT window_s FROM lim) * interval '1 s'
+                        THEN now() ELSE t.window_start END
+                   + (SELECT window_s FROM lim) * interval '1 s'
+RETURNING (SELECT CASE WHEN t.failures > max_n
+                       THEN greatest(1, ceil(extract(epoch FROM t.expires_at - now())))::int
+                       ELSE 0 END
+             FROM lim) AS retry_after;
+
+-- name: outbox_insert
+-- A mail, in the transaction of the change that causes it. Parameters: id, kind, recipient,
+-- subject, sealed body (key id, nonce, ciphertext), Message-ID.
+INSERT INTO outbox (id, kind, recipient, subject, body_key_id, body_nonce, body_ct, message_id)
+VALUES (%s::uuid, %s, %s, %s, %s, %s, %s, %s);
+
+-- name: email_token_insert
+-- Parameters: token hash, user, purpose, lifetime in seconds.
+INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at)
+VALUES (%s, %s::uuid, %s, now() + %s::int * interval '1 s');
+
+-- name: email_token_valid
+-- Whether a link is still good, without using it (a reset is checked before the new
+-- password is hashed). Parameters: token hash, purpose.
+SELECT user_id FROM email_tokens
+ WHERE token_hash = %s AND purpose = %s AND used_at IS NULL AND expires_at > now();
+
+-- name: email_token_use
+-- Single use: the first use wins. Parameters: token hash, purpose.
+UPDATE email_tokens SET used_at = now()
+ WHERE token_hash = %s AND purpose = %s AND used_at IS NULL AND expires_at > now()
+RETURNING user_id;
+
+-- name: email_tokens_retire
+-- The user's other open links of a purpose die (NULL: every purpose). Parameters: user,
+-- purpose.
+UPDATE email_tokens SET used_at = now()
+ WHERE user_id = %s::uuid AND (%s::text IS NULL OR purpose = %s) AND used_at IS NULL;
+
+-- name: user_verify_email
+UPDATE users SET email_verified = true, updated_at = now()
+ WHERE id = %s::uuid
+RETURNING id;
+
+-- name: verify_resend_lock
+-- The account, locked so that two resends queue up, with the seconds to wait before another
+-- verification mail (at most one a minute). Parameter: user.
+SELECT u.email, u.email_verified,
+       coalesce((SELECT greatest(1, ceil(extract(epoch FROM max(t.created_at)
+                                                 + interval '60 s' - now())))::int
+                   FROM email_tokens t
+                  WHERE t.user_id = u.id AND t.purpose = 'verify-email'
+                    AND t.created_at > now() - interval '60 s'), 0) AS wait_s
+  FROM users u WHERE u.id = %s::uuid
+   FOR UPDATE OF u;
+
+-- name: reset_request
+-- A password reset link for the account with this email, unless it had three in the last
+-- hour; the token and its mail in one statement, which costs the same whether or not there
+-- is such an account. Parameters: email, token hash, outbox id, subject, sealed body (key
+-- id, nonce, ciphertext), Message-ID. Answers a row when a mail was queued.
+WITH u AS (
+    SELECT x.id, x.email FROM users x
+     WHERE x.email = %s
+       AND (SELECT count(*) FROM email_tokens t
+             WHERE t.user_id = x.id AND t.purpose = 'password-reset'
+               AND t.created_at > now() - interval '1 hour') < 3
+), tok AS (
+    INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at)
+    SELECT %s, id, 'password-reset', now() + interval '1 hour' FROM u
+)
+INSERT INTO outbox (id, kind, recipient, subject, body_key_id, body_nonce, body_ct, message_id)
+SELECT %s::uuid, 'password-reset', u.email, %s, %s, %s, %s, %s FROM u
+RETURNING (SELECT id FROM u) AS user_id;
+
+-- name: user_password_set
+-- A new password; every session of the user ends (the version the tokens carry moves on).
+-- Parameters: hash, user, whether the change proves the email (a mailed link).
+UPDATE users SET password_hash = %s, session_version = session_version + 1,
+                 email_verified = email_verified OR %s::boolean, updated_at = now()
+ WHERE id = %s::uuid
+RETURNING id;
+
+-- name: user_password_hash
+-- The account's password hash and email, for a change of password. Parameter: user.
+SELECT email, password_hash FROM users WHERE id = %s::uuid;
+
+-- ---------------------------------------------------------------- mail delivery
+-- Used by the delivery thread (modules/dp_mailer.c).
+
+-- name: mail_lock
+-- One delivery thread at a time across children and servers (a session lock, held for one
+-- pass, released by mail_unlock).
+SELECT pg_try_advisory_lock(7125401320001) AS locked;
+
+-- name: mail_unlock
+SELECT pg_advisory_unlock(7125401320001) AS unlocked;
+
+-- name: mail_claim
+-- The next mail due, claimed for lease seconds: its next attempt moves past the lease before
+-- it is sent, so no other sender takes it meanwhile, even one without the lock.
+-- Parameters: lease seconds, the age in seconds after which a mail is given up.
+UPDATE outbox o SET attempts = o.attempts + 1,
+                    next_attempt_at = now() + %s::int * interval '1 s'
+ WHERE o.id = (SELECT id FROM outbox
+                WHERE status = 'pending' AND next_attempt_at <= now()
+                ORDER BY next_attempt_at, created_at
+                LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING o.id, o.kind, o.recipient, o.subject, o.body_key_id, o.body_nonce, o.body_ct,
+          o.attempts, o.message_id, floor(extract(epoch FROM o.created_at))::bigint AS created_s,
+          o.created_at < now() - %s::int * interval '1 s' AS too_old;
+
+-- name: mail_sent
+UPDATE outbox SET status = 'sent', sent_at = now(), last_error = NULL,
+                  body_key_id = NULL, body_nonce = NULL, body_ct = NULL
+ WHERE id = %s::uuid;
+
+-- name: mail_retry
+-- Parameters: seconds until the next attempt, the error, id.
+UPDATE outbox SET next_attempt_at = now() + %s::int * interval '1 s', last_error = %s
+ WHERE id = %s::uuid;
+
+-- name: mail_give_up
+-- Parameters: the error, id.
+UPDATE outbox SET status = 'failed', last_error = %s,
+                  body_key_id = NULL, body_nonce = NULL, body_ct = NULL
+ WHERE id = %s::uuid;

@@ -37,6 +37,10 @@ typedef struct dp_error {
 #define DP_E_UNAVAILABLE         "unavailable"
 #define DP_E_INTERNAL            "internal_error"
 #define DP_E_CSRF_FAILED         "csrf_failed" /* cookie sessions: X-CSRF-Token */
+#define DP_E_INVALID_TOKEN       "invalid_token"    /* a mailed link: unknown, used, expired */
+#define DP_E_EMAIL_UNVERIFIED    "email_unverified" /* DocPortalRequireVerifiedEmail */
+#define DP_E_ALREADY_VERIFIED    "already_verified"
+#define DP_E_NO_PASSWORD         "no_password"      /* a Google-only account */
 
 dp_error *dp_error_make(apr_pool_t *p, int status, const char *code, const char *field,
                         const char *fmt, ...)

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,18 +68,26 @@ dp_jwt_status dp_jwt_issue(apr_pool_t *p, const unsigned char *key, apr_size_t k
                            const char *sub, const char *role, long long now, long long ttl,
                            const char **token, dp_claims *claims)
 {
+    return dp_jwt_issue_sv(p, key, keylen, sub, role, 0, now, ttl, token, claims);
+}
+
+dp_jwt_status dp_jwt_issue_sv(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
+                              const char *sub, const char *role, long long sv, long long now,
+                              long long ttl, const char **token, dp_claims *claims)
+{
     jwt_t *j = NULL;
     char *enc = NULL;
     const char *jti = dp_uuid_new(p);
     dp_jwt_status rv = DP_JWT_INTERNAL;
 
     *token = NULL;
-    if (jti == NULL || keylen < DP_JWT_MIN_KEY || jwt_new(&j) != 0) {
+    if (jti == NULL || keylen < DP_JWT_MIN_KEY || sv < 0 || sv > INT_MAX || jwt_new(&j) != 0) {
         return DP_JWT_INTERNAL;
     }
     if (jwt_add_grant(j, "sub", sub) == 0 && jwt_add_grant(j, "role", role) == 0
         && jwt_add_grant(j, "jti", jti) == 0 && jwt_add_grant_int(j, "iat", (long)now) == 0
         && jwt_add_grant_int(j, "exp", (long)(now + ttl)) == 0
+        && (sv == 0 || jwt_add_grant_int(j, "sv", (long)sv) == 0)
         && jwt_set_alg(j, JWT_ALG_HS256, key, (int)keylen) == 0
         && (enc = jwt_encode_str(j)) != NULL) {
         *token = apr_pstrdup(p, enc);
@@ -88,6 +97,7 @@ dp_jwt_status dp_jwt_issue(apr_pool_t *p, const unsigned char *key, apr_size_t k
         claims->jti = jti;
         claims->iat = now;
         claims->exp = now + ttl;
+        claims->sv = sv;
         rv = DP_JWT_OK;
     }
     jwt_free(j);
@@ -143,7 +153,7 @@ static dp_jwt_status check_header(apr_pool_t *p, const char *token, apr_size_t l
 static dp_jwt_status read_claims(apr_pool_t *p, jwt_t *j, dp_claims *claims)
 {
     char *text = jwt_get_grants_json(j, NULL);
-    json_t *g, *sub, *role, *jti, *iat, *exp;
+    json_t *g, *sub, *role, *jti, *iat, *exp, *sv;
     dp_jwt_status rv = DP_JWT_BAD_CLAIMS;
 
     if (text == NULL) {
@@ -156,13 +166,17 @@ static dp_jwt_status read_claims(apr_pool_t *p, jwt_t *j, dp_claims *claims)
         json_decref(g);
         return DP_JWT_BAD_CLAIMS;
     }
+    sv = json_object_get(g, "sv"); /* optional: absent is version 0 */
     if (json_is_string(sub) && json_is_string(role) && json_is_string(jti)
-        && json_is_integer(iat) && json_is_integer(exp)) {
+        && json_is_integer(iat) && json_is_integer(exp)
+        && (sv == NULL || (json_is_integer(sv) && json_integer_value(sv) >= 0
+                           && json_integer_value(sv) <= INT_MAX))) {
         claims->sub = apr_pstrdup(p, json_string_value(sub));
         claims->role = apr_pstrdup(p, json_string_value(role));
         claims->jti = apr_pstrdup(p, json_string_value(jti));
         claims->iat = (long long)json_integer_value(iat);
         claims->exp = (long long)json_integer_value(exp);
+        claims->sv = sv ? (long long)json_integer_value(sv) : 0;
         rv = DP_JWT_OK;
     }
     json_decref(g);

@@ -12,6 +12,7 @@ typedef struct dp_claims {
     const char *jti;  /* token id (UUID), the handle for revocation */
     long long iat;
     long long exp;
+    long long sv;     /* session version: the user's sessions issued under it (absent: 0) */
 } dp_claims;
 
 typedef enum {
@@ -32,6 +33,12 @@ typedef enum {
 dp_jwt_status dp_jwt_issue(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
                            const char *sub, const char *role, long long now, long long ttl,
                            const char **token, dp_claims *claims);
+
+/* The same, under the user's session version sv (a token carries it as "sv" when it is not
+ * 0; bumping the user's version revokes every token issued under an older one). */
+dp_jwt_status dp_jwt_issue_sv(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,
+                              const char *sub, const char *role, long long sv, long long now,
+                              long long ttl, const char **token, dp_claims *claims);
 
 /* Verify signature, algorithm, expiry and claim shapes. On DP_JWT_OK *claims is filled. */
 dp_jwt_status dp_jwt_verify(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,

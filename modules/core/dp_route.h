@@ -17,6 +17,7 @@
 #define DP_ROUTE_NO_AUDIT   0x2u /* touches no user data (health) */
 #define DP_ROUTE_PLAIN_HTTP 0x4u /* answered over plain HTTP even when TLS is required */
 #define DP_ROUTE_RAW_BODY   0x8u /* reads the body as bytes (a signed payload) */
+#define DP_ROUTE_UNVERIFIED 0x10u /* open to an account whose email is not verified yet */
 
 #define DP_ROUTE_MAX_PARAMS 4
 

@@ -65,6 +65,24 @@ sub fake_requests {
     return decode_json($r->{content});
 }
 
+# This server writes its mail as files into $dir/mail (DocPortal::Server's default). A
+# provider's email is verified through the link mailed to it.
+sub verify_by_mail {
+    my ($email) = @_;
+    for (1 .. 150) {
+        for my $f (sort glob "$dir/mail/*.eml") {
+            open my $fh, '<', $f or next;
+            my $m = do { local $/; <$fh> };
+            next unless $m =~ /^To: \Q$email\E\r?$/m && $m =~ /^X-DocPortal-Kind: verify-email\r?$/m;
+            my ($tok) = $m =~ m{/verify-email\?token=([0-9a-f]{64})} or next;
+            my ($st) = call(POST => '/auth/verify-email', { token => $tok });
+            return $st;
+        }
+        select undef, undef, undef, 0.1;
+    }
+    return 0;
+}
+
 my $n = int(rand(1e9));
 my ($st, $prov) = call(POST => '/auth/register', {
     email => "meet.provider.$n\@clinic.example", password => 'correct horse', name => 'Dr Meet',
@@ -76,6 +94,16 @@ is($st, 201, 'provider registered');
 is($st, 201, 'client registered');
 
 my $year = 1900 + (localtime)[5] + 1;
+# Google acts in a provider's name only once the provider proved its address
+($st, my $unv) = call(POST => '/client/appointments',
+                      { date => "$year-02-09", time => '09:00', duration => 50 }, $cli->{token});
+is($st, 201, 'booked while the provider is unverified');
+like($unv->{videoLink} // '', qr{^https://meet\.jit\.si/DocPortal-[0-9a-f]{32}$},
+     'an unverified provider gets a Jitsi room, not a Google event in its name');
+is(scalar(@{ fake_requests() }), 0, 'Google was not asked');
+is(verify_by_mail("meet.provider.$n\@clinic.example"), 200,
+   'the provider verifies its email through the mailed link (a file in DocPortalMailDir)');
+
 ($st, my $appt) = call(POST => '/client/appointments',
                        { date => "$year-02-10", time => '09:00', duration => 50 }, $cli->{token});
 is($st, 201, 'booked with Google configured');
@@ -127,6 +155,7 @@ $http->post("$fake_url/__mode?mode=token_fail");
 ($st, my $prov2) = call(POST => '/auth/register', {
     email => "meet.provider2.$n\@clinic.example", password => 'correct horse', name => 'Dr Two',
     userType => 'provider' });
+is(verify_by_mail("meet.provider2.$n\@clinic.example"), 200, 'the second provider verifies its email');
 ($st, my $cli2) = call(POST => '/auth/register', {
     email => "meet.client2.$n\@example.com", password => 'correct horse', name => 'C Two',
     userType => 'client', providerId => $prov2->{user}{id} });

@@ -25,6 +25,7 @@ static const struct {
     {"auditchain", dp_suite_auditchain}, /* audit chain (issue 7) */
     {"export", dp_suite_export}, /* audit report: CSV and Accept */
     {"jsonw", dp_suite_jsonw},
+    {"mail", dp_suite_mail},
 };
 
 static long checks, failed;

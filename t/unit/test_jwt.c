@@ -757,7 +757,47 @@ static void test_status_names(dp_test_env *env)
     CHECK_STR(dp_jwt_status_name(DP_JWT_INTERNAL), "internal");
 }
 
+/* The session version: carried as "sv" when not 0, read back, and only a whole number from
+ * 0 to INT_MAX is a valid one. */
+static void test_session_version(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    const char *tok, *h, *pl, *sig;
+    dp_claims c, got;
+    apr_size_t n;
+    unsigned char *payload;
+
+    CHECK_EQ(dp_jwt_issue_sv(p, KEY, KEYLEN, SUB, "client", 7, NOW, TTL, &tok, &c), DP_JWT_OK);
+    CHECK_EQ(c.sv, 7);
+    CHECK_EQ(dp_jwt_verify(p, KEY, KEYLEN, tok, NOW + 1, &got), DP_JWT_OK);
+    CHECK_EQ(got.sv, 7);
+    /* version 0 is the absent claim: tokens issued before versions existed stay valid */
+    CHECK_EQ(dp_jwt_issue(p, KEY, KEYLEN, SUB, "client", NOW, TTL, &tok, &c), DP_JWT_OK);
+    if (CHECK_EQ(split3(p, tok, &h, &pl, &sig), 3)) {
+        payload = dp_b64url_decode(p, pl, strlen(pl), &n);
+        CHECK(payload != NULL && strstr((const char *)payload, "\"sv\"") == NULL);
+    }
+    CHECK_EQ(dp_jwt_verify(p, KEY, KEYLEN, tok, NOW + 1, &got), DP_JWT_OK);
+    CHECK_EQ(got.sv, 0);
+    CHECK_NE(dp_jwt_issue_sv(p, KEY, KEYLEN, SUB, "client", -1, NOW, TTL, &tok, &c), DP_JWT_OK);
+    {
+        static const char *const bad[] = {"\"1\"", "-1", "1.5", "null", "2147483648", "true"};
+        const char *base = good_claims(p);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            const char *claims = apr_psprintf(p, "%.*s,\"sv\":%s}", (int)(strlen(base) - 1),
+                                              base, bad[i]);
+            CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN, claims), NOW,
+                      DP_JWT_BAD_CLAIMS);
+        }
+        CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN,
+                               apr_psprintf(p, "%.*s,\"sv\":2147483647}",
+                                            (int)(strlen(base) - 1), base)),
+                  NOW, DP_JWT_OK);
+    }
+}
+
 const dp_test_case dp_suite_jwt[] = {
+    {"session_version", test_session_version},
     {"roundtrip", test_roundtrip},
     {"expiry", test_expiry},
     {"wrong_secret", test_wrong_secret},

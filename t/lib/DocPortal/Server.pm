@@ -22,7 +22,13 @@ sub free_port {
 }
 
 # start_httpd(name => ..., params => DBDParams, extra => directives, dir => tempdir,
-#             secs => how long to wait, until => sub { ready? }($port))
+#             secs => how long to wait, until => sub { ready? }($port),
+#             mail => mail transport directives (default: DocPortalMailDir "$dir/mail", a
+#                     directory made writable for the children; '' for none),
+#             mpm => directives that replace the StartServers .. MaxSpareThreads block,
+#             accounts => account directives (default: verified email not required and
+#                     per-address limits the suite stays under, as on the suite's main
+#                     server; a directive in extra overrides them))
 # Returns a hash: status (exit status, or undef while it runs), pid, port, log (text so far).
 sub start_httpd {
     my (%o) = @_;
@@ -36,6 +42,24 @@ sub start_httpd {
     # audit chain (issue 7): the suite's audit key unless the caller brings its own (audit => '')
     my $audit = $o{audit} // "DocPortalAuditKeyFile $ENV{DOCPORTAL_AUDIT_KEY_FILE}\nDocPortalAuditSealInterval 1";
     chmod 0755, $dir;
+    # outbound mail: the module refuses to start without a transport
+    my $mail = $o{mail};
+    if (!defined $mail) {
+        mkdir "$dir/mail" unless -d "$dir/mail";
+        chmod 0777, "$dir/mail";
+        $mail = qq{DocPortalMailDir "$dir/mail"};
+    }
+    my $accounts = $o{accounts} // join("\n", 'DocPortalRequireVerifiedEmail Off',
+                                        'DocPortalRegisterLimit 100000',
+                                        'DocPortalPasswordResetLimit 100000');
+    my $mpm = $o{mpm} // <<'MPM';
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 5
+MaxRequestWorkers 5
+MinSpareThreads 1
+MaxSpareThreads 5
+MPM
     open my $fh, '>', "$dir/$name.conf" or die $!;
     print $fh <<"CONF";
 ServerRoot "$dir"
@@ -50,16 +74,13 @@ LoadModule mpm_event_module $MODS/mod_mpm_event.so
 LoadModule authz_core_module $MODS/mod_authz_core.so
 LoadModule dbd_module $MODS/mod_dbd.so
 LoadModule docportal_module $ENV{DOCPORTAL_MODULE}
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 5
-MaxRequestWorkers 5
-MinSpareThreads 1
-MaxSpareThreads 5
+$mpm
 DBDriver pgsql
 DBDParams "$o{params}"
 $keys
 $audit
+$mail
+$accounts
 $o{extra}
 <Location /api>
     SetHandler docportal-api
