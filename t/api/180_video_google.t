@@ -169,6 +169,26 @@ like($srv->{log}, qr/DP05001: Google Meet room for appointment \S+ failed/, 'the
 unlike($srv->{log}, qr/\[docportal:error\]/, 'no error-level lines from the module');
 unlike($srv->{log}, qr/BEGIN PRIVATE KEY|fake-[0-9a-f]/, 'no key or token material in the log');
 
+# DocPortalGoogleDomain: Google acts only for providers of that Workspace domain, even verified
+$http->post("$fake_url/__mode?mode=ok");
+$http->post("$fake_url/__reset");
+$srv = start_httpd(
+    name => 'google-domain', dir => $dir, params => $ENV{DOCPORTAL_DBDPARAMS}, secs => 15,
+    until => \&DocPortal::Server::listening,
+    extra => join("\n", "DocPortalJWTSecretFile $secret", 'DocPortalRequireTLS Off',
+                  "DocPortalGoogleKeyFile $dir/sa.json", "DocPortalGoogleAPIBase $fake_url",
+                  "DocPortalGoogleTokenURL $fake_url/token",
+                  'DocPortalGoogleDomain other-clinic.example'));
+ok(!defined $srv->{status}, 'httpd with a Google domain starts') or diag $srv->{log};
+$base = "http://127.0.0.1:$srv->{port}/api";
+($st, $fb) = call(POST => '/client/appointments',
+                  { date => "$year-02-13", time => '09:00', duration => 50 }, $cli->{token});
+is($st, 201, 'booked with the verified provider outside the configured domain');
+like($fb->{videoLink} // '', qr{^https://meet\.jit\.si/DocPortal-[0-9a-f]{32}$},
+     'a provider outside DocPortalGoogleDomain gets a Jitsi room');
+is(scalar(@{ fake_requests() }), 0, 'Google was not asked to act as that provider');
+stop_httpd($srv);
+
 kill 'TERM', $fake_pid;
 close $fake;
 done_testing();
