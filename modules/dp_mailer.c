@@ -227,6 +227,10 @@ static void mail_run(dp_worker *w, void *baton, apr_pool_t *p)
         dp_rows *unlocked;
         const char *uerr;
         err = deliver_due(w, m, &db, p);
+        if (err == NULL) {
+            dp_rows *pruned;
+            err = dp_bg_select(&db, DPQ_MAIL_PRUNE, &pruned, DP_NOARGS);
+        }
         /* the lock is the session's: it must go before the connection returns to the pool */
         uerr = dp_bg_select(&db, DPQ_MAIL_UNLOCK, &unlocked, DP_NOARGS);
         if (err == NULL) {

@@ -7,7 +7,8 @@
  * back-off; a mail is given up after DocPortalMailRetry's attempts or age, or at once when
  * the server refuses it for good, and the give-up is logged with its Message-ID. A crash
  * between the server's acceptance and the row's update is the one case that can send a
- * mail twice (after the lease); nothing can lose one. */
+ * mail twice (after the lease); nothing can lose one. After each pass the thread prunes
+ * mail sent or given up 30 days ago and mailed links a week past their expiry. */
 #ifndef DP_MAILER_H
 #define DP_MAILER_H
 

@@ -61,5 +61,9 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due_idx ON outbox (next_attempt_at) WHERE status = 'pending';
 
-GRANT SELECT, INSERT, UPDATE ON email_tokens TO :"app_role";
-GRANT SELECT, INSERT, UPDATE ON outbox TO :"app_role";
+CREATE INDEX outbox_done_idx ON outbox (created_at) WHERE status <> 'pending';
+CREATE INDEX email_tokens_expires_idx ON email_tokens (expires_at);
+
+-- The delivery thread prunes what is no longer needed (see mail_prune in statements.sql).
+GRANT SELECT, INSERT, UPDATE, DELETE ON email_tokens TO :"app_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO :"app_role";

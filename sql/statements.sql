@@ -870,6 +870,25 @@ UPDATE outbox SET status = 'sent', sent_at = now(), last_error = NULL,
 UPDATE outbox SET next_attempt_at = now() + %s::int * interval '1 s', last_error = %s
  WHERE id = %s::uuid;
 
+-- name: mail_prune
+-- Housekeeping after a pass, a few hundred rows at a time: mail sent or given up 30 days ago
+-- (who was sent what kind, when, is of no use after that), and mailed links a week past
+-- their expiry (the hourly count of reset links looks back one hour).
+WITH old_mail AS (
+    DELETE FROM outbox
+     WHERE id IN (SELECT id FROM outbox
+                   WHERE status <> 'pending' AND created_at < now() - interval '30 days'
+                   ORDER BY created_at LIMIT 500)
+    RETURNING 1
+), old_links AS (
+    DELETE FROM email_tokens
+     WHERE token_hash IN (SELECT token_hash FROM email_tokens
+                           WHERE expires_at < now() - interval '7 days'
+                           ORDER BY expires_at LIMIT 500)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM old_mail) AS mails, (SELECT count(*) FROM old_links) AS links;
+
 -- name: mail_give_up
 -- Parameters: the error, id.
 UPDATE outbox SET status = 'failed', last_error = %s,
