@@ -800,7 +800,8 @@ SELECT u.email, u.email_verified,
                                                  + interval '60 s' - now())))::int
                    FROM email_tokens t
                   WHERE t.user_id = u.id AND t.purpose = 'verify-email'
-                    AND t.created_at > now() - interval '60 s'), 0) AS wait_s
+                    AND t.created_at > now() - interval '60 s'
+                 HAVING count(*) > 0), 0) AS wait_s
   FROM users u WHERE u.id = %s::uuid
    FOR UPDATE OF u;
 
