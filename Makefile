@@ -32,7 +32,7 @@ deps:
 build: deps
 	@$(MAKE) --no-print-directory $(MODULE)
 
-$(OUT)/dp_sql.h $(OUT)/dp_sql.c: sql/statements.sql $(wildcard sql/[0-9][0-9][0-9]_*.sql) build/gen-statements.sh
+$(OUT)/dp_sql.h $(OUT)/dp_sql.c: $(wildcard sql/statements*.sql sql/[0-9][0-9][0-9]_*.sql) build/gen-statements.sh
 	@bash build/gen-statements.sh sql $(OUT)
 
 $(OUT)/%.o: %.c $(wildcard modules/*.h modules/core/*.h) $(OUT)/dp_sql.h

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compile sql/statements.sql into C: a table of {name, text, argument count} and DPQ_<NAME>
+# Compile sql/statements.sql and sql/statements-*.sql (one file per area, read in name order)
+# into C: a table of {name, text, argument count} and DPQ_<NAME>
 # macros (so a misspelt statement name fails the build), plus DP_SCHEMA_LEVEL, the number of
 # the newest sql/NNN_*.sql migration, which the module requires of its database.
 #   build/gen-statements.sh SQLDIR OUTDIR
@@ -43,6 +44,6 @@ END {
     flush()
     print "};\n\nconst apr_size_t dp_statements_count = sizeof(dp_statements) / sizeof(dp_statements[0]);" > src
     print "\n#endif" > hdr
-}' "$sqldir/statements.sql"
+}' "$sqldir/statements.sql" $(find "$sqldir" -maxdepth 1 -name 'statements-*.sql' | sort)
 mv "$out/dp_sql.h.tmp" "$out/dp_sql.h"
 mv "$out/dp_sql.c.tmp" "$out/dp_sql.c"

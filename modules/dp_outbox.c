@@ -80,22 +80,20 @@ const char *dp_outbox_subject(const char *kind)
     return t ? t->subject : NULL;
 }
 
-static const char *public_base(dp_ctx *c)
+const char *dp_outbox_public_base(dp_ctx *c)
 {
-    if (c->cfg->public_url != NULL) {
-        return c->cfg->public_url;
-    }
-    return ap_construct_url(c->r->pool, "", c->r);
-}
-
-const char *dp_outbox_link(dp_ctx *c, const char *page, const char *token)
-{
-    const char *base = public_base(c);
+    const char *base = c->cfg->public_url ? c->cfg->public_url
+                                          : ap_construct_url(c->r->pool, "", c->r);
     apr_size_t n = strlen(base);
     while (n > 0 && base[n - 1] == '/') {
         n--;
     }
-    return apr_psprintf(c->r->pool, "%.*s/%s?token=%s", (int)n, base, page, token);
+    return apr_pstrmemdup(c->r->pool, base, n);
+}
+
+const char *dp_outbox_link(dp_ctx *c, const char *page, const char *token)
+{
+    return apr_pstrcat(c->r->pool, dp_outbox_public_base(c), "/", page, "?token=", token, NULL);
 }
 
 const char *dp_outbox_aad(apr_pool_t *p, const char *id, apr_size_t *len)
@@ -140,7 +138,7 @@ dp_error *dp_outbox_make(dp_ctx *c, const char *kind, const char *to, const char
     m->to = to;
     m->subject = t->subject;
     m->message_id = apr_pstrcat(p, "<", m->id, "@", dp_mail_domain(from_addr), ">", NULL);
-    body = fill(p, t->body, link ? link : public_base(c), utc_minute(p));
+    body = fill(p, t->body, link ? link : dp_outbox_public_base(c), utc_minute(p));
     aad = dp_outbox_aad(p, m->id, &aad_len);
     if ((e = dp_aead_seal(p, main_cfg->message_keys, aad, aad_len, body, strlen(body),
                           &sealed))) {

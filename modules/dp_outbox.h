@@ -25,6 +25,9 @@ typedef struct dp_outmail {
     const char *id, *kind, *to, *subject, *key_id, *nonce, *ct, *message_id;
 } dp_outmail;
 
+/* The portal's base URL: DocPortalPublicURL, else this server's (no trailing slash). */
+const char *dp_outbox_public_base(dp_ctx *c);
+
 /* The link of a mailed token: DocPortalPublicURL (else this server) + "/" + page +
  * "?token=" + token. */
 const char *dp_outbox_link(dp_ctx *c, const char *page, const char *token);
