@@ -143,6 +143,13 @@ mail_lines() {
     [ -z "${REGISTER_LIMIT:-}" ] || echo "DocPortalRegisterLimit $REGISTER_LIMIT"
 }
 
+# Scheduling limits (a test suite that books many sessions, or far ahead, raises them).
+schedule_lines() {
+    [ -z "${MAX_PENDING_PER_CLIENT:-}" ] || echo "DocPortalMaxPendingPerClient $MAX_PENDING_PER_CLIENT"
+    [ -z "${BOOKING_HORIZON_DAYS:-}" ] || echo "DocPortalBookingHorizonDays $BOOKING_HORIZON_DAYS"
+    [ -z "${MIN_NOTICE_MINUTES:-}" ] || echo "DocPortalMinNotice $MIN_NOTICE_MINUTES"
+}
+
 httpd_user() { if id www-data >/dev/null 2>&1; then echo www-data; else echo nobody; fi; }
 
 render_conf() {
@@ -154,12 +161,15 @@ Group nogroup"; fi
     fi
     case ${JWT_EXPIRE_HOURS:-24} in *[!0-9]* | '') die "JWT_EXPIRE_HOURS must be a whole number" ;; esac
     case $port in *[!0-9]* | '') die "DOCPORTAL_PORT must be a port number" ;; esac
-    case ${REGISTER_LIMIT:-1} in *[!0-9]* | '') die "REGISTER_LIMIT must be a whole number" ;; esac
+    local v
+    for v in REGISTER_LIMIT MAX_PENDING_PER_CLIENT BOOKING_HORIZON_DAYS MIN_NOTICE_MINUTES; do
+        case ${!v:-1} in *[!0-9]* | '') die "$v must be a whole number" ;; esac
+    done
     mkdir -p "$state/httpd/run"
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
     DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
-    DPC_STRIPE=$(stripe_lines) DPC_MAIL=$(mail_lines) \
+    DPC_STRIPE=$(stripe_lines) DPC_MAIL=$(mail_lines) DPC_SCHEDULE=$(schedule_lines) \
     DPC_AUDIT_KEY_FILE=$(audit_key_file) \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \

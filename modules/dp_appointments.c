@@ -145,9 +145,9 @@ static dp_error *read_date_time(apr_pool_t *p, json_t *body, int required, const
     if (*date != NULL && !dp_valid_date(*date)) {
         return dp_error_field(p, "date", "date must be YYYY-MM-DD.");
     }
-    if ((e = dp_json_string(p, body, "time", "time", required, 5, time))) return e;
-    if (*time != NULL && !dp_valid_time(*time)) {
-        return dp_error_field(p, "time", "time must be HH:MM (24 h).");
+    if ((e = dp_json_string(p, body, "time", "time", required, 16, time))) return e;
+    if (*time != NULL && (*time = dp_time_normalize(p, *time)) == NULL) {
+        return dp_error_field(p, "time", "time must be HH:MM (24 h) or like 9:00 AM.");
     }
     return NULL;
 }
@@ -171,27 +171,186 @@ static dp_error *reply_appointment(dp_ctx *c, dp_db *db, int status, const char 
     return reply_appointments(c, status, rows, 0);
 }
 
-/* POST /api/client/appointments: client; books with its own provider. */
-dp_error *dp_appt_book(dp_ctx *c)
+/* Who books with whom, and how the booking starts. */
+typedef struct booking {
+    const char *provider_id, *client_id;
+    int by_provider; /* the provider's own booking: confirmed, and free of the client rules */
+} booking;
+
+/* The fields of a booking request. */
+typedef struct booking_req {
+    const char *date, *time, *type, *notes, *dur_s;
+    int minutes;
+} booking_req;
+
+static dp_error *read_booking(apr_pool_t *p, json_t *body, booking_req *q)
+{
+    dp_error *e;
+    int given;
+
+    q->minutes = DEFAULT_DURATION;
+    if ((e = read_date_time(p, body, 1, &q->date, &q->time))) return e;
+    if ((e = read_duration(p, body, &q->minutes, &given))) return e;
+    if ((e = dp_json_string(p, body, "type", "type", 0, 100, &q->type))) return e;
+    if ((e = dp_json_string(p, body, "notes", "notes", 0, 2000, &q->notes))) return e;
+    if (q->type == NULL || *q->type == '\0') {
+        q->type = DEFAULT_TYPE;
+    }
+    q->dur_s = apr_itoa(p, q->minutes);
+    return NULL;
+}
+
+static dp_error *outside(apr_pool_t *p, const char *field, const char *detail)
+{
+    return dp_error_make(p, 422, DP_E_OUTSIDE_AVAILABILITY, field, "%s", detail);
+}
+
+/* What a client's booking must meet besides a free slot: the horizon, the provider's hours
+ * once it saved them, the minimum notice. */
+static dp_error *client_rules(dp_ctx *c, dp_db *db, const booking *b, const booking_req *q)
 {
     apr_pool_t *p = c->r->pool;
-    const char *provider_id, *date, *time, *type, *notes, *dur_s, *id, *link, *vendor, *event;
-    int minutes = DEFAULT_DURATION, given;
+    dp_rows *r;
+    dp_error *e;
+
+    if ((e = dp_db_select(db, DPQ_BOOKING_RULES, &r,
+                          DP_ARGS(b->provider_id, q->date, q->time, q->dur_s,
+                                  apr_itoa(p, c->cfg->min_notice),
+                                  apr_itoa(p, c->cfg->horizon_days))))) {
+        return e;
+    }
+    if (r->nrows == 0) {
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
+    }
+    if (strcmp(dp_rows_get(r, 0, "within_horizon"), "t") != 0) {
+        return dp_error_make(p, 422, DP_E_VALIDATION, "date",
+                             "Sessions can be booked at most %d days ahead.",
+                             c->cfg->horizon_days);
+    }
+    if (strcmp(dp_rows_get(r, 0, "configured"), "t") == 0
+        && strcmp(dp_rows_get(r, 0, "fits_hours"), "t") != 0) {
+        return outside(p, "time", "That time is outside the provider's working hours, in a "
+                                  "break or on a day off; pick one of the open slots.");
+    }
+    if (strcmp(dp_rows_get(r, 0, "soon_enough"), "t") != 0) {
+        return outside(p, "time", apr_psprintf(p, "Sessions must be booked at least %d "
+                                                  "minutes ahead.", c->cfg->min_notice));
+    }
+    return NULL;
+}
+
+/* A client may hold at most DocPortalMaxPendingPerClient pending appointments. */
+static dp_error *pending_limit(dp_ctx *c, dp_db *db, const booking *b)
+{
+    dp_rows *r;
+    dp_error *e;
+
+    if (b->by_provider) {
+        return NULL;
+    }
+    if ((e = dp_db_select(db, DPQ_CLIENT_PENDING_COUNT, &r, DP_ARGS(b->client_id)))) return e;
+    if (apr_atoi64(dp_rows_get(r, 0, "pending")) < c->cfg->max_pending) {
+        return NULL;
+    }
+    return dp_error_make(c->r->pool, 409, DP_E_TOO_MANY_PENDING, NULL,
+                         "You already have %d appointments waiting for your provider's "
+                         "confirmation.", c->cfg->max_pending);
+}
+
+static dp_error *refused(dp_ctx *c, dp_db *db, const booking *b, dp_error *e)
+{
+    dp_audit_event ev = {.client_id = b->client_id, .outcome = DP_OUTCOME_FAILURE};
+    return dp_audit_refusal(c, db, &ev, e);
+}
+
+static dp_error *slot_taken(apr_pool_t *p)
+{
+    return dp_error_make(p, 409, DP_E_SLOT_TAKEN, NULL,
+                         "The provider already has an appointment at that time.");
+}
+
+/* Book: the instant in the provider's zone, the client's rules, a cheap look at the slot
+ * and the pending count before a video room is made, then, under the provider's lock, the
+ * count again and the insert (the exclusion constraint is the final word on overlaps). */
+static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *id, *link, *vendor, *event;
     dp_rows *prov, *rows;
     instant at;
     dp_db *db;
     dp_error *e;
 
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_PROVIDER_FOR_BOOKING, &prov, DP_ARGS(b->provider_id)))) {
+        return e;
+    }
+    if (prov->nrows == 0) {
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
+    }
+    if ((e = local_instant(db, p, q->date, q->time, q->dur_s,
+                           dp_rows_get(prov, 0, "time_zone"), &at))) {
+        return e;
+    }
+    if (!b->by_provider && (e = client_rules(c, db, b, q))) {
+        return e->status < 500 ? refused(c, db, b, e) : e;
+    }
+    if ((e = dp_db_select(db, DPQ_SLOT_TAKEN, &rows,
+                          DP_ARGS(b->provider_id, NULL, at.starts_at, at.ends_at)))) {
+        return e;
+    }
+    if (rows->nrows > 0) {
+        return refused(c, db, b, slot_taken(p));
+    }
+    if ((e = pending_limit(c, db, b))) {
+        return e->status < 500 ? refused(c, db, b, e) : e;
+    }
+    if ((id = dp_uuid_new(p)) == NULL) {
+        return dp_error_internal(p);
+    }
+    if ((e = dp_video_room(c, id, dp_rows_get(prov, 0, "email"),
+                           strcmp(dp_rows_get(prov, 0, "email_verified"), "t") == 0,
+                           at.starts_at, at.ends_at, q->type, &link, &vendor, &event))) {
+        return e;
+    }
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = dp_db_select(db, DPQ_PROVIDER_LOCK, &rows, DP_ARGS(b->provider_id)))) return e;
+    if ((e = pending_limit(c, db, b))) {
+        return e->status < 500 ? refused(c, db, b, e) : e;
+    }
+    if ((e = dp_db_select(db, DPQ_APPT_INSERT, &rows,
+                          DP_ARGS(id, b->provider_id, b->client_id, at.starts_at, q->dur_s,
+                                  at.ends_at, q->type, b->by_provider ? "confirmed" : "pending",
+                                  q->notes, link, vendor, event,
+                                  amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"),
+                                             q->minutes))))) {
+        return e;
+    }
+    if (rows->nrows == 0) {
+        return refused(c, db, b, slot_taken(p));
+    }
+    {
+        dp_audit_event ev = {.resource_id = id, .client_id = b->client_id,
+                             .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audit(c, &ev))) return e;
+    }
+    if ((e = dp_db_commit(db))) return e;
+    return reply_appointment(c, db, 201, id);
+}
+
+/* POST /api/client/appointments: client; asks its own provider for a session (pending). */
+dp_error *dp_appt_book(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    const char *provider_id;
+    booking b = {NULL, c->who->user_id, 0};
+    booking_req q;
+    dp_error *e;
+
     if ((e = dp_json_string(p, c->body, "providerId", "providerId", 0, 64, &provider_id))) {
         return e;
     }
-    if ((e = read_date_time(p, c->body, 1, &date, &time))) return e;
-    if ((e = read_duration(p, c->body, &minutes, &given))) return e;
-    if ((e = dp_json_string(p, c->body, "type", "type", 0, 100, &type))) return e;
-    if ((e = dp_json_string(p, c->body, "notes", "notes", 0, 2000, &notes))) return e;
-    if (type == NULL || *type == '\0') {
-        type = DEFAULT_TYPE;
-    }
+    if ((e = read_booking(p, c->body, &q))) return e;
     /* a client books only with its own provider; another one is not there for it */
     if (c->who->provider_id == NULL) {
         return dp_error_field(p, "providerId", "You are not linked to a provider yet.");
@@ -199,63 +358,38 @@ dp_error *dp_appt_book(dp_ctx *c)
     if (provider_id != NULL && strcasecmp(provider_id, c->who->provider_id) != 0) {
         return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
     }
-    provider_id = c->who->provider_id;
-    dur_s = apr_itoa(p, minutes);
+    b.provider_id = c->who->provider_id;
+    return book(c, &b, &q);
+}
 
+/* POST /api/provider/appointments {clientId, date, time, duration?, type?, notes?}: provider;
+ * schedules one of its own clients. Confirmed at once, and a therapist's own choice of time:
+ * working hours, notice, horizon and the pending limit do not apply; overlaps still do. */
+dp_error *dp_appt_book_by_provider(dp_ctx *c)
+{
+    apr_pool_t *p = c->r->pool;
+    booking b = {c->who->user_id, NULL, 1};
+    booking_req q;
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+
+    if ((e = dp_json_string(p, c->body, "clientId", "clientId", 1, 64, &b.client_id))) return e;
+    if ((e = read_booking(p, c->body, &q))) return e;
+    if (!dp_uuid_valid(b.client_id)) {
+        return dp_error_make(p, 404, DP_E_NOT_FOUND, "clientId", "No such client.");
+    }
     if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_PROVIDER_FOR_BOOKING, &prov, DP_ARGS(provider_id)))) return e;
-    if (prov->nrows == 0) {
-        return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
-    }
-    if ((e = local_instant(db, p, date, time, dur_s, dp_rows_get(prov, 0, "time_zone"), &at))) {
+    if ((e = dp_db_select(db, DPQ_PROVIDER_CLIENT, &rows, DP_ARGS(b.client_id, b.provider_id)))) {
         return e;
     }
-    /* a cheap look first, so that a taken slot costs no video room */
-    if ((e = dp_db_select(db, DPQ_SLOT_TAKEN, &rows,
-                          DP_ARGS(provider_id, NULL, at.starts_at, at.ends_at)))) {
-        return e;
+    if (rows->nrows == 0) { /* another practice's client, or none: not there for this one */
+        dp_audit_event ev = {.resource_id = b.client_id, .outcome = DP_OUTCOME_DENIED};
+        return (e = dp_audit(c, &ev)) != NULL
+                   ? e
+                   : dp_error_make(p, 404, DP_E_NOT_FOUND, "clientId", "No such client.");
     }
-    if (rows->nrows > 0) {
-        goto taken;
-    }
-    if ((id = dp_uuid_new(p)) == NULL) {
-        return dp_error_internal(p);
-    }
-    if ((e = dp_video_room(c, id, dp_rows_get(prov, 0, "email"),
-                           strcmp(dp_rows_get(prov, 0, "email_verified"), "t") == 0,
-                           at.starts_at, at.ends_at,
-                           type, &link, &vendor, &event))) {
-        return e;
-    }
-
-    if ((e = dp_db_begin(db))) return e;
-    if ((e = dp_db_select(db, DPQ_PROVIDER_LOCK, &rows, DP_ARGS(provider_id)))) return e;
-    if ((e = dp_db_select(db, DPQ_APPT_INSERT, &rows,
-                          DP_ARGS(id, provider_id, c->who->user_id, at.starts_at, dur_s,
-                                  at.ends_at, type, notes, link, vendor, event,
-                                  amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"),
-                                             minutes))))) {
-        return e;
-    }
-    if (rows->nrows == 0) {
-        dp_db_rollback(db);
-        goto taken;
-    }
-    {
-        dp_audit_event ev = {.resource_id = id, .client_id = c->who->user_id,
-                             .outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_audit(c, &ev))) return e;
-    }
-    if ((e = dp_db_commit(db))) return e;
-    return reply_appointment(c, db, 201, id);
-
-taken:
-    {
-        dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_FAILURE};
-        if ((e = dp_audit(c, &ev))) return e;
-    }
-    return dp_error_make(p, 409, DP_E_SLOT_TAKEN, NULL,
-                         "The provider already has an appointment at that time.");
+    return book(c, &b, &q);
 }
 
 /* One appointment of the caller's (as its provider or client), with the read's audit event

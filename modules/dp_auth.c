@@ -310,14 +310,15 @@ static const char *google_name(apr_pool_t *p, const char *name, const char *emai
     return *out ? out : apr_pstrndup(p, email, strcspn(email, "@"));
 }
 
-/* Known by email, not by this Google account: link it when the account's owner proved the
- * address; otherwise Google's verified owner takes the account over from whoever created it
- * (password gone, every token revoked, open mailed links dead). */
+/* Known by email, not by this Google account: link it when the account's holder proved the
+ * address through a link only its owner receives; otherwise (unverified, or claimed through
+ * an invitation whose link the provider saw too) Google's verified owner takes the account
+ * over from whoever holds it (password gone, every token revoked, open mailed links dead). */
 static dp_error *google_link(dp_ctx *c, dp_db *db, const dp_google_identity *g,
                              dp_rows **user)
 {
     apr_pool_t *p = c->r->pool;
-    const char *id = dp_rows_get(*user, 0, "id");
+    const char *id = dp_rows_get(*user, 0, "id"), *via;
     dp_rows *rows;
     dp_error *e;
 
@@ -325,15 +326,17 @@ static dp_error *google_link(dp_ctx *c, dp_db *db, const dp_google_identity *g,
         return dp_error_make(p, 401, DP_E_UNAUTHORIZED, NULL,
                              "The Google sign-in could not be verified.");
     }
-    if (strcmp(dp_rows_get(*user, 0, "email_verified"), "t") == 0) {
+    via = dp_rows_get(*user, 0, "email_verified_via");
+    if (via != NULL && strcmp(via, "link") == 0) {
         e = dp_db_select(db, DPQ_USER_LINK_GOOGLE, &rows, DP_ARGS(g->sub, id));
     }
     else {
         e = dp_db_select(db, DPQ_USER_GOOGLE_TAKEOVER, &rows, DP_ARGS(g->sub, id));
         if (e == NULL && rows->nrows == 1) {
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, c->r,
-                          "DP04012: unverified account %s taken over by the Google account "
-                          "that owns its address; its password and sessions are revoked", id);
+                          "DP04012: account %s (address not proven by a mailed link) taken "
+                          "over by the Google account that owns its address; its password "
+                          "and sessions are revoked", id);
             e = dp_db_exec(db, DPQ_EMAIL_TOKENS_RETIRE, NULL, DP_ARGS(id, NULL, NULL));
         }
     }

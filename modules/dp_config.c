@@ -30,6 +30,9 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->require_verified = -1;
     c->register_limit = -1;
     c->reset_limit = -1;
+    c->min_notice = -1;
+    c->max_pending = -1;
+    c->horizon_days = -1;
     return c;
 }
 
@@ -93,6 +96,9 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(register_limit);
     MERGE_INT(reset_limit);
     MERGE_PTR(google_domain);
+    MERGE_INT(min_notice);
+    MERGE_INT(max_pending);
+    MERGE_INT(horizon_days);
 #undef MERGE_PTR
 #undef MERGE_INT
     return c;
@@ -505,6 +511,9 @@ static const char *set_mail_retry(cmd_parms *cmd, void *d, const char *tries, co
 static const int_rule register_limit_rule = {APR_OFFSETOF(dp_config, register_limit), 1,
                                              1000000};
 static const int_rule reset_limit_rule = {APR_OFFSETOF(dp_config, reset_limit), 1, 1000000};
+static const int_rule min_notice_rule = {APR_OFFSETOF(dp_config, min_notice), 0, 30L * 1440};
+static const int_rule max_pending_rule = {APR_OFFSETOF(dp_config, max_pending), 1, 100000};
+static const int_rule horizon_rule = {APR_OFFSETOF(dp_config, horizon_days), 1, 3650};
 
 static const char *set_google_domain(cmd_parms *cmd, void *d, const char *arg)
 {
@@ -619,6 +628,13 @@ const command_rec dp_config_cmds[] = {
                   "Password reset requests per client address per hour (default 10)"),
     AP_INIT_TAKE1(DP_DIR_GOOGLE_DOMAIN, set_google_domain, NULL, RSRC_CONF,
                   "Google Calendar acts only for providers of this Workspace domain"),
+    /* scheduling */
+    AP_INIT_TAKE1(DP_DIR_MIN_NOTICE, set_int, (void *)&min_notice_rule, RSRC_CONF,
+                  "Minutes between now and the earliest slot a client may book (default 0)"),
+    AP_INIT_TAKE1(DP_DIR_MAX_PENDING, set_int, (void *)&max_pending_rule, RSRC_CONF,
+                  "Pending appointments a client may hold at once (default 3)"),
+    AP_INIT_TAKE1(DP_DIR_HORIZON_DAYS, set_int, (void *)&horizon_rule, RSRC_CONF,
+                  "Days ahead a client may book (default 180)"),
     {NULL}
 };
 
@@ -673,14 +689,33 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->require_verified == -1) c->require_verified = 1;
     if (c->register_limit == -1) c->register_limit = DP_DEFAULT_REGISTER_LIMIT;
     if (c->reset_limit == -1) c->reset_limit = DP_DEFAULT_RESET_LIMIT;
-    if (c->mail_from == NULL) {
-        /* no-reply@ServerName; an address literal or an odd name makes no mail domain */
+    if (c->min_notice == -1) c->min_notice = 0;
+    if (c->max_pending == -1) c->max_pending = DP_DEFAULT_MAX_PENDING;
+    if (c->horizon_days == -1) c->horizon_days = DP_DEFAULT_HORIZON_DAYS;
+    {
+        /* what must outlive the configuration pass (p is its temporary pool) */
+        apr_pool_t *keep = s->process->pconf;
         const char *host = s->server_hostname;
-        c->mail_from = (host != NULL && strspn(host, "0123456789.:[]") != strlen(host))
-                           ? apr_pstrcat(p, "no-reply@", host, NULL)
-                           : "no-reply@localhost";
-        if (dp_mail_from_address(p, c->mail_from) == NULL) {
-            c->mail_from = "no-reply@localhost";
+        int named = host != NULL && strspn(host, "0123456789.:[]") != strlen(host);
+        if (c->mail_from == NULL) {
+            /* no-reply@ServerName; an address literal or an odd name makes no mail domain */
+            c->mail_from = named ? apr_pstrcat(keep, "no-reply@", host, NULL)
+                                 : "no-reply@localhost";
+            if (dp_mail_from_address(p, c->mail_from) == NULL) {
+                c->mail_from = "no-reply@localhost";
+            }
+        }
+        /* Links are never built from a request's Host header: whoever sends the request
+         * would choose where a password reset link points. Mail that really leaves (SMTP)
+         * needs the portal's address said; mail kept as files (development) points at
+         * ServerName. */
+        if (c->public_url == NULL && c->smtp_url != NULL) {
+            return apr_psprintf(p, "%s is needed with %s: every mailed link starts with it "
+                                "(e.g. %s https://portal.example.com)", DP_DIR_PUBLIC_URL,
+                                DP_DIR_SMTP_URL, DP_DIR_PUBLIC_URL);
+        }
+        if (c->public_url == NULL) {
+            c->public_url = apr_pstrcat(keep, "http://", host ? host : "localhost", NULL);
         }
     }
     if (!s->is_virtual && c->smtp_url == NULL && c->mail_dir == NULL) {

@@ -54,6 +54,10 @@
 #define DP_DIR_REGISTER_LIMIT  "DocPortalRegisterLimit"
 #define DP_DIR_RESET_LIMIT     "DocPortalPasswordResetLimit"
 #define DP_DIR_GOOGLE_DOMAIN   "DocPortalGoogleDomain"
+/* scheduling */
+#define DP_DIR_MIN_NOTICE      "DocPortalMinNotice"
+#define DP_DIR_MAX_PENDING     "DocPortalMaxPendingPerClient"
+#define DP_DIR_HORIZON_DAYS    "DocPortalBookingHorizonDays"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -81,6 +85,8 @@ typedef struct dp_lockout_rule {
 #define DP_DEFAULT_MAIL_MAX_AGE (2 * 86400) /* seconds after which a mail is given up */
 #define DP_DEFAULT_REGISTER_LIMIT 10        /* accounts created per client address per hour */
 #define DP_DEFAULT_RESET_LIMIT 10           /* reset requests per client address per hour */
+#define DP_DEFAULT_MAX_PENDING 3            /* a client's pending appointments at once */
+#define DP_DEFAULT_HORIZON_DAYS 180         /* how far ahead a client may book */
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -127,6 +133,10 @@ typedef struct dp_config {
     int register_limit;              /* per client address per hour; -1: unset */
     int reset_limit;                 /* per client address per hour; -1: unset */
     const char *google_domain;       /* Google Calendar only for this Workspace domain */
+    /* scheduling */
+    int min_notice;                  /* minutes between now and the earliest bookable start */
+    int max_pending;                 /* a client's pending appointments at once */
+    int horizon_days;                /* how far ahead a client may book */
 } dp_config;
 
 extern module AP_MODULE_DECLARE_DATA docportal_module;

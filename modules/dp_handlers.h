@@ -23,6 +23,15 @@ dp_error *dp_account_reset_request(dp_ctx *c);
 dp_error *dp_account_reset_confirm(dp_ctx *c);
 dp_error *dp_account_change_password(dp_ctx *c);
 
+/* availability.c */
+dp_error *dp_avail_hours_get(dp_ctx *c);
+dp_error *dp_avail_hours_put(dp_ctx *c);
+dp_error *dp_avail_timeoff_list(dp_ctx *c);
+dp_error *dp_avail_timeoff_create(dp_ctx *c);
+dp_error *dp_avail_timeoff_delete(dp_ctx *c);
+dp_error *dp_avail_slots_provider(dp_ctx *c);
+dp_error *dp_avail_slots_client(dp_ctx *c);
+
 /* clients.c */
 dp_error *dp_clients_list(dp_ctx *c);
 dp_error *dp_clients_create(dp_ctx *c);
@@ -30,6 +39,7 @@ dp_error *dp_client_provider(dp_ctx *c);
 
 /* appointments.c */
 dp_error *dp_appt_book(dp_ctx *c);
+dp_error *dp_appt_book_by_provider(dp_ctx *c);
 dp_error *dp_appt_get(dp_ctx *c);
 dp_error *dp_appt_update(dp_ctx *c);
 dp_error *dp_appt_cancel(dp_ctx *c);

@@ -111,32 +111,42 @@ static const char *message_of(mailer *m, apr_pool_t *p, const dp_rows *row, cons
     return dp_mail_compose(p, &mail, err);
 }
 
-/* Send or write one claimed row. NULL when delivered; else why, with *permanent. */
-static const char *deliver(mailer *m, apr_pool_t *p, const dp_rows *row, int *permanent)
+/* Send or write one claimed row. NULL when delivered; else why, with *permanent, and *down
+ * when the transport did not answer at all (the rest of the pass would fail the same way). */
+static const char *deliver(mailer *m, apr_pool_t *p, const dp_rows *row, int *permanent,
+                           int *down)
 {
     const char *msg, *err = NULL;
+    long reply = 0;
 
     *permanent = 1;
+    *down = 0;
     if ((msg = message_of(m, p, row, &err)) == NULL) {
         return err;
     }
     if (m->smtp.url == NULL) {
         *permanent = 0;
-        return write_file(p, m->cfg->mail_dir,
-                          apr_pstrcat(p, dp_rows_get(row, 0, "created_s"), "-",
-                                      dp_rows_get(row, 0, "id"), ".eml", NULL), msg);
+        err = write_file(p, m->cfg->mail_dir,
+                         apr_pstrcat(p, dp_rows_get(row, 0, "created_s"), "-",
+                                     dp_rows_get(row, 0, "id"), ".eml", NULL), msg);
+        *down = err != NULL;
+        return err;
     }
-    return dp_smtp_send(p, &m->smtp, dp_mail_from_address(p, m->cfg->mail_from),
-                        dp_rows_get(row, 0, "recipient"), msg, strlen(msg), permanent);
+    err = dp_smtp_send(p, &m->smtp, dp_mail_from_address(p, m->cfg->mail_from),
+                       dp_rows_get(row, 0, "recipient"), msg, strlen(msg), permanent, &reply);
+    *down = err != NULL && reply == 0;
+    return err;
 }
 
-/* One claimed mail: deliver it and record how it went. *stop: the transport itself failed,
- * so the rest of the pass would fail too. */
-static const char *handle_one(mailer *m, dp_bg *db, const dp_rows *row, int *stop)
+/* One claimed mail: deliver it and record how it went. A failed attempt that will be retried
+ * sets *failure (why); *stop when the transport did not answer at all, so the rest of the
+ * pass would fail too. Answers a database failure, or NULL. */
+static const char *handle_one(mailer *m, dp_bg *db, const dp_rows *row, int *stop,
+                              const char **failure)
 {
     const char *id = dp_rows_get(row, 0, "id"), *mid = dp_rows_get(row, 0, "message_id");
     const char *kind = dp_rows_get(row, 0, "kind");
-    int attempts = atoi(dp_rows_get(row, 0, "attempts")), permanent = 0;
+    int attempts = atoi(dp_rows_get(row, 0, "attempts")), permanent = 0, down = 0;
     const char *why;
 
     *stop = 0;
@@ -144,7 +154,7 @@ static const char *handle_one(mailer *m, dp_bg *db, const dp_rows *row, int *sto
         why = apr_psprintf(db->p, "not delivered within %d seconds", m->cfg->mail_max_age);
         permanent = 1;
     }
-    else if ((why = deliver(m, db->p, row, &permanent)) == NULL) {
+    else if ((why = deliver(m, db->p, row, &permanent, &down)) == NULL) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, "DP13010: mail %s (%s) delivered", mid,
                      kind);
         return dp_bg_exec(db, DPQ_MAIL_SENT, DP_ARGS(id));
@@ -155,9 +165,10 @@ static const char *handle_one(mailer *m, dp_bg *db, const dp_rows *row, int *sto
                      attempts, attempts == 1 ? "" : "s", why);
         return dp_bg_exec(db, DPQ_MAIL_GIVE_UP, DP_ARGS(why, id));
     }
-    *stop = 1;
+    *stop = down;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, "DP13012: mail %s (%s) attempt %d failed: %s",
                  mid, kind, attempts, why);
+    *failure = why;
     return dp_bg_exec(db, DPQ_MAIL_RETRY,
                       DP_ARGS(apr_itoa(db->p, backoff(m, attempts)), why, id));
 }
@@ -178,11 +189,12 @@ static void report(mailer *m, const char *err)
     }
 }
 
-/* Claim and deliver due mails until none is left, the transport fails or the child goes. */
+/* Claim and deliver due mails until none is left, the transport fails or the child goes.
+ * A failed attempt is the pass's failure too (for report's warning). */
 static const char *deliver_due(dp_worker *w, mailer *m, dp_bg *db, apr_pool_t *p)
 {
     const char *lease = apr_itoa(p, MAIL_LEASE_S), *max_age = apr_itoa(p, m->cfg->mail_max_age);
-    const char *err = NULL;
+    const char *err = NULL, *pass_failure = NULL;
     apr_pool_t *one;
 
     if (apr_pool_create(&one, p) != APR_SUCCESS) {
@@ -190,11 +202,15 @@ static const char *deliver_due(dp_worker *w, mailer *m, dp_bg *db, apr_pool_t *p
     }
     for (int i = 0; err == NULL && i < MAIL_PER_PASS && !dp_worker_stopping(w); i++) {
         dp_rows *row = NULL;
+        const char *failure = NULL;
         int stop = 0;
         db->p = one;
         if ((err = dp_bg_select(db, DPQ_MAIL_CLAIM, &row, DP_ARGS(lease, max_age))) == NULL
             && row->nrows == 1) {
-            err = handle_one(m, db, row, &stop);
+            err = handle_one(m, db, row, &stop, &failure);
+        }
+        if (err == NULL && failure != NULL && pass_failure == NULL) {
+            pass_failure = apr_pstrdup(p, failure);
         }
         if (err != NULL) {
             err = apr_pstrdup(p, err);
@@ -205,7 +221,7 @@ static const char *deliver_due(dp_worker *w, mailer *m, dp_bg *db, apr_pool_t *p
         apr_pool_clear(one);
     }
     db->p = p;
-    return err;
+    return err ? err : pass_failure;
 }
 
 static void mail_run(dp_worker *w, void *baton, apr_pool_t *p)
@@ -243,6 +259,14 @@ static void mail_run(dp_worker *w, void *baton, apr_pool_t *p)
     report(m, err);
 }
 
+/* A send in progress gives up when the child is going away (a graceful restart must not
+ * wait for a slow mail server). */
+static int stopping(void *baton)
+{
+    mailer *m = baton;
+    return m->worker != NULL && dp_worker_stopping(m->worker);
+}
+
 void dp_mailer_child_init(apr_pool_t *pchild, server_rec *s)
 {
     mailer *m = apr_pcalloc(pchild, sizeof(*m));
@@ -260,6 +284,8 @@ void dp_mailer_child_init(apr_pool_t *pchild, server_rec *s)
     m->smtp.user = m->cfg->smtp_user;
     m->smtp.password = m->cfg->smtp_password;
     m->smtp.timeout_ms = 60000;
+    m->smtp.cancelled = stopping;
+    m->smtp.cancel_baton = m;
     rv = dp_worker_start(pchild, m->cfg->mail_interval, MAIL_MAX_FREE, mail_run, m,
                          &m->worker);
     if (rv != APR_SUCCESS) {

@@ -82,8 +82,7 @@ const char *dp_outbox_subject(const char *kind)
 
 const char *dp_outbox_public_base(dp_ctx *c)
 {
-    const char *base = c->cfg->public_url ? c->cfg->public_url
-                                          : ap_construct_url(c->r->pool, "", c->r);
+    const char *base = c->cfg->public_url; /* always set (dp_config_finish), never the Host */
     apr_size_t n = strlen(base);
     while (n > 0 && base[n - 1] == '/') {
         n--;

@@ -25,11 +25,11 @@ typedef struct dp_outmail {
     const char *id, *kind, *to, *subject, *key_id, *nonce, *ct, *message_id;
 } dp_outmail;
 
-/* The portal's base URL: DocPortalPublicURL, else this server's (no trailing slash). */
+/* The portal's base URL: DocPortalPublicURL, else http://ServerName (no trailing slash);
+ * never taken from a request, whose Host header the sender chooses. */
 const char *dp_outbox_public_base(dp_ctx *c);
 
-/* The link of a mailed token: DocPortalPublicURL (else this server) + "/" + page +
- * "?token=" + token. */
+/* The link of a mailed token: the public base + "/" + page + "?token=" + token. */
 const char *dp_outbox_link(dp_ctx *c, const char *page, const char *token);
 
 /* The mail of a kind to address to: its text (link: the page's link, or NULL for kinds

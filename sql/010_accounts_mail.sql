@@ -2,17 +2,22 @@
 -- address, reset the password), revoking every session of a user at once, and the mail
 -- outbox the module delivers from.
 
--- email_verified: the person who holds the account proved they read mail at its address (a
--- link, an invitation, or Google's word). session_version: the sessions a user may hold; a
--- token carries the version it was issued under and stops working when it is bumped
--- (password reset or change, an unverified account taken over by its Google owner).
+-- email_verified_via: how the address was proven, NULL while it is not: 'link' (a mailed
+-- verification or reset link, which only the address's owner receives), 'invite' (a claimed
+-- invitation: the provider saw that link too, so a Google sign-in of the address's owner
+-- still takes the account over), 'google' (Google vouched for it). email_verified follows.
+-- session_version: the sessions a user may hold; a token carries the version it was issued
+-- under and stops working when it is bumped (password reset or change, an account taken over
+-- by its Google owner).
 ALTER TABLE users
-    ADD COLUMN email_verified  boolean NOT NULL DEFAULT false,
+    ADD COLUMN email_verified_via text CHECK (email_verified_via IN ('link', 'invite', 'google')),
+    ADD COLUMN email_verified boolean GENERATED ALWAYS AS (email_verified_via IS NOT NULL) STORED,
     ADD COLUMN session_version integer NOT NULL DEFAULT 0 CHECK (session_version >= 0);
 
 -- Accounts that exist already: a Google-linked account and an invited client that claimed
 -- its invitation proved their address; the others verify through a link they ask for.
-UPDATE users u SET email_verified = true
+UPDATE users u SET email_verified_via = CASE WHEN u.google_sub IS NOT NULL THEN 'google'
+                                             ELSE 'invite' END
  WHERE u.google_sub IS NOT NULL
     OR EXISTS (SELECT 1 FROM invites i WHERE i.client_id = u.id AND i.used_at IS NOT NULL);
 

@@ -116,8 +116,10 @@ UPDATE invites i SET used_at = now()
 RETURNING i.client_id;
 
 -- name: invited_client_activate
--- The invitation came by mail to this address: claiming it proves the address.
-UPDATE users SET password_hash = %s, name = coalesce(%s, name), email_verified = true,
+-- The invitation came by mail to this address: claiming it counts as verified. The provider
+-- saw the same link (inviteUrl), so it is recorded as proof by invitation, which a Google
+-- sign-in of the address's owner overrides (user_google_takeover).
+UPDATE users SET password_hash = %s, name = coalesce(%s, name), email_verified_via = 'invite',
                  updated_at = now()
  WHERE id = %s::uuid AND email = %s AND password_hash IS NULL AND google_sub IS NULL
 RETURNING id;
@@ -153,7 +155,7 @@ INSERT INTO appointments (id, provider_id, client_id, starts_at, duration_minute
                           type, status, notes, video_link, video_provider, google_event_id,
                           amount_cents)
 VALUES (%s::uuid, %s::uuid, %s::uuid, %s::timestamptz, %s::integer, %s::timestamptz, %s,
-        'pending', %s, %s, %s, %s, %s::bigint)
+        %s, %s, %s, %s, %s, %s::bigint)
 ON CONFLICT DO NOTHING
 RETURNING id;
 
@@ -378,27 +380,30 @@ SELECT id, author_id, key_id, encode(nonce, 'base64') AS nonce,
 SELECT a.* FROM users u JOIN users_api a USING (id) WHERE u.google_sub = %s;
 
 -- name: user_by_email_google
-SELECT a.*, u.google_sub FROM users u JOIN users_api a USING (id) WHERE u.email = %s
+SELECT a.*, u.google_sub, u.email_verified_via FROM users u JOIN users_api a USING (id)
+ WHERE u.email = %s
    FOR UPDATE OF u;
 
 -- name: user_link_google
--- First Google sign-in of a known email whose owner proved it already (a mailed link).
+-- First Google sign-in of a known email whose holder proved it by a link only the address's
+-- owner received (verification or reset).
 UPDATE users SET google_sub = %s, updated_at = now()
- WHERE id = %s::uuid AND google_sub IS NULL AND email_verified
+ WHERE id = %s::uuid AND google_sub IS NULL AND email_verified_via = 'link'
 RETURNING id;
 
 -- name: user_google_takeover
--- First Google sign-in of a known email nobody proved: Google vouches for the address, so its
--- owner gets the account. Whoever created it loses the way in: no password, and every token
+-- First Google sign-in of a known email that no mailed link proved (unverified, or claimed
+-- through an invitation, whose link the provider saw too): Google vouches for the address, so
+-- its owner gets the account. Whoever held it loses the way in: no password, and every token
 -- issued so far stops working. (An invited client that never claimed its record lands here.)
-UPDATE users SET google_sub = %s, password_hash = NULL, email_verified = true,
+UPDATE users SET google_sub = %s, password_hash = NULL, email_verified_via = 'google',
                  session_version = session_version + 1, updated_at = now()
- WHERE id = %s::uuid AND google_sub IS NULL AND NOT email_verified
+ WHERE id = %s::uuid AND google_sub IS NULL AND email_verified_via IS DISTINCT FROM 'link'
 RETURNING id;
 
 -- name: user_insert_google
-INSERT INTO users (email, name, user_type, google_sub, avatar, email_verified)
-VALUES (%s, %s, %s, %s, %s, true)
+INSERT INTO users (email, name, user_type, google_sub, avatar, email_verified_via)
+VALUES (%s, %s, %s, %s, %s, 'google')
 ON CONFLICT DO NOTHING
 RETURNING id;
 -- ---------------------------------------------------------------- billing (004)
@@ -788,20 +793,23 @@ UPDATE email_tokens SET used_at = now()
  WHERE user_id = %s::uuid AND (%s::text IS NULL OR purpose = %s) AND used_at IS NULL;
 
 -- name: user_verify_email
-UPDATE users SET email_verified = true, updated_at = now()
+UPDATE users SET email_verified_via = 'link', updated_at = now()
  WHERE id = %s::uuid
 RETURNING id;
 
 -- name: verify_resend_lock
 -- The account, locked so that two resends queue up, with the seconds to wait before another
--- verification mail (at most one a minute). Parameter: user.
+-- verification mail: at most one a minute and five an hour (an account squatting on an
+-- address cannot flood it). Parameter: user.
 SELECT u.email, u.email_verified,
-       coalesce((SELECT greatest(1, ceil(extract(epoch FROM max(t.created_at)
-                                                 + interval '60 s' - now())))::int
+       coalesce((SELECT greatest(1, ceil(extract(epoch FROM
+                    CASE WHEN count(*) >= 5 THEN min(t.created_at) + interval '1 hour'
+                         ELSE max(t.created_at) + interval '60 s' END - now())))::int
                    FROM email_tokens t
                   WHERE t.user_id = u.id AND t.purpose = 'verify-email'
-                    AND t.created_at > now() - interval '60 s'
-                 HAVING count(*) > 0), 0) AS wait_s
+                    AND t.created_at > now() - interval '1 hour'
+                 HAVING count(*) >= 5 OR max(t.created_at) > now() - interval '60 s'), 0)
+           AS wait_s
   FROM users u WHERE u.id = %s::uuid
    FOR UPDATE OF u;
 
@@ -826,9 +834,11 @@ RETURNING (SELECT id FROM u) AS user_id;
 
 -- name: user_password_set
 -- A new password; every session of the user ends (the version the tokens carry moves on).
--- Parameters: hash, user, whether the change proves the email (a mailed link).
+-- Parameters: hash, whether the change proves the email (a mailed reset link), user.
 UPDATE users SET password_hash = %s, session_version = session_version + 1,
-                 email_verified = email_verified OR %s::boolean, updated_at = now()
+                 email_verified_via = CASE WHEN %s::boolean THEN 'link'
+                                           ELSE email_verified_via END,
+                 updated_at = now()
  WHERE id = %s::uuid
 RETURNING id;
 

@@ -41,6 +41,8 @@ typedef struct dp_error {
 #define DP_E_EMAIL_UNVERIFIED    "email_unverified" /* DocPortalRequireVerifiedEmail */
 #define DP_E_ALREADY_VERIFIED    "already_verified"
 #define DP_E_NO_PASSWORD         "no_password"      /* a Google-only account */
+#define DP_E_OUTSIDE_AVAILABILITY "outside_availability" /* not in the provider's hours */
+#define DP_E_TOO_MANY_PENDING    "too_many_pending" /* DocPortalMaxPendingPerClient */
 
 dp_error *dp_error_make(apr_pool_t *p, int status, const char *code, const char *field,
                         const char *fmt, ...)

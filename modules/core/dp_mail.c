@@ -5,7 +5,9 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <apr_uri.h>
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <string.h>
 
 int dp_mail_header_safe(const char *s)
@@ -88,6 +90,9 @@ static const char *encode_words(apr_pool_t *p, const char *s)
         const char *word;
         while (at + n < len && n > 0 && ((unsigned char)s[at + n] & 0xc0) == 0x80) {
             n--; /* back off to the start of a UTF-8 sequence */
+        }
+        if (n == 0) { /* not UTF-8 at all: cut where the word is full */
+            n = len - at > 45 ? 45 : len - at;
         }
         b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len((int)n));
         apr_base64_encode(b64, s + at, (int)n);
@@ -213,8 +218,13 @@ const char *dp_smtp_check_url(apr_pool_t *p, const char *url, int *loopback)
         return "must not have a query, a fragment or control characters";
     }
     h = u.hostname;
-    *loopback = strcasecmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0
-                || strcmp(h, "::1") == 0;
+    {
+        struct in_addr v4;
+        struct in6_addr v6;
+        *loopback = strcasecmp(h, "localhost") == 0
+                    || (inet_pton(AF_INET, h, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127)
+                    || (inet_pton(AF_INET6, h, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+    }
     return NULL;
 }
 
@@ -222,6 +232,16 @@ typedef struct upload {
     const char *data;
     apr_size_t len, at;
 } upload;
+
+static int progress_cb(void *baton, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const dp_smtp_cfg *cfg = baton;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return cfg->cancelled != NULL && cfg->cancelled(cfg->cancel_baton);
+}
 
 static size_t read_cb(char *buf, size_t size, size_t nitems, void *baton)
 {
@@ -243,7 +263,8 @@ static const char *url_host(apr_pool_t *p, const char *url)
 }
 
 const char *dp_smtp_send(apr_pool_t *p, const dp_smtp_cfg *cfg, const char *env_from,
-                         const char *rcpt, const char *msg, apr_size_t len, int *permanent)
+                         const char *rcpt, const char *msg, apr_size_t len, int *permanent,
+                         long *reply)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *to = NULL;
@@ -255,6 +276,7 @@ const char *dp_smtp_send(apr_pool_t *p, const dp_smtp_cfg *cfg, const char *env_
     CURL *h;
 
     *permanent = 0;
+    *reply = 0;
     if ((bad = dp_smtp_check_url(p, cfg->url, &loopback)) != NULL) {
         return apr_psprintf(p, "the SMTP URL %s", bad);
     }
@@ -293,6 +315,10 @@ const char *dp_smtp_send(apr_pool_t *p, const dp_smtp_cfg *cfg, const char *env_
          && curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len) == CURLE_OK
          && curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb) == CURLE_OK
          && curl_easy_setopt(h, CURLOPT_READDATA, &up) == CURLE_OK
+         && (cfg->cancelled == NULL
+             || (curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb) == CURLE_OK
+                 && curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)cfg) == CURLE_OK
+                 && curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK))
          && (cfg->user == NULL
              || (curl_easy_setopt(h, CURLOPT_USERNAME, cfg->user) == CURLE_OK
                  && curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password ? cfg->password : "")
@@ -304,12 +330,14 @@ const char *dp_smtp_send(apr_pool_t *p, const dp_smtp_cfg *cfg, const char *env_
     }
     rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    *reply = code;
     curl_slist_free_all(to);
     curl_easy_cleanup(h);
     if (rc == CURLE_OK) {
         return NULL;
     }
-    *permanent = code >= 500 && code < 600;
+    /* only the recipient's refusal is this mail's for good; libcurl names the step */
+    *permanent = code >= 500 && code < 600 && strncmp(errbuf, "RCPT failed", 11) == 0;
     return apr_psprintf(p, "SMTP to %s: %s (reply %ld)", url_host(p, cfg->url),
                         *errbuf ? errbuf : curl_easy_strerror(rc), code);
 }

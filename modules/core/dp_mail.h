@@ -53,6 +53,8 @@ typedef struct dp_smtp_cfg {
     const char *password;
     long timeout_ms;      /* the whole exchange; <= 0: 30 s */
     const char *ca_file;  /* trust anchors instead of the system's, or NULL (tests) */
+    int (*cancelled)(void *baton); /* polled during the exchange: non-zero aborts it */
+    void *cancel_baton;
 } dp_smtp_cfg;
 
 /* Check an SMTP URL at configuration time: the scheme, a host, no path or credentials in
@@ -61,9 +63,13 @@ typedef struct dp_smtp_cfg {
 const char *dp_smtp_check_url(apr_pool_t *p, const char *url, int *loopback);
 
 /* Send msg[0..len) from env_from to rcpt. NULL when the server accepted it; else a sentence
- * for the log, with *permanent 1 when the server refused it for good (a 5xx reply), 0 when
- * a later try may succeed (no connection, timeout, 4xx). */
+ * for the log, with *permanent 1 when the server refused this recipient for good (a 5xx
+ * reply to RCPT), 0 when a later try may succeed: no connection, TLS, a timeout, a 4xx, and
+ * also a refusal that is about the server or our settings rather than this mail (greeting,
+ * AUTH, MAIL FROM), or a 5xx after the data (retried, then given up by the caller).
+ * *reply: the server's last reply code, 0 when it never answered (down, unreachable, TLS). */
 const char *dp_smtp_send(apr_pool_t *p, const dp_smtp_cfg *cfg, const char *env_from,
-                         const char *rcpt, const char *msg, apr_size_t len, int *permanent);
+                         const char *rcpt, const char *msg, apr_size_t len, int *permanent,
+                         long *reply);
 
 #endif

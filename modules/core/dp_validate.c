@@ -133,6 +133,44 @@ int dp_valid_time(const char *s)
     return ((s[0] - '0') * 10 + (s[1] - '0')) < 24 && ((s[3] - '0') * 10 + (s[4] - '0')) < 60;
 }
 
+const char *dp_time_normalize(apr_pool_t *p, const char *s)
+{
+    apr_size_t len = s ? strlen(s) : 0, hlen;
+    const char *colon, *rest;
+    int h, m, pm;
+
+    if (dp_valid_time(s)) {
+        return apr_pstrdup(p, s);
+    }
+    if (len < 6 || len > 8 || (colon = strchr(s, ':')) == NULL) {
+        return NULL;
+    }
+    hlen = (apr_size_t)(colon - s);
+    if (hlen < 1 || hlen > 2 || !digits(s, hlen) || !digits(colon + 1, 2)) {
+        return NULL;
+    }
+    rest = colon + 3;
+    if (*rest == ' ') {
+        rest++;
+    }
+    if (strcasecmp(rest, "AM") == 0) {
+        pm = 0;
+    }
+    else if (strcasecmp(rest, "PM") == 0) {
+        pm = 1;
+    }
+    else {
+        return NULL;
+    }
+    h = atoi(s);
+    m = atoi(colon + 1);
+    if (h < 1 || h > 12 || m > 59) {
+        return NULL;
+    }
+    h = h % 12 + (pm ? 12 : 0); /* 12:xx AM is 00:xx, 12:xx PM is 12:xx */
+    return apr_psprintf(p, "%02d:%02d", h, m);
+}
+
 int dp_valid_zone_name(const char *s)
 {
     apr_size_t len;

@@ -28,6 +28,11 @@ int dp_valid_date(const char *s);
 /* Strict 24-hour HH:MM. */
 int dp_valid_time(const char *s);
 
+/* A time of day as a request may give it: "HH:MM" (24 h) or the contract's 12-hour form
+ * ("9:00 AM", "10:30 pm", "12:00 PM"; one space or none before AM/PM). Answers "HH:MM" in
+ * p, or NULL when s is neither. */
+const char *dp_time_normalize(apr_pool_t *p, const char *s);
+
 /* The shape of an IANA zone name ("America/New_York", "UTC"): letters, digits, '/', '_',
  * '-', '+'; whether the zone exists is asked of PostgreSQL. */
 int dp_valid_zone_name(const char *s);

@@ -90,6 +90,12 @@ my %walk = (
     'GET /api/audit' => [['provider', '/api/audit', 200, 'success', ''],
                          ['provider', "/api/audit?clientId=$C", 200, 'success', $C],
                          ['provider', "/api/audit?clientId=$dcl->{id}", 404, 'denied', '']],
+    'GET /api/provider/working-hours' => [['provider', '/api/provider/working-hours', 200, 'success', '']],
+    'GET /api/provider/time-off' => [['provider', '/api/provider/time-off', 200, 'success', '']],
+    'GET /api/provider/available-slots/:date' =>
+        [['provider', '/api/provider/available-slots/' . next_year() . '-02-01', 200, 'success', '']],
+    'GET /api/client/provider/available-slots/:date' =>
+        [['client', '/api/client/provider/available-slots/' . next_year() . '-02-01', 200, 'success', $C]],
     # reads by POST: the video link of an appointment
     'POST /api/appointments/:id/join' => [['provider', "/api/appointments/$appt/join", 200, 'success', $C],
                                           ['client', "/api/appointments/$appt/join", 200, 'success', $C],

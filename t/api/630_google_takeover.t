@@ -212,6 +212,27 @@ is($jlog, 200, '... the first password still logs in');
 my ($jlog2) = login($jemail, 'Other-passw0rd-xyz');
 is($jlog2, 401, '... the second does not');
 
+# ==== an invitation claimed by whoever saw its link is not proof against the address's owner ====
+# The provider gets the invitation link too (inviteUrl): a provider that claims it with its own
+# password holds a verified account in the client's name. The real owner's Google sign-in takes
+# that account over instead of linking to it.
+my $kemail = unique_email('kinvited');
+my (undef, $kinv, $kres) = invite_client($ptok, email => $kemail, name => 'Kept Person');
+success_is($kres, 201, 'setup: the provider invites a client');
+my (undef, $kclaim) = register({ email => $kemail, password => 'Provider-kept-pw1',
+                                 inviteToken => invite_token_of($kinv->{inviteUrl}) // '' });
+ok($kclaim && $kclaim->{user}{emailVerified}, 'the invitation is claimed (by whoever held the link): verified');
+my $ksub = new_sub();
+my ($kst, $kd) = google(sub => $ksub, email => $kemail);
+is($kst, 200, "the address's Google owner signs in");
+is($kd->{user}{id}, $kinv->{id}, '... on that account');
+my $krow = user_row($kinv->{id});
+is($krow->{no_password}, 'true', '... whose password is gone');
+is($krow->{google_sub}, $ksub, '... now linked to the Google account');
+is(me_code($kclaim->{token}), 401, "the claimer's session is revoked");
+my ($klog) = login($kemail, 'Provider-kept-pw1');
+is($klog, 401, "the claimer's password no longer logs in");
+
 # ==== Google's profile data is bounded ==========================================================
 my $long = join '', map { chr(ord('a') + $_ % 26) } 0 .. 299;
 my ($lst, $ld) = google(sub => new_sub(), email => unique_email('glong'), userType => 'client',

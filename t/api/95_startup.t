@@ -74,6 +74,30 @@ like($log, qr/DocPortalMessageKey: .*current/i, 'two current keys: the log says 
 ok(defined $st && $st != 0, 'a 31-byte message key: httpd refuses to start');
 unlike($log, qr/abababab/, 'the key itself is not in the log');
 
+# 3d. no mail transport: accounts are verified and passwords reset through mailed links
+($st, $log) = try_start(name => 'nomail', params => $params, mail => '',
+                        extra => "DocPortalJWTSecretFile $secret_file");
+ok(defined $st && $st != 0, 'no mail transport: httpd refuses to start');
+like($log, qr/no mail transport is configured: .*DocPortalSMTPURL.*DocPortalMailDir/,
+     'no mail transport: the log names both ways');
+
+# 3e. SMTP without the portal's address: links would otherwise follow a request's Host header
+($st, $log) = try_start(name => 'nopublicurl', params => $params,
+                        mail => 'DocPortalSMTPURL smtp://127.0.0.1:25',
+                        extra => "DocPortalJWTSecretFile $secret_file");
+ok(defined $st && $st != 0, 'SMTP without DocPortalPublicURL: httpd refuses to start');
+like($log, qr/DocPortalPublicURL is needed with DocPortalSMTPURL/,
+     'SMTP without DocPortalPublicURL: the log says what to set');
+
+# 3f. SMTP URLs that would send in the clear or are not SMTP at all
+for my $bad ('http://smtp.example.com', 'smtp://user:pw@smtp.example.com') {
+    ($st, $log) = try_start(name => 'badsmtp', params => $params,
+                            mail => "DocPortalSMTPURL $bad\nDocPortalPublicURL https://p.example",
+                            extra => "DocPortalJWTSecretFile $secret_file");
+    ok(defined $st && $st != 0, "DocPortalSMTPURL $bad: httpd refuses to start");
+    like($log, qr/DocPortalSMTPURL: '\Q$bad\E'/, "DocPortalSMTPURL $bad: the log names it");
+}
+
 # 4. a database at an older migration level
 my $olddb = "docportal_old_$$";
 my ($rc, $out) = psql("CREATE DATABASE $olddb");

@@ -105,6 +105,14 @@ static void test_encoding(dp_test_env *env)
     m.subject = "ééééééééééééééééééééééééééééééééééééééééééééééééééééééé";
     msg = dp_mail_compose(p, &m, &err);
     CHECK(msg && strstr(msg, "?=\r\n =?UTF-8?B?") != NULL);
+    /* bytes that are not UTF-8 (60 continuation bytes) still end: cut at the word's size */
+    m.subject = apr_pstrcat(p, "x", apr_pstrndup(p, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80", 60), NULL);
+    CHECK_NOT_NULL(dp_mail_compose(p, &m, &err));
 }
 
 static void test_limits(dp_test_env *env)
@@ -155,6 +163,11 @@ static void test_urls(dp_test_env *env)
     CHECK_EQ(lo, 1);
     CHECK_NULL(dp_smtp_check_url(p, "smtp://localhost:25", &lo));
     CHECK_EQ(lo, 1);
+    CHECK_NULL(dp_smtp_check_url(p, "smtp://[::1]:25", &lo));
+    CHECK_EQ(lo, 1);
+    /* a name that only starts like a loopback address is not one */
+    CHECK_NULL(dp_smtp_check_url(p, "smtp://127.mail.example:25", &lo));
+    CHECK_EQ(lo, 0);
     CHECK_NOT_NULL(dp_smtp_check_url(p, "http://smtp.example.com", &lo));
     CHECK_NOT_NULL(dp_smtp_check_url(p, "smtp://user:pw@smtp.example.com", &lo));
     CHECK_NOT_NULL(dp_smtp_check_url(p, "smtp://", &lo));
@@ -170,7 +183,7 @@ static void test_send_refused(dp_test_env *env)
     socklen_t len = sizeof(a);
     int s = socket(AF_INET, SOCK_STREAM, 0), permanent = -1;
     const char *err;
-    dp_smtp_cfg cfg = {NULL, NULL, NULL, 5000, NULL};
+    dp_smtp_cfg cfg = {NULL, NULL, NULL, 5000, NULL, NULL, NULL};
 
     /* a port that was just free: bound, then closed */
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -180,9 +193,11 @@ static void test_send_refused(dp_test_env *env)
     }
     close(s);
     cfg.url = apr_psprintf(p, "smtp://127.0.0.1:%d", ntohs(a.sin_port));
-    err = dp_smtp_send(p, &cfg, "a@x.test", "b@y.test", "x\r\n", 3, &permanent);
+    long reply = -1;
+    err = dp_smtp_send(p, &cfg, "a@x.test", "b@y.test", "x\r\n", 3, &permanent, &reply);
     CHECK_NOT_NULL(err);
     CHECK_EQ(permanent, 0);
+    CHECK_EQ(reply, 0); /* nobody answered */
     CHECK(err && strstr(err, "b@y.test") == NULL); /* never the recipient in a log line */
 }
 
@@ -252,7 +267,7 @@ static void test_starttls_required(dp_test_env *env)
     struct sockaddr_in a = {.sin_family = AF_INET};
     socklen_t len = sizeof(a);
     in_addr_t ip = outside_address();
-    dp_smtp_cfg cfg = {NULL, NULL, NULL, 5000, NULL};
+    dp_smtp_cfg cfg = {NULL, NULL, NULL, 5000, NULL, NULL, NULL};
     pthread_t th;
     const char *err;
     char text[INET_ADDRSTRLEN];
@@ -273,8 +288,9 @@ static void test_starttls_required(dp_test_env *env)
     }
     inet_ntop(AF_INET, &a.sin_addr, text, sizeof(text));
     cfg.url = apr_psprintf(p, "smtp://%s:%d", text, ntohs(a.sin_port));
+    long reply = -1;
     err = dp_smtp_send(p, &cfg, "a@x.test", "b@y.test", "Subject: x\r\n\r\nsecret\r\n", 21,
-                       &permanent);
+                       &permanent, &reply);
     pthread_join(th, NULL);
     close(srv.listener);
     CHECK_MSG(err != NULL, "sent over %s without STARTTLS", cfg.url);

@@ -16,6 +16,18 @@ static int v_uuid(const char *s)
     return dp_uuid_valid(s);
 }
 
+static int v_time_input(const char *s)
+{
+    apr_pool_t *p;
+    int ok;
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        return 0;
+    }
+    ok = dp_time_normalize(p, s) != NULL;
+    apr_pool_destroy(p);
+    return ok;
+}
+
 static const struct {
     const char *name;
     int (*fn)(const char *);
@@ -26,6 +38,7 @@ static const struct {
     {"user_type", dp_valid_user_type, 5},
     {"date", dp_valid_date, 12},
     {"time", dp_valid_time, 6},
+    {"time_input", v_time_input, 12},
     {"zone_name", dp_valid_zone_name, 6},
     {"url", dp_valid_url, 8},
     {"phone", dp_valid_phone, 6},
@@ -287,7 +300,21 @@ static void test_random_hex(dp_test_env *env)
     }
 }
 
+/* What each accepted time of day becomes. */
+static void test_time_normalize(dp_test_env *env)
+{
+    static const char *const pairs[][2] = {
+        {"09:30", "09:30"}, {"00:00", "00:00"}, {"9:00 AM", "09:00"}, {"10:00 AM", "10:00"},
+        {"12:00 AM", "00:00"}, {"12:30 PM", "12:30"}, {"1:05 pm", "13:05"},
+        {"11:59PM", "23:59"}, {"12:00 pm", "12:00"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        CHECK_STR(dp_time_normalize(env->pool, pairs[i][0]), pairs[i][1]);
+    }
+}
+
 const dp_test_case dp_suite_validate[] = {
+    {"time_normalize", test_time_normalize},
     {"expand", test_expand},
     {"table", test_table},
     {"null_inputs", test_null_inputs},

@@ -26,9 +26,9 @@ sub free_port {
 #             mail => mail transport directives (default: DocPortalMailDir "$dir/mail", a
 #                     directory made writable for the children; '' for none),
 #             mpm => directives that replace the StartServers .. MaxSpareThreads block,
-#             accounts => account directives (default: verified email not required and
-#                     per-address limits the suite stays under, as on the suite's main
-#                     server; a directive in extra overrides them))
+#             accounts => account and booking directives (default: verified email not
+#                     required, per-address and booking limits the suite stays under, as on
+#                     the suite's main server; a directive in extra overrides them))
 # Returns a hash: status (exit status, or undef while it runs), pid, port, log (text so far).
 sub start_httpd {
     my (%o) = @_;
@@ -51,7 +51,9 @@ sub start_httpd {
     }
     my $accounts = $o{accounts} // join("\n", 'DocPortalRequireVerifiedEmail Off',
                                         'DocPortalRegisterLimit 100000',
-                                        'DocPortalPasswordResetLimit 100000');
+                                        'DocPortalPasswordResetLimit 100000',
+                                        'DocPortalMaxPendingPerClient 100000',
+                                        'DocPortalBookingHorizonDays 3650');
     my $mpm = $o{mpm} // <<'MPM';
 StartServers 1
 ServerLimit 1
