@@ -25,10 +25,10 @@ function flush(   t, n, a) {
     name = ""; text = ""
 }
 BEGIN {
-    print "/* Generated from sql/statements.sql by build/gen-statements.sh. Do not edit. */" > hdr
+    print "/* Generated from sql/statements*.sql by build/gen-statements.sh. Do not edit. */" > hdr
     print "#ifndef DP_SQL_H\n#define DP_SQL_H\n" > hdr
     printf "#define DP_SCHEMA_LEVEL %d\n\n", level > hdr
-    print "/* Generated from sql/statements.sql by build/gen-statements.sh. Do not edit. */" > src
+    print "/* Generated from sql/statements*.sql by build/gen-statements.sh. Do not edit. */" > src
     print "#include \"dp_db.h\"\n\nconst dp_statement dp_statements[] = {" > src
 }
 /^-- name: / {

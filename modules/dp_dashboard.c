@@ -1,5 +1,9 @@
 /* Dashboards, computed from the database and scoped to the caller (contract addendum,
- * "Dashboards"). Messages and invoices add their fields when their tables exist. */
+ * "Dashboards"). Each is one statement (sql/statements-dashboards.sql) sent with its audit
+ * event in one round trip: one snapshot, so the figures of an answer agree with each other.
+ * The answer keeps the addendum's keys and adds those of the contract's mockDashboardStats
+ * (issue 15); where both name the same figure, both keys carry it, so a front end written
+ * for either works. */
 #include "dp_appointment.h"
 #include "dp_audit.h"
 #include "dp_handlers.h"
@@ -9,10 +13,56 @@
 
 #include <apr_strings.h>
 
-static json_t *count(const dp_rows *rows, const char *col)
+/* One figure of an answer: its key, the statement's column, and whether it is money (cents,
+ * printed as dp_json_set_money does) rather than a count. */
+typedef struct figure {
+    const char *key, *col;
+    int money;
+} figure;
+
+static const figure provider_figures[] = {
+    {"totalClients", "total_clients", 0},
+    {"upcomingAppointments", "upcoming", 0},
+    {"todayAppointments", "today", 0},
+    {"pendingAppointments", "pending", 0},
+    {"unreadMessages", "unread", 0},
+    {"pendingInvoices", "pending_invoices", 0},
+    {"outstandingAmount", "outstanding", 1},
+    {"revenueThisMonth", "income_month", 1},
+    /* mockDashboardStats.provider */
+    {"totalIncome", "income_total", 1},
+    {"monthlyIncome", "income_month", 1},
+    {"appointmentsToday", "today", 0},
+    {"appointmentsWeek", "week", 0},
+    {"pendingNotes", "pending_notes", 0},
+    {"activeClients", "active_clients", 0},
+    {"messagesUnread", "unread", 0},
+};
+
+static const figure client_figures[] = {
+    {"upcomingAppointments", "upcoming", 0},
+    {"completedAppointments", "completed", 0},
+    {"unreadMessages", "unread", 0},
+    {"outstandingAmount", "outstanding", 1},
+    /* mockDashboardStats.client */
+    {"pendingPayments", "pending_payments", 0},
+    {"completedSessions", "completed", 0},
+};
+
+/* A missing row (the caller's account vanished mid-request) reads as zeros, not a crash. */
+static void set_figures(json_t *out, const dp_rows *rows, const figure *f, size_t n)
 {
-    const char *v = dp_rows_get(rows, 0, col);
-    return json_integer(v ? apr_atoi64(v) : 0);
+    for (size_t i = 0; i < n; i++) {
+        const char *v = dp_rows_get(rows, 0, f[i].col);
+        apr_int64_t x = v ? apr_atoi64(v) : 0;
+
+        if (f[i].money) {
+            dp_json_set_money(out, f[i].key, x, 1);
+        }
+        else {
+            json_object_set_new(out, f[i].key, json_integer(x));
+        }
+    }
 }
 
 /* GET /api/provider/dashboard: provider. */
@@ -20,62 +70,37 @@ dp_error *dp_dashboard_provider(dp_ctx *c)
 {
     json_t *out = dp_json_own(c->r->pool, json_object());
     dp_audit_event ev = {.outcome = DP_OUTCOME_SUCCESS};
-    dp_rows *rows, *unread, *inv;
-    dp_db *db;
+    dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_DASHBOARD_PROVIDER, &rows, DP_ARGS(c->who->user_id)))) {
+    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_PROVIDER_STATS, &rows,
+                        DP_ARGS(c->who->user_id)))) {
         return e;
     }
-    if ((e = dp_db_select(db, DPQ_MSG_UNREAD_COUNT, &unread, DP_ARGS(c->who->user_id)))) {
-        return e;
-    }
-    if ((e = dp_db_select(db, DPQ_DASHBOARD_INVOICES_PROVIDER, &inv,
-                          DP_ARGS(c->who->user_id)))) {
-        return e;
-    }
-    if ((e = dp_audit(c, &ev))) return e;
-    json_object_set_new(out, "totalClients", count(rows, "total_clients"));
-    json_object_set_new(out, "upcomingAppointments", count(rows, "upcoming"));
-    json_object_set_new(out, "todayAppointments", count(rows, "today"));
-    json_object_set_new(out, "pendingAppointments", count(rows, "pending"));
-    json_object_set_new(out, "unreadMessages", count(unread, "unread"));
-    json_object_set_new(out, "pendingInvoices", count(inv, "pending"));
-    dp_json_set_money(out, "outstandingAmount", apr_atoi64(dp_rows_get(inv, 0, "outstanding")), 1);
-    dp_json_set_money(out, "revenueThisMonth", apr_atoi64(dp_rows_get(inv, 0, "revenue")), 1);
+    set_figures(out, rows, provider_figures,
+                sizeof(provider_figures) / sizeof(provider_figures[0]));
     dp_reply_json(c, 200, out);
     return NULL;
 }
 
-/* GET /api/client/dashboard: client. */
+/* GET /api/client/dashboard: client. The row carries the next appointment's columns too
+ * (NULL when there is none). */
 dp_error *dp_dashboard_client(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     json_t *out = dp_json_own(p, json_object());
     dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
-    dp_rows *rows, *next, *unread, *inv;
-    dp_db *db;
+    dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_DASHBOARD_CLIENT, &rows, DP_ARGS(c->who->user_id)))) return e;
-    if ((e = dp_db_select(db, DPQ_APPT_NEXT_OF_CLIENT, &next, DP_ARGS(c->who->user_id)))) {
+    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_CLIENT_STATS, &rows,
+                        DP_ARGS(c->who->user_id)))) {
         return e;
     }
-    if ((e = dp_db_select(db, DPQ_MSG_UNREAD_COUNT, &unread, DP_ARGS(c->who->user_id)))) {
-        return e;
-    }
-    if ((e = dp_db_select(db, DPQ_DASHBOARD_INVOICES_CLIENT, &inv, DP_ARGS(c->who->user_id)))) {
-        return e;
-    }
-    if ((e = dp_audit(c, &ev))) return e;
-    json_object_set_new(out, "upcomingAppointments", count(rows, "upcoming"));
-    json_object_set_new(out, "completedAppointments", count(rows, "completed"));
-    json_object_set_new(out, "unreadMessages", count(unread, "unread"));
-    dp_json_set_money(out, "outstandingAmount", apr_atoi64(dp_rows_get(inv, 0, "outstanding")), 1);
-    json_object_set(out, "nextAppointment",
-                    next->nrows ? dp_appointment_json(p, next, 0) : json_null());
+    set_figures(out, rows, client_figures, sizeof(client_figures) / sizeof(client_figures[0]));
+    json_object_set(out, "nextAppointment", dp_rows_get(rows, 0, "id")
+                                                ? dp_appointment_json(p, rows, 0)
+                                                : json_null());
     dp_reply_json(c, 200, out);
     return NULL;
 }

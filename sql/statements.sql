@@ -197,35 +197,7 @@ SELECT * FROM appointments_api
         OR (%s = 'completed' AND status = 'completed'))
  ORDER BY starts_at_ts, id;
 
--- ---------------------------------------------------------------- dashboards
-
--- name: dashboard_provider
-SELECT (SELECT count(*) FROM users WHERE provider_id = p.id AND user_type = 'client')
-           AS total_clients,
-       (SELECT count(*) FROM appointments a WHERE a.provider_id = p.id
-           AND a.status IN ('pending', 'confirmed') AND a.starts_at >= now())
-           AS upcoming,
-       (SELECT count(*) FROM appointments a WHERE a.provider_id = p.id
-           AND a.status <> 'cancelled'
-           AND (a.starts_at AT TIME ZONE p.time_zone)::date = (now() AT TIME ZONE p.time_zone)::date)
-           AS today,
-       (SELECT count(*) FROM appointments a WHERE a.provider_id = p.id
-           AND a.status = 'pending' AND a.starts_at >= now())
-           AS pending
-  FROM users p WHERE p.id = %s::uuid;
-
--- name: dashboard_client
-SELECT (SELECT count(*) FROM appointments a WHERE a.client_id = u.id
-           AND a.status IN ('pending', 'confirmed') AND a.starts_at >= now()) AS upcoming,
-       (SELECT count(*) FROM appointments a WHERE a.client_id = u.id
-           AND a.status = 'completed') AS completed
-  FROM users u WHERE u.id = %s::uuid;
-
--- name: appt_next_of_client
-SELECT * FROM appointments_api
- WHERE client_id = %s::uuid AND status IN ('pending', 'confirmed') AND starts_at_ts >= now()
- ORDER BY starts_at_ts, id
- LIMIT 1;
+-- ---------------------------------------------------------------- dashboards: statements-dashboards.sql
 
 -- ---------------------------------------------------------------- messages (003)
 
@@ -320,9 +292,6 @@ RETURNING id, sender_id, receiver_id, sender_type, key_id, encode(nonce, 'base64
 -- Does the caller take part in this message at all (to tell 403 from 404)?
 SELECT sender_id, receiver_id FROM messages
  WHERE id = %s::uuid AND (sender_id = %s::uuid OR receiver_id = %s::uuid);
-
--- name: msg_unread_count
-SELECT count(*) AS unread FROM messages WHERE receiver_id = %s::uuid AND NOT is_read;
 
 -- ---------------------------------------------------------------- clinical notes (005)
 
@@ -464,20 +433,6 @@ UPDATE invoices SET status = 'paid', payment_method = %s, transaction_id = %s,
                     paid_at = now(), updated_at = now()
  WHERE id = %s::uuid AND status <> 'paid' AND amount_cents = %s::bigint AND currency = %s
 RETURNING id, client_id;
-
--- name: dashboard_invoices_provider
-SELECT count(*) FILTER (WHERE i.status <> 'paid') AS pending,
-       coalesce(sum(i.amount_cents) FILTER (WHERE i.status <> 'paid'), 0) AS outstanding,
-       coalesce(sum(i.amount_cents) FILTER (
-           WHERE i.status = 'paid'
-             AND date_trunc('month', i.paid_at AT TIME ZONE p.time_zone)
-               = date_trunc('month', now() AT TIME ZONE p.time_zone)), 0) AS revenue
-  FROM users p LEFT JOIN invoices i ON i.provider_id = p.id
- WHERE p.id = %s::uuid;
-
--- name: dashboard_invoices_client
-SELECT coalesce(sum(amount_cents) FILTER (WHERE status <> 'paid'), 0) AS outstanding
-  FROM invoices WHERE client_id = %s::uuid;
 
 -- ---------------------------------------------------------------- sessions and lockout (007)
 
