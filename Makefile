@@ -22,7 +22,7 @@ GLUE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(GLUE_SRC)) $(OUT)/dp_sql.o
 UNIT_SRC   := $(wildcard t/unit/*.c)
 MODULE     := $(OUT)/mod_docportal.so
 
-.PHONY: all build deps check unit test run start stop install migrate rekey clean distclean bench
+.PHONY: all build deps check unit test run start stop install migrate rekey clean distclean bench FORCE
 
 all: build
 
@@ -32,7 +32,14 @@ deps:
 build: deps
 	@$(MAKE) --no-print-directory $(MODULE)
 
-$(OUT)/dp_sql.h $(OUT)/dp_sql.c: $(wildcard sql/statements*.sql sql/[0-9][0-9][0-9]_*.sql) build/gen-statements.sh
+# The SQL files, and a record of their list: a file added or removed (whatever its date)
+# regenerates the statements too.
+SQL_FILES  := $(sort $(wildcard sql/statements*.sql sql/[0-9][0-9][0-9]_*.sql))
+$(OUT)/sql-files.list: FORCE
+	@mkdir -p $(OUT)
+	@echo '$(SQL_FILES)' | cmp -s - $@ || echo '$(SQL_FILES)' >$@
+
+$(OUT)/dp_sql.h $(OUT)/dp_sql.c: $(SQL_FILES) $(OUT)/sql-files.list build/gen-statements.sh
 	@bash build/gen-statements.sh sql $(OUT)
 
 $(OUT)/%.o: %.c $(wildcard modules/*.h modules/core/*.h) $(OUT)/dp_sql.h

@@ -136,6 +136,14 @@ static const dp_route routes[] = {
      "invoice", H(dp_billing_webhook)},
 
     {"GET",  "/api/audit", PROVIDER, 0, "audit.read", "audit", H(dp_auditlog_report)},
+
+    /* the private calendar feed: its link is the key (no session), so the route is public */
+    {"POST",   "/api/provider/calendar-feed", PROVIDER, 0, "calendar_feed.create",
+     "calendar_feed", H(dp_calendar_feed_create)},
+    {"DELETE", "/api/provider/calendar-feed", PROVIDER, 0, "calendar_feed.delete",
+     "calendar_feed", H(dp_calendar_feed_delete)},
+    {"GET",    "/api/calendar/:token", PUBLIC, 0, "calendar_feed.read", "calendar_feed",
+     H(dp_calendar_feed_get)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

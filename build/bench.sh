@@ -127,7 +127,8 @@ perl build/bench/seed.pl "$base" "$app_url" "$run/gen"
 var() { sed -n "s/^$1=//p" "$run/gen/vars"; }
 token=$(var token)
 printf '%s\n' "$(var message_body)" >"$run/gen/message.bodies"
-perl build/bench/pgbench-gen.pl build/bench/endpoints.spec sql/statements.sql "$run/gen/vars" "$run/gen" || true
+cat sql/statements.sql sql/statements-*.sql >"$run/gen/statements.sql"
+perl build/bench/pgbench-gen.pl build/bench/endpoints.spec "$run/gen/statements.sql" "$run/gen/vars" "$run/gen" || true
 
 ENDPOINTS=(me appointments conversation message_send login)
 READS=(me appointments conversation)

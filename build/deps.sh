@@ -8,7 +8,7 @@ set -eu
 PACKAGES=(gcc libc6-dev make pkg-config apache2 apache2-dev libaprutil1-dbd-pgsql
     postgresql postgresql-client libpq-dev libjansson-dev libjwt-dev libssl-dev libcurl4-openssl-dev
     libapache2-mod-perl2 perl curl openssl ca-certificates
-    liblwp-protocol-https-perl libio-socket-ssl-perl)
+    liblwp-protocol-https-perl libio-socket-ssl-perl python3-icalendar)
 
 want=("${PACKAGES[@]}" "$@")
 

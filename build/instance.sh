@@ -148,6 +148,7 @@ schedule_lines() {
     [ -z "${MAX_PENDING_PER_CLIENT:-}" ] || echo "DocPortalMaxPendingPerClient $MAX_PENDING_PER_CLIENT"
     [ -z "${BOOKING_HORIZON_DAYS:-}" ] || echo "DocPortalBookingHorizonDays $BOOKING_HORIZON_DAYS"
     [ -z "${MIN_NOTICE_MINUTES:-}" ] || echo "DocPortalMinNotice $MIN_NOTICE_MINUTES"
+    [ -z "${REMINDER_LEAD_HOURS:-}" ] || echo "DocPortalReminderLead $REMINDER_LEAD_HOURS"
 }
 
 httpd_user() { if id www-data >/dev/null 2>&1; then echo www-data; else echo nobody; fi; }
@@ -162,7 +163,8 @@ Group nogroup"; fi
     case ${JWT_EXPIRE_HOURS:-24} in *[!0-9]* | '') die "JWT_EXPIRE_HOURS must be a whole number" ;; esac
     case $port in *[!0-9]* | '') die "DOCPORTAL_PORT must be a port number" ;; esac
     local v
-    for v in REGISTER_LIMIT MAX_PENDING_PER_CLIENT BOOKING_HORIZON_DAYS MIN_NOTICE_MINUTES; do
+    for v in REGISTER_LIMIT MAX_PENDING_PER_CLIENT BOOKING_HORIZON_DAYS MIN_NOTICE_MINUTES \
+             REMINDER_LEAD_HOURS; do
         case ${!v:-1} in *[!0-9]* | '') die "$v must be a whole number" ;; esac
     done
     mkdir -p "$state/httpd/run"

@@ -5,6 +5,7 @@
 #include "dp_appointment.h"
 #include "dp_audit.h"
 #include "dp_handlers.h"
+#include "dp_outbox.h"
 #include "dp_sql.h"
 #include "dp_video.h"
 
@@ -171,6 +172,29 @@ static dp_error *reply_appointment(dp_ctx *c, dp_db *db, int status, const char 
     return reply_appointments(c, status, rows, 0);
 }
 
+/* Mail one party of an appointment about it (in the open transaction), unless that party
+ * turned appointment mail off. The text says when (in the provider's zone) and links to the
+ * appointment in the portal; never who, nor why. */
+static dp_error *notify(dp_ctx *c, dp_db *db, const char *id, const char *kind, int to_client)
+{
+    apr_pool_t *p = c->r->pool;
+    dp_mail_vars v;
+    dp_rows *r;
+    dp_error *e;
+
+    if ((e = dp_db_select(db, DPQ_APPT_NOTICE, &r, DP_ARGS(id)))) return e;
+    if (r->nrows == 0
+        || strcmp(dp_rows_get(r, 0, to_client ? "client_wants" : "provider_wants"), "t") != 0) {
+        return NULL;
+    }
+    v.link = apr_pstrcat(p, dp_outbox_public_base(c), "/appointments/", id, NULL);
+    v.when = dp_rows_get(r, 0, "starts_local");
+    v.zone = dp_rows_get(r, 0, "time_zone");
+    return dp_outbox_queue_v(c, db, kind,
+                             dp_rows_get(r, 0, to_client ? "client_email" : "provider_email"),
+                             &v);
+}
+
 /* Who books with whom, and how the booking starts. */
 typedef struct booking {
     const char *provider_id, *client_id;
@@ -329,6 +353,12 @@ static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
     if (rows->nrows == 0) {
         return refused(c, db, b, slot_taken(p));
     }
+    /* the other party hears of it: the provider of a request, the client of a booking */
+    if ((e = notify(c, db, id, b->by_provider ? DP_MAIL_APPT_CONFIRMED : DP_MAIL_APPT_BOOKED,
+                    b->by_provider))) {
+        return e;
+    }
+    c->mail_queued = 1; /* also: a confirmed session close enough gets its reminder now */
     {
         dp_audit_event ev = {.resource_id = id, .client_id = b->client_id,
                              .outcome = DP_OUTCOME_SUCCESS};
@@ -457,6 +487,30 @@ typedef struct change {
     int minutes, minutes_given, notes_given;
 } change;
 
+/* Who hears of a change: the other party of a cancellation or a move, the client of its
+ * provider's confirmation. A confirmation also wakes the delivery thread, which queues the
+ * reminder at once when the session is close. */
+static dp_error *notify_change(dp_ctx *c, dp_db *db, const char *id, const char *from,
+                               const char *to, int resched)
+{
+    int by_provider = strcmp(c->who->role, "provider") == 0;
+
+    if (strcmp(to, "cancelled") == 0 && strcmp(from, "cancelled") != 0) {
+        return notify(c, db, id, DP_MAIL_APPT_CANCELLED, by_provider);
+    }
+    if (strcmp(to, "confirmed") == 0) {
+        c->mail_queued = 1;
+    }
+    /* a confirmation names the (new) time, so a move confirmed at once is told as such */
+    if (strcmp(to, "confirmed") == 0 && strcmp(from, "confirmed") != 0) {
+        return notify(c, db, id, DP_MAIL_APPT_CONFIRMED, 1);
+    }
+    if (resched && strcmp(to, "completed") != 0) {
+        return notify(c, db, id, DP_MAIL_APPT_RESCHEDULED, by_provider);
+    }
+    return NULL;
+}
+
 static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
                                  const char **client_id)
 {
@@ -511,6 +565,11 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
             return e;
         }
         starts = at.starts_at;
+        if (strcmp(c->who->role, "client") == 0 && strcmp(to, "cancelled") != 0) {
+            booking b = {dp_rows_get(cur, 0, "provider_id"), *client_id, 0};
+            booking_req q = {date, time, NULL, NULL, apr_itoa(p, minutes), minutes};
+            if ((e = client_rules(c, db, &b, &q))) return e;
+        }
         if (strcmp(to, "cancelled") != 0) {
             if ((e = dp_db_select(db, DPQ_SLOT_TAKEN, &rows,
                                   DP_ARGS(dp_rows_get(cur, 0, "provider_id"), id, starts,
@@ -536,6 +595,7 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
                                 amount, id)))) {
         return e;
     }
+    if ((e = notify_change(c, db, id, from, to, resched))) return e;
     {
         dp_audit_event ev = {.resource_id = id, .client_id = dp_rows_get(cur, 0, "client_id"),
                              .outcome = DP_OUTCOME_SUCCESS};

@@ -130,7 +130,7 @@ static int wants_csv(request_rec *r)
 
 static dp_error *read_query(dp_ctx *c, report_query *q)
 {
-    static const char *const actor_types[] = {"provider", "client", "anonymous", NULL};
+    static const char *const actor_types[] = {"provider", "client", "anonymous", "system", NULL};
     static const char *const outcomes[] = {"success", "failure", "denied", NULL};
     apr_pool_t *p = c->r->pool;
     const char *limit = dp_query_arg(c, "limit"), *offset = dp_query_arg(c, "offset");

@@ -255,7 +255,49 @@ dp_error *dp_auth_me(dp_ctx *c)
     return NULL;
 }
 
-/* PATCH /api/auth/me: provider or client; its own profile fields (by its role). */
+/* notificationPrefs: an object of the optional mail kinds to turn on or off ({reminders,
+ * messages, appointments}: booleans; keys left out stay as they are). *json: the keys given,
+ * as a JSON object text, or NULL when the body has none. */
+static dp_error *read_prefs(apr_pool_t *p, json_t *body, const char **out)
+{
+    static const char *const keys[] = {"reminders", "messages", "appointments"};
+    json_t *np = json_object_get(body, "notificationPrefs"), *given, *v;
+    const char *key;
+    char *text;
+
+    *out = NULL;
+    if (np == NULL) {
+        return NULL;
+    }
+    if (!json_is_object(np)) {
+        return dp_error_field(p, "notificationPrefs", "notificationPrefs must be an object "
+                                                      "{reminders, messages, appointments}.");
+    }
+    given = dp_json_own(p, json_object());
+    json_object_foreach(np, key, v) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            known |= strcmp(key, keys[i]) == 0;
+        }
+        if (!known || !json_is_boolean(v)) {
+            const char *field = apr_pstrcat(p, "notificationPrefs.", key, NULL);
+            return dp_error_field(p, field, known ? apr_pstrcat(p, field, " must be true or "
+                                                                "false.", NULL)
+                                                  : "Only reminders, messages and appointments "
+                                                    "can be turned off.");
+        }
+        json_object_set(given, key, v);
+    }
+    if ((text = json_dumps(given, JSON_COMPACT)) == NULL) {
+        return dp_error_internal(p);
+    }
+    *out = apr_pstrdup(p, text);
+    free(text);
+    return NULL;
+}
+
+/* PATCH /api/auth/me: provider or client; its own profile fields (by its role) and which
+ * optional mail it wants. */
 dp_error *dp_auth_me_update(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
@@ -263,17 +305,22 @@ dp_error *dp_auth_me_update(dp_ctx *c)
     dp_rows *user;
     dp_db *db;
     dp_error *e;
-    const char **args;
+    const char **args, *prefs;
     int nargs;
     json_t *out;
     dp_audit_event ev = {.resource_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
 
     if ((e = dp_profile_read(p, c->body, c->who->role, &pr))) return e;
+    if ((e = read_prefs(p, c->body, &prefs))) return e;
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_profile_check(db, p, &pr))) return e;
     args = dp_profile_update_args(p, &pr, c->who->user_id, &nargs);
     if ((e = dp_db_begin(db))) return e;
     if ((e = dp_db_exec(db, DPQ_USER_UPDATE, NULL, nargs, args))) return e;
+    if (prefs != NULL
+        && (e = dp_db_exec(db, DPQ_USER_PREFS_UPDATE, NULL, DP_ARGS(prefs, c->who->user_id)))) {
+        return e;
+    }
     if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(c->who->user_id)))) return e;
     ev.client_id = client_id_of(user);
     if ((e = dp_audit(c, &ev))) return e;

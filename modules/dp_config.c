@@ -33,6 +33,7 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->min_notice = -1;
     c->max_pending = -1;
     c->horizon_days = -1;
+    c->reminder_lead = -1;
     return c;
 }
 
@@ -99,6 +100,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(min_notice);
     MERGE_INT(max_pending);
     MERGE_INT(horizon_days);
+    MERGE_INT(reminder_lead);
 #undef MERGE_PTR
 #undef MERGE_INT
     return c;
@@ -514,6 +516,14 @@ static const int_rule reset_limit_rule = {APR_OFFSETOF(dp_config, reset_limit), 
 static const int_rule min_notice_rule = {APR_OFFSETOF(dp_config, min_notice), 0, 30L * 1440};
 static const int_rule max_pending_rule = {APR_OFFSETOF(dp_config, max_pending), 1, 100000};
 static const int_rule horizon_rule = {APR_OFFSETOF(dp_config, horizon_days), 1, 3650};
+static const int_rule reminder_rule = {APR_OFFSETOF(dp_config, reminder_lead), 1, 720};
+
+/* the reminders are queued by the delivery thread, with the main server's settings */
+static const char *set_reminder_lead(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
+    return err ? err : set_int(cmd, d, arg);
+}
 
 static const char *set_google_domain(cmd_parms *cmd, void *d, const char *arg)
 {
@@ -635,6 +645,8 @@ const command_rec dp_config_cmds[] = {
                   "Pending appointments a client may hold at once (default 3)"),
     AP_INIT_TAKE1(DP_DIR_HORIZON_DAYS, set_int, (void *)&horizon_rule, RSRC_CONF,
                   "Days ahead a client may book (default 180)"),
+    AP_INIT_TAKE1(DP_DIR_REMINDER_LEAD, set_reminder_lead, (void *)&reminder_rule, RSRC_CONF,
+                  "Hours before a confirmed session its client is reminded, 1..720 (default 24)"),
     {NULL}
 };
 
@@ -692,6 +704,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->min_notice == -1) c->min_notice = 0;
     if (c->max_pending == -1) c->max_pending = DP_DEFAULT_MAX_PENDING;
     if (c->horizon_days == -1) c->horizon_days = DP_DEFAULT_HORIZON_DAYS;
+    if (c->reminder_lead == -1) c->reminder_lead = DP_DEFAULT_REMINDER_LEAD;
     {
         /* what must outlive the configuration pass (p is its temporary pool) */
         apr_pool_t *keep = s->process->pconf;

@@ -58,6 +58,7 @@
 #define DP_DIR_MIN_NOTICE      "DocPortalMinNotice"
 #define DP_DIR_MAX_PENDING     "DocPortalMaxPendingPerClient"
 #define DP_DIR_HORIZON_DAYS    "DocPortalBookingHorizonDays"
+#define DP_DIR_REMINDER_LEAD   "DocPortalReminderLead"
 
 #define DP_DEFAULT_TOKEN_HOURS 24
 #define DP_DEFAULT_MAX_BODY    (1024 * 1024)
@@ -87,6 +88,7 @@ typedef struct dp_lockout_rule {
 #define DP_DEFAULT_RESET_LIMIT 10           /* reset requests per client address per hour */
 #define DP_DEFAULT_MAX_PENDING 3            /* a client's pending appointments at once */
 #define DP_DEFAULT_HORIZON_DAYS 180         /* how far ahead a client may book */
+#define DP_DEFAULT_REMINDER_LEAD 24         /* hours before a session its reminder goes */
 
 typedef struct dp_config {
     const unsigned char *jwt_secret; /* raw bytes, as given or read from the file */
@@ -137,6 +139,7 @@ typedef struct dp_config {
     int min_notice;                  /* minutes between now and the earliest bookable start */
     int max_pending;                 /* a client's pending appointments at once */
     int horizon_days;                /* how far ahead a client may book */
+    int reminder_lead;               /* hours before a confirmed session its reminder goes */
 } dp_config;
 
 extern module AP_MODULE_DECLARE_DATA docportal_module;

@@ -224,6 +224,61 @@ static const char *deliver_due(dp_worker *w, mailer *m, dp_bg *db, apr_pool_t *p
     return err ? err : pass_failure;
 }
 
+/* One reminder: claimed by its unique key (appointment and start) and queued with its audit
+ * event, in one transaction; a reminder already claimed, or a session moved or no longer
+ * confirmed meanwhile, queues nothing. A reminder whose mail cannot be made (an address the
+ * outbox refuses: old or damaged data) is claimed without a mail and logged, so that it
+ * neither comes back on every pass nor holds up the rest. Answers a database failure. */
+static const char *remind_one(mailer *m, dp_bg *db, const dp_rows *due, int i)
+{
+    const char *id = dp_rows_get(due, i, "id"), *err;
+    dp_mail_vars v = {apr_pstrcat(db->p, m->cfg->public_url, "/appointments/", id, NULL),
+                      dp_rows_get(due, i, "starts_local"), dp_rows_get(due, i, "time_zone")};
+    dp_outmail om;
+    dp_error *e;
+    dp_rows *claimed;
+
+    e = dp_outbox_compose(db->p, m->cfg->public_url, DP_MAIL_REMINDER,
+                          dp_rows_get(due, i, "email"), &v, &om);
+    if ((err = dp_bg_sql(db, "BEGIN")) != NULL) return err;
+    err = dp_bg_select(db, DPQ_REMINDER_CLAIM, &claimed,
+                       DP_ARGS(id, dp_rows_get(due, i, "starts_key")));
+    if (err == NULL && claimed->nrows == 1 && e == NULL) {
+        err = dp_bg_exec(db, DPQ_OUTBOX_INSERT,
+                         DP_ARGS(om.id, om.kind, om.to, om.subject, om.key_id, om.nonce, om.ct,
+                                 om.message_id));
+    }
+    if (err == NULL && claimed->nrows == 1) {
+        err = dp_bg_exec(db, DPQ_AUDIT_INSERT,
+                         DP_ARGS(NULL, "system", "reminder.queue", "appointment", id,
+                                 dp_rows_get(due, i, "client_id"), NULL,
+                                 e == NULL ? "success" : "failure", NULL));
+    }
+    if (err != NULL) {
+        (void)dp_bg_sql(db, "ROLLBACK");
+        return err;
+    }
+    if (e != NULL && claimed->nrows == 1) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s,
+                     "DP13016: no reminder for appointment %s: its mail cannot be made (%s)",
+                     id, e->detail);
+    }
+    return dp_bg_sql(db, "COMMIT");
+}
+
+/* Queue the reminders that are due: confirmed sessions starting within DocPortalReminderLead
+ * hours whose client wants reminders and has none for that start yet. */
+static const char *queue_reminders(mailer *m, dp_bg *db)
+{
+    dp_rows *due;
+    const char *err = dp_bg_select(db, DPQ_REMINDERS_DUE, &due,
+                                   DP_ARGS(apr_itoa(db->p, m->cfg->reminder_lead)));
+    for (int i = 0; err == NULL && i < due->nrows; i++) {
+        err = remind_one(m, db, due, i);
+    }
+    return err;
+}
+
 static void mail_run(dp_worker *w, void *baton, apr_pool_t *p)
 {
     mailer *m = baton;
@@ -242,7 +297,12 @@ static void mail_run(dp_worker *w, void *baton, apr_pool_t *p)
                        "t") == 0) {
         dp_rows *unlocked;
         const char *uerr;
+        /* reminders first (they may be due now), and delivery whatever became of them */
+        const char *rerr = queue_reminders(m, &db);
         err = deliver_due(w, m, &db, p);
+        if (err == NULL) {
+            err = rerr;
+        }
         if (err == NULL) {
             dp_rows *pruned;
             err = dp_bg_select(&db, DPQ_MAIL_PRUNE, &pruned, DP_NOARGS);

@@ -3,6 +3,7 @@
  * moved to another row does not open), and opened only on the way out. */
 #include "dp_audit.h"
 #include "dp_handlers.h"
+#include "dp_outbox.h"
 #include "dp_sql.h"
 
 #include "core/dp_aead.h"
@@ -127,6 +128,29 @@ static int blank(const char *s)
     return 1;
 }
 
+/* The receiver hears by mail that a message is waiting (never what it says): at most once per
+ * conversation every 15 minutes, if it wants such mail. One statement claims the notice and
+ * queues its mail together; it follows the message's own commit, so a failure here leaves the
+ * message sent and only the notice missing. */
+static dp_error *notice(dp_ctx *c, dp_db *db, const char *receiver)
+{
+    apr_pool_t *p = c->r->pool;
+    dp_mail_vars v = {apr_pstrcat(p, dp_outbox_public_base(c), "/messages", NULL), NULL, NULL};
+    dp_outmail m;
+    dp_rows *rows;
+    dp_error *e;
+
+    if ((e = dp_outbox_compose(p, dp_outbox_public_base(c), DP_MAIL_NEW_MESSAGE,
+                               "receiver@invalid", &v, &m))
+        || (e = dp_db_select(db, DPQ_MESSAGE_NOTICE_QUEUE, &rows,
+                             DP_ARGS(receiver, c->who->user_id, m.id, m.subject, m.key_id,
+                                     m.nonce, m.ct, m.message_id)))) {
+        return e;
+    }
+    c->mail_queued = rows->nrows > 0;
+    return NULL;
+}
+
 /* POST /api/messages {receiverId, message}: provider or client. 201 with the message. */
 dp_error *dp_messages_send(dp_ctx *c)
 {
@@ -173,6 +197,8 @@ dp_error *dp_messages_send(dp_ctx *c)
             return e;
         }
     }
+
+    if ((e = notice(c, db, receiver))) return e;
 
     out = dp_json_own(p, json_object());
     dp_json_set_str(out, "id", id);

@@ -14,7 +14,8 @@
 
 APLOG_USE_MODULE(docportal);
 
-/* One text per kind. {link}: the link (or the portal's address), {time}: when it happened. */
+/* One text per kind. {link}: the link (or the portal's address), {time}: when it happened
+ * (UTC), {when}: an appointment's start in words, {zone}: the zone {when} is in. */
 typedef struct mail_text {
     const char *kind, *subject, *body;
 } mail_text;
@@ -46,20 +47,55 @@ static const mail_text texts[] = {
      "{link}\n\n"
      "The link works once and expires in 7 days. If you were not expecting this, you can\n"
      "ignore this mail.\n"},
+    {DP_MAIL_APPT_BOOKED, "New session request",
+     "Hello,\n\n"
+     "A client asked for a session on {when} ({zone}).\n\n"
+     "To confirm or decline it, open it in your portal:\n\n"
+     "{link}\n"},
+    {DP_MAIL_APPT_CONFIRMED, "Your session is confirmed",
+     "Hello,\n\n"
+     "Your session on {when} ({zone}) is confirmed. The details and the video link are in\n"
+     "your portal:\n\n"
+     "{link}\n"},
+    {DP_MAIL_APPT_CANCELLED, "A session was cancelled",
+     "Hello,\n\n"
+     "The session on {when} ({zone}) was cancelled. Your portal has the details:\n\n"
+     "{link}\n"},
+    {DP_MAIL_APPT_RESCHEDULED, "A session was moved",
+     "Hello,\n\n"
+     "A session was moved to {when} ({zone}). Your portal has the details:\n\n"
+     "{link}\n"},
+    {DP_MAIL_REMINDER, "Reminder of your session",
+     "Hello,\n\n"
+     "This is a reminder of your session on {when} ({zone}). You can join it from your\n"
+     "portal:\n\n"
+     "{link}\n"},
+    {DP_MAIL_NEW_MESSAGE, "A new secure message is waiting",
+     "Hello,\n\n"
+     "A new secure message is waiting for you in your portal. For your privacy, messages are\n"
+     "never sent by mail; read it here:\n\n"
+     "{link}\n"},
 };
 
-/* The template with {link} and {time} filled in. */
-static const char *fill(apr_pool_t *p, const char *tmpl, const char *link, const char *time)
+/* The template with its {name} fields filled in; an unknown or missing one stays as it is. */
+static const char *fill(apr_pool_t *p, const char *tmpl, const char *const names[],
+                        const char *const values[], int n)
 {
     const char *out = "", *at = tmpl, *brace;
 
     while ((brace = strchr(at, '{')) != NULL) {
-        const char *value = strncmp(brace, "{link}", 6) == 0   ? link
-                            : strncmp(brace, "{time}", 6) == 0 ? time
-                                                               : NULL;
+        const char *value = NULL;
+        apr_size_t len = 1;
+        for (int i = 0; i < n && value == NULL; i++) {
+            apr_size_t k = strlen(names[i]);
+            if (values[i] != NULL && strncmp(brace, names[i], k) == 0) {
+                value = values[i];
+                len = k;
+            }
+        }
         out = apr_pstrcat(p, out, apr_pstrmemdup(p, at, (apr_size_t)(brace - at)),
                           value ? value : "{", NULL);
-        at = brace + (value ? 6 : 1);
+        at = brace + len;
     }
     return apr_pstrcat(p, out, at, NULL);
 }
@@ -110,20 +146,20 @@ static const char *utc_minute(apr_pool_t *p)
                         t.tm_mday, t.tm_hour, t.tm_min);
 }
 
-dp_error *dp_outbox_make(dp_ctx *c, const char *kind, const char *to, const char *link,
-                         dp_outmail *m)
+dp_error *dp_outbox_compose(apr_pool_t *p, const char *base, const char *kind, const char *to,
+                            const dp_mail_vars *v, dp_outmail *m)
 {
-    apr_pool_t *p = c->r->pool;
+    static const char *const names[] = {"{link}", "{time}", "{when}", "{zone}"};
     const dp_config *main_cfg = dp_config_get(ap_server_conf);
     const mail_text *t = text_of(kind);
-    const char *from_addr, *body, *aad;
+    const char *from_addr, *body, *aad, *values[4];
     apr_size_t aad_len;
     dp_sealed sealed;
     dp_error *e;
 
     /* addresses were validated where they came in; this is the last wall before a header */
     if (t == NULL || !dp_mail_header_safe(to) || strchr(to, '@') == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r,
+        ap_log_perror(APLOG_MARK, APLOG_ERR, 0, p,
                       "DP13001: refused to queue a %s mail: unknown kind or unsafe address",
                       kind);
         return dp_error_internal(p);
@@ -137,7 +173,11 @@ dp_error *dp_outbox_make(dp_ctx *c, const char *kind, const char *to, const char
     m->to = to;
     m->subject = t->subject;
     m->message_id = apr_pstrcat(p, "<", m->id, "@", dp_mail_domain(from_addr), ">", NULL);
-    body = fill(p, t->body, link ? link : dp_outbox_public_base(c), utc_minute(p));
+    values[0] = v->link ? v->link : base;
+    values[1] = utc_minute(p);
+    values[2] = v->when;
+    values[3] = v->zone;
+    body = fill(p, t->body, names, values, 4);
     aad = dp_outbox_aad(p, m->id, &aad_len);
     if ((e = dp_aead_seal(p, main_cfg->message_keys, aad, aad_len, body, strlen(body),
                           &sealed))) {
@@ -147,6 +187,13 @@ dp_error *dp_outbox_make(dp_ctx *c, const char *kind, const char *to, const char
     m->nonce = sealed.nonce_b64;
     m->ct = sealed.ct_b64;
     return NULL;
+}
+
+dp_error *dp_outbox_make(dp_ctx *c, const char *kind, const char *to, const char *link,
+                         dp_outmail *m)
+{
+    dp_mail_vars v = {link, NULL, NULL};
+    return dp_outbox_compose(c->r->pool, dp_outbox_public_base(c), kind, to, &v, m);
 }
 
 dp_error *dp_outbox_insert(dp_ctx *c, dp_db *db, const dp_outmail *m)
@@ -165,5 +212,13 @@ dp_error *dp_outbox_queue(dp_ctx *c, dp_db *db, const char *kind, const char *to
 {
     dp_outmail m;
     dp_error *e = dp_outbox_make(c, kind, to, link, &m);
+    return e ? e : dp_outbox_insert(c, db, &m);
+}
+
+dp_error *dp_outbox_queue_v(dp_ctx *c, dp_db *db, const char *kind, const char *to,
+                            const dp_mail_vars *v)
+{
+    dp_outmail m;
+    dp_error *e = dp_outbox_compose(c->r->pool, dp_outbox_public_base(c), kind, to, v, &m);
     return e ? e : dp_outbox_insert(c, db, &m);
 }

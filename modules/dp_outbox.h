@@ -15,6 +15,19 @@
 #define DP_MAIL_PASSWORD_RESET   "password-reset"
 #define DP_MAIL_PASSWORD_CHANGED "password-changed"
 #define DP_MAIL_INVITE           "invite"
+/* optional kinds (a user may turn them off: notificationPrefs) */
+#define DP_MAIL_APPT_BOOKED      "appointment-booked"
+#define DP_MAIL_APPT_CONFIRMED   "appointment-confirmed"
+#define DP_MAIL_APPT_CANCELLED   "appointment-cancelled"
+#define DP_MAIL_APPT_RESCHEDULED "appointment-rescheduled"
+#define DP_MAIL_REMINDER         "reminder"
+#define DP_MAIL_NEW_MESSAGE      "new-message"
+
+/* What a mail's text is filled with: its link, and for appointments when (in words, local)
+ * and the zone that is in. NULL: not used by the kind. */
+typedef struct dp_mail_vars {
+    const char *link, *when, *zone;
+} dp_mail_vars;
 
 /* Lifetimes of the mailed links, in seconds. */
 #define DP_VERIFY_LINK_S (48 * 3600)
@@ -37,6 +50,11 @@ const char *dp_outbox_link(dp_ctx *c, const char *page, const char *token);
 dp_error *dp_outbox_make(dp_ctx *c, const char *kind, const char *to, const char *link,
                          dp_outmail *m);
 
+/* The same outside a request (the delivery thread): base is the portal's base URL, the
+ * texts filled from v. */
+dp_error *dp_outbox_compose(apr_pool_t *p, const char *base, const char *kind, const char *to,
+                            const dp_mail_vars *v, dp_outmail *m);
+
 /* Insert a made mail in the open transaction; the delivery thread is woken once the request
  * has answered. */
 dp_error *dp_outbox_insert(dp_ctx *c, dp_db *db, const dp_outmail *m);
@@ -44,6 +62,10 @@ dp_error *dp_outbox_insert(dp_ctx *c, dp_db *db, const dp_outmail *m);
 /* dp_outbox_make + dp_outbox_insert. */
 dp_error *dp_outbox_queue(dp_ctx *c, dp_db *db, const char *kind, const char *to,
                           const char *link);
+
+/* dp_outbox_compose + dp_outbox_insert, for a request. */
+dp_error *dp_outbox_queue_v(dp_ctx *c, dp_db *db, const char *kind, const char *to,
+                            const dp_mail_vars *v);
 
 /* The AAD that binds a sealed body to its outbox row. */
 const char *dp_outbox_aad(apr_pool_t *p, const char *id, apr_size_t *len);

@@ -53,6 +53,18 @@ json_t *dp_user_json(apr_pool_t *p, const dp_rows *rows, int i)
         json_object_set_new(u, "emailVerified",
                             json_boolean(verified != NULL && strcmp(verified, "t") == 0));
     }
+    {
+        /* which optional mail the user wants (absent columns: a row from elsewhere) */
+        static const char *const prefs[][2] = {{"pref_reminders", "reminders"},
+                                               {"pref_messages", "messages"},
+                                               {"pref_appointments", "appointments"}};
+        json_t *np = json_object();
+        for (size_t k = 0; k < sizeof(prefs) / sizeof(prefs[0]); k++) {
+            const char *v = dp_rows_get(rows, i, prefs[k][0]);
+            json_object_set_new(np, prefs[k][1], json_boolean(v == NULL || strcmp(v, "t") == 0));
+        }
+        json_object_set_new(u, "notificationPrefs", np);
+    }
     dp_json_set_str(u, "createdAt", dp_rows_get(rows, i, "created_at"));
     dp_json_set_str(u, "updatedAt", dp_rows_get(rows, i, "updated_at"));
     return u;

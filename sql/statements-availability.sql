@@ -54,7 +54,8 @@ SELECT u.time_zone, coalesce(h.slot_minutes, 60) AS slot_minutes,
 
 -- name: available_slots
 -- The open slots of one local day. A slot is offered when the whole of it lies inside the
--- day's hours and outside the break (wall-clock time), the day is not time off, its start is
+-- day's hours and outside the break (its end taken in real time, then read on the local
+-- clock: across a daylight-saving change the two differ), the day is not time off, its start is
 -- at least min_notice minutes away and the day within the horizon, the local time exists
 -- (not in a daylight-saving gap), and it overlaps no pending or confirmed appointment of any
 -- length (real time, the exclusion constraint's rule). Without saved hours: the default
@@ -86,8 +87,10 @@ WITH prov AS (
 SELECT to_char(c.local_start, 'HH24:MI') AS time24, dp_ts(c.utc_start) AS starts_at
   FROM cand c
  WHERE (c.utc_start AT TIME ZONE c.time_zone) = c.local_start
+   AND ((c.utc_start + c.len) AT TIME ZONE c.time_zone) <= c.day + c.end_time
    AND (c.break_start IS NULL
-        OR NOT (c.local_start < c.day + c.break_end AND c.local_start + c.len > c.day + c.break_start))
+        OR NOT (c.local_start < c.day + c.break_end
+                AND ((c.utc_start + c.len) AT TIME ZONE c.time_zone) > c.day + c.break_start))
    AND NOT EXISTS (SELECT 1 FROM time_off t
                     WHERE t.provider_id = c.provider_id AND c.day BETWEEN t.first_day AND t.last_day)
    AND c.utc_start >= now() + %s::integer * interval '1 minute'
@@ -109,10 +112,13 @@ WITH prov AS (
     SELECT %s::date AS day, %s::time AS t, %s::integer * interval '1 minute' AS len
 )
 SELECT h.provider_id IS NOT NULL AS configured,
-       coalesce(w.enabled AND b.t >= w.start_time AND b.day + b.t + b.len <= b.day + w.end_time
+       coalesce(w.enabled AND b.t >= w.start_time
+                AND ((b.day + b.t) AT TIME ZONE prov.time_zone + b.len) AT TIME ZONE prov.time_zone
+                    <= b.day + w.end_time
                 AND (w.break_start IS NULL
                      OR NOT (b.day + b.t < b.day + w.break_end
-                             AND b.day + b.t + b.len > b.day + w.break_start))
+                             AND ((b.day + b.t) AT TIME ZONE prov.time_zone + b.len)
+                                 AT TIME ZONE prov.time_zone > b.day + w.break_start))
                 AND NOT EXISTS (SELECT 1 FROM time_off o
                                  WHERE o.provider_id = prov.id
                                    AND b.day BETWEEN o.first_day AND o.last_day),

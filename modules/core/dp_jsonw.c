@@ -1,5 +1,7 @@
 #include "dp_jsonw.h"
 
+#include "dp_buf.h"
+
 #include <apr_strings.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,20 +22,7 @@ dp_jw *dp_jw_make(apr_pool_t *p, apr_size_t hint)
 /* Room for n more bytes and the final NUL. */
 static void reserve(dp_jw *w, apr_size_t n)
 {
-    apr_size_t cap;
-    char *buf;
-
-    if (w->len + n + 1 <= w->cap) {
-        return;
-    }
-    cap = w->cap * 2;
-    while (cap < w->len + n + 1) {
-        cap *= 2;
-    }
-    buf = apr_palloc(w->p, cap);
-    memcpy(buf, w->buf, w->len);
-    w->buf = buf;
-    w->cap = cap;
+    dp_buf_reserve(w->p, &w->buf, w->len, &w->cap, n);
 }
 
 static void put(dp_jw *w, const char *s, apr_size_t n)

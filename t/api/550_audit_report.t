@@ -71,7 +71,7 @@ like($res->header('Vary') // '', qr/\bAccept\b/, 'Vary: Accept (the answer depen
 my @misshapen = grep {
     my $e = $_;
     join(',', sort keys %$e) ne join(',', @{ EVENT_KEYS() }) || ($e->{id} // '') !~ $UUID_RE
-        || ($e->{at} // '') !~ $TS_RE || ($e->{actorType} // '') !~ /^(provider|client|anonymous)$/
+        || ($e->{at} // '') !~ $TS_RE || ($e->{actorType} // '') !~ /^(provider|client|anonymous|system)$/
         || ($e->{outcome} // '') !~ /^(success|failure|denied)$/
         || grep({ defined $e->{$_} && $e->{$_} !~ $UUID_RE } qw(actorId clientId))
 } @ev;

@@ -7,7 +7,8 @@
 # with the route's action, the caller as actor, the outcome and the client whose data it is.
 # Reads done by POST (joining an appointment answers its video link) are walked too. Every
 # audited GET route without a token (401) and with the wrong role (403) writes one denied
-# event as well.
+# event as well; a public one (the calendar feed, whose link is its key) is walked with an
+# unknown link instead.
 use strict;
 use warnings FATAL => 'all';
 use FindBin;
@@ -56,10 +57,18 @@ my @setup = (
     [note_create($qtok, appointmentId => $other_appt, type => 'Progress', content => PROGRESS_CONTENT)],
 );
 is_deeply([map { $_->[0] } @setup], [201, 201, 201, 201, 201], 'setup: note, messages both ways, invoice, the other note');
+# the provider's calendar feed (issue 15): a public route whose link is the key; read "as feed"
+# (no token: the feed's provider is the actor) or "as anonymous" (an unknown link: denied)
+my (undef, $feed) = api(POST => '/api/provider/calendar-feed', token => $ptok);
+my ($feed_path) = ($feed->{url} // '') =~ m{(/api/calendar/[0-9a-f]{64}\.ics)$};
+ok($feed_path, 'setup: the provider\'s calendar feed') or $feed_path = '/api/calendar/none.ics';
 
-my %tok = (provider => $ptok, client => $ctok, other_provider => $qtok, other_client => $dtok);
-my %uid = (provider => $P, client => $C, other_provider => $q->{id}, other_client => $dcl->{id});
-my %type = (provider => 'provider', client => 'client', other_provider => 'provider', other_client => 'client');
+my %tok = (provider => $ptok, client => $ctok, other_provider => $qtok, other_client => $dtok,
+           feed => undef, anonymous => undef);
+my %uid = (provider => $P, client => $C, other_provider => $q->{id}, other_client => $dcl->{id},
+           feed => $P, anonymous => '');
+my %type = (provider => 'provider', client => 'client', other_provider => 'provider', other_client => 'client',
+            feed => 'provider', anonymous => 'anonymous');
 
 # ---- the walks: route => [[as, path, status, outcome, client_id, action?], ...] -----------------
 my %walk = (
@@ -96,6 +105,8 @@ my %walk = (
         [['provider', '/api/provider/available-slots/' . next_year() . '-02-01', 200, 'success', '']],
     'GET /api/client/provider/available-slots/:date' =>
         [['client', '/api/client/provider/available-slots/' . next_year() . '-02-01', 200, 'success', $C]],
+    'GET /api/calendar/:token' => [['feed', $feed_path, 200, 'success', ''],
+                                   ['anonymous', '/api/calendar/' . ('0' x 64) . '.ics', 404, 'denied', '']],
     # reads by POST: the video link of an appointment
     'POST /api/appointments/:id/join' => [['provider', "/api/appointments/$appt/join", 200, 'success', $C],
                                           ['client', "/api/appointments/$appt/join", 200, 'success', $C],
@@ -135,6 +146,7 @@ for my $key (sort keys %exempt) {
 my %sample = map { my $k = $_; ($k => $walk{$k}[0][1]) } keys %walk;
 for my $key (sort keys %walk) {
     my $r = $route{$key} or next;
+    next if $r->{roles} eq 'PUBLIC';    # no token to refuse: the walk's unknown key is its refusal
     my (undef, undef, $res) = api($r->{method} => $sample{$key});
     is($res->code, 401, "$key without a token: 401");
     audit_single($res, { action => $r->{action}, outcome => 'denied', actor_type => 'anonymous', actor_id => '',

@@ -26,6 +26,7 @@ static const struct {
     {"export", dp_suite_export}, /* audit report: CSV and Accept */
     {"jsonw", dp_suite_jsonw},
     {"mail", dp_suite_mail},
+    {"ics", dp_suite_ics}, /* calendar feed (issue 15) */
 };
 
 static long checks, failed;

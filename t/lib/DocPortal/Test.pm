@@ -39,10 +39,11 @@ our $UUID_RE = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 our $TS_RE   = qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$/;
 
 use constant PROVIDER_KEYS => [sort qw(id email name userType phone avatar specialty license bio
-                                       hourlyRate timeZone emailVerified createdAt updatedAt)];
+                                       hourlyRate timeZone emailVerified notificationPrefs
+                                       createdAt updatedAt)];
 use constant CLIENT_KEYS   => [sort qw(id email name userType phone avatar dateOfBirth address
                                        insurance providerId emergencyContact emailVerified
-                                       createdAt updatedAt)];
+                                       notificationPrefs createdAt updatedAt)];
 
 use constant APPOINTMENT_KEYS => [sort qw(id clientId providerId clientName providerName date time
                                           duration type status notes videoLink amount timeZone
