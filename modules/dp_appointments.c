@@ -293,15 +293,59 @@ static dp_error *slot_taken(apr_pool_t *p)
                          "The provider already has an appointment at that time.");
 }
 
+/* The video room a booking made before taking the lock. */
+typedef struct room {
+    const char *link, *vendor, *event;
+} room;
+
+/* Under the provider's lock: the pending count again, the insert (the exclusion constraint
+ * is the final word on overlaps), the mail and the audit event; the caller commits. */
+static dp_error *book_tx(dp_ctx *c, dp_db *db, const booking *b, const booking_req *q,
+                         const dp_rows *prov, const instant *at, const char *id,
+                         const room *rm)
+{
+    apr_pool_t *p = c->r->pool;
+    dp_rows *rows;
+    dp_error *e;
+
+    if ((e = dp_db_begin(db))) return e;
+    if ((e = dp_db_select(db, DPQ_PROVIDER_LOCK, &rows, DP_ARGS(b->provider_id)))) return e;
+    if ((e = pending_limit(c, db, b))) {
+        return e->status < 500 ? refused(c, db, b, e) : e;
+    }
+    if ((e = dp_db_select(db, DPQ_APPT_INSERT, &rows,
+                          DP_ARGS(id, b->provider_id, b->client_id, at->starts_at, q->dur_s,
+                                  at->ends_at, q->type, b->by_provider ? "confirmed" : "pending",
+                                  q->notes, rm->link, rm->vendor, rm->event,
+                                  amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"),
+                                             q->minutes))))) {
+        return e;
+    }
+    if (rows->nrows == 0) {
+        return refused(c, db, b, slot_taken(p));
+    }
+    /* the other party hears of it: the provider of a request, the client of a booking */
+    if ((e = notify(c, db, id, b->by_provider ? DP_MAIL_APPT_CONFIRMED : DP_MAIL_APPT_BOOKED,
+                    b->by_provider))) {
+        return e;
+    }
+    c->mail_queued = 1; /* also: a confirmed session close enough gets its reminder now */
+    {
+        dp_audit_event ev = {.resource_id = id, .client_id = b->client_id,
+                             .outcome = DP_OUTCOME_SUCCESS};
+        return dp_audit(c, &ev);
+    }
+}
+
 /* Book: the instant in the provider's zone, the client's rules, a cheap look at the slot
- * and the pending count before a video room is made, then, under the provider's lock, the
- * count again and the insert (the exclusion constraint is the final word on overlaps). */
+ * and the pending count before a video room is made, then the locked part (book_tx). */
 static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
 {
     apr_pool_t *p = c->r->pool;
-    const char *id, *link, *vendor, *event;
+    const char *id;
     dp_rows *prov, *rows;
     instant at;
+    room rm;
     dp_db *db;
     dp_error *e;
 
@@ -334,35 +378,19 @@ static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
     }
     if ((e = dp_video_room(c, id, dp_rows_get(prov, 0, "email"),
                            strcmp(dp_rows_get(prov, 0, "email_verified"), "t") == 0,
-                           at.starts_at, at.ends_at, q->type, &link, &vendor, &event))) {
+                           at.starts_at, at.ends_at, q->type, &rm.link, &rm.vendor,
+                           &rm.event))) {
         return e;
     }
-    if ((e = dp_db_begin(db))) return e;
-    if ((e = dp_db_select(db, DPQ_PROVIDER_LOCK, &rows, DP_ARGS(b->provider_id)))) return e;
-    if ((e = pending_limit(c, db, b))) {
-        return e->status < 500 ? refused(c, db, b, e) : e;
-    }
-    if ((e = dp_db_select(db, DPQ_APPT_INSERT, &rows,
-                          DP_ARGS(id, b->provider_id, b->client_id, at.starts_at, q->dur_s,
-                                  at.ends_at, q->type, b->by_provider ? "confirmed" : "pending",
-                                  q->notes, link, vendor, event,
-                                  amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"),
-                                             q->minutes))))) {
+    if ((e = book_tx(c, db, b, q, prov, &at, id, &rm))) {
+        /* Nothing was committed (the slot went to another booking under the lock, the
+         * pending limit, a failed statement): the Google event made for it goes, once the
+         * lock is released. */
+        if (rm.event != NULL) {
+            dp_db_rollback(db);
+            dp_video_gone(c, id, dp_rows_get(prov, 0, "email"), rm.event);
+        }
         return e;
-    }
-    if (rows->nrows == 0) {
-        return refused(c, db, b, slot_taken(p));
-    }
-    /* the other party hears of it: the provider of a request, the client of a booking */
-    if ((e = notify(c, db, id, b->by_provider ? DP_MAIL_APPT_CONFIRMED : DP_MAIL_APPT_BOOKED,
-                    b->by_provider))) {
-        return e;
-    }
-    c->mail_queued = 1; /* also: a confirmed session close enough gets its reminder now */
-    {
-        dp_audit_event ev = {.resource_id = id, .client_id = b->client_id,
-                             .outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_audit(c, &ev))) return e;
     }
     if ((e = dp_db_commit(db))) return e;
     return reply_appointment(c, db, 201, id);
@@ -516,8 +544,8 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
 {
     apr_pool_t *p = c->r->pool;
     const char *me = c->who->user_id, *from, *to, *date, *time, *starts, *amount = NULL;
-    int minutes, resched;
-    dp_rows *cur, *rows;
+    int minutes, resched, cancelled, moved;
+    dp_rows *cur, *rows, *gev = NULL;
     dp_db *db;
     dp_error *e;
 
@@ -601,7 +629,27 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
                              .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ev))) return e;
     }
+    /* a Google event follows a cancellation or a move, once it is committed */
+    cancelled = strcmp(to, "cancelled") == 0 && strcmp(from, "cancelled") != 0;
+    moved = resched && !cancelled
+            && (strcmp(starts, dp_rows_get(cur, 0, "starts_at")) != 0
+                || minutes != atoi(dp_rows_get(cur, 0, "duration_minutes")));
+    if ((cancelled || moved)
+        && (e = dp_db_select(db, DPQ_APPT_GOOGLE_EVENT, &gev, DP_ARGS(id)))) {
+        return e;
+    }
     if ((e = dp_db_commit(db))) return e;
+    if (gev != NULL && gev->nrows > 0) {
+        const char *email = dp_rows_get(gev, 0, "provider_email");
+        const char *event = dp_rows_get(gev, 0, "google_event_id");
+        if (cancelled) {
+            dp_video_gone(c, id, email, event);
+        }
+        else {
+            dp_video_moved(c, id, email, event, dp_rows_get(gev, 0, "starts_at"),
+                           dp_rows_get(gev, 0, "ends_at"));
+        }
+    }
     return reply_appointment(c, db, 200, id);
 }
 

@@ -44,6 +44,10 @@ dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provi
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
                       "DP05001: Google Meet room for appointment %s failed (%s); using Jitsi",
                       appointment_id, e->detail);
+        if (*event_id != NULL) {
+            /* an event without a usable link: it would sit in the calendar for nothing */
+            dp_video_gone(c, appointment_id, provider_email, *event_id);
+        }
     }
     /* 128 random bits: the room name is the only thing that keeps strangers out */
     room = dp_random_hex(c->r->pool, 16);
@@ -54,4 +58,28 @@ dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provi
     *vendor = "jitsi";
     *event_id = NULL;
     return NULL;
+}
+
+void dp_video_moved(dp_ctx *c, const char *appointment_id, const char *provider_email,
+                    const char *event_id, const char *starts_at, const char *ends_at)
+{
+    dp_error *e = dp_google_event_move(c->r->pool, &c->cfg->google, provider_email, event_id,
+                                       starts_at, ends_at);
+    if (e != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                      "DP05003: Google event of appointment %s not moved (%s); the "
+                      "provider's calendar shows the old time", appointment_id, e->detail);
+    }
+}
+
+void dp_video_gone(dp_ctx *c, const char *appointment_id, const char *provider_email,
+                   const char *event_id)
+{
+    dp_error *e = dp_google_event_delete(c->r->pool, &c->cfg->google, provider_email,
+                                         event_id);
+    if (e != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                      "DP05004: Google event of appointment %s not deleted (%s); it stays in "
+                      "the provider's calendar", appointment_id, e->detail);
+    }
 }

@@ -16,4 +16,19 @@ dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provi
                         const char *starts_at, const char *ends_at, const char *summary,
                         const char **link, const char **vendor, const char **event_id);
 
+/* The Google event of an appointment kept in step with it, once the database said so (after
+ * the commit, or after the rollback of a booking that failed). The event lives in the
+ * provider's calendar (provider_email, as when it was made). A failure is logged with the
+ * appointment's id and Google's short reason, never returned: the appointment stands as the
+ * database has it, whatever Google says. */
+
+/* The appointment moved: its event follows to starts_at .. ends_at (RFC 3339). */
+void dp_video_moved(dp_ctx *c, const char *appointment_id, const char *provider_email,
+                    const char *event_id, const char *starts_at, const char *ends_at);
+
+/* The appointment was cancelled, or its booking failed after the event was made: the event
+ * goes (one Google no longer has counts as gone). */
+void dp_video_gone(dp_ctx *c, const char *appointment_id, const char *provider_email,
+                   const char *event_id);
+
 #endif

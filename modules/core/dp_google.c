@@ -468,13 +468,15 @@ static dp_error *read_event(apr_pool_t *p, const dp_http_resp *resp, const char 
     return NULL;
 }
 
-static dp_error *post_event(apr_pool_t *p, const account *a, const char *token,
-                            const char *body, apr_size_t body_len, apr_time_t deadline,
-                            dp_http_resp *resp)
+/* One Calendar API request as the token's subject. path lies below the API base; a body,
+ * when given, is JSON. */
+static dp_error *api_request(apr_pool_t *p, const account *a, const char *token,
+                             const char *method, const char *path, const char *body,
+                             apr_size_t body_len, apr_time_t deadline, dp_http_resp *resp)
 {
     const char *headers[] = {apr_pstrcat(p, "Authorization: Bearer ", token, NULL),
-                             "Content-Type: application/json", "Accept: application/json",
-                             NULL};
+                             "Accept: application/json",
+                             body != NULL ? "Content-Type: application/json" : NULL, NULL};
     const char *base = a->api_base;
     apr_size_t n = strlen(base);
     dp_http_req req = {0};
@@ -482,9 +484,8 @@ static dp_error *post_event(apr_pool_t *p, const account *a, const char *token,
     while (n > 0 && base[n - 1] == '/') {
         n--;
     }
-    req.method = "POST";
-    req.url = apr_pstrcat(p, apr_pstrndup(p, base, n),
-                          "/calendar/v3/calendars/primary/events?conferenceDataVersion=1", NULL);
+    req.method = method;
+    req.url = apr_pstrcat(p, apr_pstrndup(p, base, n), path, NULL);
     req.headers = headers;
     req.body = body;
     req.body_len = body_len;
@@ -494,6 +495,71 @@ static dp_error *post_event(apr_pool_t *p, const account *a, const char *token,
         return fail(p, "Google did not answer in time.");
     }
     return dp_http_do(p, &req, resp);
+}
+
+/* The request with a token for subject: the cached one, else a fresh one. A cached token
+ * Google no longer takes (revoked, key rotated) is dropped and the request made once more
+ * with a fresh one: a 401 changed nothing on Google's side. On NULL, *resp holds Google's
+ * answer, whatever its status (a token refused even fresh is evicted as well). */
+static dp_error *calendar_call(apr_pool_t *p, const account *a, const char *subject,
+                               const char *method, const char *path, const char *body,
+                               apr_size_t body_len, apr_time_t deadline, dp_http_resp *resp)
+{
+    const char *cache_key = apr_pstrcat(p, a->client_email, "\n", subject, NULL);
+    const char *token = cache_get(p, cache_key);
+    int from_cache = token != NULL;
+    long long expires_in = 0;
+    dp_error *e;
+
+    for (;;) {
+        if (token == NULL) {
+            if ((e = fetch_token(p, a, subject, deadline, &token, &expires_in)) != NULL) {
+                return e;
+            }
+            cache_put(cache_key, token, expires_in);
+        }
+        if ((e = api_request(p, a, token, method, path, body, body_len, deadline, resp))) {
+            return e;
+        }
+        if (resp->status == 401) {
+            cache_evict(cache_key, token);
+            if (from_cache) {
+                token = NULL;
+                from_cache = 0;
+                continue;
+            }
+        }
+        return NULL;
+    }
+}
+
+/* A 502 for a non-2xx answer of the Calendar API: the status and Google's short code. */
+static dp_error *refused_by_google(apr_pool_t *p, const dp_http_resp *resp, const char *what)
+{
+    json_t *j = dp_json_own(p, json_loadb(resp->body, resp->len, 0, NULL));
+    const char *code = safe_code(
+        p, json_string_value(json_object_get(json_object_get(j, "error"), "status")));
+
+    return dp_error_make(p, 502, DP_E_UPSTREAM, NULL, "Google Calendar refused %s (HTTP %d%s%s).",
+                         what, resp->status, code ? ", " : "", code ? code : "");
+}
+
+static int valid_subject(const char *s)
+{
+    return s != NULL && strchr(s, '@') != NULL && strlen(s) <= 320;
+}
+
+static apr_time_t deadline_of(const dp_google_cfg *cfg)
+{
+    long budget = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : DP_GOOGLE_TIMEOUT_MS;
+    return apr_time_now() + apr_time_from_msec(budget);
+}
+
+/* The path of one event of the subject's primary calendar. */
+static const char *event_path(apr_pool_t *p, const char *event_id)
+{
+    return apr_pstrcat(p, "/calendar/v3/calendars/primary/events/", form_escape(p, event_id),
+                       NULL);
 }
 
 static const char *event_json(apr_pool_t *p, const char *start, const char *end,
@@ -518,12 +584,9 @@ dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg,
                                 const char *request_id, const char **meet_link,
                                 const char **event_id)
 {
-    long budget = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : DP_GOOGLE_TIMEOUT_MS;
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(budget);
-    const char *token, *body, *cache_key;
+    apr_time_t deadline = deadline_of(cfg);
+    const char *body;
     apr_size_t body_len;
-    long long expires_in = 0;
-    int from_cache;
     dp_http_resp resp;
     account a;
     dp_error *e;
@@ -533,49 +596,105 @@ dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg,
     if ((e = read_key_file(p, cfg, &a)) != NULL) {
         return e;
     }
-    if (subject_email == NULL || strchr(subject_email, '@') == NULL || strlen(subject_email) > 320
-        || start_rfc3339 == NULL || end_rfc3339 == NULL || request_id == NULL
-        || request_id[0] == '\0' || strlen(request_id) > 1024) {
+    if (!valid_subject(subject_email) || start_rfc3339 == NULL || end_rfc3339 == NULL
+        || request_id == NULL || request_id[0] == '\0' || strlen(request_id) > 1024) {
         return fail(p, "The Google Meet request is incomplete.");
     }
     body = event_json(p, start_rfc3339, end_rfc3339, summary, request_id, &body_len);
     if (body == NULL) {
         return fail(p, "The Google Meet request is not valid UTF-8.");
     }
-
-    cache_key = apr_pstrcat(p, a.client_email, "\n", subject_email, NULL);
-    token = cache_get(p, cache_key);
-    from_cache = token != NULL;
-    for (;;) {
-        if (token == NULL) {
-            if ((e = fetch_token(p, &a, subject_email, deadline, &token, &expires_in)) != NULL) {
-                return e;
-            }
-            cache_put(cache_key, token, expires_in);
-        }
-        if ((e = post_event(p, &a, token, body, body_len, deadline, &resp)) != NULL) {
-            return e;
-        }
-        /* A cached token Google no longer takes (revoked, key rotated): drop it and try
-         * once with a fresh one. Nothing was created on a 401. */
-        if (resp.status == 401 && from_cache) {
-            cache_evict(cache_key, token);
-            token = NULL;
-            from_cache = 0;
-            continue;
-        }
-        break;
+    if ((e = calendar_call(p, &a, subject_email, "POST",
+                           "/calendar/v3/calendars/primary/events?conferenceDataVersion=1", body,
+                           body_len, deadline, &resp)) != NULL) {
+        return e;
     }
     if (resp.status < 200 || resp.status > 299) {
-        json_t *j = dp_json_own(p, json_loadb(resp.body, resp.len, 0, NULL));
-        const char *code = safe_code(
-            p, json_string_value(json_object_get(json_object_get(j, "error"), "status")));
-        if (resp.status == 401) {
-            cache_evict(cache_key, token);
-        }
-        return dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
-                             "Google Calendar refused the event (HTTP %d%s%s).", resp.status,
-                             code ? ", " : "", code ? code : "");
+        return refused_by_google(p, &resp, "the event");
     }
     return read_event(p, &resp, meet_link, event_id);
+}
+
+/* An instant as the API takes it: RFC 3339 date and time (YYYY-MM-DDTHH:MM:SS), then
+ * fractions and an offset or Z, of a sane length. */
+static int valid_instant(const char *s)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    apr_size_t n = s ? strlen(s) : 0, i;
+
+    if (n <= sizeof(shape) - 1 || n > 64) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(shape) - 1; i++) {
+        if (shape[i] == 'd' ? !apr_isdigit(s[i]) : s[i] != shape[i]) {
+            return 0;
+        }
+    }
+    for (; i < n; i++) {
+        if (!apr_isdigit(s[i]) && !strchr(".:+-Z", s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg,
+                               const char *subject_email, const char *event_id,
+                               const char *start_rfc3339, const char *end_rfc3339)
+{
+    apr_time_t deadline = deadline_of(cfg);
+    const char *body;
+    apr_size_t body_len;
+    dp_http_resp resp;
+    json_t *times;
+    account a;
+    dp_error *e;
+
+    if ((e = read_key_file(p, cfg, &a)) != NULL) {
+        return e;
+    }
+    if (!valid_subject(subject_email) || !valid_event_id(event_id)
+        || !valid_instant(start_rfc3339) || !valid_instant(end_rfc3339)) {
+        return fail(p, "The Google event move is incomplete or malformed.");
+    }
+    times = dp_json_own(p, json_pack("{s:{s:s}, s:{s:s}}", "start", "dateTime", start_rfc3339,
+                                     "end", "dateTime", end_rfc3339));
+    if (times == NULL) {
+        return fail(p, "The Google event move could not be written.");
+    }
+    body = dp_json_dump(p, times, &body_len);
+    if ((e = calendar_call(p, &a, subject_email, "PATCH", event_path(p, event_id), body,
+                           body_len, deadline, &resp)) != NULL) {
+        return e;
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        return refused_by_google(p, &resp, "to move the event");
+    }
+    return NULL;
+}
+
+dp_error *dp_google_event_delete(apr_pool_t *p, const dp_google_cfg *cfg,
+                                 const char *subject_email, const char *event_id)
+{
+    apr_time_t deadline = deadline_of(cfg);
+    dp_http_resp resp;
+    account a;
+    dp_error *e;
+
+    if ((e = read_key_file(p, cfg, &a)) != NULL) {
+        return e;
+    }
+    if (!valid_subject(subject_email) || !valid_event_id(event_id)) {
+        return fail(p, "The Google event deletion is incomplete or malformed.");
+    }
+    if ((e = calendar_call(p, &a, subject_email, "DELETE", event_path(p, event_id), NULL, 0,
+                           deadline, &resp)) != NULL) {
+        return e;
+    }
+    /* 404 (never there, or purged) and 410 (deleted already): what was asked for holds */
+    if ((resp.status >= 200 && resp.status <= 299) || resp.status == 404
+        || resp.status == 410) {
+        return NULL;
+    }
+    return refused_by_google(p, &resp, "to delete the event");
 }

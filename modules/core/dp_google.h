@@ -1,16 +1,20 @@
-/* dp_google: a Google Meet link for an appointment, through Google Calendar.
+/* dp_google: a Google Meet link for an appointment, through Google Calendar, and the
+ * calendar event kept in step with the appointment.
  *
  * The module holds a service-account key with domain-wide delegation. For each appointment it
  * acts as the provider (the JWT's sub): it trades a signed RS256 assertion for an access token
  * (OAuth 2.0 JWT bearer grant), then creates an event in the provider's primary calendar with
- * a conference create request, and takes the event's Meet link.
+ * a conference create request, and takes the event's Meet link. Later it moves the event
+ * (events.patch) when the appointment moves, and deletes it (events.delete) when the
+ * appointment is cancelled or its booking failed.
  *
  * Access tokens are cached in process memory per (service account, provider) until 60 s
  * before they expire. The cache needs dp_google_init; without it every call fetches a token.
  *
  * Every failure is a 502 upstream_error whose detail is safe to log and to show: it never
- * holds a token, the key, the assertion or the provider's address. The caller is expected to
- * fall back to another video provider.
+ * holds a token, the key, the assertion or the provider's address. Without a Meet link the
+ * caller is expected to fall back to another video provider; a failed move or deletion leaves
+ * the appointment as it is (the calendar is a convenience, the database the record).
  *
  * Needs curl_global_init (see dp_http.h). Pure C, no httpd headers. */
 #ifndef DP_GOOGLE_H
@@ -32,7 +36,7 @@ typedef struct dp_google_cfg {
     const char *key_file_json; /* contents of a service-account key file (JSON) */
     const char *api_base;      /* NULL: DP_GOOGLE_API_BASE */
     const char *token_url;     /* NULL: the key file's token_uri, else DP_GOOGLE_TOKEN_URL */
-    long timeout_ms;           /* budget of one dp_google_meet_create; <= 0: the default */
+    long timeout_ms;           /* budget of one call below (token and API); <= 0: the default */
 } dp_google_cfg;
 
 /* Create the token cache and its mutex in a subpool of pconf. Call once per process before
@@ -54,5 +58,19 @@ dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg,
                                 const char *end_rfc3339, const char *summary,
                                 const char *request_id, const char **meet_link,
                                 const char **event_id);
+
+/* Move event_id (an id dp_google_meet_create gave) in subject_email's primary calendar to
+ * start .. end (RFC 3339): PATCH .../calendars/primary/events/<id> with {start, end} only,
+ * so the conference and the rest of the event stay. Returns NULL on a 2xx answer, else a 502
+ * upstream_error (an event Google no longer has is one: HTTP 404). */
+dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg,
+                               const char *subject_email, const char *event_id,
+                               const char *start_rfc3339, const char *end_rfc3339);
+
+/* Delete event_id from subject_email's primary calendar: DELETE .../events/<id>. Returns NULL
+ * when it is gone: deleted now (2xx), or already (Google's 404 and 410); else a 502
+ * upstream_error. */
+dp_error *dp_google_event_delete(apr_pool_t *p, const dp_google_cfg *cfg,
+                                 const char *subject_email, const char *event_id);
 
 #endif

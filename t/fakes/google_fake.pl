@@ -13,17 +13,30 @@
 #   POST /calendar/v3/calendars/primary/events   needs a Bearer token this process issued,
 #                                                ?conferenceDataVersion=1 and a hangoutsMeet
 #                                                createRequest; answers a Google-shaped event
-#   GET  /__requests    JSON array of what the two endpoints above received (method, path,
+#                                                and keeps it (in the token subject's calendar)
+#   PATCH  /calendar/v3/calendars/primary/events/ID   events.patch: a Bearer token this process
+#                                                issued, a JSON body whose start/end (if
+#                                                given) carry dateTime; answers the moved event.
+#                                                404 when the subject's calendar has no such
+#                                                live event
+#   DELETE /calendar/v3/calendars/primary/events/ID   events.delete: a Bearer token this
+#                                                process issued; 204, or 404 (unknown in the
+#                                                subject's calendar), or 410 (deleted already)
+#   GET  /__requests    JSON array of what the endpoints above received (method, path,
 #                       query, some headers, parsed body; for /token the decoded JWT and
-#                       whether its signature verified; for events the link answered)
+#                       whether its signature verified; for events the link answered; for
+#                       PATCH and DELETE the event_id; for all of them the status answered)
+#   GET  /__events      JSON object: every event created, by id (organizer, start, end,
+#                       deleted)
 #   POST /__reset       forget the request log
 #   POST /__mode?mode=M switch mode without a restart
 #   GET  /__redirect    302 to /__requests     (HTTP client tests)
 #   GET  /__big?n=N     N bytes of "x"
 #   GET  /__sleep?ms=N  answer after N ms
 #
-# Modes: ok | token_fail (token: 400 invalid_grant) | api_fail (events: 500) | api_401
-# (events: 401) | no_link (event without conference data) | pending (conference still pending,
+# Modes: ok | token_fail (token: 400 invalid_grant) | api_fail (every events call: 500) |
+# change_fail (PATCH and DELETE of an event: 500; creating one works) | api_401 (every events
+# call: 401) | no_link (event without conference data) | pending (conference still pending,
 # no link) | entry_only (link only in conferenceData.entryPoints) | bad_link (link not on
 # meet.google.com) | slow (token and events answer after --delay seconds, default 3).
 #
@@ -40,7 +53,7 @@ use MIME::Base64 qw(decode_base64);
 use Time::HiRes qw(sleep);
 
 my %MODES = map { $_ => 1 }
-    qw(ok token_fail api_fail api_401 no_link pending entry_only bad_link slow);
+    qw(ok token_fail api_fail change_fail api_401 no_link pending entry_only bad_link slow);
 my $GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 my $SCOPE = 'https://www.googleapis.com/auth/calendar.events';
 my $EVENTS = '/calendar/v3/calendars/primary/events';
@@ -56,6 +69,7 @@ die "google_fake: unknown mode '$mode'\n" unless $MODES{$mode};
 my $json = JSON::PP->new->canonical->allow_nonref;
 my @log;       # what /token and the events endpoint received
 my %issued;    # access token => subject
+my %events;    # event id => { organizer, start, end, summary, deleted }
 
 my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
                                 Listen => 16, ReuseAddr => 1)
@@ -110,8 +124,9 @@ sub read_request {
 
 sub respond {
     my ($c, $code, $body, $extra) = @_;
-    my %reason = (200 => 'OK', 302 => 'Found', 400 => 'Bad Request', 401 => 'Unauthorized',
-                  404 => 'Not Found', 405 => 'Method Not Allowed', 500 => 'Internal Server Error');
+    my %reason = (200 => 'OK', 204 => 'No Content', 302 => 'Found', 400 => 'Bad Request',
+                  401 => 'Unauthorized', 404 => 'Not Found', 405 => 'Method Not Allowed',
+                  410 => 'Gone', 500 => 'Internal Server Error');
     $body = $json->encode($body) if ref $body;
     $body //= '';
     my $type = ($extra && $extra->{type}) || 'application/json; charset=UTF-8';
@@ -126,6 +141,7 @@ sub route {
     my ($r) = @_;
     my ($m, $p) = ($r->{method}, $r->{path});
     return (200, \@log) if $m eq 'GET' && $p eq '/__requests';
+    return (200, \%events) if $m eq 'GET' && $p eq '/__events';
     if ($m eq 'POST' && $p eq '/__reset') { @log = (); return (200, {}); }
     if ($m eq 'POST' && $p eq '/__mode') {
         my $want = $r->{query}{mode} // '';
@@ -148,6 +164,10 @@ sub route {
     }
     return token($r) if $p eq '/token';
     return event($r) if $p eq $EVENTS;
+    if ($p =~ m{^\Q$EVENTS\E/([^/]+)$}) {
+        (my $id = $1) =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+        return event_change($r, $id);
+    }
     return (404, { error => { code => 404, message => 'Not Found', status => 'NOT_FOUND' } });
 }
 
@@ -331,6 +351,9 @@ sub event {
     my $link = ($mode eq 'bad_link' ? 'https://meet.example.org/' : 'https://meet.google.com/')
         . $code;
     my $id = substr(sha256_hex("event:$cr->{requestId}"), 0, 26);
+    $events{$id} = { organizer => $issued{$tok}, start => $body->{start}{dateTime},
+                     end => $body->{end}{dateTime}, summary => $body->{summary},
+                     deleted => JSON::PP::false };
     my %ev = (
         kind => 'calendar#event', id => $id, status => 'confirmed',
         htmlLink => "https://www.google.com/calendar/event?eid=$id",
@@ -357,4 +380,60 @@ sub event {
     $ev{hangoutLink} = $link unless $mode =~ /^(no_link|pending|entry_only)$/;
     $entry->{response} = { id => $id, hangoutLink => $ev{hangoutLink}, link => $link };
     return $reply->(200, \%ev);
+}
+
+# events.patch and events.delete of one event of the token subject's primary calendar.
+sub event_change {
+    my ($r, $id) = @_;
+    my $body;
+    if ($r->{method} eq 'PATCH') {
+        $body = eval { $json->decode($r->{body}) } // $r->{body};
+    }
+    my $entry = record($r, event_id => $id, defined $body ? (body => $body) : ());
+    my $reply = sub { my ($code, $b) = @_; $entry->{status} = $code; return ($code, $b) };
+
+    return $reply->(api_error(405, 'METHOD_NOT_ALLOWED', 'Use PATCH or DELETE'))
+        unless $r->{method} eq 'PATCH' || $r->{method} eq 'DELETE';
+    my ($tok) = ($r->{headers}{authorization} // '') =~ /^Bearer (\S+)$/;
+    return $reply->(api_error(401, 'UNAUTHENTICATED',
+                              'Request had invalid authentication credentials.'))
+        unless defined $tok && exists $issued{$tok};
+    if ($r->{method} eq 'PATCH') {
+        return $reply->(api_error(400, 'INVALID_ARGUMENT', 'Content-Type must be JSON'))
+            unless ($r->{headers}{'content-type'} // '') =~ m{^application/json\b};
+        return $reply->(api_error(400, 'INVALID_ARGUMENT', 'Invalid event body'))
+            unless ref $body eq 'HASH'
+            && !grep { exists $body->{$_}
+                       && !(ref $body->{$_} eq 'HASH' && defined $body->{$_}{dateTime}) }
+                    qw(start end);
+    }
+    elsif (length $r->{body}) {
+        return $reply->(api_error(400, 'INVALID_ARGUMENT', 'DELETE takes no body'));
+    }
+
+    sleep($delay) if $mode eq 'slow';
+    return $reply->(api_error(500, 'INTERNAL', 'Backend Error'))
+        if $mode eq 'api_fail' || $mode eq 'change_fail';
+    return $reply->(api_error(401, 'UNAUTHENTICATED', 'Invalid Credentials'))
+        if $mode eq 'api_401';
+
+    # the primary calendar is the subject's own: another provider's event is not there
+    my $ev = $events{$id};
+    $ev = undef if $ev && ($ev->{organizer} // '') ne ($issued{$tok} // '');
+    if ($r->{method} eq 'DELETE') {
+        return $reply->(api_error(404, 'NOT_FOUND', 'Not Found')) unless $ev;
+        return $reply->(api_error(410, 'GONE', 'Resource has been deleted')) if $ev->{deleted};
+        $ev->{deleted} = JSON::PP::true;
+        $entry->{status} = 204;
+        return (204, '', { type => 'text/plain' });
+    }
+    return $reply->(api_error(404, 'NOT_FOUND', 'Not Found')) unless $ev && !$ev->{deleted};
+    $ev->{start} = $body->{start}{dateTime} if $body->{start};
+    $ev->{end} = $body->{end}{dateTime} if $body->{end};
+    return $reply->(200, {
+        kind => 'calendar#event', id => $id, status => 'confirmed',
+        summary => $ev->{summary}, start => { dateTime => $ev->{start} },
+        end => { dateTime => $ev->{end} },
+        organizer => { email => $ev->{organizer}, self => JSON::PP::true },
+    });
 }

@@ -999,6 +999,291 @@ static void meet_unreachable(dp_test_env *env)
                    link, "dr.none@clinic.example", "127.0.0.1");
 }
 
+/* ---- moving and deleting an event ------------------------------------------------------- */
+
+#define EVENTS_PATH "/calendar/v3/calendars/primary/events"
+#define START2 "2030-05-07T14:00:00.000Z"
+#define END2 "2030-05-07T14:50:00.000Z"
+
+/* An event in subject's calendar on the running fake, and a fresh request log. */
+static const char *event_made(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject,
+                              const char *request_id)
+{
+    const char *link = NULL, *id = NULL;
+    dp_error *e = dp_google_meet_create(p, cfg, subject, START, END, NULL, request_id, &link,
+                                        &id);
+
+    CHECK_MSG(e == NULL && id != NULL, "event not created: %s", e ? e->detail : "no id");
+    fake_call(p, "POST", "/__reset");
+    return id;
+}
+
+/* The fake's record of one event (organizer, start, end, deleted). */
+static json_t *fake_event(apr_pool_t *p, const char *id)
+{
+    return json_object_get(fake_call(p, "GET", "/__events"), id);
+}
+
+static void event_move_ok(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    const char *subject = "dr.move@clinic.example", *id;
+    dp_google_cfg *cfg;
+    json_t *log, *ev;
+    dp_error *e;
+
+    if (!fake_start(env, "ok")) {
+        return;
+    }
+    cfg = make_cfg(p, S.key_pem, NULL, 1);
+    if ((id = event_made(p, cfg, subject, "req-m-1")) == NULL) {
+        return;
+    }
+    e = dp_google_event_move(p, cfg, subject, id, START2, END2);
+    CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "");
+    log = fake_log(p);
+    CHECK_EQ(json_array_size(log), 1); /* the creation's token, from the cache */
+    ev = json_array_get(log, 0);
+    CHECK_STR(jstr(ev, "method"), "PATCH");
+    CHECK_STR(jstr(ev, "path"), apr_pstrcat(p, EVENTS_PATH "/", id, NULL));
+    CHECK_STR(jstr(ev, "event_id"), id);
+    CHECK_EQ(json_integer_value(json_object_get(ev, "status")), 200);
+    CHECK_EQ(json_object_size(jget(ev, "query")), 0);
+    CHECK(jstr(ev, "headers.authorization") != NULL
+          && strncmp(jstr(ev, "headers.authorization"), "Bearer fake-", 12) == 0);
+    CHECK_STR(jstr(ev, "headers.content-type"), "application/json");
+    CHECK_STR(jstr(ev, "headers.user-agent"), "mod_docportal");
+    /* start and end only: the conference, summary and the rest stay as they are */
+    CHECK_EQ(json_object_size(jget(ev, "body")), 2);
+    CHECK_EQ(json_object_size(jget(ev, "body.start")), 1);
+    CHECK_EQ(json_object_size(jget(ev, "body.end")), 1);
+    CHECK_STR(jstr(ev, "body.start.dateTime"), START2);
+    CHECK_STR(jstr(ev, "body.end.dateTime"), END2);
+    ev = fake_event(p, id);
+    CHECK_STR(jstr(ev, "start"), START2);
+    CHECK_STR(jstr(ev, "end"), END2);
+    CHECK(json_is_false(json_object_get(ev, "deleted")));
+
+    /* another provider's calendar has no such event: Google's 404 is a failure for a move */
+    check_upstream(dp_google_event_move(p, cfg, "dr.someone.else@clinic.example", id, START,
+                                        END),
+                   NULL, "dr.someone.else@clinic.example", "HTTP 404, NOT_FOUND");
+    CHECK_STR(jstr(fake_event(p, id), "start"), START2);
+}
+
+static void event_delete_ok(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    const char *subject = "dr.delete@clinic.example", *id;
+    dp_google_cfg *cfg;
+    json_t *log, *ev;
+    dp_error *e;
+
+    if (!fake_start(env, "ok")) {
+        return;
+    }
+    cfg = make_cfg(p, S.key_pem, NULL, 1);
+    if ((id = event_made(p, cfg, subject, "req-d-1")) == NULL) {
+        return;
+    }
+    e = dp_google_event_delete(p, cfg, subject, id);
+    CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "");
+    log = fake_log(p);
+    CHECK_EQ(json_array_size(log), 1);
+    ev = json_array_get(log, 0);
+    CHECK_STR(jstr(ev, "method"), "DELETE");
+    CHECK_STR(jstr(ev, "path"), apr_pstrcat(p, EVENTS_PATH "/", id, NULL));
+    CHECK_EQ(json_integer_value(json_object_get(ev, "status")), 204);
+    CHECK(jstr(ev, "headers.authorization") != NULL
+          && strncmp(jstr(ev, "headers.authorization"), "Bearer fake-", 12) == 0);
+    CHECK_NULL(jstr(ev, "headers.content-type")); /* no body */
+    CHECK_NULL(jget(ev, "body"));
+    CHECK(json_is_true(json_object_get(fake_event(p, id), "deleted")));
+
+    /* deleted already (410), never there (404): gone is gone */
+    dp_t_context("deleted twice");
+    CHECK_NULL(dp_google_event_delete(p, cfg, subject, id));
+    log = fake_log(p);
+    CHECK_EQ(json_integer_value(json_object_get(json_array_get(log, 1), "status")), 410);
+    dp_t_context("unknown id");
+    CHECK_NULL(dp_google_event_delete(p, cfg, subject, "nosuchevent0123"));
+    log = fake_log(p);
+    CHECK_EQ(json_integer_value(json_object_get(json_array_get(log, 2), "status")), 404);
+    dp_t_context("the longest id taken");
+    {
+        char *longest = apr_palloc(p, 1025);
+        memset(longest, 'a', 1024);
+        longest[1024] = '\0';
+        CHECK_NULL(dp_google_event_delete(p, cfg, subject, longest));
+        CHECK_EQ(json_array_size(fake_log(p)), 4);
+    }
+    dp_t_context("moving a deleted event");
+    check_upstream(dp_google_event_move(p, cfg, subject, id, START2, END2), NULL, subject,
+                   "HTTP 404");
+    dp_t_context(NULL);
+}
+
+/* A cached token the upstream no longer takes is dropped and the call made again, as for a
+ * creation. (The new fake has no events: the deletion then meets a 404, which is success.) */
+static void event_stale_cached_token(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    const char *subject = "dr.stale.ev@clinic.example", *id;
+    json_t *log;
+    dp_error *e;
+
+    if (!fake_start(env, "ok")) {
+        return;
+    }
+    if ((id = event_made(p, make_cfg(p, S.key_pem, NULL, 1), subject, "req-se-1")) == NULL
+        || !fake_start(env, "ok")) {
+        return;
+    }
+    e = dp_google_event_delete(p, make_cfg(p, S.key_pem, NULL, 1), subject, id);
+    CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "");
+    log = fake_log(p);
+    CHECK_EQ(json_array_size(log), 3);
+    CHECK_STR(jstr(json_array_get(log, 0), "method"), "DELETE");
+    CHECK_EQ(json_integer_value(json_object_get(json_array_get(log, 0), "status")), 401);
+    CHECK_STR(jstr(json_array_get(log, 1), "path"), "/token");
+    CHECK_STR(jstr(json_array_get(log, 2), "method"), "DELETE");
+    CHECK_EQ(json_integer_value(json_object_get(json_array_get(log, 2), "status")), 404);
+    CHECK_STR(jstr(json_array_get(log, 0), "path"), jstr(json_array_get(log, 2), "path"));
+}
+
+/* Each failure mode: a 502 naming what Google said, never a secret. */
+static void event_failures(dp_test_env *env)
+{
+    static const struct {
+        const char *mode, *detail;
+        int tokens, calls; /* what reaches the fake for one move (or one deletion) */
+    } cases[] = {
+        {"change_fail", "HTTP 500, INTERNAL", 0, 1},
+        {"api_fail", "HTTP 500, INTERNAL", 1, 1},
+        {"api_401", "HTTP 401, UNAUTHENTICATED", 1, 1},
+        {"token_fail", "invalid_grant", 1, 0},
+    };
+    apr_pool_t *p = env->pool;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *subject = apr_psprintf(p, "dr.evfail%d@clinic.example", (int)i);
+        const char *id = "eventid0123456789";
+        dp_google_cfg *cfg;
+        json_t *log;
+
+        dp_t_context(cases[i].mode);
+        if (!fake_start(env, "ok")) {
+            continue;
+        }
+        cfg = make_cfg(p, S.key_pem, NULL, 1);
+        if (cases[i].tokens == 0 /* a live event, its token cached */
+            && (id = event_made(p, cfg, subject, apr_psprintf(p, "req-ef-%d", (int)i))) == NULL) {
+            continue;
+        }
+        fake_call(p, "POST", apr_pstrcat(p, "/__mode?mode=", cases[i].mode, NULL));
+        check_upstream(dp_google_event_move(p, cfg, subject, id, START2, END2), NULL, subject,
+                       cases[i].detail);
+        log = fake_log(p);
+        CHECK_EQ(count_path(log, "/token"), cases[i].tokens);
+        CHECK_EQ(json_array_size(log), cases[i].tokens + cases[i].calls);
+        fake_call(p, "POST", "/__reset");
+        dp_google_cache_clear(); /* the deletion fetches a token of its own */
+        if (cases[i].tokens == 0) {
+            check_upstream(dp_google_event_delete(p, cfg, subject, id), NULL, subject,
+                           cases[i].detail);
+            log = fake_log(p);
+            CHECK_EQ(count_path(log, "/token"), 1);
+            CHECK_EQ(json_integer_value(json_object_get(json_array_get(log, 1), "status")), 500);
+            CHECK(json_is_false(json_object_get(fake_event(p, id), "deleted")));
+        }
+        else {
+            check_upstream(dp_google_event_delete(p, cfg, subject, id), NULL, subject,
+                           cases[i].detail);
+            CHECK_EQ(json_array_size(fake_log(p)), cases[i].tokens + cases[i].calls);
+        }
+    }
+    dp_t_context(NULL);
+}
+
+static void event_slow(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    dp_google_cfg *cfg;
+    apr_time_t t0;
+
+    if (!fake_start(env, "slow")) {
+        return;
+    }
+    cfg = make_cfg(p, S.key_pem, NULL, 1);
+    cfg->timeout_ms = 300;
+    t0 = apr_time_now();
+    check_upstream(dp_google_event_delete(p, cfg, "dr.slow.ev@clinic.example", "evslow0123"),
+                   NULL, "dr.slow.ev@clinic.example", "ms");
+    t0 = apr_time_now() - t0;
+    CHECK_MSG(t0 < apr_time_from_msec(900), "the budget was not enforced (deletion)");
+    t0 = apr_time_now();
+    check_upstream(dp_google_event_move(p, cfg, "dr.slow.ev@clinic.example", "evslow0123",
+                                        START2, END2),
+                   NULL, "dr.slow.ev@clinic.example", "ms");
+    CHECK_MSG(apr_time_now() - t0 < apr_time_from_msec(900), "the budget was not enforced (move)");
+}
+
+/* Malformed ids, subjects, instants and configurations fail before anything is sent: an id
+ * is never a path of its own ("../", "/", "?", "%"). */
+static void event_bad_input(dp_test_env *env)
+{
+    static const char *const bad_ids[] = {"", "a/b", "../../users/me/calendarList", "id?x=1",
+                                          "id#x", "a b", "a%2Fb", "a.b", "caf\xc3\xa9",
+                                          "a\r\nX-Evil: 1", NULL};
+    static const char *const bad_instants[] = {"", "2030-05-07", "2030-05-07 14:00:00Z",
+                                               "2030-05-07T14:00:00Z\"}", "tomorrow at 9",
+                                               NULL};
+    apr_pool_t *p = env->pool;
+    const char *s = "dr.bad.ev@clinic.example", *ok_id = "okid0123";
+    char *too_long;
+    dp_google_cfg *cfg;
+
+    if (!fake_start(env, "ok")) {
+        return;
+    }
+    cfg = make_cfg(p, S.key_pem, NULL, 1);
+    for (int i = 0; bad_ids[i] != NULL; i++) {
+        dp_t_context(apr_psprintf(p, "event id \"%s\"", bad_ids[i]));
+        check_upstream(dp_google_event_move(p, cfg, s, bad_ids[i], START2, END2), NULL, s,
+                       "malformed");
+        check_upstream(dp_google_event_delete(p, cfg, s, bad_ids[i]), NULL, s, "malformed");
+    }
+    dp_t_context("event id NULL");
+    check_upstream(dp_google_event_move(p, cfg, s, NULL, START2, END2), NULL, s, NULL);
+    check_upstream(dp_google_event_delete(p, cfg, s, NULL), NULL, s, NULL);
+    dp_t_context("event id of 1025 characters");
+    too_long = apr_palloc(p, 1026);
+    memset(too_long, 'a', 1025);
+    too_long[1025] = '\0';
+    check_upstream(dp_google_event_move(p, cfg, s, too_long, START2, END2), NULL, s, NULL);
+    check_upstream(dp_google_event_delete(p, cfg, s, too_long), NULL, s, NULL);
+    for (int i = 0; bad_instants[i] != NULL; i++) {
+        dp_t_context(apr_psprintf(p, "instant \"%s\"", bad_instants[i]));
+        check_upstream(dp_google_event_move(p, cfg, s, ok_id, bad_instants[i], END2), NULL, s,
+                       NULL);
+        check_upstream(dp_google_event_move(p, cfg, s, ok_id, START2, bad_instants[i]), NULL, s,
+                       NULL);
+    }
+    dp_t_context("no start, no end");
+    check_upstream(dp_google_event_move(p, cfg, s, ok_id, NULL, END2), NULL, s, NULL);
+    check_upstream(dp_google_event_move(p, cfg, s, ok_id, START2, NULL), NULL, s, NULL);
+    dp_t_context("subject");
+    check_upstream(dp_google_event_move(p, cfg, NULL, ok_id, START2, END2), NULL, NULL, NULL);
+    check_upstream(dp_google_event_delete(p, cfg, "nobody", ok_id), NULL, NULL, NULL);
+    dp_t_context("no key");
+    check_upstream(dp_google_event_delete(p, NULL, s, ok_id), NULL, s, "no service-account key");
+    cfg->key_file_json = NULL;
+    check_upstream(dp_google_event_move(p, cfg, s, ok_id, START2, END2), NULL, s,
+                   "no service-account key");
+    dp_t_context(NULL);
+    CHECK_EQ(json_array_size(fake_log(p)), 0); /* nothing reached the fake */
+}
+
 static void zz_teardown(dp_test_env *env)
 {
     int status = 0;
@@ -1041,6 +1326,12 @@ const dp_test_case dp_suite_google[] = {
     {"meet_wrong_key", meet_wrong_key},
     {"meet_bad_input", meet_bad_input},
     {"meet_unreachable", meet_unreachable},
+    {"event_move_ok", event_move_ok},
+    {"event_delete_ok", event_delete_ok},
+    {"event_stale_cached_token", event_stale_cached_token},
+    {"event_failures", event_failures},
+    {"event_slow", event_slow},
+    {"event_bad_input", event_bad_input},
     {"zz_teardown", zz_teardown},
     {NULL, NULL},
 };
