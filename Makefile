@@ -99,7 +99,7 @@ rekey: build
 	@$(MAKE) --no-print-directory $(OUT)/dp-rekey
 	@bash build/rekey.sh $(OUT)/dp-rekey '$(DATABASE_URL)' '$(CONF)' $(REKEY_ARGS)
 
-# Audit chain (issue 7). dp-audit-verify: recomputes the tamper-evident chain over
+# Audit chain. dp-audit-verify: recomputes the tamper-evident chain over
 # audit_events and names the first broken link (exit 1), or prints the counts (exit 0).
 AUDIT_VERIFY_OBJ := $(OUT)/modules/core/dp_auditchain.o $(OUT)/modules/core/dp_crypto.o
 $(OUT)/dp-audit-verify: build/audit-verify.c build/dp_cli.h $(AUDIT_VERIFY_OBJ)

@@ -1,4 +1,4 @@
-/* dp-audit-verify: checks the tamper-evident chain over audit_events (issue 7) and names the
+/* dp-audit-verify: checks the tamper-evident chain over audit_events and names the
  * first broken link.
  *
  *   dp-audit-verify --key-file PATH [--database URL] [--log ERROR_LOG ...]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make audit-verify`: check the tamper-evident audit chain (issue 7) with dp-audit-verify.
+# `make audit-verify`: check the tamper-evident audit chain with dp-audit-verify.
 # Without arguments, the `make run` instance: its private cluster, var/secrets/audit_key and
 # its error log. An installed module: the admin's database, key file and error log.
 #   build/audit-verify.sh DP_AUDIT_VERIFY [DATABASE_URL] [KEY_FILE] [ERROR_LOG]

@@ -94,7 +94,7 @@ message_key_lines() {
     fi
 }
 
-# audit chain (issue 7): the key that seals the audit trail, generated once and kept in
+# audit chain: the key that seals the audit trail, generated once and kept in
 # var/secrets/ (outside the database); `make audit-verify` uses it too.
 audit_key_file() {
     local f=$state/secrets/audit_key
@@ -103,7 +103,7 @@ audit_key_file() {
     echo "$f"
 }
 
-# Google sign-in from the contract's variables.
+# Google sign-in from its environment variables.
 google_lines() {
     [ -z "${GOOGLE_CLIENT_ID:-}" ] || echo "DocPortalGoogleClientID \"$GOOGLE_CLIENT_ID\""
     [ -z "${GOOGLE_CERTS_URL:-}" ] || echo "DocPortalGoogleCertsURL \"$GOOGLE_CERTS_URL\""
@@ -116,7 +116,7 @@ secret_line() {
     echo "$directive \"$f\""
 }
 
-# Stripe from the contract's variables.
+# Stripe from its environment variables.
 stripe_lines() {
     [ -z "${STRIPE_SECRET_KEY:-}" ] || secret_line DocPortalStripeSecretKeyFile stripe_secret_key "$STRIPE_SECRET_KEY"
     [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] || secret_line DocPortalStripeWebhookSecretFile stripe_webhook_secret "$STRIPE_WEBHOOK_SECRET"

@@ -34,7 +34,7 @@ export DOCPORTAL_JWT_SECRET_FILE=$real_var/secrets/jwt_secret
 # the message key ring of the suite's server: one key, current (rotation tests add their own)
 export DOCPORTAL_MESSAGE_KEY_FILE=$real_var/secrets/message_key_t1
 (umask 077 && openssl rand -hex 32 >"$DOCPORTAL_MESSAGE_KEY_FILE")
-# audit chain (issue 7): the key that seals the audit trail, outside the database
+# audit chain: the key that seals the audit trail, outside the database
 export DOCPORTAL_AUDIT_KEY_FILE=$real_var/secrets/audit_key
 (umask 077 && openssl rand -hex 32 >"$DOCPORTAL_AUDIT_KEY_FILE")
 export DP_PSQL="psql -X -q -h $real_var/pg/run -p $DP_PG_PORT -U postgres -d docportal"

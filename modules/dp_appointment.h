@@ -1,4 +1,4 @@
-/* The public JSON shape of an appointment (contract "Appointment" model plus startsAt/endsAt,
+/* The public JSON shape of an appointment (docs/api.md, "Appointment": startsAt/endsAt,
  * timeZone and both parties' names), from an appointments_api row. */
 #ifndef DP_APPOINTMENT_H
 #define DP_APPOINTMENT_H

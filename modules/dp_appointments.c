@@ -485,7 +485,7 @@ dp_error *dp_appt_get(dp_ctx *c)
     return e != NULL ? e : reply_appointments(c, 200, rows, 0);
 }
 
-/* May this role move an appointment from one status to another? (contract addendum,
+/* May this role move an appointment from one status to another? (docs/api.md,
  * "Appointments"). Returns NULL or the error. */
 static dp_error *check_transition(apr_pool_t *p, const char *role, const char *from,
                                   const char *to, int started)

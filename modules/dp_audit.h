@@ -1,4 +1,4 @@
-/* dp_audit: the one writer of audit events (contract addendum, "Audit").
+/* dp_audit: the one writer of audit events (docs/api.md, "Audit").
  * A read's event is its own short statement, or goes with the read in one round trip
  * (dp_audited); a write's event goes in the write's transaction (between dp_db_begin and
  * dp_db_commit, or with a single-statement write through dp_audited). */

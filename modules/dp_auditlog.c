@@ -1,4 +1,4 @@
-/* The audit report (contract addendum, "Audit"; issue 7): GET /api/audit, a provider's view
+/* The audit report (docs/api.md, "Audit"): GET /api/audit, a provider's view
  * of the audit trail, as JSON or, when the Accept header prefers it, as a CSV download.
  *
  * Scope: the events about the provider's own clients, plus the events without a client that

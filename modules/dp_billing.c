@@ -18,7 +18,7 @@
 
 APLOG_USE_MODULE(docportal);
 
-/* 999,999.99: the largest card payment Stripe takes, within the addendum's 1,000,000.00, so
+/* 999,999.99: the largest card payment Stripe takes, within docs/api.md's 1,000,000.00, so
  * that every invoice can be paid */
 #define MAX_AMOUNT_CENTS 99999999LL
 #define WEBHOOK_TOLERANCE_S 300
@@ -175,7 +175,7 @@ static dp_error *payments_off(apr_pool_t *p)
                          "Payments are not configured on this server.");
 }
 
-/* The card token Stripe.js produced: {paymentMethod: {cardToken}} as in the contract, or
+/* The card token Stripe.js produced: {paymentMethod: {cardToken}} (docs/api.md), or
  * a PaymentMethod id given directly as a string. */
 static dp_error *read_payment_method(apr_pool_t *p, json_t *body, const char **pm)
 {

@@ -1,4 +1,4 @@
-/* A provider's private calendar feed (issue 15): an iCalendar document (RFC 5545) of its
+/* A provider's private calendar feed: an iCalendar document (RFC 5545) of its
  * pending and confirmed appointments that a calendar application subscribes to, at a link
  * that is its only key (GET /api/calendar/<token>.ics, no session: a phone's calendar has
  * none). The token is 256 random bits, stored only as its SHA-256; a provider has one feed,

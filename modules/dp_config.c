@@ -3,7 +3,7 @@
 #include "dp_config.h"
 #include "core/dp_jwt.h"
 #include "core/dp_password.h"
-#include "core/dp_auditchain.h" /* audit chain (issue 7) */
+#include "core/dp_auditchain.h" /* audit chain */
 #include "core/dp_mail.h"
 
 #include <apr_file_io.h>
@@ -66,7 +66,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->google = add->google.key_file_json ? add->google : base->google;
     if (add->google.api_base) c->google.api_base = add->google.api_base;
     if (add->google.token_url) c->google.token_url = add->google.token_url;
-    /* transport (issue 7) */
+    /* transport */
     c->trust_forwarded_proto = add->trust_forwarded_proto != -1 ? add->trust_forwarded_proto
                                                                 : base->trust_forwarded_proto;
     c->hsts = add->hsts ? add->hsts : base->hsts;
@@ -76,7 +76,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     c->idle_timeout = add->idle_timeout != -1 ? add->idle_timeout : base->idle_timeout;
     c->lockout = add->lockout.failures != -1 ? add->lockout : base->lockout;
     c->lockout_ip = add->lockout_ip.failures != -1 ? add->lockout_ip : base->lockout_ip;
-    /* audit chain (issue 7) */
+    /* audit chain */
     c->audit_key = add->audit_key ? add->audit_key : base->audit_key;
     c->audit_key_len = add->audit_key ? add->audit_key_len : base->audit_key_len;
     c->audit_key_origin = add->audit_key ? add->audit_key_origin : base->audit_key_origin;
@@ -418,7 +418,7 @@ static const char *set_idle_timeout(cmd_parms *cmd, void *d, const char *arg)
     return err;
 }
 
-/* audit chain (issue 7): the sealer works per database, with the main server's settings, so
+/* audit chain: the sealer works per database, with the main server's settings, so
  * both directives belong to the main server (virtual hosts inherit them). */
 static const char *set_audit_key_file(cmd_parms *cmd, void *d, const char *arg)
 {
@@ -585,7 +585,7 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_GOOGLE_TOKEN, set_url,
                   (void *)APR_OFFSETOF(dp_config, google.token_url), RSRC_CONF,
                   "Google OAuth token URL (default: the key file's token_uri)"),
-    /* transport (issue 7) */
+    /* transport */
     AP_INIT_FLAG(DP_DIR_TRUST_FWD_PROTO, set_flag, (void *)APR_OFFSETOF(dp_config, trust_forwarded_proto),
                  RSRC_CONF, "Treat X-Forwarded-Proto: https from a TLS-terminating proxy as TLS "
                  "(default Off)"),
@@ -604,7 +604,7 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_IDLE_TIMEOUT, set_idle_timeout, NULL, RSRC_CONF,
                   "Refuse a session unused for this many seconds (0: off, the default; "
                   "else at least 60)"),
-    /* audit chain (issue 7) */
+    /* audit chain */
     AP_INIT_TAKE1(DP_DIR_AUDIT_KEY_FILE, set_audit_key_file, NULL, RSRC_CONF,
                   "File holding the HMAC key that seals the audit trail (at least 32 bytes)"),
     AP_INIT_TAKE1(DP_DIR_AUDIT_SEAL_EVERY, set_audit_seal_interval, (void *)&audit_seal_rule,
@@ -664,7 +664,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->stripe.api_base == NULL) c->stripe.api_base = DP_DEFAULT_STRIPE_API;
     if (c->stripe.api_version == NULL) c->stripe.api_version = DP_STRIPE_VERSION;
     if (c->stripe.timeout_ms == 0) c->stripe.timeout_ms = 20000;
-    /* transport (issue 7) */
+    /* transport */
     if (c->trust_forwarded_proto == -1) c->trust_forwarded_proto = 0;
     if (c->hsts == NULL) c->hsts = DP_DEFAULT_HSTS;
     if (c->cookie_sessions == -1) c->cookie_sessions = 0; /* sessions and lockout */
@@ -739,7 +739,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
                             "file (development)", DP_DIR_SMTP_URL, DP_DIR_SMTP_USER_FILE,
                             DP_DIR_SMTP_PASS_FILE, DP_DIR_MAIL_DIR);
     }
-    /* audit chain (issue 7): sealing is on by default, so the key is required */
+    /* audit chain: sealing is on by default, so the key is required */
     if (c->audit_seal_interval == -1) c->audit_seal_interval = DP_DEFAULT_SEAL_EVERY;
     if (c->audit_key == NULL) {
         return apr_psprintf(p, "no %s is configured: audit events are sealed into a "

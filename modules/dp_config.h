@@ -30,7 +30,7 @@
 #define DP_DIR_STRIPE_PUBLIC   "DocPortalStripePublishableKey"
 #define DP_DIR_STRIPE_API_BASE "DocPortalStripeAPIBase"
 #define DP_DIR_STRIPE_HOOK_FILE "DocPortalStripeWebhookSecretFile"
-/* transport (issue 7) */
+/* transport */
 #define DP_DIR_TRUST_FWD_PROTO "DocPortalTrustForwardedProto"
 #define DP_DIR_HSTS            "DocPortalHSTS"
 /* sessions and lockout */
@@ -38,7 +38,7 @@
 #define DP_DIR_LOCKOUT         "DocPortalLockout"
 #define DP_DIR_LOCKOUT_IP      "DocPortalLockoutIP"
 #define DP_DIR_IDLE_TIMEOUT    "DocPortalIdleTimeout"
-/* audit chain (issue 7, tamper evidence) */
+/* audit chain (tamper evidence) */
 #define DP_DIR_AUDIT_KEY_FILE  "DocPortalAuditKeyFile"
 #define DP_DIR_AUDIT_SEAL_EVERY "DocPortalAuditSealInterval"
 /* accounts and mail */
@@ -108,7 +108,7 @@ typedef struct dp_config {
     const char *stripe_publishable;
     const char *stripe_webhook_secret;
     const char *dummy_hash;          /* bcrypt hash at this cost, for unknown-email logins */
-    /* transport (issue 7) */
+    /* transport */
     int trust_forwarded_proto;       /* -1: unset; On: X-Forwarded-Proto https counts as TLS */
     const char *hsts;                /* Strict-Transport-Security value; "" (Off): not sent */
     /* sessions and lockout */
@@ -116,7 +116,7 @@ typedef struct dp_config {
     int idle_timeout;                /* seconds, 0: off; -1: unset */
     dp_lockout_rule lockout;         /* per account (email) */
     dp_lockout_rule lockout_ip;      /* per client address */
-    /* audit chain (issue 7): the HMAC key of the audit chain, and the sealer's period */
+    /* audit chain: the HMAC key of the audit chain, and the sealer's period */
     const unsigned char *audit_key;  /* raw bytes of DocPortalAuditKeyFile */
     apr_size_t audit_key_len;
     const char *audit_key_origin;    /* "DocPortalAuditKeyFile /path" for messages */

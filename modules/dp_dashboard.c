@@ -1,8 +1,8 @@
-/* Dashboards, computed from the database and scoped to the caller (contract addendum,
+/* Dashboards, computed from the database and scoped to the caller (docs/api.md,
  * "Dashboards"). Each is one statement (sql/statements-dashboards.sql) sent with its audit
  * event in one round trip: one snapshot, so the figures of an answer agree with each other.
- * The answer keeps the addendum's keys and adds those of the contract's mockDashboardStats
- * (issue 15); where both name the same figure, both keys carry it, so a front end written
+ * The answer keeps the first keys of docs/api.md's dashboards and adds the stats front ends
+ * written for the original API read (totalIncome, monthlyIncome, ...); where both name the same figure, both keys carry it, so a front end written
  * for either works. */
 #include "dp_appointment.h"
 #include "dp_audit.h"

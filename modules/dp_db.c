@@ -695,7 +695,7 @@ const char *dp_rows_get(const dp_rows *rows, int i, const char *col)
     return dp_rows_at(rows, i, dp_rows_col(rows, col));
 }
 
-/* ---- audit report (issue 7): results too large to hold whole ---------------------------- */
+/* ---- audit report: results too large to hold whole ---------------------------- */
 
 dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args,
                        dp_db_row_fn fn, void *baton)

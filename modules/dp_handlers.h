@@ -70,10 +70,10 @@ dp_error *dp_billing_webhook(dp_ctx *c);
 dp_error *dp_dashboard_provider(dp_ctx *c);
 dp_error *dp_dashboard_client(dp_ctx *c);
 
-/* auditlog.c: the audit report (issue 7) */
+/* auditlog.c: the audit report */
 dp_error *dp_auditlog_report(dp_ctx *c);
 
-/* calendar.c: a provider's private calendar feed (issue 15) */
+/* calendar.c: a provider's private calendar feed */
 dp_error *dp_calendar_feed_create(dp_ctx *c);
 dp_error *dp_calendar_feed_delete(dp_ctx *c);
 dp_error *dp_calendar_feed_get(dp_ctx *c);

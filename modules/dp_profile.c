@@ -7,7 +7,7 @@
 #include <apr_strings.h>
 #include <string.h>
 
-#define MAX_MONEY_CENTS 100000000LL /* 1,000,000.00 (contract addendum, "Billing") */
+#define MAX_MONEY_CENTS 100000000LL /* 1,000,000.00 (docs/api.md, "Billing") */
 
 typedef enum { K_TEXT, K_PHONE, K_URL, K_MONEY, K_ZONE, K_PAST_DATE, K_CONTACT } kind;
 

@@ -1,4 +1,4 @@
-/* dp_profile: the profile fields of a user (contract "User" model), read and validated from
+/* dp_profile: the profile fields of a user (docs/api.md, "User"), read and validated from
  * a request body once, for register, PATCH /api/auth/me and a provider's new client. */
 #ifndef DP_PROFILE_H
 #define DP_PROFILE_H

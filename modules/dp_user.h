@@ -1,4 +1,4 @@
-/* dp_user: the public JSON shape of a user (contract "User" model), from a users_api row.
+/* dp_user: the public JSON shape of a user (docs/api.md, "User"), from a users_api row.
  * The one place that decides which fields a user object carries. */
 #ifndef DP_USER_H
 #define DP_USER_H

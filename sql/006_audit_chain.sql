@@ -1,4 +1,4 @@
--- 006_audit_chain: tamper evidence for audit_events (issue 7). The sealer inside httpd
+-- 006_audit_chain: tamper evidence for audit_events. The sealer inside httpd
 -- (modules/dp_auditseal.c) gives every committed audit row a position in a chain and a MAC,
 --   mac_n = HMAC-SHA256(key, mac_{n-1} || canonical(row_n))
 -- keyed by DocPortalAuditKeyFile, a secret that is not in the database, and after each batch

@@ -1,4 +1,4 @@
--- 009_audit_seal_frontier: where the sealer's search for unsealed audit rows starts (issue 8).
+-- 009_audit_seal_frontier: where the sealer's search for unsealed audit rows starts.
 --
 -- Before: every batch looked for a missing seal among all the rows of the last ten minutes
 -- (an anti-join over each of them), so a busy server paid for the whole window again on every

@@ -1,4 +1,4 @@
--- Dashboards (contract addendum "Dashboards", issue 15): each dashboard is one statement, so
+-- Dashboards (docs/api.md, "Dashboards"): each dashboard is one statement, so
 -- the figures agree with each other (one snapshot) and go with their audit event in one round
 -- trip (dp_audited). Scoped by the caller's id in every subquery: another practice's rows
 -- cannot be counted. Calendar words (today, this week, this month) are the provider's, in its
@@ -6,7 +6,7 @@
 
 -- name: dashboard_provider_stats
 -- Parameter: the provider. One row (none when the id is not a provider).
---   upcoming        pending or confirmed, starting now or later (the addendum's "upcoming",
+--   upcoming        pending or confirmed, starting now or later (docs/api.md's "upcoming",
 --                   as GET /api/client/appointments?status=upcoming)
 --   pending         pending and not yet started: the requests still to confirm
 --   today           not cancelled, starting on the provider's local date

@@ -1,4 +1,4 @@
--- ---------------------------------------------------------------- Google Calendar (issue 15)
+-- ---------------------------------------------------------------- Google Calendar
 -- An appointment with a Google Meet room has an event in its provider's calendar; the event
 -- follows the appointment's moves and goes when it is cancelled.
 

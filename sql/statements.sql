@@ -513,7 +513,7 @@ INSERT INTO session_activity AS s (jti, user_id, last_used_at, expires_at)
 SELECT jti, user_id, now(), expires_at FROM tok
 ON CONFLICT (jti) DO UPDATE SET last_used_at = now()
  WHERE s.last_used_at < now() - interval '60 s';
--- ---------------------------------------------------------------- audit chain (006, issue 7)
+-- ---------------------------------------------------------------- audit chain (006)
 -- Used by the sealer thread (modules/dp_auditseal.c), one transaction per batch.
 
 -- name: audit_seal_lock
@@ -616,7 +616,7 @@ SELECT %s::bigint, decode(%s, 'hex'), decode(%s, 'hex'), now(),
        CASE WHEN f.kept THEN top.hi END, CASE WHEN f.kept THEN f.seqs END,
        CASE WHEN f.kept THEN f.since END
   FROM top, f;
--- ---------------------------------------------------------------- audit report (issue 7)
+-- ---------------------------------------------------------------- audit report
 -- GET /api/audit. A provider's report holds the events about its clients (client_id one of
 -- theirs) and, of the events without a client, those the provider or one of its clients
 -- caused (its logins and lists, a client's refused calls); never another practice's.

@@ -203,7 +203,7 @@ for my $e (@order) {
     }
 }
 
-# ---- targets (issue 8)
+# ---- targets
 for my $e (qw(me appointments conversation)) {
     next unless $report{$e};
     target("$report{$e}{request}: >= 70% of lower ceiling", $report{$e}{ratio}, '>=', 0.70, '%.2f');

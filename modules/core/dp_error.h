@@ -1,6 +1,6 @@
 /* dp_error: the one error value of the project.
  * Every failure that reaches a client is one of these: an HTTP status, a stable machine code
- * (see the contract addendum, "Errors"), a human sentence, and optionally the offending field.
+ * (see docs/api.md, "Errors"), a human sentence, and optionally the offending field.
  * Pure C, no httpd headers. */
 #ifndef DP_ERROR_H
 #define DP_ERROR_H
@@ -14,7 +14,7 @@ typedef struct dp_error {
     const char *field;   /* offending field ("content.plan"), or NULL */
 } dp_error;
 
-/* Error codes, named once (contract addendum, "Errors"). */
+/* Error codes, named once (docs/api.md, "Errors"). */
 #define DP_E_INVALID_JSON        "invalid_json"
 #define DP_E_UNAUTHORIZED        "unauthorized"
 #define DP_E_INVALID_CREDENTIALS "invalid_credentials"

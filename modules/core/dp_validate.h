@@ -28,7 +28,7 @@ int dp_valid_date(const char *s);
 /* Strict 24-hour HH:MM. */
 int dp_valid_time(const char *s);
 
-/* A time of day as a request may give it: "HH:MM" (24 h) or the contract's 12-hour form
+/* A time of day as a request may give it: "HH:MM" (24 h) or the 12-hour form of the API's sample data
  * ("9:00 AM", "10:30 pm", "12:00 PM"; one space or none before AM/PM). Answers "HH:MM" in
  * p, or NULL when s is neither. */
 const char *dp_time_normalize(apr_pool_t *p, const char *s);

@@ -1,4 +1,4 @@
-# Secure messaging through the API (issue 4): the round trip between a client and its provider,
+# Secure messaging through the API: the round trip between a client and its provider,
 # what lands in the database (ciphertext only: checked with psql), validation, paging, the
 # latest-message-per-conversation list and the unread counts on both dashboards.
 use strict;

@@ -216,7 +216,7 @@ $mark = error_log_mark();
     # The issue: 'A tampered or undecryptable row reads "message": null, "decryptError": "tampered"';
     # the ADDENDUM: 'A row that fails to decrypt reads ... "decryptError": "tampered"'.
     is($m && $m->{decryptError}, 'tampered',
-       'an undecryptable row (key id not in the ring) reads decryptError "tampered" (issue 4, ADDENDUM "Messages")');
+       'an undecryptable row (key id not in the ring) reads decryptError "tampered" (docs/api.md, "Messages")');
     for my $i (0 .. 2) {
         is($by->{ $msg[$i]{id} } && $by->{ $msg[$i]{id} }{message}, $TEXT[$i], "message $i unaffected");
     }

@@ -1,4 +1,4 @@
-# Clinical notes: writing and reading one note per appointment (issue 6, ADDENDUM "Notes").
+# Clinical notes: writing and reading one note per appointment (docs/api.md, "Notes").
 # Every type (SOAP, DAP, Progress) round trip with the full note shape; validation of type and
 # content (missing, unknown, non-string, too long fields, with `field` like content.plan); the
 # appointment states a note may be written for; one note per appointment (also when two POSTs

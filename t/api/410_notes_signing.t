@@ -1,4 +1,4 @@
-# Signing a clinical note and its addenda (issue 6): POST .../sign answers signedAt, signedBy
+# Signing a clinical note and its addenda: POST .../sign answers signedAt, signedBy
 # (the provider) and contentHash, the SHA-256 of the canonical note (JSON, sorted keys, compact,
 # UTF-8, of {appointmentId, content, diagnosis, privateNotes, type}); a signed note is final:
 # a second sign and every PATCH are 409 note_signed, the stored row stays as it was, and the

@@ -1,4 +1,4 @@
-# Clinical notes at rest (issue 6): content, diagnosis and private notes (and addenda) are
+# Clinical notes at rest: content, diagnosis and private notes (and addenda) are
 # sealed with the message key ring (AES-256-GCM, 12-byte nonce, key id t1): no plaintext of them
 # anywhere in clinical_notes or note_addenda, as text or as hex. A row changed behind the
 # module's back (a flipped ciphertext, nonce or tag byte, ciphertexts swapped between notes, a

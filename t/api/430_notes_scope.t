@@ -1,4 +1,4 @@
-# Who may touch a clinical note (issue 6), and the audit trail of every attempt. Only the
+# Who may touch a clinical note, and the audit trail of every attempt. Only the
 # appointment's provider writes and reads its note: another provider gets 404 on every route
 # (never 403, never a hint that a note exists or is signed), every client gets 403 forbidden on
 # every notes route (the appointment's own client too), a malformed appointment id is 404, no

@@ -1,4 +1,4 @@
-# Clinical notes and key rotation (issue 6: notes are sealed "with the same key ring as
+# Clinical notes and key rotation (notes are sealed "with the same key ring as
 # messages"; README: after `make rekey` "the old key can be removed"). Notes and addenda written
 # under t1; dp-rekey with t1 (old) and t2 (current) must leave no note data under t1, and a
 # server with only t2 must read every note, signed ones and addenda included. At the end every

@@ -1,4 +1,4 @@
-# Tamper evidence (issue 7): the sealer chains every audit row with an HMAC keyed outside the
+# Tamper evidence: the sealer chains every audit row with an HMAC keyed outside the
 # database, and dp-audit-verify names the first broken link when a superuser changes the
 # trail behind the database's back (session_replication_role = replica bypasses the
 # append-only triggers). Each scenario changes one thing, checks the verifier's verdict, and

@@ -1,4 +1,4 @@
-# The audit trail is append-only in the database itself (issue 7): the app role (the one
+# The audit trail is append-only in the database itself: the app role (the one
 # DBDParams names) may only INSERT and SELECT audit_events and the chain's tables; UPDATE,
 # DELETE and TRUNCATE are refused by its grants, and the triggers refuse them even to the
 # owner and to a superuser who does not switch them off. The app role cannot switch them off.

@@ -1,4 +1,4 @@
-# The sealer keeps up without making requests wait (issue 7): concurrent requests all get
+# The sealer keeps up without making requests wait: concurrent requests all get
 # their audit rows chained, one sealer works at a time (no position twice, no gap), and a
 # row whose transaction commits after later rows were sealed (rows commit out of seq order)
 # is still chained, at a later position, and the chain verifies.

@@ -1,4 +1,4 @@
-# Where the sealer looks for unsealed rows (issue 8, sql/009_audit_seal_frontier.sql): each
+# Where the sealer looks for unsealed rows (sql/009_audit_seal_frontier.sql): each
 # checkpoint records a frontier, the highest sealed seq and the seqs below it that still had
 # no seal (with when each was first found missing), and the next batch searches only above
 # it and at those seqs instead of every row of the last ten minutes. A row that rolled back

@@ -1,4 +1,4 @@
-# The sealer's life inside httpd (issue 7): httpd refuses to start without a usable audit key
+# The sealer's life inside httpd: httpd refuses to start without a usable audit key
 # (sealing is on by default, as HIPAA's audit controls want); with the database away the
 # sealer only warns and retries; across a graceful restart and a stop its threads end
 # promptly and sealing goes on in the new children. Each case runs its own httpd.

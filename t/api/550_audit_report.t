@@ -1,4 +1,4 @@
-# GET /api/audit (issue 7, contract addendum "Audit"): a provider's audit report as JSON.
+# GET /api/audit (docs/api.md "Audit"): a provider's audit report as JSON.
 # Scope: the events about its own clients, and of the events without a client those it or one
 # of its clients caused; never another practice's. Every filter, every sort field in both
 # directions with stable paging, limit/offset bounds, 422 for invalid parameters, 404 for a

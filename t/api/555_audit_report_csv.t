@@ -1,4 +1,4 @@
-# GET /api/audit as CSV (issue 7): chosen by the Accept header (q-values honoured, JSON the
+# GET /api/audit as CSV: chosen by the Accept header (q-values honoured, JSON the
 # default), text/csv; charset=utf-8 as an attachment named audit-<date>.csv, a header row,
 # RFC 4180 quoting (comma, quote, CR, LF), spreadsheet formulas neutralised with a leading
 # apostrophe (= + - @ TAB CR), the same rows, filters, sort and paging as the JSON answer, a

@@ -1,4 +1,4 @@
-# Every read of patient data produces exactly one audit event (issue 7). The GET routes are
+# Every read of patient data produces exactly one audit event. The GET routes are
 # read from mod_docportal.c's route table itself: each must be walked here (or be a route that
 # touches no user data, flagged DP_ROUTE_NO_AUDIT, which must then write none), so a GET route
 # added to the table without a walk fails this file. Each walk makes the request as a practice
@@ -57,7 +57,7 @@ my @setup = (
     [note_create($qtok, appointmentId => $other_appt, type => 'Progress', content => PROGRESS_CONTENT)],
 );
 is_deeply([map { $_->[0] } @setup], [201, 201, 201, 201, 201], 'setup: note, messages both ways, invoice, the other note');
-# the provider's calendar feed (issue 15): a public route whose link is the key; read "as feed"
+# the provider's calendar feed: a public route whose link is the key; read "as feed"
 # (no token: the feed's provider is the actor) or "as anonymous" (an unknown link: denied)
 my (undef, $feed) = api(POST => '/api/provider/calendar-feed', token => $ptok);
 my ($feed_path) = ($feed->{url} // '') =~ m{(/api/calendar/[0-9a-f]{64}\.ics)$};

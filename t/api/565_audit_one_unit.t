@@ -1,4 +1,4 @@
-# A read or a message and its audit event go to PostgreSQL in one round trip (issue 8) and are
+# A read or a message and its audit event go to PostgreSQL in one round trip and are
 # one unit: when the event cannot be written, the request fails, nothing is answered from the
 # read, and a message is not stored. When it can, there is exactly one event per request.
 # The event is made to fail with a CHECK constraint on audit_events for one action at a time
@@ -70,7 +70,7 @@ for my $case (@cases) {
          "$what, its event refused: DP02008 names the constraint in the error log");
     like($logged, qr/DP01201: audit event \Q$action\E could not be written/,
          "$what, its event refused: DP01201 in the error log");
-    expect_error_lines($logged);    # provoked on purpose: 99_error_log.t accepts these lines
+    expect_error_lines($logged);    # provoked on purpose: 999_error_log.t accepts these lines
 
     # the event can be written: one success event, and the answer
     ($s, $d, $res) = $call->();

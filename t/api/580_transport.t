@@ -1,4 +1,4 @@
-# Transport (issue 7): HTTPS only, HSTS, DocPortalTrustForwardedProto, the example mod_ssl site
+# Transport: HTTPS only, HSTS, DocPortalTrustForwardedProto, the example mod_ssl site
 # (conf/docportal-ssl.conf) and the security headers. Runs against second servers on the
 # suite's database, so it means the same in the plain and the TLS pass.
 use strict;

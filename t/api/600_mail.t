@@ -1,4 +1,4 @@
-# Outbound mail (issue 14): every kind of mail the module sends (verify-email, invite,
+# Outbound mail: every kind of mail the module sends (verify-email, invite,
 # password-reset, password-changed) has the spec'd headers and link and no names and no health
 # information; a mail is queued in the transaction of the change that causes it (a refused
 # change queues none); an address with CR or LF never reaches a mail header; while the SMTP

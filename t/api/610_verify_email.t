@@ -1,4 +1,4 @@
-# Verified email (issue 14). A new account is unverified and is mailed a verify-email link;
+# Verified email. A new account is unverified and is mailed a verify-email link;
 # POST /api/auth/verify-email with its token verifies it (single use; unknown, used or expired
 # tokens 400 invalid_token; a missing one 422); POST /api/auth/verify-email/resend mails a
 # fresh link (202), at most one a minute (429 rate_limited, Retry-After), and 409

@@ -1,4 +1,4 @@
-# Passwords (issue 14): POST /api/auth/password-reset (no account enumeration: the same 202 and
+# Passwords: POST /api/auth/password-reset (no account enumeration: the same 202 and
 # byte-identical body for an unknown, a known and a malformed address, in about the same time;
 # at most 3 reset mails per account per hour), POST /api/auth/password-reset/confirm (the
 # mailed single-use token; password rules; every earlier token and every other reset link of

@@ -1,4 +1,4 @@
-# Google sign-in and accounts (issue 14). A second httpd on the suite's database and JWT secret
+# Google sign-in and accounts. A second httpd on the suite's database and JWT secret
 # is configured with an OAuth client id and a certs URL served by a local fake
 # (t/fakes/google_certs_fake.pl); the test signs ID tokens with its own RSA key, as Google does.
 # Everything else goes to the suite's server.

@@ -1,4 +1,4 @@
-# Abuse limits and cookie-mode answers (issue 14).
+# Abuse limits and cookie-mode answers.
 #  - On the docportal_limits virtual host (DocPortalRegisterLimit 3, DocPortalPasswordResetLimit
 #    3; plain HTTP on its own port, also in the TLS pass): the 4th registration from an address
 #    within the hour that passes validation (409 email_taken counts too) is 429 rate_limited with

@@ -1,4 +1,4 @@
-# Availability (issue 15): working hours, time off and the open slots of a day.
+# Availability: working hours, time off and the open slots of a day.
 #  - GET /api/provider/working-hours before any save: Monday-Friday 09:00-17:00, weekend off,
 #    slotDuration 60, configured false. PUT takes all seven days (HH:MM or "9:00 AM", answered
 #    as HH:MM) and slotDuration (15..240, default 60); GET then answers the same with

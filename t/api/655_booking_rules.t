@@ -1,4 +1,4 @@
-# Booking rules (issue 15): client bookings against the provider's availability, the
+# Booking rules: client bookings against the provider's availability, the
 # provider's own booking, the per-client limits, 12-hour input and access control.
 #  - Before the provider saves its hours a client books as before (a Saturday evening too);
 #    once saved, a booking must lie inside one day's hours, outside its break and time off:

@@ -1,4 +1,4 @@
-# The dashboards' figures of the contract's mockDashboardStats (issue 15), next to the
+# The dashboards' figures of the contract's mockDashboardStats, next to the
 # addendum's, computed from the database in the provider's time zone:
 #   provider  totalIncome, monthlyIncome (paid invoices: all, and paid this local month),
 #             appointmentsToday, appointmentsWeek (this local ISO week, Monday to Sunday),
@@ -21,7 +21,7 @@ use DocPortal::Test;
 my $Y = next_year();
 my $DAY = 24 * 60;    # minutes
 
-# Every key of each answer; a figure known under two names (the addendum's and the mock's)
+# Every key of each answer; a figure known under two names (docs/api.md's and the mock's)
 # carries the same value under both.
 my @P_COUNTS = qw(totalClients upcomingAppointments pendingAppointments appointmentsToday
                   todayAppointments appointmentsWeek pendingNotes activeClients messagesUnread

@@ -1,4 +1,4 @@
-# A provider's private calendar feed (issue 15): POST/DELETE /api/provider/calendar-feed and
+# A provider's private calendar feed: POST/DELETE /api/provider/calendar-feed and
 # GET /api/calendar/<token>.ics. The feed is read by Debian's python3-icalendar (through
 # t/lib/ics_events.py, which also checks the octets: CRLF, 75-octet lines, folds outside UTF-8
 # sequences) and compared with what the API says of each appointment: UTC times, statuses,

@@ -1,4 +1,4 @@
-# Notifications (issue 15): the mail about appointments and messages.
+# Notifications: the mail about appointments and messages.
 #
 #  1. notificationPrefs ({reminders, messages, appointments}, default true) in every user
 #     object, updated through PATCH /api/auth/me (partial; 422 with field

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# smtp_fake.pl: a local SMTP sink for the tests of mod_docportal's outbound mail (issue 14).
+# smtp_fake.pl: a local SMTP sink for the tests of mod_docportal's outbound mail.
 # It speaks the part of ESMTP (RFC 5321, RFC 4954 for AUTH) that libcurl's SMTP client uses,
 # accepts every message and writes it to a directory, one file per message, where the API
 # tests (t/lib/DocPortal/Mail.pm) read it. It delivers nothing anywhere.

@@ -34,11 +34,11 @@ extern const dp_test_case dp_suite_aead[];
 extern const dp_test_case dp_suite_google_id[];
 extern const dp_test_case dp_suite_stripe[];
 extern const dp_test_case dp_suite_cookie[]; /* cookie sessions */
-extern const dp_test_case dp_suite_auditchain[]; /* audit chain (issue 7) */
+extern const dp_test_case dp_suite_auditchain[]; /* audit chain */
 extern const dp_test_case dp_suite_export[]; /* audit report: CSV and Accept */
-extern const dp_test_case dp_suite_jsonw[]; /* the list answers' JSON writer (issue 8) */
+extern const dp_test_case dp_suite_jsonw[]; /* the list answers' JSON writer */
 extern const dp_test_case dp_suite_mail[];
-extern const dp_test_case dp_suite_ics[]; /* the calendar feed's writer (issue 15) */
+extern const dp_test_case dp_suite_ics[]; /* the calendar feed's writer */
 
 /* Record one check; returns ok so callers can chain diagnostics. */
 int dp_t_check(int ok, const char *file, int line, const char *fmt, ...)

@@ -22,11 +22,11 @@ static const struct {
     {"google_id", dp_suite_google_id},
     {"stripe", dp_suite_stripe},
     {"cookie", dp_suite_cookie}, /* cookie sessions */
-    {"auditchain", dp_suite_auditchain}, /* audit chain (issue 7) */
+    {"auditchain", dp_suite_auditchain}, /* audit chain */
     {"export", dp_suite_export}, /* audit report: CSV and Accept */
     {"jsonw", dp_suite_jsonw},
     {"mail", dp_suite_mail},
-    {"ics", dp_suite_ics}, /* calendar feed (issue 15) */
+    {"ics", dp_suite_ics}, /* calendar feed */
 };
 
 static long checks, failed;

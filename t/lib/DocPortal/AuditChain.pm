@@ -1,4 +1,4 @@
-# Helpers for the audit chain tests (issue 7, tamper evidence: t/api/500-519): waiting for the
+# Helpers for the audit chain tests (tamper evidence: t/api/500-519): waiting for the
 # sealer, running dp-audit-verify, and changing the audit tables behind the database's back
 # the way a superuser could.
 package DocPortal::AuditChain;

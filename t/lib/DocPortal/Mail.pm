@@ -1,5 +1,5 @@
 package DocPortal::Mail;
-# Helpers for the mail tests (issue 14): reading what the suite's SMTP sink
+# Helpers for the mail tests: reading what the suite's SMTP sink
 # (t/fakes/smtp_fake.pl) received, and stopping / restarting the sink.
 #
 # build/test.sh starts the sink and exports DP_SMTP_DIR (where it writes one .eml file per

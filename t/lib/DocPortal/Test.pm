@@ -55,7 +55,7 @@ our $JITSI_RE = qr{^https://meet\.jit\.si/DocPortal-[0-9a-f]{32}$};
 my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
 
 # ---------------------------------------------------------------------------------------------
-# TLS (issue 7). build/test.sh runs the suite twice; with DP_TLS=1 every request of these
+# TLS. build/test.sh runs the suite twice; with DP_TLS=1 every request of these
 # helpers goes over https to the suite's TLS virtual host (t/conf/extra.conf.in), whose
 # certificate (DOCPORTAL_TLS_CERT, made for localhost) is the only one trusted.
 
@@ -184,7 +184,7 @@ sub common_headers_problems {
     push @p, "Cache-Control is '$cc', expected no-store" unless $cc =~ /\bno-store\b/i;
     my $nos = $res->header('X-Content-Type-Options') // '';
     push @p, "X-Content-Type-Options is '$nos', expected nosniff" unless $nos =~ /^\s*nosniff\s*$/i;
-    # HSTS on every answer over TLS, never over plain HTTP (issue 7)
+    # HSTS on every answer over TLS, never over plain HTTP
     my $hsts = $res->header('Strict-Transport-Security');
     if ($TLS) {
         push @p, 'Strict-Transport-Security missing over TLS'
@@ -462,7 +462,7 @@ sub uuid_v4 {
 
 
 # ---------------------------------------------------------------------------------------------
-# Practice and scheduling (issue 3)
+# Practice and scheduling
 
 # provider_session(%register_override) -> ($token, $user, $res): a new provider, registered.
 # Dies when registering fails (every later assertion would be noise).
@@ -689,7 +689,7 @@ sub race {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Secure messaging (issue 4)
+# Secure messaging
 
 push @EXPORT, qw(
     send_message conversation message_list mark_read message_row message_rows
@@ -780,7 +780,7 @@ sub _error_log_path {
 }
 
 # expect_error_lines($text): the error-level lines in $text (from error_log_since) were provoked
-# on purpose; 99_error_log.t accepts exactly those lines (t/logs/expected_error_lines).
+# on purpose; 999_error_log.t accepts exactly those lines (t/logs/expected_error_lines).
 sub expect_error_lines {
     my ($text) = @_;
     require File::Spec;
@@ -843,7 +843,7 @@ sub dp_rekey {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Billing and Stripe (issue 5)
+# Billing and Stripe
 
 push @EXPORT, qw(
     stripe_fake stripe_reset stripe_mode stripe_requests stripe_intents_posted
@@ -1052,7 +1052,7 @@ sub money_in_json {
 
 
 # ---------------------------------------------------------------------------------------------
-# Clinical notes (issue 6)
+# Clinical notes
 
 push @EXPORT, qw(
     note_create note_get note_patch note_sign note_addendum
@@ -1235,7 +1235,7 @@ sub note_audit_is {
 
 
 # ---------------------------------------------------------------------------------------------
-# Sessions and lockout (issue 7: cookie sessions, lockout, idle timeout)
+# Sessions and lockout (cookie sessions, lockout, idle timeout)
 
 push @EXPORT, qw(set_cookies csrf_of http_at session_server login_race);
 
@@ -1304,7 +1304,7 @@ sub login_race {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Audit report (issue 7)
+# Audit report
 
 push @EXPORT, qw(audit_report audit_insert_events csv_parse csv_cell_for EVENT_KEYS);
 

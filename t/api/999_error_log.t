@@ -1,5 +1,5 @@
 # The server's error_log has no error/crit/alert/emerg lines, except the few that stopping
-# PostgreSQL in 90_db_down.t provokes on purpose and the exact lines other tests provoked and
+# PostgreSQL in 090_db_down.t provokes on purpose and the exact lines other tests provoked and
 # listed (565_audit_one_unit.t).
 use strict;
 use warnings FATAL => 'all';
