@@ -52,9 +52,10 @@ $(OUT)/dp_sql.o: $(OUT)/dp_sql.c modules/dp_db.h
 $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 	$(CC) -shared -pthread -o $@ $^ $(LIBS)
 
-# modules/core is pure C: no httpd header may creep in.
+# modules/core is pure C: no httpd header may creep in; every directive is documented.
 check:
 	@bash build/check-core.sh
+	@bash build/check-directives.sh
 
 $(OUT)/unit-tests: $(CORE_OBJ) $(UNIT_SRC) $(wildcard t/unit/*.h)
 	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ $(UNIT_SRC) $(CORE_OBJ) $(LIBS)
