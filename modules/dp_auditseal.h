@@ -1,4 +1,4 @@
-/* dp_auditseal: the audit sealer (docs/security.md, "Audit chain"). One thread per child, started
+/* dp_auditseal: the audit sealer (docs/security.md, "Tamper-evident audit trail"). One thread per child, started
  * by child_init and stopped (and joined) when the child's pool goes, wakes every
  * DocPortalAuditSealInterval seconds and, if it wins the database's advisory lock (one sealer
  * works at a time across all children and servers), chains the audit rows committed since

@@ -1,4 +1,4 @@
-/* dp_auditchain: the tamper-evident chain over audit_events (docs/security.md, "Audit chain").
+/* dp_auditchain: the tamper-evident chain over audit_events (docs/security.md, "Tamper-evident audit trail").
  *
  * The sealer (inside httpd) and the verifier (build/audit-verify.c) share this code, so both
  * compute exactly the same bytes. Each audit row gets a position in the chain (the sealer's

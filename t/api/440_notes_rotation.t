@@ -1,5 +1,5 @@
 # Clinical notes and key rotation (notes are sealed "with the same key ring as
-# messages"; README: after `make rekey` "the old key can be removed"). Notes and addenda written
+# messages"; docs/security.md: after `make rekey`, remove the old key's line). Notes and addenda written
 # under t1; dp-rekey with t1 (old) and t2 (current) must leave no note data under t1, and a
 # server with only t2 must read every note, signed ones and addenda included. At the end every
 # row goes back under t1 (dp-rekey again) so the suite's server reads everything.
