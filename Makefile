@@ -26,8 +26,9 @@ MODULE     := $(OUT)/mod_docportal.so
 
 all: build
 
+# What compiling and running the module need; make run and make test add their own.
 deps:
-	@bash build/deps.sh
+	@bash build/deps.sh --build --runtime
 
 build: deps
 	@$(MAKE) --no-print-directory $(MODULE)
@@ -61,6 +62,7 @@ $(OUT)/unit-tests: $(CORE_OBJ) $(UNIT_SRC) $(wildcard t/unit/*.h)
 	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ $(UNIT_SRC) $(CORE_OBJ) $(LIBS)
 
 unit: build
+	@bash build/deps.sh --test
 	@$(MAKE) --no-print-directory check $(OUT)/unit-tests
 	@$(OUT)/unit-tests t/unit/cases
 
@@ -72,9 +74,11 @@ test: unit
 	@bash build/test.sh
 
 run: build
+	@bash build/deps.sh --dev
 	@bash build/instance.sh run
 
 start: build
+	@bash build/deps.sh --dev
 	@bash build/instance.sh start
 
 stop:

@@ -1,16 +1,39 @@
 #!/bin/bash
-# Make sure the Debian packages mod_docportal needs are installed.
-# Usage: build/deps.sh [EXTRA-PACKAGE...]
+# Make sure the Debian packages mod_docportal needs are installed, by what they are for:
+#   --build    compiling the module (the compiler, apxs, the -dev headers)
+#   --runtime  running it in an Apache (httpd, mod_dbd's PostgreSQL driver, psql for the
+#              migrations, openssl for the secrets)
+#   --dev      the private instance of `make run` / `make start` (a PostgreSQL server, curl)
+#   --test     the test suite (the PostgreSQL server, Apache::Test from mod_perl, the Perl and
+#              Python modules of the tests and fakes)
+# Usage: build/deps.sh [--build] [--runtime] [--dev] [--test] [EXTRA-PACKAGE...]
+# Without a group, every group. `make build` and `make install` ask for build and runtime only,
+# so a production web server never gets the PostgreSQL server or mod_perl.
 # Silent and quick when nothing is missing. Otherwise installs with apt-get as
 # root (or through sudo); without either, prints the command and exits 1.
 set -eu
 
-PACKAGES=(gcc libc6-dev make pkg-config apache2 apache2-dev libaprutil1-dbd-pgsql
-    postgresql postgresql-client libpq-dev libjansson-dev libjwt-dev libssl-dev libcurl4-openssl-dev
-    libapache2-mod-perl2 perl curl openssl ca-certificates
-    liblwp-protocol-https-perl libio-socket-ssl-perl python3-icalendar)
+BUILD=(gcc libc6-dev make pkg-config apache2-dev libpq-dev libjansson-dev libjwt-dev libssl-dev
+    libcurl4-openssl-dev)
+RUNTIME=(apache2 libaprutil1-dbd-pgsql postgresql-client openssl ca-certificates)
+DEV=(postgresql curl)
+TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio-socket-ssl-perl
+    python3-icalendar)
 
-want=("${PACKAGES[@]}" "$@")
+want=()
+extra=()
+for arg in "$@"; do
+    case $arg in
+        --build) want+=("${BUILD[@]}") ;;
+        --runtime) want+=("${RUNTIME[@]}") ;;
+        --dev) want+=("${DEV[@]}") ;;
+        --test) want+=("${TEST[@]}") ;;
+        --*) echo "deps.sh: unknown group $arg" >&2; exit 2 ;;
+        *) extra+=("$arg") ;;
+    esac
+done
+[ "${#want[@]}" -gt 0 ] || want=("${BUILD[@]}" "${RUNTIME[@]}" "${DEV[@]}" "${TEST[@]}")
+want+=(${extra[@]+"${extra[@]}"})
 
 # One dpkg-query for all; unknown names only make it complain on stderr.
 # Both spellings count: Multi-Arch "same" packages report libc6-dev:amd64.
