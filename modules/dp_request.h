@@ -36,7 +36,7 @@ typedef struct dp_ctx {
     int mail_queued;         /* a mail was queued: wake the delivery thread after answering */
 } dp_ctx;
 
-typedef dp_error *(*dp_handler)(dp_ctx *c);
+typedef dp_route_fn dp_handler; /* dp_error *handler(dp_ctx *c) */
 
 /* The request's database connection (acquired once). */
 dp_error *dp_ctx_db(dp_ctx *c, dp_db **db);

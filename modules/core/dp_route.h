@@ -6,6 +6,8 @@
 
 #include <apr_pools.h>
 
+#include "dp_error.h"
+
 /* Roles a route admits (bit set). DP_ROLE_PUBLIC needs no token at all. */
 #define DP_ROLE_PUBLIC   0x0u
 #define DP_ROLE_PROVIDER 0x1u
@@ -21,7 +23,10 @@
 
 #define DP_ROUTE_MAX_PARAMS 4
 
-typedef void (*dp_route_fn)(void); /* the glue casts to its handler type */
+/* A route's handler. The request context is the glue's (modules/dp_request.h); the core
+ * only carries the pointer, typed, so a handler of another shape does not compile. */
+struct dp_ctx;
+typedef dp_error *(*dp_route_fn)(struct dp_ctx *c);
 
 typedef struct dp_route {
     const char *method;

@@ -16,24 +16,11 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
 use DocPortal::Test;
+use DocPortal::Routes qw(route_table);
 
 # ---- the route table, as the module declares it ------------------------------------------------
-my $src_path = ($ENV{DP_ROOT} // "$FindBin::Bin/../..") . '/mod_docportal.c';
-open my $fh, '<', $src_path or BAIL_OUT("open $src_path: $!");
-my $src = do { local $/; <$fh> };
-close $fh;
-my ($table) = $src =~ /static const dp_route routes\[\] = \{(.*?)\n\};/s
-    or BAIL_OUT("no route table in $src_path");
-$table =~ s{/\*.*?\*/}{}gs;
-my @routes;
-while ($table =~ /\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([^,]+?)\s*,\s*([^,]+?)\s*,\s*(NULL|"[^"]*")\s*,\s*(NULL|"[^"]*")\s*,\s*H\(\w+\)\s*\}/gs) {
-    my ($method, $path, $roles, $flags, $action, $rtype) = ($1, $2, $3, $4, $5, $6);
-    s/"//g for $action, $rtype;
-    push @routes, { method => $method, path => $path, roles => $roles, flags => $flags,
-                    action => $action eq 'NULL' ? undef : $action,
-                    rtype => $rtype eq 'NULL' ? undef : $rtype };
-}
-my $rows_in_table = () = $table =~ /H\(\w+\)/g;
+my ($routes, $rows_in_table) = eval { route_table() } or BAIL_OUT("route table: $@");
+my @routes = @$routes;
 is(scalar @routes, $rows_in_table, "every row of the route table is understood ($rows_in_table)");
 my %route = map { ("$_->{method} $_->{path}" => $_) } @routes;
 my @gets = grep { $_->{method} eq 'GET' } @routes;
