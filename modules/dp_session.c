@@ -1,6 +1,9 @@
 #include "dp_session.h"
+#include "dp_audit.h"
+#include "dp_sql.h"
 #include "core/dp_cookie.h"
 #include "core/dp_crypto.h"
+#include "core/dp_jwt.h"
 
 #include <apr_strings.h>
 #include <http_log.h>
@@ -82,4 +85,122 @@ int dp_session_csrf_ok(dp_ctx *c, const char *jti)
     /* both comparisons always run: the time taken says nothing about which one failed */
     return dp_ct_equal(sent, strlen(sent), cookie, strlen(cookie))
            & dp_ct_equal(sent, strlen(sent), want, strlen(want));
+}
+
+/* ---- authentication: who the caller is, and what its session must still pass */
+
+static dp_error *unauthorized(dp_ctx *c, const char *why)
+{
+    dp_audit_event ev = {.actor_type = "anonymous", .outcome = DP_OUTCOME_DENIED};
+    /* a route that touches no user data has no audit action to record */
+    dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r, "DP01001: token refused (%s)", why);
+    if (e != NULL) {
+        return e;
+    }
+    apr_table_setn(c->r->err_headers_out, "WWW-Authenticate", "Bearer");
+    return dp_error_make(c->r->pool, 401, DP_E_UNAUTHORIZED, NULL,
+                         "A valid session token is required.");
+}
+
+/* A request authenticated by its cookie that may change something (not GET, HEAD, OPTIONS)
+ * must carry the session's CSRF token: another site can make a browser send the cookie, but
+ * cannot read or compute the token. */
+static dp_error *csrf_refused(dp_ctx *c, const dp_claims *claims)
+{
+    dp_audit_event ev = {.actor_id = claims->sub, .actor_type = claims->role,
+                         .outcome = DP_OUTCOME_DENIED};
+    dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
+
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r,
+                  "DP12003: cookie session without its CSRF token refused");
+    if (e != NULL) {
+        return e;
+    }
+    return dp_error_make(c->r->pool, 403, DP_E_CSRF_FAILED, NULL,
+                         "A request with the session cookie needs the session's "
+                         DP_CSRF_HEADER " header.");
+}
+
+static const char *epoch_arg(dp_ctx *c, long long t)
+{
+    return apr_psprintf(c->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)t);
+}
+
+/* What a valid session must still pass: the idle timeout (with a minute's allowance, the
+ * last use being recorded at most once a minute), the CSRF token of a cookie session; then
+ * the last use is recorded when the record is a minute old. */
+static dp_error *session_rules(dp_ctx *c, dp_db *db, const dp_claims *claims,
+                               apr_int64_t idle, int by_cookie)
+{
+    int m = c->r->method_number;
+    dp_error *e;
+
+    if (c->cfg->idle_timeout > 0 && idle > c->cfg->idle_timeout + DP_SESSION_TOUCH_S) {
+        return unauthorized(c, "idle timeout");
+    }
+    if (by_cookie && m != M_GET && m != M_OPTIONS && !dp_session_csrf_ok(c, claims->jti)) {
+        return csrf_refused(c, claims);
+    }
+    if (idle >= DP_SESSION_TOUCH_S
+        && (e = dp_db_exec(db, DPQ_SESSION_TOUCH, NULL,
+                           DP_ARGS(claims->jti, claims->sub, epoch_arg(c, claims->exp))))) {
+        return e;
+    }
+    return NULL;
+}
+
+/* Bearer token (else, with cookie sessions, the dp_session cookie) -> verified claims -> the
+ * user as the database knows it now. */
+dp_error *dp_session_authenticate(dp_ctx *c)
+{
+    const char *h = apr_table_get(c->r->headers_in, "Authorization");
+    dp_principal *who;
+    dp_claims claims;
+    dp_jwt_status st;
+    dp_rows *rows;
+    dp_db *db;
+    dp_error *e;
+    int by_cookie = 0;
+
+    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+        h += 7;
+        while (*h == ' ') {
+            h++;
+        }
+    }
+    else if ((h = dp_session_cookie_token(c)) != NULL) {
+        by_cookie = 1;
+    }
+    else {
+        return unauthorized(c, "no bearer token");
+    }
+    st = dp_jwt_verify(c->r->pool, c->cfg->jwt_secret, c->cfg->jwt_secret_len, h,
+                       (long long)apr_time_sec(apr_time_now()), &claims);
+    if (st != DP_JWT_OK) {
+        return unauthorized(c, dp_jwt_status_name(st));
+    }
+    if ((e = dp_ctx_db(c, &db))) return e;
+    if ((e = dp_db_select(db, DPQ_AUTH_PRINCIPAL, &rows,
+                          DP_ARGS(claims.sub, claims.role, claims.jti,
+                                  epoch_arg(c, claims.iat), epoch_arg(c, claims.sv))))) {
+        return e;
+    }
+    if (rows->nrows != 1) {
+        return unauthorized(c, "revoked, or the account is gone");
+    }
+    if ((e = session_rules(c, db, &claims, apr_atoi64(dp_rows_get(rows, 0, "idle_seconds")),
+                           by_cookie))) {
+        return e;
+    }
+    who = apr_pcalloc(c->r->pool, sizeof(*who));
+    who->user_id = claims.sub;
+    who->role = claims.role;
+    who->provider_id = dp_rows_get(rows, 0, "provider_id");
+    who->jti = claims.jti;
+    who->exp = claims.exp;
+    who->email_verified = strcmp(dp_rows_get(rows, 0, "email_verified"), "t") == 0;
+    c->who = who;
+    return NULL;
 }

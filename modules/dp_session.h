@@ -29,4 +29,10 @@ const char *dp_session_cookie_token(dp_ctx *c);
 /* 1 when X-CSRF-Token equals the dp_csrf cookie and the CSRF token of session jti. */
 int dp_session_csrf_ok(dp_ctx *c, const char *jti);
 
+/* The dispatcher's authentication: the Bearer token (else, with cookie sessions, the
+ * dp_session cookie), verified; the user as the database knows it now (not revoked, same
+ * session version); the idle timeout and, for a cookie session changing something, the CSRF
+ * token. Fills c->who, or answers 401/403 (audited). */
+dp_error *dp_session_authenticate(dp_ctx *c);
+
 #endif
