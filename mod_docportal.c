@@ -137,7 +137,7 @@ static const dp_route routes[] = {
      "billing.webhook", "invoice", dp_billing_webhook},
 
     {"GET", "/api/audit", DP_ROLE_PROVIDER, 0,
-     "audit.read", "audit", dp_auditlog_report},
+     "audit.read", "audit", dp_auditreport_get},
 
     /* the private calendar feed: its link is the key (no session), so the route is public */
     {"POST", "/api/provider/calendar-feed", DP_ROLE_PROVIDER, 0,

@@ -70,8 +70,8 @@ dp_error *dp_billing_webhook(dp_ctx *c);
 dp_error *dp_dashboard_provider(dp_ctx *c);
 dp_error *dp_dashboard_client(dp_ctx *c);
 
-/* auditlog.c: the audit report */
-dp_error *dp_auditlog_report(dp_ctx *c);
+/* auditreport.c: the audit report */
+dp_error *dp_auditreport_get(dp_ctx *c);
 
 /* calendar.c: a provider's private calendar feed */
 dp_error *dp_calendar_feed_create(dp_ctx *c);

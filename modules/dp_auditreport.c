@@ -336,7 +336,7 @@ static dp_error *reply_json(dp_ctx *c, dp_db *db, const report_query *q, int nar
 /* GET /api/audit: provider. Filters clientId, from, to, action, actorId, actorType,
  * resourceType, resourceId, outcome; sort (a field, '-' for descending; default -at);
  * limit (default 100; at most 1000, or 100000 for CSV) and offset. */
-dp_error *dp_auditlog_report(dp_ctx *c)
+dp_error *dp_auditreport_get(dp_ctx *c)
 {
     report_query q;
     dp_db *db;
