@@ -29,11 +29,6 @@ APLOG_USE_MODULE(docportal);
 #define RESET_ANSWER "If an account exists for that address, a link to reset its password " \
                      "has been sent."
 
-const char *dp_account_client_address(const dp_ctx *c)
-{
-    return c->r->useragent_ip != NULL ? c->r->useragent_ip : "";
-}
-
 dp_error *dp_account_session_mode(dp_ctx *c, int *cookie_only)
 {
     apr_pool_t *p = c->r->pool;
@@ -89,7 +84,7 @@ static dp_error *rate_check(dp_ctx *c, dp_db *db, const char *prefix, int limit)
     dp_error *e;
 
     if ((e = dp_db_select(db, DPQ_RATE_HIT, &rows,
-                          DP_ARGS(apr_pstrcat(p, prefix, dp_account_client_address(c), NULL),
+                          DP_ARGS(apr_pstrcat(p, prefix, dp_client_address(c), NULL),
                                   apr_itoa(p, limit), "3600")))) {
         return e;
     }
@@ -168,18 +163,12 @@ static dp_error *read_token(dp_ctx *c, const char **hash)
     return NULL;
 }
 
-static const char *client_of(const dp_rows *user)
-{
-    const char *type = dp_rows_get(user, 0, "user_type");
-    return (type != NULL && strcmp(type, "client") == 0) ? dp_rows_get(user, 0, "id") : NULL;
-}
-
 /* The success event of a change to the user's own account, made by its owner. */
 static dp_error *audit_own(dp_ctx *c, const dp_rows *user)
 {
     const char *id = dp_rows_get(user, 0, "id");
     dp_audit_event ev = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
-                         .resource_id = id, .client_id = client_of(user),
+                         .resource_id = id, .client_id = dp_user_client_id(user),
                          .outcome = DP_OUTCOME_SUCCESS};
     return dp_audit(c, &ev);
 }
@@ -451,7 +440,7 @@ dp_error *dp_account_change_password(dp_ctx *c)
     if ((e = dp_db_begin(db))) return e;
     if ((e = dp_db_exec(db, DPQ_USER_PASSWORD_SET, NULL, DP_ARGS(pw_hash, "false", id)))
         || (e = dp_db_exec(db, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
-                           DP_ARGS(email, dp_account_client_address(c),
+                           DP_ARGS(email, dp_client_address(c),
                                    apr_itoa(p, c->cfg->lockout_ip.failures))))) {
         return e;
     }

@@ -28,7 +28,5 @@ dp_error *dp_account_rate_check(dp_ctx *c, dp_db *db, const char *prefix, int li
 dp_error *dp_account_queue_verification(dp_ctx *c, dp_db *db, const char *user_id,
                                         const char *email);
 
-/* The client's address as httpd sees it (behind a proxy: mod_remoteip's). */
-const char *dp_account_client_address(const dp_ctx *c);
 
 #endif

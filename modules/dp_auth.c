@@ -90,12 +90,6 @@ static dp_error *check_references(dp_db *db, apr_pool_t *p, const reg_fields *f)
     return dp_profile_check(db, p, &f->profile);
 }
 
-static const char *client_id_of(const dp_rows *user)
-{
-    const char *type = dp_rows_get(user, 0, "user_type");
-    return (type != NULL && strcmp(type, "client") == 0) ? dp_rows_get(user, 0, "id") : NULL;
-}
-
 /* The invited client sets a password: the invitation is used once, its email must match,
  * and profile fields given now are applied. Returns the user's id or an error. */
 static dp_error *claim_invite(dp_ctx *c, dp_db *db, const reg_fields *f, const char *hash,
@@ -186,7 +180,7 @@ dp_error *dp_auth_register(dp_ctx *c)
     if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(id)))) return e;
     {
         dp_audit_event ev = {.actor_id = id, .actor_type = f.user_type, .resource_id = id,
-                             .client_id = client_id_of(user), .outcome = DP_OUTCOME_SUCCESS};
+                             .client_id = dp_user_client_id(user), .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ev))) return e;
     }
     if ((e = dp_db_commit(db))) return e;
@@ -215,7 +209,7 @@ dp_error *dp_auth_login(dp_ctx *c)
     hash = dp_rows_get(user, 0, "password_hash");
     if (!dp_password_verify(password, hash, c->cfg->dummy_hash)) {
         dp_audit_event ev = {.resource_id = dp_rows_get(user, 0, "id"),
-                             .client_id = client_id_of(user), .outcome = DP_OUTCOME_FAILURE};
+                             .client_id = dp_user_client_id(user), .outcome = DP_OUTCOME_FAILURE};
         if ((e = dp_audit(c, &ev))) return e;
         return dp_error_make(p, 401, DP_E_INVALID_CREDENTIALS, NULL,
                              "The email or password is incorrect.");
@@ -223,7 +217,7 @@ dp_error *dp_auth_login(dp_ctx *c)
     {
         const char *id = dp_rows_get(user, 0, "id");
         dp_audit_event ev = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
-                             .resource_id = id, .client_id = client_id_of(user),
+                             .resource_id = id, .client_id = dp_user_client_id(user),
                              .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_lockout_success(c, email, &ev))) return e;
     }
@@ -322,7 +316,7 @@ dp_error *dp_auth_me_update(dp_ctx *c)
         return e;
     }
     if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(c->who->user_id)))) return e;
-    ev.client_id = client_id_of(user);
+    ev.client_id = dp_user_client_id(user);
     if ((e = dp_audit(c, &ev))) return e;
     if ((e = dp_db_commit(db))) return e;
     out = dp_json_own(p, json_object());
@@ -482,7 +476,7 @@ dp_error *dp_auth_google(dp_ctx *c)
     {
         const char *id = dp_rows_get(user, 0, "id");
         dp_audit_event ok = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
-                             .resource_id = id, .client_id = client_id_of(user),
+                             .resource_id = id, .client_id = dp_user_client_id(user),
                              .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ok))) return e;
     }

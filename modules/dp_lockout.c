@@ -7,12 +7,6 @@
 
 APLOG_USE_MODULE(docportal);
 
-/* The address as httpd sees the client: behind a proxy, mod_remoteip makes it the real one. */
-static const char *client_address(const dp_ctx *c)
-{
-    return c->r->useragent_ip != NULL ? c->r->useragent_ip : "";
-}
-
 dp_error *dp_lockout_attempt(dp_ctx *c, dp_db *db, const char *email)
 {
     apr_pool_t *p = c->r->pool;
@@ -24,7 +18,7 @@ dp_error *dp_lockout_attempt(dp_ctx *c, dp_db *db, const char *email)
 
     if ((e = dp_db_select(db, DPQ_LOGIN_THROTTLE, &rows,
                           DP_ARGS(email, apr_itoa(p, a->failures), apr_itoa(p, a->window_s),
-                                  apr_itoa(p, a->lock_s), client_address(c),
+                                  apr_itoa(p, a->lock_s), dp_client_address(c),
                                   apr_itoa(p, ip->failures), apr_itoa(p, ip->window_s),
                                   apr_itoa(p, ip->lock_s))))) {
         return e;
@@ -45,6 +39,6 @@ dp_error *dp_lockout_attempt(dp_ctx *c, dp_db *db, const char *email)
 dp_error *dp_lockout_success(dp_ctx *c, const char *email, const dp_audit_event *ev)
 {
     return dp_audited(c, ev, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
-                      DP_ARGS(email, client_address(c),
+                      DP_ARGS(email, dp_client_address(c),
                               apr_itoa(c->r->pool, c->cfg->lockout_ip.failures)));
 }

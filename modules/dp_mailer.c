@@ -47,7 +47,7 @@ static const char *write_file(apr_pool_t *p, const char *dir, const char *name,
                               const char *msg)
 {
     const char *path = apr_pstrcat(p, dir, "/", name, NULL);
-    char *tmp = apr_pstrcat(p, dir, "/.tmp-XXXXXX", NULL);
+    char *tmp = apr_pstrcat(p, dir, "/.tmp-XXXXXX", NULL); /* apr_file_mktemp's template */
     apr_size_t len = strlen(msg);
     apr_file_t *f;
     apr_status_t rv;

@@ -257,3 +257,8 @@ dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
     if ((e = dp_read_body(r, cfg, &buf, &len))) return e;
     return dp_json_parse_object(r->pool, buf, len, out);
 }
+
+const char *dp_client_address(const dp_ctx *c)
+{
+    return c->r->useragent_ip != NULL ? c->r->useragent_ip : "";
+}

@@ -62,6 +62,9 @@ dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, a
 /* Read and parse a JSON object body within cfg->max_body. */
 dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out);
 
+/* The client's address as httpd sees it (behind a proxy: mod_remoteip's), "" when unknown. */
+const char *dp_client_address(const dp_ctx *c);
+
 /* The unique id of this request (also in X-Request-Id). */
 const char *dp_request_id(request_rec *r);
 

@@ -69,3 +69,9 @@ json_t *dp_user_json(apr_pool_t *p, const dp_rows *rows, int i)
     dp_json_set_str(u, "updatedAt", dp_rows_get(rows, i, "updated_at"));
     return u;
 }
+
+const char *dp_user_client_id(const dp_rows *rows)
+{
+    const char *type = dp_rows_get(rows, 0, "user_type");
+    return (type != NULL && strcmp(type, "client") == 0) ? dp_rows_get(rows, 0, "id") : NULL;
+}

@@ -12,4 +12,7 @@
  * The returned object belongs to the pool. */
 json_t *dp_user_json(apr_pool_t *p, const dp_rows *rows, int i);
 
+/* The user's id when the row is a client's (the audit event's client), else NULL. */
+const char *dp_user_client_id(const dp_rows *rows);
+
 #endif

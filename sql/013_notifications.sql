@@ -34,6 +34,10 @@ CREATE TABLE message_notices (
     PRIMARY KEY (receiver_id, sender_id)
 );
 
+-- The delivery thread asks for confirmed sessions starting soon on every pass.
+CREATE INDEX appointments_confirmed_starts_idx ON appointments (starts_at)
+    WHERE status = 'confirmed';
+
 GRANT SELECT, INSERT ON appointment_reminders TO :"app_role";
 GRANT SELECT, INSERT, UPDATE ON message_notices TO :"app_role";
 
