@@ -37,53 +37,67 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     return c;
 }
 
+/* A virtual host's configuration (add) over the main server's (base), one line a field: the
+ * host's value where it set one, else the main server's. Unset is NULL for a pointer, -1 for
+ * a number, flag or duration a directive sets (0 means something there), and 0 for the
+ * numbers only dp_config_finish fills in. A field that one directive sets together with
+ * another (a key's length and origin, the age of DocPortalMailRetry) follows that one. The
+ * comparisons make a macro used on the wrong kind of field fail the build. */
+#define MERGE_PTR(f)            (c->f = add->f != NULL ? add->f : base->f)
+#define MERGE_INT(f)            (c->f = add->f != -1 ? add->f : base->f)
+#define MERGE_NUM(f)            (c->f = add->f > 0 ? add->f : base->f)
+#define MERGE_PTR_WITH(f, key)  (c->f = add->key != NULL ? add->f : base->f)
+#define MERGE_INT_WITH(f, key)  (c->f = add->key != -1 ? add->f : base->f)
+
 void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
 {
     dp_config *base = basev, *add = addv;
     dp_config *c = apr_pcalloc(p, sizeof(*c));
 
-    c->jwt_secret = add->jwt_secret ? add->jwt_secret : base->jwt_secret;
-    c->jwt_secret_len = add->jwt_secret ? add->jwt_secret_len : base->jwt_secret_len;
-    c->jwt_secret_origin = add->jwt_secret ? add->jwt_secret_origin : base->jwt_secret_origin;
-    c->token_hours = add->token_hours != -1 ? add->token_hours : base->token_hours;
-    c->bcrypt_cost = add->bcrypt_cost != -1 ? add->bcrypt_cost : base->bcrypt_cost;
-    c->cors_origin = add->cors_origin ? add->cors_origin : base->cors_origin;
-    c->max_body = add->max_body != -1 ? add->max_body : base->max_body;
-    c->require_tls = add->require_tls != -1 ? add->require_tls : base->require_tls;
-    c->jitsi_base = add->jitsi_base ? add->jitsi_base : base->jitsi_base;
-    c->message_keys = add->message_keys ? add->message_keys : base->message_keys;
-    c->google_id.client_id = add->google_id.client_id ? add->google_id.client_id
-                                                      : base->google_id.client_id;
-    c->google_id.certs_url = add->google_id.certs_url ? add->google_id.certs_url
-                                                      : base->google_id.certs_url;
-    c->currency = add->currency ? add->currency : base->currency;
-    c->stripe = add->stripe.secret_key ? add->stripe : base->stripe;
-    if (add->stripe.api_base) c->stripe.api_base = add->stripe.api_base;
-    c->stripe_publishable = add->stripe_publishable ? add->stripe_publishable
-                                                    : base->stripe_publishable;
-    c->stripe_webhook_secret = add->stripe_webhook_secret ? add->stripe_webhook_secret
-                                                          : base->stripe_webhook_secret;
-    c->google = add->google.key_file_json ? add->google : base->google;
-    if (add->google.api_base) c->google.api_base = add->google.api_base;
-    if (add->google.token_url) c->google.token_url = add->google.token_url;
+    /* secrets and keys */
+    MERGE_PTR(jwt_secret);
+    MERGE_PTR_WITH(jwt_secret_len, jwt_secret);
+    MERGE_PTR_WITH(jwt_secret_origin, jwt_secret);
+    MERGE_PTR(message_keys);
+    /* sessions, limits */
+    MERGE_INT(token_hours);
+    MERGE_INT(bcrypt_cost);
+    MERGE_PTR(cors_origin);
+    MERGE_INT(max_body);
+    MERGE_PTR(dummy_hash); /* made in post_config, after the merge */
+    /* video rooms and Google */
+    MERGE_PTR(jitsi_base);
+    MERGE_PTR(google.key_file_json);
+    MERGE_PTR(google.api_base);
+    MERGE_PTR(google.token_url);
+    MERGE_NUM(google.timeout_ms);
+    MERGE_PTR(google_id.certs_url);
+    MERGE_PTR(google_id.client_id);
+    MERGE_NUM(google_id.timeout_ms);
+    MERGE_NUM(google_id.leeway_s);
+    /* billing */
+    MERGE_PTR(currency);
+    MERGE_PTR(stripe.api_base);
+    MERGE_PTR(stripe.secret_key);
+    MERGE_PTR(stripe.api_version);
+    MERGE_NUM(stripe.timeout_ms);
+    MERGE_PTR(stripe_publishable);
+    MERGE_PTR(stripe_webhook_secret);
     /* transport */
-    c->trust_forwarded_proto = add->trust_forwarded_proto != -1 ? add->trust_forwarded_proto
-                                                                : base->trust_forwarded_proto;
-    c->hsts = add->hsts ? add->hsts : base->hsts;
+    MERGE_INT(require_tls);
+    MERGE_INT(trust_forwarded_proto);
+    MERGE_PTR(hsts);
     /* sessions and lockout */
-    c->cookie_sessions = add->cookie_sessions != -1 ? add->cookie_sessions
-                                                    : base->cookie_sessions;
-    c->idle_timeout = add->idle_timeout != -1 ? add->idle_timeout : base->idle_timeout;
-    c->lockout = add->lockout.failures != -1 ? add->lockout : base->lockout;
-    c->lockout_ip = add->lockout_ip.failures != -1 ? add->lockout_ip : base->lockout_ip;
+    MERGE_INT(cookie_sessions);
+    MERGE_INT(idle_timeout);
+    MERGE_INT_WITH(lockout, lockout.failures);
+    MERGE_INT_WITH(lockout_ip, lockout_ip.failures);
     /* audit chain */
-    c->audit_key = add->audit_key ? add->audit_key : base->audit_key;
-    c->audit_key_len = add->audit_key ? add->audit_key_len : base->audit_key_len;
-    c->audit_key_origin = add->audit_key ? add->audit_key_origin : base->audit_key_origin;
-    c->audit_seal_interval = add->audit_seal_interval != -1 ? add->audit_seal_interval
-                                                            : base->audit_seal_interval;
-#define MERGE_PTR(f) c->f = add->f ? add->f : base->f
-#define MERGE_INT(f) c->f = add->f != -1 ? add->f : base->f
+    MERGE_PTR(audit_key);
+    MERGE_PTR_WITH(audit_key_len, audit_key);
+    MERGE_PTR_WITH(audit_key_origin, audit_key);
+    MERGE_INT(audit_seal_interval);
+    /* accounts and mail */
     MERGE_PTR(public_url);
     MERGE_PTR(smtp_url);
     MERGE_PTR(smtp_user);
@@ -92,19 +106,23 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(mail_dir);
     MERGE_INT(mail_interval);
     MERGE_INT(mail_tries);
-    c->mail_max_age = add->mail_tries != -1 ? add->mail_max_age : base->mail_max_age;
+    MERGE_INT_WITH(mail_max_age, mail_tries);
     MERGE_INT(require_verified);
     MERGE_INT(register_limit);
     MERGE_INT(reset_limit);
     MERGE_PTR(google_domain);
+    /* scheduling */
     MERGE_INT(min_notice);
     MERGE_INT(max_pending);
     MERGE_INT(horizon_days);
     MERGE_INT(reminder_lead);
-#undef MERGE_PTR
-#undef MERGE_INT
     return c;
 }
+#undef MERGE_PTR
+#undef MERGE_INT
+#undef MERGE_NUM
+#undef MERGE_PTR_WITH
+#undef MERGE_INT_WITH
 
 static dp_config *cmd_cfg(cmd_parms *cmd)
 {
