@@ -458,9 +458,6 @@ static dp_error *read_own(dp_ctx *c, const char *id, dp_rows **rows)
     dp_error *e;
     dp_audit_event ev = {.resource_id = id, .outcome = DP_OUTCOME_DENIED};
 
-    if (!dp_uuid_valid(id)) {
-        return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
-    }
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_select(db, DPQ_APPT_GET, rows,
                           DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
@@ -670,11 +667,6 @@ static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
     return e;
 }
 
-static dp_error *no_such(apr_pool_t *p)
-{
-    return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
-}
-
 /* PATCH /api/appointments/:id: provider or client of it. Reschedule (date, time, duration),
  * change status by the rules, edit notes. */
 dp_error *dp_appt_update(dp_ctx *c)
@@ -684,7 +676,6 @@ dp_error *dp_appt_update(dp_ctx *c)
     dp_error *e;
 
     memset(&ch, 0, sizeof(ch));
-    if (!dp_uuid_valid(c->params[0])) return no_such(p);
     if ((e = read_date_time(p, c->body, 0, &ch.date, &ch.time))) return e;
     if ((e = read_duration(p, c->body, &ch.minutes, &ch.minutes_given))) return e;
     if ((e = dp_json_string(p, c->body, "status", "status", 0, 16, &ch.status))) return e;
@@ -704,7 +695,6 @@ dp_error *dp_appt_cancel(dp_ctx *c)
 {
     change ch;
     memset(&ch, 0, sizeof(ch));
-    if (!dp_uuid_valid(c->params[0])) return no_such(c->r->pool);
     ch.status = "cancelled";
     return apply_change(c, c->params[0], &ch);
 }
