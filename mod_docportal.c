@@ -21,6 +21,7 @@
 #include "modules/core/dp_google_id.h"
 #include "modules/core/dp_jwt.h"
 #include "modules/core/dp_password.h"
+#include "modules/core/dp_validate.h"
 #include "modules/dp_audit.h"
 #include "modules/dp_config.h"
 #include "modules/dp_db.h"
@@ -67,9 +68,9 @@ static const dp_route routes[] = {
     {"POST", "/api/provider/clients", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
      "client.create", "client", dp_clients_create},
     {"GET", "/api/provider/appointments", DP_ROLE_PROVIDER, 0,
-     "appointment.list", "appointment", dp_appt_list_provider},
+     "appointment.list", "appointment", dp_appointment_list_provider},
     {"POST", "/api/provider/appointments", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
-     "appointment.create", "appointment", dp_appt_book_by_provider},
+     "appointment.create", "appointment", dp_appointment_book_by_provider},
     {"GET", "/api/provider/working-hours", DP_ROLE_PROVIDER, 0,
      "working_hours.read", "working_hours", dp_avail_hours_get},
     {"PUT", "/api/provider/working-hours", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
@@ -78,7 +79,7 @@ static const dp_route routes[] = {
      "time_off.list", "time_off", dp_avail_timeoff_list},
     {"POST", "/api/provider/time-off", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
      "time_off.create", "time_off", dp_avail_timeoff_create},
-    {"DELETE", "/api/provider/time-off/:id", DP_ROLE_PROVIDER, 0,
+    {"DELETE", "/api/provider/time-off/:id", DP_ROLE_PROVIDER, DP_ROUTE_UUID_PARAM,
      "time_off.delete", "time_off", dp_avail_timeoff_delete},
     {"GET", "/api/provider/available-slots/:date", DP_ROLE_PROVIDER, 0,
      "slots.read", "availability", dp_avail_slots_provider},
@@ -90,35 +91,38 @@ static const dp_route routes[] = {
     {"GET", "/api/client/provider/available-slots/:date", DP_ROLE_CLIENT, 0,
      "slots.read", "availability", dp_avail_slots_client},
     {"GET", "/api/client/appointments", DP_ROLE_CLIENT, 0,
-     "appointment.list", "appointment", dp_appt_list_client},
+     "appointment.list", "appointment", dp_appointment_list_client},
     {"POST", "/api/client/appointments", DP_ROLE_CLIENT, DP_ROUTE_BODY,
-     "appointment.create", "appointment", dp_appt_book},
+     "appointment.create", "appointment", dp_appointment_book},
 
-    {"GET", "/api/appointments/:id", DP_ROLE_ANY, 0,
-     "appointment.read", "appointment", dp_appt_get},
-    {"PATCH", "/api/appointments/:id", DP_ROLE_ANY, DP_ROUTE_BODY,
-     "appointment.update", "appointment", dp_appt_update},
-    {"DELETE", "/api/appointments/:id", DP_ROLE_ANY, 0,
-     "appointment.cancel", "appointment", dp_appt_cancel},
-    {"POST", "/api/appointments/:id/join", DP_ROLE_ANY, 0,
-     "appointment.join", "appointment", dp_appt_join},
+    {"GET", "/api/appointments/:id", DP_ROLE_ANY, DP_ROUTE_UUID_PARAM,
+     "appointment.read", "appointment", dp_appointment_get},
+    {"PATCH", "/api/appointments/:id", DP_ROLE_ANY, DP_ROUTE_BODY | DP_ROUTE_UUID_PARAM,
+     "appointment.update", "appointment", dp_appointment_update},
+    {"DELETE", "/api/appointments/:id", DP_ROLE_ANY, DP_ROUTE_UUID_PARAM,
+     "appointment.cancel", "appointment", dp_appointment_cancel},
+    {"POST", "/api/appointments/:id/join", DP_ROLE_ANY, DP_ROUTE_UUID_PARAM,
+     "appointment.join", "appointment", dp_appointment_join},
 
     {"POST", "/api/messages", DP_ROLE_ANY, DP_ROUTE_BODY,
      "message.create", "message", dp_messages_send},
     {"GET", "/api/messages", DP_ROLE_ANY, 0,
      "message.read", "message", dp_messages_list},
-    {"PATCH", "/api/messages/:id/read", DP_ROLE_ANY, 0,
+    {"PATCH", "/api/messages/:id/read", DP_ROLE_ANY, DP_ROUTE_UUID_PARAM,
      "message.update", "message", dp_messages_mark_read},
 
     {"POST", "/api/provider/clinical-notes", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
      "note.create", "clinical_note", dp_notes_create},
-    {"GET", "/api/provider/clinical-notes/:appointmentId", DP_ROLE_PROVIDER, 0,
+    {"GET", "/api/provider/clinical-notes/:appointmentId", DP_ROLE_PROVIDER, DP_ROUTE_UUID_PARAM,
      "note.read", "clinical_note", dp_notes_get},
-    {"PATCH", "/api/provider/clinical-notes/:appointmentId", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
+    {"PATCH", "/api/provider/clinical-notes/:appointmentId", DP_ROLE_PROVIDER,
+     DP_ROUTE_BODY | DP_ROUTE_UUID_PARAM,
      "note.update", "clinical_note", dp_notes_update},
-    {"POST", "/api/provider/clinical-notes/:appointmentId/sign", DP_ROLE_PROVIDER, 0,
+    {"POST", "/api/provider/clinical-notes/:appointmentId/sign", DP_ROLE_PROVIDER,
+     DP_ROUTE_UUID_PARAM,
      "note.sign", "clinical_note", dp_notes_sign},
-    {"POST", "/api/provider/clinical-notes/:appointmentId/addenda", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
+    {"POST", "/api/provider/clinical-notes/:appointmentId/addenda", DP_ROLE_PROVIDER,
+     DP_ROUTE_BODY | DP_ROUTE_UUID_PARAM,
      "note.addendum", "clinical_note", dp_notes_addendum},
 
     {"GET", "/api/billing/invoices", DP_ROLE_ANY, 0,
@@ -169,6 +173,46 @@ static dp_error *unverified_refused(dp_ctx *c)
                          "ask for a new one (POST /api/auth/verify-email/resend).");
 }
 
+/* DP_ROUTE_UUID_PARAM: what an id that is no UUID answers, by the route's resource type: the
+ * same 404 as an id that names no row of the caller's. A time-off delete records that refusal
+ * as a denied attempt, as it does for an unknown id; the others answer without an audit event. */
+static const struct {
+    const char *resource_type;
+    const char *detail;
+    int audited;
+} bad_ids[] = {
+    {"appointment", "No such appointment.", 0},
+    {"message", "No such message.", 0},
+    {"time_off", "No such time off.", 1},
+    {"clinical_note", "No clinical note for that appointment.", 0},
+};
+
+/* A UUID path parameter goes to the handler in its stored (lower-case) form; anything else
+ * names no row and gets the resource's 404. */
+static dp_error *uuid_param(dp_ctx *c)
+{
+    const char *detail = "Not found.";
+    int audited = 0;
+    dp_db *db;
+    dp_error *e;
+
+    if (dp_uuid_valid(c->params[0])) {
+        c->params[0] = dp_lower(c->r->pool, c->params[0]);
+        return NULL;
+    }
+    for (apr_size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+        if (strcmp(bad_ids[i].resource_type, c->route->resource_type) == 0) {
+            detail = bad_ids[i].detail;
+            audited = bad_ids[i].audited;
+        }
+    }
+    if (audited) {
+        dp_audit_event ev = {.resource_id = c->params[0], .outcome = DP_OUTCOME_DENIED};
+        if ((e = dp_ctx_db(c, &db)) || (e = dp_audit(c, &ev))) return e;
+    }
+    return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "%s", detail);
+}
+
 static dp_error *dispatch(dp_ctx *c)
 {
     request_rec *r = c->r;
@@ -198,6 +242,7 @@ static dp_error *dispatch(dp_ctx *c)
     else if (c->route->flags & DP_ROUTE_RAW_BODY) {
         if ((e = dp_read_body(r, c->cfg, &c->raw_body, &c->raw_len))) return e;
     }
+    if ((c->route->flags & DP_ROUTE_UUID_PARAM) && (e = uuid_param(c))) return e;
     e = c->route->handler(c);
     /* Every route that touches user data must leave an audit event; a handler that forgot
      * is a bug the error log (and the test suite's scan of it) must show. */

@@ -2,7 +2,7 @@
  * Dates and times are the provider's local ones; the instant is computed in SQL (the C
  * library's time zone handling is process-wide). One provider's bookings and reschedules are
  * serialised on its row, and an exclusion constraint forbids overlaps in any case. */
-#include "dp_appointment.h"
+#include "dp_appointments.h"
 #include "dp_audit.h"
 #include "dp_handlers.h"
 #include "dp_outbox.h"
@@ -24,37 +24,37 @@ APLOG_USE_MODULE(docportal);
 
 /* The Appointment model: its string fields (column, key) in answer order, then duration and
  * amount. */
-static const struct { const char *col, *key; } appt_strs[] = {
+static const struct { const char *col, *key; } appointment_strs[] = {
     {"id", "id"}, {"client_id", "clientId"}, {"provider_id", "providerId"},
     {"client_name", "clientName"}, {"provider_name", "providerName"}, {"date", "date"},
     {"time", "time"}, {"type", "type"}, {"status", "status"}, {"notes", "notes"},
     {"video_link", "videoLink"}, {"time_zone", "timeZone"}, {"starts_at", "startsAt"},
     {"ends_at", "endsAt"}, {"created_at", "createdAt"}, {"updated_at", "updatedAt"},
 };
-#define APPT_STRS (sizeof(appt_strs) / sizeof(appt_strs[0]))
+#define APPOINTMENT_STRS (sizeof(appointment_strs) / sizeof(appointment_strs[0]))
 
 /* The columns of a result, looked up once for all its rows. */
-typedef struct appt_cols {
-    int str[APPT_STRS], duration, cents;
-} appt_cols;
+typedef struct appointment_cols {
+    int str[APPOINTMENT_STRS], duration, cents;
+} appointment_cols;
 
-static void appt_cols_of(const dp_rows *rows, appt_cols *k)
+static void appointment_cols_of(const dp_rows *rows, appointment_cols *k)
 {
-    for (size_t n = 0; n < APPT_STRS; n++) {
-        k->str[n] = dp_rows_col(rows, appt_strs[n].col);
+    for (size_t n = 0; n < APPOINTMENT_STRS; n++) {
+        k->str[n] = dp_rows_col(rows, appointment_strs[n].col);
     }
     k->duration = dp_rows_col(rows, "duration_minutes");
     k->cents = dp_rows_col(rows, "amount_cents");
 }
 
-static void appointment_write(dp_jw *w, const dp_rows *rows, int i, const appt_cols *k)
+static void appointment_write(dp_jw *w, const dp_rows *rows, int i, const appointment_cols *k)
 {
     const char *dur = dp_rows_at(rows, i, k->duration);
     const char *cents = dp_rows_at(rows, i, k->cents);
 
     dp_jw_object(w);
-    for (size_t n = 0; n < APPT_STRS; n++) {
-        dp_jw_kstr(w, appt_strs[n].key, dp_rows_at(rows, i, k->str[n]));
+    for (size_t n = 0; n < APPOINTMENT_STRS; n++) {
+        dp_jw_kstr(w, appointment_strs[n].key, dp_rows_at(rows, i, k->str[n]));
     }
     dp_jw_kint(w, "duration", dur ? atoi(dur) : 0);
     dp_jw_key(w, "amount");
@@ -66,11 +66,11 @@ static void appointment_write(dp_jw *w, const dp_rows *rows, int i, const appt_c
 json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
 {
     dp_jw *w = dp_jw_make(p, 1024);
-    appt_cols k;
+    appointment_cols k;
     const char *text;
     apr_size_t len;
 
-    appt_cols_of(rows, &k);
+    appointment_cols_of(rows, &k);
     appointment_write(w, rows, i, &k);
     text = dp_jw_finish(w, &len);
     return dp_json_own(p, text ? json_loadb(text, len, 0, NULL) : NULL);
@@ -81,9 +81,9 @@ json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
 static dp_error *reply_appointments(dp_ctx *c, int status, const dp_rows *rows, int one)
 {
     dp_jw *w = dp_jw_make(c->r->pool, 600 * (apr_size_t)rows->nrows + 16);
-    appt_cols k;
+    appointment_cols k;
 
-    appt_cols_of(rows, &k);
+    appointment_cols_of(rows, &k);
     if (one >= 0) {
         appointment_write(w, rows, one, &k);
         return dp_reply_jw(c, status, w);
@@ -397,7 +397,7 @@ static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
 }
 
 /* POST /api/client/appointments: client; asks its own provider for a session (pending). */
-dp_error *dp_appt_book(dp_ctx *c)
+dp_error *dp_appointment_book(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     const char *provider_id;
@@ -423,7 +423,7 @@ dp_error *dp_appt_book(dp_ctx *c)
 /* POST /api/provider/appointments {clientId, date, time, duration?, type?, notes?}: provider;
  * schedules one of its own clients. Confirmed at once, and a therapist's own choice of time:
  * working hours, notice, horizon and the pending limit do not apply; overlaps still do. */
-dp_error *dp_appt_book_by_provider(dp_ctx *c)
+dp_error *dp_appointment_book_by_provider(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     booking b = {c->who->user_id, NULL, 1};
@@ -458,9 +458,6 @@ static dp_error *read_own(dp_ctx *c, const char *id, dp_rows **rows)
     dp_error *e;
     dp_audit_event ev = {.resource_id = id, .outcome = DP_OUTCOME_DENIED};
 
-    if (!dp_uuid_valid(id)) {
-        return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
-    }
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_select(db, DPQ_APPT_GET, rows,
                           DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
@@ -478,7 +475,7 @@ static dp_error *read_own(dp_ctx *c, const char *id, dp_rows **rows)
 }
 
 /* GET /api/appointments/:id: the appointment's provider or client. */
-dp_error *dp_appt_get(dp_ctx *c)
+dp_error *dp_appointment_get(dp_ctx *c)
 {
     dp_rows *rows;
     dp_error *e = read_own(c, c->params[0], &rows);
@@ -670,21 +667,15 @@ static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
     return e;
 }
 
-static dp_error *no_such(apr_pool_t *p)
-{
-    return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such appointment.");
-}
-
 /* PATCH /api/appointments/:id: provider or client of it. Reschedule (date, time, duration),
  * change status by the rules, edit notes. */
-dp_error *dp_appt_update(dp_ctx *c)
+dp_error *dp_appointment_update(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     change ch;
     dp_error *e;
 
     memset(&ch, 0, sizeof(ch));
-    if (!dp_uuid_valid(c->params[0])) return no_such(p);
     if ((e = read_date_time(p, c->body, 0, &ch.date, &ch.time))) return e;
     if ((e = read_duration(p, c->body, &ch.minutes, &ch.minutes_given))) return e;
     if ((e = dp_json_string(p, c->body, "status", "status", 0, 16, &ch.status))) return e;
@@ -700,17 +691,16 @@ dp_error *dp_appt_update(dp_ctx *c)
 }
 
 /* DELETE /api/appointments/:id: provider or client of it; cancels, the row is kept. */
-dp_error *dp_appt_cancel(dp_ctx *c)
+dp_error *dp_appointment_cancel(dp_ctx *c)
 {
     change ch;
     memset(&ch, 0, sizeof(ch));
-    if (!dp_uuid_valid(c->params[0])) return no_such(c->r->pool);
     ch.status = "cancelled";
     return apply_change(c, c->params[0], &ch);
 }
 
 /* POST /api/appointments/:id/join: provider or client of it; the video room's link. */
-dp_error *dp_appt_join(dp_ctx *c)
+dp_error *dp_appointment_join(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     dp_rows *rows;
@@ -729,7 +719,7 @@ dp_error *dp_appt_join(dp_ctx *c)
 }
 
 /* GET /api/provider/appointments?date=YYYY-MM-DD&status=: provider; its own, by start. */
-dp_error *dp_appt_list_provider(dp_ctx *c)
+dp_error *dp_appointment_list_provider(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     const char *date = dp_query_arg(c, "date"), *status = dp_query_arg(c, "status");
@@ -753,7 +743,7 @@ dp_error *dp_appt_list_provider(dp_ctx *c)
 }
 
 /* GET /api/client/appointments?status=upcoming|completed: client; its own, by start. */
-dp_error *dp_appt_list_client(dp_ctx *c)
+dp_error *dp_appointment_list_client(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     const char *status = dp_query_arg(c, "status");

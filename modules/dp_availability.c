@@ -275,19 +275,17 @@ dp_error *dp_avail_timeoff_delete(dp_ctx *c)
     dp_error *e;
 
     if ((e = dp_ctx_db(c, &db))) return e;
-    if (dp_uuid_valid(id)) {
-        if ((e = dp_db_begin(db))
-            || (e = dp_db_select(db, DPQ_TIME_OFF_DELETE, &rows, DP_ARGS(id, c->who->user_id)))) {
-            return e;
-        }
-        if (rows->nrows == 1) {
-            ev.outcome = DP_OUTCOME_SUCCESS;
-            if ((e = dp_audit(c, &ev)) || (e = dp_db_commit(db))) return e;
-            dp_reply_empty(c);
-            return NULL;
-        }
-        dp_db_rollback(db);
+    if ((e = dp_db_begin(db))
+        || (e = dp_db_select(db, DPQ_TIME_OFF_DELETE, &rows, DP_ARGS(id, c->who->user_id)))) {
+        return e;
     }
+    if (rows->nrows == 1) {
+        ev.outcome = DP_OUTCOME_SUCCESS;
+        if ((e = dp_audit(c, &ev)) || (e = dp_db_commit(db))) return e;
+        dp_reply_empty(c);
+        return NULL;
+    }
+    dp_db_rollback(db);
     if ((e = dp_audit(c, &ev))) return e;
     return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL, "No such time off.");
 }

@@ -4,7 +4,7 @@
  * The answer keeps the first keys of docs/api.md's dashboards and adds the stats front ends
  * written for the original API read (totalIncome, monthlyIncome, ...); where both name the same figure, both keys carry it, so a front end written
  * for either works. */
-#include "dp_appointment.h"
+#include "dp_appointments.h"
 #include "dp_audit.h"
 #include "dp_handlers.h"
 #include "dp_sql.h"

@@ -1,7 +1,7 @@
-/* mod_dbd glue. A pooled connection can be dead without knowing it (the server restarted
- * since it was last used), so acquiring one also probes the socket and, if it is dead,
- * takes another, so that a PostgreSQL restart costs no request an error. */
-#include "dp_db.h"
+/* mod_dbd glue: statements prepared by name, a connection per request, transactions, drained
+ * results, and the same for the background threads. What needs libpq itself (a dead pooled
+ * connection found and reconnected, pipelines, row-by-row results) is in dp_pq.c. */
+#include "dp_pq.h"
 #include "dp_sql.h"
 
 #include <apr_hash.h>
@@ -9,17 +9,9 @@
 #include <apr_strings.h>
 #include <http_config.h>
 #include <http_log.h>
-#include <libpq-fe.h>
 #include <mod_dbd.h>
 
 APLOG_USE_MODULE(docportal);
-
-struct dp_db {
-    request_rec *r;
-    ap_dbd_t *dbd;
-    int in_tx; /* BEGIN sent, COMMIT/ROLLBACK not yet */
-    int used;  /* a statement has succeeded on this connection */
-};
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
@@ -48,8 +40,7 @@ void dp_db_prepare_all(server_rec *s)
     }
 }
 
-/* The first line of a driver message: the DETAIL line may quote row values (PHI). */
-static const char *first_line(apr_pool_t *p, const char *msg)
+const char *dp_db_first_line(apr_pool_t *p, const char *msg)
 {
     const char *nl;
     if (msg == NULL) {
@@ -128,26 +119,6 @@ const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s)
     return NULL;
 }
 
-/* A connection is usable if libpq still believes in it after reading whatever the server
- * sent while it sat idle (a shutdown notice, or EOF). */
-static int conn_alive(request_rec *r, ap_dbd_t *dbd)
-{
-    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
-    (void)r;
-    if (conn == NULL) {
-        return 0;
-    }
-    /* A server that went away left a notice and then EOF: the first read takes the notice,
-     * the second meets the EOF and marks the connection bad. Both are non-blocking. */
-    for (int i = 0; i < 2; i++) {
-        if (PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK) {
-            return 0;
-        }
-        (void)PQisBusy(conn); /* parses what arrived */
-    }
-    return 1;
-}
-
 typedef struct held_conn {
     server_rec *s;
     ap_dbd_t *dbd;
@@ -205,74 +176,6 @@ static dp_error *check_schema(dp_db *db)
     return NULL;
 }
 
-/* mod_dbd's liveness check revives a broken connection with PQreset, which opens a new
- * server session without the prepared statements. A new backend pid on a known connection
- * means exactly that: prepare them again (the statement handles only carry names). */
-static int ensure_prepared(server_rec *s, ap_dbd_t *dbd)
-{
-    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
-    int pid = PQbackendPID(conn);
-    void *seen = NULL;
-    int *stash;
-
-    apr_pool_userdata_get(&seen, "dp-backend-pid", dbd->pool);
-    if (seen != NULL && *(int *)seen == pid) {
-        return 1;
-    }
-    /* First sight of this connection: it may have been reset before we ever used it (made at
-     * child start, PostgreSQL restarted since), so ask the session what it has prepared. */
-    if (seen == NULL) {
-        PGresult *res = PQexec(conn, "SELECT count(*) FROM pg_prepared_statements");
-        int have = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-                       ? atoi(PQgetvalue(res, 0, 0)) : -1;
-        PQclear(res);
-        if (have < 0) {
-            return 0; /* the connection is not usable */
-        }
-        if ((apr_size_t)have < dp_statements_count) {
-            seen = &pid; /* prepare them below */
-        }
-    }
-    if (seen != NULL) {
-        for (apr_size_t i = 0; i < dp_statements_count; i++) {
-            apr_dbd_prepared_t *st = NULL;
-            if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, dp_statements[i].sql,
-                                dp_statements[i].name, &st) != 0) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                             "DP02010: re-preparing %s on a reset connection failed",
-                             dp_statements[i].name);
-                return 0;
-            }
-            apr_hash_set(dbd->prepared, dp_statements[i].name, APR_HASH_KEY_STRING, st);
-        }
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     "DP02011: database connection was reset; statements prepared again");
-    }
-    stash = apr_palloc(dbd->pool, sizeof(*stash));
-    *stash = pid;
-    apr_pool_userdata_setn(stash, "dp-backend-pid", NULL, dbd->pool);
-    return 1;
-}
-
-/* Bring a dead pooled connection back in place: PQreset opens a new server session on the
- * same handle, so the pool keeps one healthy entry instead of a dead one that the next request
- * would meet again. ensure_prepared then sees the new backend pid and prepares the statements.
- * 0 if PostgreSQL is still unreachable (the caller answers 503). */
-static int revive(server_rec *s, ap_dbd_t *dbd)
-{
-    PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
-    if (conn == NULL) {
-        return 0;
-    }
-    PQreset(conn);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        return 0;
-    }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                 "DP02009: pooled database connection was dead; reconnected it");
-    return 1;
-}
-
 /* A live pooled connection (held until the request ends), or NULL. After a PostgreSQL
  * restart every idle connection in the pool is dead; each is revived as it is taken, so no
  * request depends on how many dead ones sit before a good one. */
@@ -288,24 +191,13 @@ static ap_dbd_t *open_live(request_rec *r)
     h->s = r->server;
     h->dbd = dbd;
     apr_pool_cleanup_register(r->pool, h, release_conn, apr_pool_cleanup_null);
-    if (!conn_alive(r, dbd) && !revive(r->server, dbd)) {
-        return NULL;
-    }
-    return ensure_prepared(r->server, dbd) ? dbd : NULL;
-}
-
-int dp_db_ready(server_rec *s, ap_dbd_t *dbd)
-{
-    if (!conn_alive(NULL, dbd) && !revive(s, dbd)) {
-        return 0;
-    }
-    return ensure_prepared(s, dbd);
+    return dp_db_ready(r->server, dbd) ? dbd : NULL;
 }
 
 static const char *bg_failure(dp_bg *b, const char *what, int rv)
 {
     return apr_psprintf(b->p, "%s failed: %s", what,
-                        first_line(b->p, apr_dbd_error(b->dbd->driver, b->dbd->handle, rv)));
+                        dp_db_first_line(b->p, apr_dbd_error(b->dbd->driver, b->dbd->handle, rv)));
 }
 
 const char *dp_bg_sql(dp_bg *b, const char *sql)
@@ -375,20 +267,7 @@ dp_error *dp_db_acquire(request_rec *r, dp_db **out)
     return NULL;
 }
 
-/* An idle pooled connection can be dead (PostgreSQL restarted) without libpq knowing until
- * it is used. When the first statement of a request fails that way outside a transaction,
- * nothing has happened on it yet: reconnect it in place so the statement runs again. */
-static int switch_if_dead(dp_db *db)
-{
-    PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
-
-    if (db->used || db->in_tx || (conn != NULL && PQstatus(conn) == CONNECTION_OK)) {
-        return 0;
-    }
-    return revive(db->r->server, db->dbd) && ensure_prepared(db->r->server, db->dbd);
-}
-
-static apr_dbd_prepared_t *statement(dp_db *db, const char *name, int nargs, dp_error **err)
+apr_dbd_prepared_t *dp_db_statement(dp_db *db, const char *name, int nargs, dp_error **err)
 {
     apr_dbd_prepared_t *st = apr_hash_get(db->dbd->prepared, name, APR_HASH_KEY_STRING);
     *err = NULL;
@@ -410,20 +289,18 @@ static apr_dbd_prepared_t *statement(dp_db *db, const char *name, int nargs, dp_
     return st;
 }
 
-/* After a failed statement: a dead connection is 503, anything else a logged 500. */
-static dp_error *query_failed(dp_db *db, const char *name, int rv)
+dp_error *dp_db_query_failed(dp_db *db, const char *name, int rv)
 {
     const char *msg = apr_dbd_error(db->dbd->driver, db->dbd->handle, rv);
-    PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
 
-    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+    if (!dp_pq_connected(db->dbd)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
                       "DP02007: database connection lost during %s: %s", name,
-                      first_line(db->r->pool, msg));
+                      dp_db_first_line(db->r->pool, msg));
         return unavailable(db->r);
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r, "DP02008: statement %s failed: %s", name,
-                  first_line(db->r->pool, msg));
+                  dp_db_first_line(db->r->pool, msg));
     return dp_error_internal(db->r->pool);
 }
 
@@ -434,7 +311,7 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
     const apr_dbd_driver_t *drv = db->dbd->driver;
     apr_dbd_results_t *res = NULL;
     dp_error *err;
-    apr_dbd_prepared_t *st = statement(db, name, nargs, &err);
+    apr_dbd_prepared_t *st = dp_db_statement(db, name, nargs, &err);
     int rv;
 
     *out = NULL;
@@ -442,16 +319,16 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
         return err;
     }
     rv = apr_dbd_pselect(drv, p, db->dbd->handle, &res, st, 1, nargs, args);
-    for (int tries = 0; rv != 0 && tries < 4 && switch_if_dead(db); tries++) {
+    for (int tries = 0; rv != 0 && tries < 4 && dp_pq_switch_if_dead(db); tries++) {
         drv = db->dbd->driver;
-        if ((st = statement(db, name, nargs, &err)) == NULL) {
+        if ((st = dp_db_statement(db, name, nargs, &err)) == NULL) {
             return err;
         }
         res = NULL;
         rv = apr_dbd_pselect(drv, p, db->dbd->handle, &res, st, 1, nargs, args);
     }
     if (rv != 0) {
-        return query_failed(db, name, rv);
+        return dp_db_query_failed(db, name, rv);
     }
     db->used = 1;
     *out = dp_db_drain(p, drv, res);
@@ -492,22 +369,22 @@ dp_rows *dp_db_drain(apr_pool_t *p, const apr_dbd_driver_t *drv, apr_dbd_results
 dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, const char **args)
 {
     dp_error *err;
-    apr_dbd_prepared_t *st = statement(db, name, nargs, &err);
+    apr_dbd_prepared_t *st = dp_db_statement(db, name, nargs, &err);
     int n = 0, rv;
 
     if (st == NULL) {
         return err;
     }
     rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs, args);
-    for (int tries = 0; rv != 0 && tries < 4 && switch_if_dead(db); tries++) {
-        if ((st = statement(db, name, nargs, &err)) == NULL) {
+    for (int tries = 0; rv != 0 && tries < 4 && dp_pq_switch_if_dead(db); tries++) {
+        if ((st = dp_db_statement(db, name, nargs, &err)) == NULL) {
             return err;
         }
         rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs,
                             args);
     }
     if (rv != 0) {
-        return query_failed(db, name, rv);
+        return dp_db_query_failed(db, name, rv);
     }
     db->used = 1;
     if (affected != NULL) {
@@ -519,11 +396,11 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
 dp_error *dp_db_begin(dp_db *db)
 {
     int rv = tx_statement(db, "BEGIN");
-    for (int tries = 0; rv != 0 && tries < 4 && switch_if_dead(db); tries++) {
+    for (int tries = 0; rv != 0 && tries < 4 && dp_pq_switch_if_dead(db); tries++) {
         rv = tx_statement(db, "BEGIN");
     }
     if (rv != 0) {
-        return query_failed(db, "BEGIN", rv);
+        return dp_db_query_failed(db, "BEGIN", rv);
     }
     db->in_tx = 1;
     db->used = 1;
@@ -539,7 +416,7 @@ dp_error *dp_db_commit(dp_db *db)
     db->in_tx = 0;
     rv = tx_statement(db, "COMMIT");
     if (rv != 0) {
-        return query_failed(db, "COMMIT", rv);
+        return dp_db_query_failed(db, "COMMIT", rv);
     }
     return NULL;
 }
@@ -547,129 +424,6 @@ dp_error *dp_db_commit(dp_db *db)
 void dp_db_rollback(dp_db *db)
 {
     rollback_open(db);
-}
-
-/* ---- two statements in one round trip ---------------------------------------------------- */
-
-/* A libpq result copied into p (text values; NULL for SQL NULL). */
-static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
-{
-    dp_rows *rows = apr_pcalloc(p, sizeof(*rows));
-    int n = PQntuples(res);
-
-    rows->ncols = PQnfields(res);
-    rows->cols = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols > 0 ? rows->ncols : 1));
-    for (int c = 0; c < rows->ncols; c++) {
-        rows->cols[c] = apr_pstrdup(p, PQfname(res, c));
-    }
-    rows->vals = apr_palloc(p, sizeof(char **) * (apr_size_t)(n > 0 ? n : 1));
-    for (int i = 0; i < n; i++) {
-        const char **vals = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols + 1));
-        for (int c = 0; c < rows->ncols; c++) {
-            vals[c] = PQgetisnull(res, i, c)
-                          ? NULL
-                          : apr_pstrmemdup(p, PQgetvalue(res, i, c),
-                                           (apr_size_t)PQgetlength(res, i, c));
-        }
-        rows->vals[i] = vals;
-    }
-    rows->nrows = n;
-    return rows;
-}
-
-/* Sends both statements and one Sync, then reads every result up to the Sync's. 1 when both
- * succeeded (*first holds the first one's result, to be cleared by the caller); else *why is
- * PostgreSQL's message for the statement that failed, copied into p, when there is one. */
-static int run_pair(apr_pool_t *p, PGconn *conn, const char *n1, int c1, const char **a1,
-                    const char *n2, int c2, const char **a2, PGresult **first,
-                    const char **why)
-{
-    int ok = PQenterPipelineMode(conn) && PQsendQueryPrepared(conn, n1, c1, a1, NULL, NULL, 0)
-             && PQsendQueryPrepared(conn, n2, c2, a2, NULL, NULL, 0) && PQpipelineSync(conn);
-    PGresult *res;
-
-    *first = NULL;
-    *why = NULL;
-    if (ok) {
-        /* each statement's results end with a NULL (after an error, the second one's is
-         * PGRES_PIPELINE_ABORTED); then comes the Sync's own result */
-        for (int q = 0; q < 2; q++) {
-            int got = 0;
-            while ((res = PQgetResult(conn)) != NULL) {
-                ExecStatusType st = PQresultStatus(res);
-                got = 1;
-                if (q == 0 && st == PGRES_TUPLES_OK && *first == NULL) {
-                    *first = res;
-                    continue;
-                }
-                if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-                    const char *m = PQresultErrorMessage(res);
-                    if (*why == NULL && m != NULL && *m) {
-                        *why = apr_pstrdup(p, m);
-                    }
-                    ok = 0;
-                }
-                PQclear(res);
-            }
-            ok = ok && got;
-        }
-        res = PQgetResult(conn);
-        ok = ok && res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-        PQclear(res);
-    }
-    if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
-        /* results left unread: never hand a connection in pipeline mode back to the pool */
-        PQreset(conn);
-        ok = 0;
-    }
-    if (!ok && *first != NULL) {
-        PQclear(*first);
-        *first = NULL;
-    }
-    return ok;
-}
-
-dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, const char **args,
-                     const char *second, int nargs2, const char **args2)
-{
-    dp_error *err;
-    PGresult *res = NULL;
-    const char *why = NULL;
-    int ok = 0;
-
-    if (out != NULL) {
-        *out = NULL;
-    }
-    for (int tries = 0; tries < 5; tries++) {
-        PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
-        if (statement(db, first, nargs, &err) == NULL
-            || statement(db, second, nargs2, &err) == NULL) {
-            return err;
-        }
-        if (conn != NULL && (ok = run_pair(db->r->pool, conn, first, nargs, args, second,
-                                           nargs2, args2, &res, &why))) {
-            break;
-        }
-        if (!switch_if_dead(db)) {
-            break;
-        }
-    }
-    if (!ok) {
-        PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
-        if (why != NULL && conn != NULL && PQstatus(conn) == CONNECTION_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
-                          "DP02008: statement %s + %s failed: %s", first, second,
-                          first_line(db->r->pool, why));
-            return dp_error_internal(db->r->pool);
-        }
-        return query_failed(db, apr_pstrcat(db->r->pool, first, " + ", second, NULL), 1);
-    }
-    db->used = 1;
-    if (out != NULL) {
-        *out = rows_of(db->r->pool, res);
-    }
-    PQclear(res);
-    return NULL;
 }
 
 int dp_rows_col(const dp_rows *rows, const char *col)
@@ -695,53 +449,3 @@ const char *dp_rows_get(const dp_rows *rows, int i, const char *col)
     return dp_rows_at(rows, i, dp_rows_col(rows, col));
 }
 
-/* ---- audit report: results too large to hold whole ---------------------------- */
-
-dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args,
-                       dp_db_row_fn fn, void *baton)
-{
-    PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
-    dp_error *err = NULL;
-    dp_rows row = {0};
-    const char **vals = NULL;
-    PGresult *res;
-    int stop = 0, failed = 0;
-
-    if (statement(db, name, nargs, &err) == NULL) {
-        return err;
-    }
-    /* apr_dbd prepared the statement under its name (PREPARE name AS ...), so libpq can run
-     * it on the same connection; single-row mode hands the rows over one by one instead of
-     * buffering the whole result */
-    if (conn == NULL || !PQsendQueryPrepared(conn, name, nargs, args, NULL, NULL, 0)
-        || !PQsetSingleRowMode(conn)) {
-        failed = 1;
-    }
-    while (conn != NULL && (res = PQgetResult(conn)) != NULL) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_SINGLE_TUPLE && !stop && !failed) {
-            if (vals == NULL) {
-                row.ncols = PQnfields(res);
-                row.cols = apr_palloc(db->r->pool, sizeof(char *) * (apr_size_t)(row.ncols + 1));
-                vals = apr_palloc(db->r->pool, sizeof(char *) * (apr_size_t)(row.ncols + 1));
-                for (int c = 0; c < row.ncols; c++) {
-                    row.cols[c] = apr_pstrdup(db->r->pool, PQfname(res, c));
-                }
-                row.nrows = 1;
-                row.vals = &vals;
-            }
-            /* the values point into res: fn must not keep them */
-            for (int c = 0; c < row.ncols; c++) {
-                vals[c] = PQgetisnull(res, 0, c) ? NULL : PQgetvalue(res, 0, c);
-            }
-            stop = fn(baton, &row);
-        }
-        else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
-            failed = 1;
-        }
-        PQclear(res); /* every result is read to the end, so the connection is idle again */
-    }
-    db->used = 1;
-    /* the connection's last error message says what went wrong; a lost one is a 503 */
-    return failed ? query_failed(db, name, 1) : NULL;
-}

@@ -38,14 +38,14 @@ dp_error *dp_clients_create(dp_ctx *c);
 dp_error *dp_client_provider(dp_ctx *c);
 
 /* appointments.c */
-dp_error *dp_appt_book(dp_ctx *c);
-dp_error *dp_appt_book_by_provider(dp_ctx *c);
-dp_error *dp_appt_get(dp_ctx *c);
-dp_error *dp_appt_update(dp_ctx *c);
-dp_error *dp_appt_cancel(dp_ctx *c);
-dp_error *dp_appt_join(dp_ctx *c);
-dp_error *dp_appt_list_provider(dp_ctx *c);
-dp_error *dp_appt_list_client(dp_ctx *c);
+dp_error *dp_appointment_book(dp_ctx *c);
+dp_error *dp_appointment_book_by_provider(dp_ctx *c);
+dp_error *dp_appointment_get(dp_ctx *c);
+dp_error *dp_appointment_update(dp_ctx *c);
+dp_error *dp_appointment_cancel(dp_ctx *c);
+dp_error *dp_appointment_join(dp_ctx *c);
+dp_error *dp_appointment_list_provider(dp_ctx *c);
+dp_error *dp_appointment_list_client(dp_ctx *c);
 
 /* messages.c */
 dp_error *dp_messages_send(dp_ctx *c);

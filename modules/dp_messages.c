@@ -320,9 +320,6 @@ dp_error *dp_messages_mark_read(dp_ctx *c)
     dp_error *e;
     dp_audit_event ev = {.resource_id = id, .outcome = DP_OUTCOME_SUCCESS};
 
-    if (!dp_uuid_valid(id)) {
-        return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such message.");
-    }
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
     if ((e = dp_db_select(db, DPQ_MSG_MARK_READ, &rows, DP_ARGS(id, me)))) return e;

@@ -291,8 +291,6 @@ dp_error *dp_notes_get(dp_ctx *c)
     dp_db *db;
     dp_error *e;
 
-    if (!dp_uuid_valid(appt)) return no_note(p);
-    appt = dp_lower(p, appt);
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_select(db, DPQ_NOTE_GET, &rows, DP_ARGS(appt, c->who->user_id)))) return e;
     if (rows->nrows == 0) {
@@ -360,8 +358,6 @@ dp_error *dp_notes_update(dp_ctx *c)
     dp_db *db;
     dp_error *e;
 
-    if (!dp_uuid_valid(appt)) return no_note(p);
-    appt = dp_lower(p, appt);
     if ((e = read_type(p, c->body, 0, &type))) return e;
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
@@ -411,8 +407,6 @@ dp_error *dp_notes_sign(dp_ctx *c)
     dp_db *db;
     dp_error *e;
 
-    if (!dp_uuid_valid(appt)) return no_note(p);
-    appt = dp_lower(p, appt);
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
     if ((e = lock_unsigned(c, db, appt, &id, &ev))) return e;
@@ -441,8 +435,6 @@ dp_error *dp_notes_addendum(dp_ctx *c)
     dp_error *e;
     apr_size_t len;
 
-    if (!dp_uuid_valid(appt)) return no_note(p);
-    appt = dp_lower(p, appt);
     if ((e = dp_json_string(p, c->body, "text", "text", 1, MAX_FIELD_CHARS, &text))) return e;
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;

@@ -20,6 +20,8 @@
 #define DP_ROUTE_PLAIN_HTTP 0x4u /* answered over plain HTTP even when TLS is required */
 #define DP_ROUTE_RAW_BODY   0x8u /* reads the body as bytes (a signed payload) */
 #define DP_ROUTE_UNVERIFIED 0x10u /* open to an account whose email is not verified yet */
+#define DP_ROUTE_UUID_PARAM 0x20u /* the first path parameter is a row's UUID: lower-cased for
+                                     the handler, or refused as naming nothing */
 
 #define DP_ROUTE_MAX_PARAMS 4
 

@@ -1,7 +1,7 @@
 /* The public JSON shape of an appointment (docs/api.md, "Appointment": startsAt/endsAt,
  * timeZone and both parties' names), from an appointments_api row. */
-#ifndef DP_APPOINTMENT_H
-#define DP_APPOINTMENT_H
+#ifndef DP_APPOINTMENTS_H
+#define DP_APPOINTMENTS_H
 
 #include <jansson.h>
 
