@@ -10,6 +10,7 @@
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
 #include "core/dp_stripe.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_lib.h>

@@ -7,9 +7,9 @@
 #include "dp_sql.h"
 
 #include "core/dp_aead.h"
-#include "core/dp_crypto.h"
 #include "core/dp_json.h"
 #include "core/dp_jsonw.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_lib.h>

@@ -1,5 +1,5 @@
 #include "dp_jwt.h"
-#include "dp_crypto.h"
+#include "dp_uuid.h"
 
 #include <apr_strings.h>
 #include <jansson.h>
