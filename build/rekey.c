@@ -286,7 +286,8 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     apr_size_t aadlen, len;
     dp_error *e;
     PGresult *res;
-    int st, ok;
+    dp_aead_status st;
+    int ok;
 
     in.key_id = PQgetvalue(rows, i, 2);
     in.nonce_b64 = PQgetvalue(rows, i, 3);

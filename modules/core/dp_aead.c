@@ -69,8 +69,9 @@ dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad,
     return NULL;
 }
 
-int dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed *in, const void *aad,
-                 apr_size_t aad_len, const char **plain, apr_size_t *len)
+dp_aead_status dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed *in,
+                            const void *aad, apr_size_t aad_len, const char **plain,
+                            apr_size_t *len)
 {
     const unsigned char *key;
     unsigned char nonce[DP_AEAD_NONCE_LEN];
@@ -138,14 +139,15 @@ int dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed *in, const
     return DP_AEAD_OK;
 }
 
-const char *dp_aead_status_name(int status)
+const char *dp_aead_status_name(dp_aead_status status)
 {
     switch (status) {
     case DP_AEAD_OK: return "ok";
     case DP_AEAD_UNKNOWN_KEY: return "unknown_key";
     case DP_AEAD_TAMPERED: return "tampered";
-    default: return "internal";
+    case DP_AEAD_INTERNAL: return "internal";
     }
+    return "unknown";
 }
 
 /* ---- associated data ---- */

@@ -24,11 +24,13 @@
  * message, low enough that every length fits OpenSSL's int and base64 cannot overflow. */
 #define DP_AEAD_MAX_PLAIN (16u * 1024u * 1024u)
 
-/* Results of dp_aead_open (0 is success). */
-#define DP_AEAD_OK          0
-#define DP_AEAD_UNKNOWN_KEY 1 /* the key id is not in the ring (rotated out too early?) */
-#define DP_AEAD_TAMPERED    2 /* tag mismatch, bad base64, wrong nonce/ciphertext length */
-#define DP_AEAD_INTERNAL    3 /* OpenSSL could not allocate a context: not the row's fault */
+/* Results of dp_aead_open. */
+typedef enum dp_aead_status {
+    DP_AEAD_OK = 0,
+    DP_AEAD_UNKNOWN_KEY, /* the key id is not in the ring (rotated out too early?) */
+    DP_AEAD_TAMPERED,    /* tag mismatch, bad base64, wrong nonce/ciphertext length */
+    DP_AEAD_INTERNAL     /* OpenSSL could not allocate a context: not the row's fault */
+} dp_aead_status;
 
 /* One sealed value, as stored: key id, nonce and ciphertext||tag in standard base64 with
  * padding (what PostgreSQL's decode(..., 'base64') reads). */
@@ -51,11 +53,12 @@ dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad,
  * crash. The base64 must be the standard alphabet, padded; line breaks in it are skipped
  * (PostgreSQL's encode(..., 'base64') wraps at 76 characters); anything else is
  * DP_AEAD_TAMPERED. */
-int dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed *in, const void *aad,
-                 apr_size_t aad_len, const char **plain, apr_size_t *len);
+dp_aead_status dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed *in,
+                            const void *aad, apr_size_t aad_len, const char **plain,
+                            apr_size_t *len);
 
-/* "ok", "unknown_key", "tampered" or "internal". */
-const char *dp_aead_status_name(int status);
+/* "ok", "unknown_key", "tampered" or "internal" (for logs); "unknown" for no status. */
+const char *dp_aead_status_name(dp_aead_status status);
 
 #define DP_AEAD_MESSAGE_AAD_LEN 32
 

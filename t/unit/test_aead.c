@@ -375,6 +375,7 @@ static void test_unknown_key(dp_test_env *env)
     CHECK_STR(dp_aead_status_name(DP_AEAD_TAMPERED), "tampered");
     CHECK_STR(dp_aead_status_name(DP_AEAD_UNKNOWN_KEY), "unknown_key");
     CHECK_STR(dp_aead_status_name(DP_AEAD_OK), "ok");
+    CHECK_STR(dp_aead_status_name(DP_AEAD_INTERNAL), "internal");
 }
 
 static void test_rotation(dp_test_env *env)
