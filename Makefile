@@ -94,8 +94,9 @@ migrate:
 	@DATABASE_URL='$(DATABASE_URL)' bash build/migrate.sh
 
 # dp-rekey: re-encrypts message rows under the current DocPortalMessageKey, in batches.
-$(OUT)/dp-rekey: build/rekey.c $(OUT)/modules/core/dp_aead.o $(OUT)/modules/core/dp_error.o
-	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ build/rekey.c $(OUT)/modules/core/dp_aead.o $(OUT)/modules/core/dp_error.o $(LIBS)
+REKEY_OBJ := $(addprefix $(OUT)/modules/core/,dp_aead.o dp_keyring.o dp_uuid.o dp_crypto.o dp_error.o)
+$(OUT)/dp-rekey: build/rekey.c $(REKEY_OBJ)
+	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ build/rekey.c $(REKEY_OBJ) $(LIBS)
 
 # After adding a new current key: make rekey [DATABASE_URL=postgresql://owner@host/db
 # CONF=/etc/apache2/mods-available/docportal.conf] [REKEY_ARGS='--dry-run --batch 200'].

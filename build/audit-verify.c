@@ -44,12 +44,12 @@
 
 #define KEY_MAX  4096
 #define MAX_LOGS 16
-#define MAC_LEN  DP_AUDIT_MAC_LEN
+#define MAC_LEN  DP_AUDITCHAIN_MAC_LEN
 
 /* Every seal with its row (all NULL when the row is gone) and its checkpoints (one output
  * row per checkpoint at that position, or one with NULLs). Columns: 0 position, 1 event_seq,
- * 2 mac, 3..14 the row as dp_audit_columns, 15 checkpoint id, 16 mac, 17 signature, 18 time
- * in microseconds, 19 time as text. */
+ * 2 mac, 3..14 the row as dp_auditchain_columns, 15 checkpoint id, 16 mac, 17 signature,
+ * 18 time in microseconds, 19 time as text. */
 static const char *const SQL_WALK =
     "SELECT s.position, s.event_seq, encode(s.mac, 'hex'),"
     " e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint, e.actor_id, e.actor_type,"
@@ -190,9 +190,9 @@ static const char *read_key(apr_pool_t *p, const char *path, verifier *v)
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
         len--;
     }
-    if (len < DP_AUDIT_KEY_MIN) {
+    if (len < DP_AUDITCHAIN_KEY_MIN) {
         return apr_psprintf(p, "the key in %s is %lu bytes; the module requires at least %d",
-                            path, (unsigned long)len, DP_AUDIT_KEY_MIN);
+                            path, (unsigned long)len, DP_AUDITCHAIN_KEY_MIN);
     }
     v->key = (const unsigned char *)buf;
     v->keylen = len;
@@ -218,11 +218,11 @@ static int read_log(verifier *v, const char *path)
         unsigned char sig[MAC_LEN];
 
         n++;
-        if (strstr(line, DP_AUDIT_CHECKPOINT_TAG) == NULL) {
+        if (strstr(line, DP_AUDITCHAIN_CHECKPOINT_TAG) == NULL) {
             continue;
         }
         cp = apr_pcalloc(v->p, sizeof(*cp));
-        if (dp_audit_checkpoint_parse(line, &cp->position, &cp->at, cp->mac, sig) != 0) {
+        if (dp_auditchain_checkpoint_parse(line, &cp->position, &cp->at, cp->mac, sig) != 0) {
             continue;
         }
         cp->where = apr_psprintf(v->p, "%s line %ld", path, n);
@@ -255,7 +255,7 @@ typedef struct walk_row {
     long long position, event_seq;
     unsigned char mac[MAC_LEN];
     int has_row;
-    const char *fields[DP_AUDIT_NFIELDS];
+    const char *fields[DP_AUDITCHAIN_NFIELDS];
     int has_cp;
     long long cp_id, cp_at;
     unsigned char cp_mac[MAC_LEN], cp_sig[MAC_LEN];
@@ -276,7 +276,7 @@ static int read_row(verifier *v, PGresult *r, walk_row *w)
         return broken(v, "seal altered at position %lld: its MAC is not 32 bytes", w->position);
     }
     w->has_row = !PQgetisnull(r, 0, COL_ROW);
-    for (int i = 0; i < DP_AUDIT_NFIELDS; i++) {
+    for (int i = 0; i < DP_AUDITCHAIN_NFIELDS; i++) {
         w->fields[i] = val(r, COL_ROW + i);
     }
     w->has_cp = !PQgetisnull(r, 0, COL_CP);
@@ -297,7 +297,7 @@ static int cp_signed(verifier *v, long long pos, const unsigned char *mac, long 
                      const unsigned char *sig)
 {
     unsigned char want[MAC_LEN];
-    return dp_audit_checkpoint_sign(v->key, v->keylen, pos, mac, at, want) == 0
+    return dp_auditchain_checkpoint_sign(v->key, v->keylen, pos, mac, at, want) == 0
            && CRYPTO_memcmp(want, sig, MAC_LEN) == 0;
 }
 
@@ -315,7 +315,7 @@ static int pending_verdict(verifier *v, const walk_row *next, const walk_row *cp
     unsigned char m[MAC_LEN];
 
     if (next != NULL && next->position == v->pend_pos + 1 && next->has_row
-        && dp_audit_link(v->key, v->keylen, v->pend_mac, next->fields, m) == 0) {
+        && dp_auditchain_link(v->key, v->keylen, v->pend_mac, next->fields, m) == 0) {
         return CRYPTO_memcmp(m, next->mac, MAC_LEN) == 0;
     }
     if (cp != NULL && cp->has_cp && cp_signed(v, cp->position, cp->cp_mac, cp->cp_at, cp->cp_sig)) {
@@ -380,7 +380,7 @@ static int walk_step(verifier *v, const walk_row *w)
         return broken(v, "row missing at position %lld (event seq %lld): the sealed audit row "
                       "is gone from audit_events", w->position, w->event_seq);
     }
-    if (dp_audit_link(v->key, v->keylen, v->last_mac, w->fields, m) != 0) {
+    if (dp_auditchain_link(v->key, v->keylen, v->last_mac, w->fields, m) != 0) {
         fprintf(stderr, "dp-audit-verify: computing a MAC failed\n");
         return 2;
     }
@@ -534,7 +534,7 @@ static int verify_main(apr_pool_t *p, int argc, const char *const *argv)
     memset(&v, 0, sizeof(v));
     v.p = p;
     v.logged = apr_hash_make(p);
-    dp_audit_genesis(v.last_mac);
+    dp_auditchain_genesis(v.last_mac);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

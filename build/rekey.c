@@ -7,7 +7,7 @@
  *   dp-rekey [--database URL] [--key ID=SPEC[,current] ...] [--keys-from-conf HTTPD_CONF]
  *            [--batch N] [--dry-run]
  *
- * The key ring is the module's (dp_aead): keys from --key and from the DocPortalMessageKey
+ * The key ring is the module's (dp_keyring): keys from --key and from the DocPortalMessageKey
  * lines of an httpd configuration file, exactly one of them current. A row that does not
  * open (its key is not in the ring, or it was tampered with) is reported by id, counted and
  * left as it is. Rows are visited once per run in id order, so the run ends even then; rows
@@ -20,6 +20,7 @@
  * --keys-from-conf to raw keys after --key: command lines are visible to other users. */
 #include "dp_aead.h"
 #include "dp_cli.h"
+#include "dp_keyring.h"
 
 #include <apr_file_io.h>
 #include <apr_general.h>
@@ -285,7 +286,8 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     apr_size_t aadlen, len;
     dp_error *e;
     PGresult *res;
-    int st, ok;
+    dp_aead_status st;
+    int ok;
 
     in.key_id = PQgetvalue(rows, i, 2);
     in.nonce_b64 = PQgetvalue(rows, i, 3);

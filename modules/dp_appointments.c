@@ -9,9 +9,9 @@
 #include "dp_sql.h"
 #include "dp_video.h"
 
-#include "core/dp_crypto.h"
 #include "core/dp_json.h"
 #include "core/dp_jsonw.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_strings.h>

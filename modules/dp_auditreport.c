@@ -11,9 +11,9 @@
 #include "dp_sql.h"
 
 #include "core/dp_accept.h"
-#include "core/dp_crypto.h"
 #include "core/dp_csv.h"
 #include "core/dp_json.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_buckets.h>

@@ -63,7 +63,7 @@ typedef struct seal_tx {
 typedef struct seal_links {
     const char *positions, *seqs, *macs;
     apr_int64_t position;              /* of the last link */
-    unsigned char mac[DP_AUDIT_MAC_LEN];
+    unsigned char mac[DP_AUDITCHAIN_MAC_LEN];
 } seal_links;
 
 static const char *chain_rows(seal_tx *t, const dp_rows *rows, seal_links *l)
@@ -73,18 +73,18 @@ static const char *chain_rows(seal_tx *t, const dp_rows *rows, seal_links *l)
     apr_array_header_t *mac = apr_array_make(t->db.p, rows->nrows, sizeof(char *));
     const dp_config *cfg = t->sl->cfg;
 
-    if (rows->ncols != DP_AUDIT_NFIELDS) {
+    if (rows->ncols != DP_AUDITCHAIN_NFIELDS) {
         return apr_psprintf(t->db.p, "audit_unsealed gave %d columns, not %d", rows->ncols,
-                            DP_AUDIT_NFIELDS);
+                            DP_AUDITCHAIN_NFIELDS);
     }
     for (int i = 0; i < rows->nrows; i++) {
-        char *hex = apr_palloc(t->db.p, 2 * DP_AUDIT_MAC_LEN + 1);
+        char *hex = apr_palloc(t->db.p, 2 * DP_AUDITCHAIN_MAC_LEN + 1);
         if (rows->vals[i][0] == NULL
-            || dp_audit_link(cfg->audit_key, cfg->audit_key_len, l->mac, rows->vals[i], l->mac)
-                   != 0) {
+            || dp_auditchain_link(cfg->audit_key, cfg->audit_key_len, l->mac, rows->vals[i],
+                                  l->mac) != 0) {
             return "computing a MAC failed";
         }
-        dp_hex_encode(hex, l->mac, DP_AUDIT_MAC_LEN);
+        dp_hex_encode(hex, l->mac, DP_AUDITCHAIN_MAC_LEN);
         l->position++;
         APR_ARRAY_PUSH(pos, const char *) = apr_psprintf(t->db.p, "%" APR_INT64_T_FMT, l->position);
         APR_ARRAY_PUSH(seq, const char *) = rows->vals[i][0];
@@ -102,8 +102,8 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
 {
     const dp_config *cfg = t->sl->cfg;
     const char *limit = apr_itoa(t->db.p, SEAL_BATCH), *err, *head_mac;
-    char mac_hex[2 * DP_AUDIT_MAC_LEN + 1], sig_hex[2 * DP_AUDIT_MAC_LEN + 1];
-    unsigned char sig[DP_AUDIT_MAC_LEN];
+    char mac_hex[2 * DP_AUDITCHAIN_MAC_LEN + 1], sig_hex[2 * DP_AUDITCHAIN_MAC_LEN + 1];
+    unsigned char sig[DP_AUDITCHAIN_MAC_LEN];
     const char *seq_hi, *open_seqs, *open_since;
     dp_rows *head, *rows;
     seal_links l = {0};
@@ -117,9 +117,9 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     l.position = apr_atoi64(dp_rows_get(head, 0, "position"));
     head_mac = dp_rows_get(head, 0, "mac");
     if (head_mac == NULL) {
-        dp_audit_genesis(l.mac);
+        dp_auditchain_genesis(l.mac);
     }
-    else if (dp_hex_decode(head_mac, l.mac, DP_AUDIT_MAC_LEN) != 0) {
+    else if (dp_hex_decode(head_mac, l.mac, DP_AUDITCHAIN_MAC_LEN) != 0) {
         return apr_psprintf(t->db.p, "the seal at position %" APR_INT64_T_FMT " has a malformed MAC",
                             l.position);
     }
@@ -148,12 +148,12 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         || (err = dp_bg_exec(&t->db, DPQ_AUDIT_SEAL_INSERT, DP_ARGS(l.positions, l.seqs, l.macs)))) {
         return err;
     }
-    if (dp_audit_checkpoint_sign(cfg->audit_key, cfg->audit_key_len, l.position, l.mac, now_us,
-                                 sig) != 0) {
+    if (dp_auditchain_checkpoint_sign(cfg->audit_key, cfg->audit_key_len, l.position, l.mac,
+                                      now_us, sig) != 0) {
         return "signing the checkpoint failed";
     }
-    dp_hex_encode(mac_hex, l.mac, DP_AUDIT_MAC_LEN);
-    dp_hex_encode(sig_hex, sig, DP_AUDIT_MAC_LEN);
+    dp_hex_encode(mac_hex, l.mac, DP_AUDITCHAIN_MAC_LEN);
+    dp_hex_encode(sig_hex, sig, DP_AUDITCHAIN_MAC_LEN);
     err = dp_bg_exec(&t->db, DPQ_AUDIT_CHECKPOINT_INSERT,
                     DP_ARGS(seq_hi, open_seqs, open_since,
                             apr_psprintf(t->db.p, "%" APR_INT64_T_FMT, l.position), mac_hex, sig_hex));
@@ -161,7 +161,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         return err;
     }
     *sealed = rows->nrows;
-    *log_line = apr_psprintf(t->db.p, DP_AUDIT_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
+    *log_line = apr_psprintf(t->db.p, DP_AUDITCHAIN_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
                              " at=%" APR_INT64_T_FMT " mac=%s sig=%s rows=%d", l.position,
                              now_us, mac_hex, sig_hex, rows->nrows);
     return NULL;

@@ -14,6 +14,7 @@
 #include "core/dp_google_id.h"
 #include "core/dp_jwt.h"
 #include "core/dp_password.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_strings.h>

@@ -5,8 +5,8 @@
 #include "dp_handlers.h"
 #include "dp_sql.h"
 
-#include "core/dp_crypto.h"
 #include "core/dp_json.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_strings.h>

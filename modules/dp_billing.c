@@ -10,6 +10,7 @@
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
 #include "core/dp_stripe.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_lib.h>
@@ -376,15 +377,15 @@ dp_error *dp_billing_webhook(dp_ctx *c)
     dp_db *db;
     dp_error *e;
     json_t *out = dp_json_own(p, json_object());
-    int rv;
+    dp_stripe_sig_status rv;
 
     if (c->cfg->stripe_webhook_secret == NULL) {
         return bad_signature(c, "no DocPortalStripeWebhookSecretFile configured");
     }
     rv = dp_stripe_verify_signature(sig, c->raw_body, c->raw_len, c->cfg->stripe_webhook_secret,
                                     (long long)apr_time_sec(apr_time_now()), WEBHOOK_TOLERANCE_S);
-    if (rv != 0) {
-        return bad_signature(c, dp_stripe_sig_name(rv));
+    if (rv != DP_STRIPE_SIG_OK) {
+        return bad_signature(c, dp_stripe_sig_status_name(rv));
     }
     if ((e = dp_stripe_parse_event(p, c->raw_body, c->raw_len, &event))) return e;
     json_object_set_new(out, "received", json_true());

@@ -767,10 +767,10 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
                             "/etc/apache2/docportal/audit.key'", DP_DIR_AUDIT_KEY_FILE,
                             DP_DIR_AUDIT_KEY_FILE);
     }
-    if (c->audit_key_len < DP_AUDIT_KEY_MIN) {
+    if (c->audit_key_len < DP_AUDITCHAIN_KEY_MIN) {
         return apr_psprintf(p, "the audit key from %s is %lu bytes; at least %d are needed",
                             c->audit_key_origin, (unsigned long)c->audit_key_len,
-                            DP_AUDIT_KEY_MIN);
+                            DP_AUDITCHAIN_KEY_MIN);
     }
     return NULL;
 }

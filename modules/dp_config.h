@@ -6,7 +6,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
-#include "core/dp_aead.h"
+#include "core/dp_keyring.h"
 #include "core/dp_google.h"
 #include "core/dp_google_id.h"
 #include "core/dp_stripe.h"

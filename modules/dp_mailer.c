@@ -92,7 +92,7 @@ static const char *message_of(mailer *m, apr_pool_t *p, const dp_rows *row, cons
                         dp_rows_get(row, 0, "body_ct")};
     apr_size_t aad_len;
     dp_mail mail;
-    int st;
+    dp_aead_status st;
 
     aad = dp_outbox_aad(p, id, &aad_len);
     st = dp_aead_open(p, m->cfg->message_keys, &sealed, aad, aad_len, &plain, NULL);

@@ -7,9 +7,9 @@
 #include "dp_sql.h"
 
 #include "core/dp_aead.h"
-#include "core/dp_crypto.h"
 #include "core/dp_json.h"
 #include "core/dp_jsonw.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_lib.h>
@@ -51,7 +51,7 @@ static void message_fields(dp_ctx *c, dp_jw *w, const dp_rows *rows, int i, cons
     dp_sealed sealed = {dp_rows_at(rows, i, k->key_id), dp_rows_at(rows, i, k->nonce),
                         dp_rows_at(rows, i, k->ciphertext)};
     const char *plain = NULL;
-    int st = DP_AEAD_TAMPERED;
+    dp_aead_status st = DP_AEAD_TAMPERED;
 
     if (dp_aead_message_aad(id, sender, aad) == sizeof(aad)) {
         st = dp_aead_open(c->r->pool, c->cfg->message_keys, &sealed, aad, sizeof(aad), &plain,

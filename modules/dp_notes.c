@@ -10,6 +10,7 @@
 #include "core/dp_aead.h"
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
+#include "core/dp_uuid.h"
 #include "core/dp_validate.h"
 
 #include <apr_strings.h>
@@ -110,7 +111,7 @@ static json_t *open_body(dp_ctx *c, const dp_rows *rows, const char *id, const c
                    dp_rows_get(rows, 0, "ciphertext")};
     const char *plain = NULL;
     apr_size_t len = 0;
-    int st = DP_AEAD_TAMPERED;
+    dp_aead_status st = DP_AEAD_TAMPERED;
 
     if (dp_aead_message_aad(id, bound, aad) == sizeof(aad)) {
         st = dp_aead_open(p, c->cfg->message_keys, &s, aad, sizeof(aad), &plain, &len);

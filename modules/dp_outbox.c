@@ -3,8 +3,8 @@
 
 #include "dp_sql.h"
 #include "core/dp_aead.h"
-#include "core/dp_crypto.h"
 #include "core/dp_mail.h"
+#include "core/dp_uuid.h"
 
 #include <apr_strings.h>
 #include <http_core.h>

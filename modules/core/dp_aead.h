@@ -1,39 +1,36 @@
-/* dp_aead: PHI at rest. A ring of named AES-256 keys (one of them current) and AES-256-GCM
- * sealing under it, so message bodies and notes are ciphertext before they reach SQL.
+/* dp_aead: PHI at rest. AES-256-GCM sealing under the current key of a ring (dp_keyring.h),
+ * so message bodies and notes are ciphertext before they reach SQL.
  *
- * Each sealed value records the id of the key that sealed it: an admin rotates by adding a
- * new current key while keeping the old ones in the ring (old rows still open, new rows are
- * sealed under the new key), then moves old rows with build/rekey.c (dp-rekey).
+ * Each sealed value records the id of the key that sealed it, and opens under that key as
+ * long as the ring holds it (rotation: dp_keyring.h).
  *
  * Associated data binds a ciphertext to its row: a ciphertext copied to another row (another
  * message id, another sender) does not open. For messages THE associated data is the one
  * dp_aead_message_aad() builds; the module and dp-rekey both use it and nothing else.
  *
- * Pure C (OpenSSL + APR), no httpd headers. A ring is filled while the configuration is read
- * and only read afterwards, so sealing and opening are safe from any thread. */
+ * Pure C (OpenSSL + APR), no httpd headers. Sealing and opening only read the ring, so they
+ * are safe from any thread. */
 #ifndef DP_AEAD_H
 #define DP_AEAD_H
 
 #include <apr_pools.h>
 
 #include "dp_error.h"
+#include "dp_keyring.h"
 
-#define DP_AEAD_KEY_LEN   32 /* AES-256 */
 #define DP_AEAD_NONCE_LEN 12 /* random per seal */
 #define DP_AEAD_TAG_LEN   16 /* appended to the ciphertext */
-#define DP_AEAD_MAX_KEYS  32
-#define DP_AEAD_MAX_ID    32 /* key ids: 1..32 of [A-Za-z0-9_-] */
 /* Largest plaintext (and associated data) sealed or opened: far above a 10,000-character
  * message, low enough that every length fits OpenSSL's int and base64 cannot overflow. */
 #define DP_AEAD_MAX_PLAIN (16u * 1024u * 1024u)
 
-/* Results of dp_aead_open (0 is success). */
-#define DP_AEAD_OK          0
-#define DP_AEAD_UNKNOWN_KEY 1 /* the key id is not in the ring (rotated out too early?) */
-#define DP_AEAD_TAMPERED    2 /* tag mismatch, bad base64, wrong nonce/ciphertext length */
-#define DP_AEAD_INTERNAL    3 /* OpenSSL could not allocate a context: not the row's fault */
-
-typedef struct dp_keyring dp_keyring; /* opaque */
+/* Results of dp_aead_open. */
+typedef enum dp_aead_status {
+    DP_AEAD_OK = 0,
+    DP_AEAD_UNKNOWN_KEY, /* the key id is not in the ring (rotated out too early?) */
+    DP_AEAD_TAMPERED,    /* tag mismatch, bad base64, wrong nonce/ciphertext length */
+    DP_AEAD_INTERNAL     /* OpenSSL could not allocate a context: not the row's fault */
+} dp_aead_status;
 
 /* One sealed value, as stored: key id, nonce and ciphertext||tag in standard base64 with
  * padding (what PostgreSQL's decode(..., 'base64') reads). */
@@ -42,30 +39,6 @@ typedef struct dp_sealed {
     const char *nonce_b64; /* 12 bytes */
     const char *ct_b64;    /* len(plaintext) + 16 bytes: the GCM tag is the last 16 */
 } dp_sealed;
-
-/* An empty ring in p. Key bytes live in the ring and are cleansed (OPENSSL_cleanse) by a
- * cleanup of p, so the ring must not outlive p (in httpd: the configuration pool). */
-dp_keyring *dp_keyring_make(apr_pool_t *p);
-
-/* Add key id from spec: 64 hex digits (any case); or base64 of exactly 32 bytes, standard or
- * url-safe alphabet, padded or not; or "file:PATH", a file holding one of those (trailing
- * whitespace and newline ignored). current != 0 makes it the key new values are sealed
- * under. Returns NULL, or an error sentence allocated in p that names the id (or the file)
- * but never key material. On error the ring is unchanged. Refused: an id that is empty,
- * longer than 32 or has other characters than [A-Za-z0-9_-]; an id already in the ring; a
- * second current key; a 33rd key; anything but 32 key bytes. */
-const char *dp_keyring_add(dp_keyring *kr, apr_pool_t *p, const char *id, const char *spec,
-                           int current);
-
-/* NULL when the ring is usable: empty (no encryption configured) or exactly one current
- * key. Else an error sentence (static). Call once the configuration is complete. */
-const char *dp_keyring_check(const dp_keyring *kr);
-
-/* Id of the current key, or NULL if none. */
-const char *dp_keyring_current_id(const dp_keyring *kr);
-
-/* Number of keys in the ring. */
-int dp_keyring_count(const dp_keyring *kr);
 
 /* Seal plain[0..len) under the ring's current key with a fresh random nonce, binding
  * aad[0..aad_len) (which is not stored). *out is filled with pool strings. Errors (no
@@ -80,15 +53,12 @@ dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad,
  * crash. The base64 must be the standard alphabet, padded; line breaks in it are skipped
  * (PostgreSQL's encode(..., 'base64') wraps at 76 characters); anything else is
  * DP_AEAD_TAMPERED. */
-int dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed *in, const void *aad,
-                 apr_size_t aad_len, const char **plain, apr_size_t *len);
+dp_aead_status dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed *in,
+                            const void *aad, apr_size_t aad_len, const char **plain,
+                            apr_size_t *len);
 
-/* "ok", "unknown_key", "tampered" or "internal". */
-const char *dp_aead_status_name(int status);
-
-/* The 16 bytes of a UUID in canonical 8-4-4-4-12 hex form (any case). Returns 0, or -1 (out
- * untouched) if uuid is NULL or not such a UUID. */
-int dp_uuid_to_bytes(const char *uuid, unsigned char out[16]);
+/* "ok", "unknown_key", "tampered" or "internal" (for logs); "unknown" for no status. */
+const char *dp_aead_status_name(dp_aead_status status);
 
 #define DP_AEAD_MESSAGE_AAD_LEN 32
 

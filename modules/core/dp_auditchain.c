@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const dp_audit_columns[DP_AUDIT_NFIELDS] = {
+const char *const dp_auditchain_columns[DP_AUDITCHAIN_NFIELDS] = {
     "seq", "id", "at_us", "actor_id", "actor_type", "action", "resource_type", "resource_id",
     "client_id", "ip", "outcome", "request_id",
 };
@@ -49,19 +49,19 @@ static apr_size_t field_header(const char *v, unsigned char hdr[5])
     return 5;
 }
 
-const unsigned char *dp_audit_canonical(apr_pool_t *p, const char *const *fields,
-                                        apr_size_t *len)
+const unsigned char *dp_auditchain_canonical(apr_pool_t *p, const char *const *fields,
+                                             apr_size_t *len)
 {
     apr_size_t n = sizeof(ROW_LABEL);
     unsigned char *out, *w;
 
-    for (int i = 0; i < DP_AUDIT_NFIELDS; i++) {
+    for (int i = 0; i < DP_AUDITCHAIN_NFIELDS; i++) {
         n += fields[i] == NULL ? 1 : 5 + strlen(fields[i]);
     }
     out = w = apr_palloc(p, n);
     memcpy(w, ROW_LABEL, sizeof(ROW_LABEL));
     w += sizeof(ROW_LABEL);
-    for (int i = 0; i < DP_AUDIT_NFIELDS; i++) {
+    for (int i = 0; i < DP_AUDITCHAIN_NFIELDS; i++) {
         unsigned char hdr[5];
         apr_size_t h = field_header(fields[i], hdr);
         memcpy(w, hdr, h);
@@ -75,9 +75,9 @@ const unsigned char *dp_audit_canonical(apr_pool_t *p, const char *const *fields
     return out;
 }
 
-void dp_audit_genesis(unsigned char out[DP_AUDIT_MAC_LEN])
+void dp_auditchain_genesis(unsigned char out[DP_AUDITCHAIN_MAC_LEN])
 {
-    memset(out, 0, DP_AUDIT_MAC_LEN);
+    memset(out, 0, DP_AUDITCHAIN_MAC_LEN);
 }
 
 /* An HMAC-SHA256 context keyed with key, or NULL. */
@@ -98,18 +98,18 @@ static EVP_MAC_CTX *hmac_start(const unsigned char *key, apr_size_t keylen)
     return ctx;
 }
 
-static int hmac_finish(EVP_MAC_CTX *ctx, int ok, unsigned char out[DP_AUDIT_MAC_LEN])
+static int hmac_finish(EVP_MAC_CTX *ctx, int ok, unsigned char out[DP_AUDITCHAIN_MAC_LEN])
 {
     size_t outl = 0;
-    ok = ok && EVP_MAC_final(ctx, out, &outl, DP_AUDIT_MAC_LEN) == 1
-         && outl == DP_AUDIT_MAC_LEN;
+    ok = ok && EVP_MAC_final(ctx, out, &outl, DP_AUDITCHAIN_MAC_LEN) == 1
+         && outl == DP_AUDITCHAIN_MAC_LEN;
     EVP_MAC_CTX_free(ctx);
     return ok ? 0 : -1;
 }
 
-int dp_audit_link(const unsigned char *key, apr_size_t keylen,
-                  const unsigned char prev[DP_AUDIT_MAC_LEN], const char *const *fields,
-                  unsigned char out[DP_AUDIT_MAC_LEN])
+int dp_auditchain_link(const unsigned char *key, apr_size_t keylen,
+                       const unsigned char prev[DP_AUDITCHAIN_MAC_LEN],
+                       const char *const *fields, unsigned char out[DP_AUDITCHAIN_MAC_LEN])
 {
     EVP_MAC_CTX *ctx = hmac_start(key, keylen);
     int ok;
@@ -117,9 +117,9 @@ int dp_audit_link(const unsigned char *key, apr_size_t keylen,
     if (ctx == NULL) {
         return -1;
     }
-    ok = EVP_MAC_update(ctx, prev, DP_AUDIT_MAC_LEN) == 1
+    ok = EVP_MAC_update(ctx, prev, DP_AUDITCHAIN_MAC_LEN) == 1
          && EVP_MAC_update(ctx, (const unsigned char *)ROW_LABEL, sizeof(ROW_LABEL)) == 1;
-    for (int i = 0; ok && i < DP_AUDIT_NFIELDS; i++) {
+    for (int i = 0; ok && i < DP_AUDITCHAIN_NFIELDS; i++) {
         unsigned char hdr[5];
         apr_size_t h = field_header(fields[i], hdr);
         ok = EVP_MAC_update(ctx, hdr, h) == 1
@@ -130,9 +130,10 @@ int dp_audit_link(const unsigned char *key, apr_size_t keylen,
     return hmac_finish(ctx, ok, out);
 }
 
-int dp_audit_checkpoint_sign(const unsigned char *key, apr_size_t keylen, long long position,
-                             const unsigned char mac[DP_AUDIT_MAC_LEN], long long at_us,
-                             unsigned char out[DP_AUDIT_MAC_LEN])
+int dp_auditchain_checkpoint_sign(const unsigned char *key, apr_size_t keylen,
+                                  long long position,
+                                  const unsigned char mac[DP_AUDITCHAIN_MAC_LEN],
+                                  long long at_us, unsigned char out[DP_AUDITCHAIN_MAC_LEN])
 {
     unsigned char pos_b[8], at_b[8];
     EVP_MAC_CTX *ctx = hmac_start(key, keylen);
@@ -146,7 +147,7 @@ int dp_audit_checkpoint_sign(const unsigned char *key, apr_size_t keylen, long l
     ok = EVP_MAC_update(ctx, (const unsigned char *)CHECKPOINT_LABEL,
                         sizeof(CHECKPOINT_LABEL)) == 1
          && EVP_MAC_update(ctx, pos_b, sizeof(pos_b)) == 1
-         && EVP_MAC_update(ctx, mac, DP_AUDIT_MAC_LEN) == 1
+         && EVP_MAC_update(ctx, mac, DP_AUDITCHAIN_MAC_LEN) == 1
          && EVP_MAC_update(ctx, at_b, sizeof(at_b)) == 1;
     return hmac_finish(ctx, ok, out);
 }
@@ -171,38 +172,38 @@ static int parse_num(const char **s, const char *name, long long *out)
 }
 
 /* "name=" then 64 hex digits, ending at a space, a line end or the end. */
-static int parse_mac(const char **s, const char *name, unsigned char out[DP_AUDIT_MAC_LEN])
+static int parse_mac(const char **s, const char *name, unsigned char out[DP_AUDITCHAIN_MAC_LEN])
 {
     apr_size_t n = strlen(name);
-    char hex[2 * DP_AUDIT_MAC_LEN + 1];
+    char hex[2 * DP_AUDITCHAIN_MAC_LEN + 1];
     const char *after;
 
     if (strncmp(*s, name, n) != 0) {
         return -1;
     }
-    if (strnlen(*s + n, 2 * DP_AUDIT_MAC_LEN) != 2 * DP_AUDIT_MAC_LEN) {
+    if (strnlen(*s + n, 2 * DP_AUDITCHAIN_MAC_LEN) != 2 * DP_AUDITCHAIN_MAC_LEN) {
         return -1;
     }
-    after = *s + n + 2 * DP_AUDIT_MAC_LEN;
+    after = *s + n + 2 * DP_AUDITCHAIN_MAC_LEN;
     if (*after != '\0' && *after != ' ' && *after != '\n' && *after != '\r') {
         return -1;
     }
-    memcpy(hex, *s + n, 2 * DP_AUDIT_MAC_LEN);
-    hex[2 * DP_AUDIT_MAC_LEN] = '\0';
+    memcpy(hex, *s + n, 2 * DP_AUDITCHAIN_MAC_LEN);
+    hex[2 * DP_AUDITCHAIN_MAC_LEN] = '\0';
     *s = *after == ' ' ? after + 1 : after;
-    return dp_hex_decode(hex, out, DP_AUDIT_MAC_LEN);
+    return dp_hex_decode(hex, out, DP_AUDITCHAIN_MAC_LEN);
 }
 
-int dp_audit_checkpoint_parse(const char *line, long long *position, long long *at_us,
-                              unsigned char mac[DP_AUDIT_MAC_LEN],
-                              unsigned char sig[DP_AUDIT_MAC_LEN])
+int dp_auditchain_checkpoint_parse(const char *line, long long *position, long long *at_us,
+                                   unsigned char mac[DP_AUDITCHAIN_MAC_LEN],
+                                   unsigned char sig[DP_AUDITCHAIN_MAC_LEN])
 {
-    const char *s = strstr(line, DP_AUDIT_CHECKPOINT_TAG);
+    const char *s = strstr(line, DP_AUDITCHAIN_CHECKPOINT_TAG);
 
     if (s == NULL) {
         return -1;
     }
-    s += strlen(DP_AUDIT_CHECKPOINT_TAG);
+    s += strlen(DP_AUDITCHAIN_CHECKPOINT_TAG);
     if (parse_num(&s, "position=", position) != 0 || *position <= 0
         || parse_num(&s, "at=", at_us) != 0 || parse_mac(&s, "mac=", mac) != 0
         || parse_mac(&s, "sig=", sig) != 0) {

@@ -1,5 +1,5 @@
 #include "dp_jwt.h"
-#include "dp_crypto.h"
+#include "dp_uuid.h"
 
 #include <apr_strings.h>
 #include <jansson.h>
@@ -60,8 +60,9 @@ const char *dp_jwt_status_name(dp_jwt_status s)
     case DP_JWT_BAD_SIGNATURE: return "bad_signature";
     case DP_JWT_EXPIRED: return "expired";
     case DP_JWT_BAD_CLAIMS: return "bad_claims";
-    default: return "internal";
+    case DP_JWT_INTERNAL: return "internal";
     }
+    return "unknown";
 }
 
 dp_jwt_status dp_jwt_issue(apr_pool_t *p, const unsigned char *key, apr_size_t keylen,

@@ -15,7 +15,7 @@ typedef struct dp_claims {
     long long sv;     /* session version: the user's sessions issued under it (absent: 0) */
 } dp_claims;
 
-typedef enum {
+typedef enum dp_jwt_status {
     DP_JWT_OK = 0,
     DP_JWT_MALFORMED,      /* not three base64url parts, bad JSON, too long */
     DP_JWT_BAD_ALG,        /* header names anything but HS256 (none, RS256, HS384, ...) */
@@ -48,6 +48,8 @@ dp_jwt_status dp_jwt_verify(apr_pool_t *p, const unsigned char *key, apr_size_t 
 unsigned char *dp_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
                                 apr_size_t *outlen);
 
+/* "ok", "malformed", "bad_alg", ... as the constants read (for logs); "unknown" for no
+ * status. */
 const char *dp_jwt_status_name(dp_jwt_status s);
 
 #endif

@@ -530,8 +530,9 @@ static int webhook_mac(const char *secret, const span *t, const char *payload, a
     return ok;
 }
 
-int dp_stripe_verify_signature(const char *header, const char *payload, apr_size_t len,
-                               const char *secret, long long now, long long tolerance_s)
+dp_stripe_sig_status dp_stripe_verify_signature(const char *header, const char *payload,
+                                                apr_size_t len, const char *secret,
+                                                long long now, long long tolerance_s)
 {
     const char *cur;
     span key, val, t = {NULL, 0};
@@ -613,17 +614,17 @@ int dp_stripe_verify_signature(const char *header, const char *payload, apr_size
     return DP_STRIPE_SIG_OK;
 }
 
-const char *dp_stripe_sig_name(int code)
+const char *dp_stripe_sig_status_name(dp_stripe_sig_status status)
 {
-    switch (code) {
+    switch (status) {
     case DP_STRIPE_SIG_OK:        return "ok";
     case DP_STRIPE_SIG_MISSING:   return "missing";
     case DP_STRIPE_SIG_MALFORMED: return "malformed";
     case DP_STRIPE_SIG_STALE:     return "stale";
     case DP_STRIPE_SIG_MISMATCH:  return "mismatch";
     case DP_STRIPE_SIG_NO_SECRET: return "no_secret";
-    default:                      return "unknown";
     }
+    return "unknown";
 }
 
 /* ---- events ------------------------------------------------------------------------------ */

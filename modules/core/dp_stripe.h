@@ -101,12 +101,15 @@ dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long am
 
 /* ---- webhooks ---- */
 
-#define DP_STRIPE_SIG_OK          0
-#define DP_STRIPE_SIG_MISSING    -1 /* no header, an empty one, or no v1 signature in it */
-#define DP_STRIPE_SIG_MALFORMED  -2 /* not "k=v,k=v", or no / a repeated / a non-numeric t */
-#define DP_STRIPE_SIG_STALE      -3 /* a valid signature, but |now - t| > tolerance */
-#define DP_STRIPE_SIG_MISMATCH   -4 /* no v1 is the HMAC of this payload under this secret */
-#define DP_STRIPE_SIG_NO_SECRET  -5 /* the endpoint secret is NULL or empty: nothing verifies */
+/* Results of dp_stripe_verify_signature: 0 accepts, every refusal is negative. */
+typedef enum dp_stripe_sig_status {
+    DP_STRIPE_SIG_OK = 0,
+    DP_STRIPE_SIG_MISSING = -1,   /* no header, an empty one, or no v1 signature in it */
+    DP_STRIPE_SIG_MALFORMED = -2, /* not "k=v,k=v", or no / a repeated / a non-numeric t */
+    DP_STRIPE_SIG_STALE = -3,     /* a valid signature, but |now - t| > tolerance */
+    DP_STRIPE_SIG_MISMATCH = -4,  /* no v1 is the HMAC of this payload under this secret */
+    DP_STRIPE_SIG_NO_SECRET = -5  /* the endpoint secret is NULL or empty: nothing verifies */
+} dp_stripe_sig_status;
 
 /* Verify a Stripe-Signature header ("t=<unix time>,v1=<hex>[,v1=<hex>...][,v0=...]", in any
  * order, spaces after commas allowed, unknown schemes ignored) against the raw request body
@@ -115,11 +118,13 @@ dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long am
  * compared in constant time) and |now - t| <= tolerance_s (<= 0: DP_STRIPE_SIG_TOLERANCE).
  * The signature is checked before the time, so STALE always means a genuine but old or
  * early delivery (a replay). Returns DP_STRIPE_SIG_OK or one of the negative codes. */
-int dp_stripe_verify_signature(const char *header, const char *payload, apr_size_t len,
-                               const char *secret, long long now, long long tolerance_s);
+dp_stripe_sig_status dp_stripe_verify_signature(const char *header, const char *payload,
+                                                apr_size_t len, const char *secret,
+                                                long long now, long long tolerance_s);
 
-/* "ok", "missing", "malformed", "stale", "mismatch", "no_secret", or "unknown": for logs. */
-const char *dp_stripe_sig_name(int code);
+/* "ok", "missing", "malformed", "stale", "mismatch", "no_secret" (for logs); "unknown" for
+ * no status. */
+const char *dp_stripe_sig_status_name(dp_stripe_sig_status status);
 
 /* The fields of an Event the billing webhook needs. The intent fields are set only when
  * data.object is a PaymentIntent (object "payment_intent"), else NULL / -1. */

@@ -3,6 +3,8 @@
 #include "dp_test.h"
 
 #include "dp_aead.h"
+#include "dp_keyring.h"
+#include "dp_uuid.h"
 
 #include <apr_base64.h>
 #include <apr_file_io.h>
@@ -373,6 +375,7 @@ static void test_unknown_key(dp_test_env *env)
     CHECK_STR(dp_aead_status_name(DP_AEAD_TAMPERED), "tampered");
     CHECK_STR(dp_aead_status_name(DP_AEAD_UNKNOWN_KEY), "unknown_key");
     CHECK_STR(dp_aead_status_name(DP_AEAD_OK), "ok");
+    CHECK_STR(dp_aead_status_name(DP_AEAD_INTERNAL), "internal");
 }
 
 static void test_rotation(dp_test_env *env)
@@ -566,7 +569,7 @@ static void test_key_ids(dp_test_env *env)
     CHECK_NULL(dp_keyring_add(kr, p, "short", KEY_B_HEX, 0));
 
     /* at most 32 keys */
-    for (int i = dp_keyring_count(kr); i < DP_AEAD_MAX_KEYS; i++) {
+    for (int i = dp_keyring_count(kr); i < DP_KEYRING_MAX_KEYS; i++) {
         CHECK_NULL(dp_keyring_add(kr, p, apr_psprintf(p, "k%d", i), KEY_A_HEX, 0));
     }
     CHECK_EQ(dp_keyring_count(kr), 32);

@@ -3,8 +3,8 @@
  * claims, RSA), always signed with the right key unless the point is the key. */
 #include "dp_test.h"
 
-#include "dp_crypto.h"
 #include "dp_jwt.h"
+#include "dp_uuid.h"
 
 #include <apr_strings.h>
 #include <jansson.h>

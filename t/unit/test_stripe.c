@@ -275,7 +275,7 @@ typedef struct sig_case {
     const char *verify_payload; /* NULL: PAYLOAD (which {SIG} signs) */
     const char *secret;         /* given to verify; NULL: WHSEC; "(null)": NULL */
     long long tolerance;        /* 0: the default */
-    int want;
+    dp_stripe_sig_status want;
 } sig_case;
 
 /* {T} the timestamp, {T1} the timestamp + 1, {SIG} the signature, {SIGUP} it in upper case,
@@ -400,12 +400,12 @@ static void sig_cases(dp_test_env *env)
         const char *secret = c->secret == NULL                 ? WHSEC
                              : strcmp(c->secret, "(null)") == 0 ? NULL
                                                                 : c->secret;
-        int got = dp_stripe_verify_signature(header, payload, strlen(payload), secret, NOW,
-                                             c->tolerance);
+        dp_stripe_sig_status got = dp_stripe_verify_signature(header, payload, strlen(payload),
+                                                              secret, NOW, c->tolerance);
 
         dp_t_context(c->name);
         CHECK_MSG(got == c->want, "got %d (%s), want %d (%s); header %s", got,
-                  dp_stripe_sig_name(got), c->want, dp_stripe_sig_name(c->want),
+                  dp_stripe_sig_status_name(got), c->want, dp_stripe_sig_status_name(c->want),
                   header ? header : "(null)");
     }
     dp_t_context(NULL);
@@ -468,13 +468,13 @@ static void sig_payload_length(dp_test_env *env)
 static void sig_names(dp_test_env *env)
 {
     (void)env;
-    CHECK_STR(dp_stripe_sig_name(DP_STRIPE_SIG_OK), "ok");
-    CHECK_STR(dp_stripe_sig_name(DP_STRIPE_SIG_MISSING), "missing");
-    CHECK_STR(dp_stripe_sig_name(DP_STRIPE_SIG_MALFORMED), "malformed");
-    CHECK_STR(dp_stripe_sig_name(DP_STRIPE_SIG_STALE), "stale");
-    CHECK_STR(dp_stripe_sig_name(DP_STRIPE_SIG_MISMATCH), "mismatch");
-    CHECK_STR(dp_stripe_sig_name(DP_STRIPE_SIG_NO_SECRET), "no_secret");
-    CHECK_STR(dp_stripe_sig_name(42), "unknown");
+    CHECK_STR(dp_stripe_sig_status_name(DP_STRIPE_SIG_OK), "ok");
+    CHECK_STR(dp_stripe_sig_status_name(DP_STRIPE_SIG_MISSING), "missing");
+    CHECK_STR(dp_stripe_sig_status_name(DP_STRIPE_SIG_MALFORMED), "malformed");
+    CHECK_STR(dp_stripe_sig_status_name(DP_STRIPE_SIG_STALE), "stale");
+    CHECK_STR(dp_stripe_sig_status_name(DP_STRIPE_SIG_MISMATCH), "mismatch");
+    CHECK_STR(dp_stripe_sig_status_name(DP_STRIPE_SIG_NO_SECRET), "no_secret");
+    CHECK_STR(dp_stripe_sig_status_name((dp_stripe_sig_status)42), "unknown");
     /* all distinct and negative */
     CHECK(DP_STRIPE_SIG_MISSING < 0 && DP_STRIPE_SIG_MALFORMED < 0 && DP_STRIPE_SIG_STALE < 0
           && DP_STRIPE_SIG_MISMATCH < 0 && DP_STRIPE_SIG_NO_SECRET < 0);

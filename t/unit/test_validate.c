@@ -2,6 +2,7 @@
 #include "dp_test.h"
 
 #include "dp_crypto.h"
+#include "dp_uuid.h"
 #include "dp_validate.h"
 
 #include <apr_hash.h>

@@ -1,0 +1,56 @@
+#include "dp_uuid.h"
+#include "dp_crypto.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+const char *dp_uuid_new(apr_pool_t *p)
+{
+    unsigned char b[DP_UUID_BYTES];
+    char hex[2 * DP_UUID_BYTES + 1];
+
+    if (dp_random_bytes(b, sizeof(b)) != 0) {
+        return NULL;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    dp_hex_encode(hex, b, sizeof(b));
+    return apr_psprintf(p, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+                        hex + 20);
+}
+
+int dp_uuid_valid(const char *s)
+{
+    unsigned char b[DP_UUID_BYTES];
+
+    return dp_uuid_to_bytes(s, b) == 0;
+}
+
+int dp_uuid_to_bytes(const char *uuid, unsigned char out[DP_UUID_BYTES])
+{
+    unsigned char b[DP_UUID_BYTES];
+    const char *s = uuid;
+
+    if (s == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < DP_UUID_BYTES; i++) {
+        int hi, lo;
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            if (*s++ != '-') {
+                return -1;
+            }
+        }
+        /* && stops at the terminating NUL: nothing past it is read */
+        if ((hi = dp_hex_value(s[0])) < 0 || (lo = dp_hex_value(s[1])) < 0) {
+            return -1;
+        }
+        b[i] = (unsigned char)((hi << 4) | lo);
+        s += 2;
+    }
+    if (*s != '\0') {
+        return -1;
+    }
+    memcpy(out, b, sizeof(b));
+    return 0;
+}
