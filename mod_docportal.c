@@ -22,6 +22,7 @@
 #include "modules/core/dp_jwt.h"
 #include "modules/core/dp_password.h"
 #include "modules/core/dp_validate.h"
+#include "modules/core/dp_uuid.h"
 #include "modules/dp_audit.h"
 #include "modules/dp_config.h"
 #include "modules/dp_db.h"
