@@ -23,13 +23,16 @@
 #   POST /__remove?kid=K            stop serving a key
 #   POST /__max_age?s=N             change the max-age answered
 #
-# Core Perl only: IO::Socket::INET, JSON::PP, MIME::Base64, POSIX; keys through the openssl
-# command line.
+# Core Perl only: JSON::PP, MIME::Base64, POSIX, and the fakes' server loop
+# (t/lib/DocPortal/FakeServer.pm); keys through the openssl command line.
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use DocPortal::FakeServer qw(serve_http);
 use Getopt::Long qw(GetOptions);
-use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(strftime);
@@ -56,18 +59,10 @@ my $mode0 = $mode;
 my ($keys, $order, %count, $max_age);
 reset_state();
 
-my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
-                                Listen => 16, ReuseAddr => 1)
-    or die "google_certs_fake: cannot listen on 127.0.0.1:$port: $!\n";
-$SIG{PIPE} = 'IGNORE';
-$| = 1;
-print 'ready ', $srv->sockport, "\n";
-
-while (1) {
-    my $c = $srv->accept or next;
-    eval { serve($c); 1 } or warn "google_certs_fake: $@";
-    close $c;
-}
+serve_http(name => 'google_certs_fake', port => $port, route => \&route, json => $json,
+           max_body => 65536,
+           control => { requests => sub { \%count }, reset => \&reset_state,
+                        modes => \%MODES, mode => \$mode });
 
 sub reset_state {
     $keys = { %initial };
@@ -132,73 +127,6 @@ sub certs_jwks {
 
 # ---- HTTP ------------------------------------------------------------------------------------
 
-sub serve {
-    my ($c) = @_;
-    my $req = read_request($c) or return;
-    my ($code, $body, $extra) = route($req);
-    respond($c, $code, $body, $extra);
-}
-
-sub read_request {
-    my ($c) = @_;
-    local $SIG{ALRM} = sub { die "timeout reading a request\n" };
-    alarm 10;
-    my $line = <$c>;
-    unless (defined $line && $line =~ m{^([A-Z]+) (\S+) HTTP/1\.[01]\r?\n$}) {
-        alarm 0;
-        return undef;
-    }
-    my ($method, $target) = ($1, $2);
-    my %h;
-    while (defined(my $hl = <$c>)) {
-        $hl =~ s/\r?\n$//;
-        last if $hl eq '';
-        $h{lc $1} = $2 if $hl =~ /^([^:]+):\s*(.*?)\s*$/;
-    }
-    my $len = $h{'content-length'} // 0;
-    die "bad Content-Length\n" unless $len =~ /^\d+$/ && $len <= 65536;
-    my $body = '';
-    while (length($body) < $len) {
-        my $n = read($c, $body, $len - length($body), length($body));
-        die "short body\n" unless $n;
-    }
-    alarm 0;
-    my ($path, $query) = split /\?/, $target, 2;
-    return { method => $method, path => $path, query => parse_form($query // ''),
-             headers => \%h };
-}
-
-sub parse_form {
-    my ($s) = @_;
-    my %f;
-    for my $pair (split /&/, $s) {
-        my ($k, $v) = split /=/, $pair, 2;
-        next unless defined $k && length $k;
-        for ($k, $v) {
-            $_ //= '';
-            tr/+/ /;
-            s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
-        }
-        $f{$k} = $v;
-    }
-    return \%f;
-}
-
-sub respond {
-    my ($c, $code, $body, $extra) = @_;
-    my %reason = (200 => 'OK', 400 => 'Bad Request', 404 => 'Not Found',
-                  405 => 'Method Not Allowed', 500 => 'Internal Server Error');
-    $body = $json->encode($body) if ref $body;
-    $body //= '';
-    my $type = ($extra && $extra->{type}) || 'application/json; charset=UTF-8';
-    my $head = "HTTP/1.1 $code " . ($reason{$code} // 'Status') . "\r\n"
-        . "Content-Type: $type\r\nContent-Length: " . length($body) . "\r\n";
-    for my $h (@{ ($extra && $extra->{headers}) || [] }) {
-        $head .= "$h->[0]: $h->[1]\r\n";
-    }
-    print {$c} $head, "Connection: close\r\n\r\n", $body;
-}
-
 sub route {
     my ($r) = @_;
     my ($m, $p, $q) = ($r->{method}, $r->{path}, $r->{query});
@@ -214,15 +142,7 @@ sub route {
         );
         return (200, $p eq $V[0] ? certs_v1() : certs_jwks(), { headers => \@cache });
     }
-    return (200, \%count) if $m eq 'GET' && $p eq '/__requests';
     return (405, { error => 'method' }) unless $m eq 'POST';
-    if ($p eq '/__reset') { reset_state(); return (200, {}); }
-    if ($p eq '/__mode') {
-        my $want = $q->{mode} // '';
-        return (400, { error => 'unknown mode' }) unless $MODES{$want};
-        $mode = $want;
-        return (200, { mode => $mode });
-    }
     if ($p eq '/__add') {
         my ($kid, $path) = ($q->{kid} // '', $q->{cert});
         return (400, { error => 'kid and cert are required' }) unless length $kid && defined $path;

@@ -40,14 +40,18 @@
 # no link) | entry_only (link only in conferenceData.entryPoints) | bad_link (link not on
 # meet.google.com) | slow (token and events answer after --delay seconds, default 3).
 #
-# Core Perl only: IO::Socket::INET, JSON::PP, MIME::Base64, Digest::SHA, File::Temp.
+# Core Perl only: JSON::PP, MIME::Base64, Digest::SHA, File::Temp, and the fakes' server
+# loop (t/lib/DocPortal/FakeServer.pm).
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
 use Digest::SHA qw(sha256_hex);
+use DocPortal::FakeServer qw(parse_form serve_http);
 use File::Temp qw(tempfile);
 use Getopt::Long qw(GetOptions);
-use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64);
 use Time::HiRes qw(sleep);
@@ -71,86 +75,18 @@ my @log;       # what /token and the events endpoint received
 my %issued;    # access token => subject
 my %events;    # event id => { organizer, start, end, summary, deleted }
 
-my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
-                                Listen => 16, ReuseAddr => 1)
-    or die "google_fake: cannot listen on 127.0.0.1:$port: $!\n";
-$SIG{PIPE} = 'IGNORE';
-$| = 1;
-print 'ready ', $srv->sockport, "\n";
-
-while (1) {
-    my $c = $srv->accept or next;
-    eval { serve($c); 1 } or warn "google_fake: $@";
-    close $c;
-}
+serve_http(name => 'google_fake', port => $port, route => \&route, json => $json,
+           control => { requests => sub { \@log }, reset => sub { @log = () },
+                        modes => \%MODES, mode => \$mode });
 
 # ---- HTTP ----------------------------------------------------------------------------------
-
-sub serve {
-    my ($c) = @_;
-    my $req = read_request($c) or return;
-    my ($code, $body, $extra) = route($req);
-    respond($c, $code, $body, $extra);
-}
-
-sub read_request {
-    my ($c) = @_;
-    local $SIG{ALRM} = sub { die "timeout reading a request\n" };
-    alarm 10;
-    my $line = <$c>;
-    unless (defined $line && $line =~ m{^([A-Z]+) (\S+) HTTP/1\.[01]\r?\n$}) {
-        alarm 0;
-        return undef;
-    }
-    my ($method, $target) = ($1, $2);
-    my %h;
-    while (defined(my $hl = <$c>)) {
-        $hl =~ s/\r?\n$//;
-        last if $hl eq '';
-        $h{lc $1} = $2 if $hl =~ /^([^:]+):\s*(.*?)\s*$/;
-    }
-    my $body = '';
-    my $len = $h{'content-length'} // 0;
-    die "bad Content-Length\n" unless $len =~ /^\d+$/ && $len <= 1_000_000;
-    while (length($body) < $len) {
-        my $n = read($c, $body, $len - length($body), length($body));
-        die "short body\n" unless $n;
-    }
-    alarm 0;
-    my ($path, $query) = split /\?/, $target, 2;
-    return { method => $method, path => $path, query => parse_form($query // ''),
-             headers => \%h, body => $body };
-}
-
-sub respond {
-    my ($c, $code, $body, $extra) = @_;
-    my %reason = (200 => 'OK', 204 => 'No Content', 302 => 'Found', 400 => 'Bad Request',
-                  401 => 'Unauthorized', 404 => 'Not Found', 405 => 'Method Not Allowed',
-                  410 => 'Gone', 500 => 'Internal Server Error');
-    $body = $json->encode($body) if ref $body;
-    $body //= '';
-    my $type = ($extra && $extra->{type}) || 'application/json; charset=UTF-8';
-    my $head = "HTTP/1.1 $code " . ($reason{$code} // 'Status') . "\r\n"
-        . "Content-Type: $type\r\nContent-Length: " . length($body) . "\r\n"
-        . ($extra && $extra->{location} ? "Location: $extra->{location}\r\n" : '')
-        . "Connection: close\r\n\r\n";
-    print {$c} $head, $body;
-}
 
 sub route {
     my ($r) = @_;
     my ($m, $p) = ($r->{method}, $r->{path});
-    return (200, \@log) if $m eq 'GET' && $p eq '/__requests';
     return (200, \%events) if $m eq 'GET' && $p eq '/__events';
-    if ($m eq 'POST' && $p eq '/__reset') { @log = (); return (200, {}); }
-    if ($m eq 'POST' && $p eq '/__mode') {
-        my $want = $r->{query}{mode} // '';
-        return (400, { error => "unknown mode" }) unless $MODES{$want};
-        $mode = $want;
-        return (200, { mode => $mode });
-    }
     if ($m eq 'GET' && $p eq '/__redirect') {
-        return (302, '', { location => "http://$r->{headers}{host}/__requests",
+        return (302, '', { headers => [['Location', "http://$r->{headers}{host}/__requests"]],
                            type => 'text/plain' });
     }
     if ($m eq 'GET' && $p eq '/__big') {
@@ -169,22 +105,6 @@ sub route {
         return event_change($r, $id);
     }
     return (404, { error => { code => 404, message => 'Not Found', status => 'NOT_FOUND' } });
-}
-
-sub parse_form {
-    my ($s) = @_;
-    my %f;
-    for my $pair (split /&/, $s) {
-        my ($k, $v) = split /=/, $pair, 2;
-        next unless defined $k && length $k;
-        for ($k, $v) {
-            $_ //= '';
-            tr/+/ /;
-            s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
-        }
-        $f{$k} = $v;
-    }
-    return \%f;
 }
 
 sub header_subset {

@@ -38,17 +38,19 @@
 # then the message exactly as received (line endings kept), dot-stuffing undone, without the
 # terminating ".".
 #
-# Core Perl only: IO::Socket::INET, IO::Select, POSIX, Getopt::Long, Time::HiRes, Fcntl,
-# MIME::Base64.
+# Core Perl only: IO::Select, Getopt::Long, Time::HiRes, Fcntl, MIME::Base64, and the fakes'
+# server loop (t/lib/DocPortal/FakeServer.pm: listening, the forked children, stopping).
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use DocPortal::FakeServer qw(serve stopping write_atomic);
 use Fcntl qw(:flock O_WRONLY O_CREAT O_EXCL);
 use Getopt::Long qw(GetOptions);
 use IO::Select;
-use IO::Socket::INET;
 use MIME::Base64 qw(decode_base64);
-use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(time sleep);
 
 my $HOST     = 'smtp-fake.test';
@@ -63,76 +65,9 @@ GetOptions('port=i' => \$port, 'dir=s' => \$dir, 'delay-ms=i' => \$delay_ms,
     or die "usage: $0 --port N --dir DIR [--delay-ms N] [--verbose]\n";
 -d $dir or mkdir $dir or die "smtp_fake: cannot create $dir: $!\n";
 
-my $STOP = 0;
-$SIG{TERM} = $SIG{INT} = sub { $STOP = 1 };
-$SIG{PIPE} = 'IGNORE';
-
-my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
-                                Listen => 64, ReuseAddr => 1)
-    or die "smtp_fake: cannot listen on 127.0.0.1:$port: $!\n";
-write_atomic("$dir/.pid", "$$\n");
-$| = 1;
-print 'ready ', $srv->sockport, "\n";
-
-my %kids;
-my $sel = IO::Select->new($srv);
-until ($STOP) {
-    reap();
-    next unless $sel->can_read(0.25);
-    my $c = $srv->accept or next;
-    my $pid = fork;
-    if (!defined $pid) {
-        warn "smtp_fake: fork: $!\n";
-        print {$c} "421 4.3.2 $HOST cannot fork\r\n";
-        close $c;
-        next;
-    }
-    if ($pid == 0) {
-        close $srv;
-        $STOP = 0;
-        $SIG{TERM} = $SIG{INT} = sub { $STOP = 1 };
-        my $ok = eval { session($c); 1 };
-        warn "smtp_fake[$$]: $@" unless $ok || $@ =~ /^(?:write|connection closed)\b/;
-        close $c;
-        POSIX::_exit(0);
-    }
-    $kids{$pid} = 1;
-    close $c;
-}
-
-# stopping: no more connections; sessions end at their next command
-close $srv;
-kill 'TERM', keys %kids;
-my $until = time + 5;
-while (%kids && time < $until) {
-    reap();
-    sleep 0.05 if %kids;
-}
-kill 'KILL', keys %kids;
-while (%kids) {
-    my $k = waitpid(-1, 0);
-    last if $k <= 0;
-    delete $kids{$k};
-}
-if (open my $fh, '<', "$dir/.pid") {
-    my $p = <$fh> // '';
-    close $fh;
-    unlink "$dir/.pid" if $p =~ /^\Q$$\E\b/;
-}
-exit 0;
-
-sub reap {
-    while ((my $k = waitpid(-1, WNOHANG)) > 0) { delete $kids{$k} }
-}
-
-sub write_atomic {
-    my ($path, $content) = @_;
-    my $tmp = "$path.tmp-$$";
-    open my $fh, '>', $tmp or die "smtp_fake: $tmp: $!\n";
-    print {$fh} $content;
-    close $fh or die "smtp_fake: $tmp: $!\n";
-    rename $tmp, $path or die "smtp_fake: $path: $!\n";
-}
+serve(name => 'smtp_fake', port => $port, backlog => 64, pidfile => "$dir/.pid", forked => 1,
+      session => \&session, quiet => qr/^(?:write|connection closed)\b/,
+      busy => sub { print {$_[0]} "421 4.3.2 $HOST cannot fork\r\n" });
 
 # ---- one SMTP session (in its own process) -------------------------------------------------
 
@@ -170,7 +105,7 @@ sub read_line {
             return substr($BUF, 0, length $BUF, '');
         }
         return undef if $EOF;
-        if ($STOP) {
+        if (stopping()) {
             return undef if $stoppable;
             $stop_until //= time + 5;    # in DATA: give the client a little time to finish
             return undef if time > $stop_until;
@@ -196,8 +131,8 @@ sub session {
     while (1) {
         my $line = read_line(1, 4096);
         if (!defined $line) {
-            say_("421 4.3.2 $HOST shutting down") if $STOP && !$EOF;
-            say_("421 4.4.2 $HOST idle timeout") if !$STOP && !$EOF;
+            say_("421 4.3.2 $HOST shutting down") if stopping() && !$EOF;
+            say_("421 4.4.2 $HOST idle timeout") if !stopping() && !$EOF;
             return;
         }
         if ($line !~ /\n\z/) {
@@ -301,7 +236,7 @@ sub session {
             }
             if ($delay_ms > 0) {
                 my $until = time + $delay_ms / 1000;
-                while (!$STOP && (my $left = $until - time) > 0) { sleep($left > 0.1 ? 0.1 : $left) }
+                while (!stopping() && (my $left = $until - time) > 0) { sleep($left > 0.1 ? 0.1 : $left) }
             }
             my $name = store($from, \@rcpt, $user, $msg);
             say_("250 2.0.0 Ok: queued as $name");

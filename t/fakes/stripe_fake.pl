@@ -58,13 +58,17 @@
 # | rate_limited (/v1/: 429) | tampered (/v1/ executes, but answers an amount 1 higher than
 # asked: a client must not trust an intent that is not the one it asked for).
 #
-# Core Perl only: IO::Socket::INET, JSON::PP, Digest::SHA, Getopt::Long, Time::HiRes.
+# Core Perl only: JSON::PP, Digest::SHA, Getopt::Long, Time::HiRes, and the fakes' server
+# loop (t/lib/DocPortal/FakeServer.pm).
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
 use Digest::SHA qw(hmac_sha256_hex);
+use DocPortal::FakeServer qw(parse_form serve_http);
 use Getopt::Long qw(GetOptions);
-use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(sleep);
 
@@ -97,115 +101,21 @@ my @log;       # what /v1/ received
 my %idem;      # "secret key\nidempotency key" => { fp, code, body, request_id }
 my %intents;   # id => PaymentIntent (a hash, as last answered)
 
-my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
-                                Listen => 16, ReuseAddr => 1)
-    or die "stripe_fake: cannot listen on 127.0.0.1:$port: $!\n";
-$SIG{PIPE} = 'IGNORE';
-$| = 1;
-print 'ready ', $srv->sockport, "\n";
-
-while (1) {
-    my $c = $srv->accept or next;
-    eval { serve($c); 1 } or warn "stripe_fake: $@";
-    close $c;
-}
+serve_http(name => 'stripe_fake', port => $port, route => \&route, json => $json,
+           type => 'application/json', parse_query => sub { parse_form($_[0], utf8 => 1) },
+           control => { requests => sub { \@log },
+                        reset => sub { @log = (); %idem = (); %intents = () },
+                        modes => \%MODES, mode => \$mode });
 
 # ---- HTTP ----------------------------------------------------------------------------------
-
-sub serve {
-    my ($c) = @_;
-    my $req = read_request($c) or return;
-    my ($code, $body, $extra) = route($req);
-    respond($c, $code, $body, $extra);
-}
-
-sub read_request {
-    my ($c) = @_;
-    local $SIG{ALRM} = sub { die "timeout reading a request\n" };
-    alarm 10;
-    my $line = <$c>;
-    unless (defined $line && $line =~ m{^([A-Z]+) (\S+) HTTP/1\.[01]\r?\n$}) {
-        alarm 0;
-        return undef;
-    }
-    my ($method, $target) = ($1, $2);
-    my %h;
-    while (defined(my $hl = <$c>)) {
-        $hl =~ s/\r?\n$//;
-        last if $hl eq '';
-        $h{lc $1} = $2 if $hl =~ /^([^:]+):\s*(.*?)\s*$/;
-    }
-    my $body = '';
-    my $len = $h{'content-length'} // 0;
-    die "bad Content-Length\n" unless $len =~ /^\d+$/ && $len <= 1_000_000;
-    while (length($body) < $len) {
-        my $n = read($c, $body, $len - length($body), length($body));
-        die "short body\n" unless $n;
-    }
-    alarm 0;
-    my ($path, $query) = split /\?/, $target, 2;
-    my ($q) = parse_form($query // '');
-    return { method => $method, path => $path, query => $q, headers => \%h, body => $body };
-}
-
-# $body: a reference (encoded as JSON) or bytes sent as they are.
-sub respond {
-    my ($c, $code, $body, $extra) = @_;
-    my %reason = (200 => 'OK', 400 => 'Bad Request', 401 => 'Unauthorized',
-                  402 => 'Payment Required', 404 => 'Not Found', 405 => 'Method Not Allowed',
-                  429 => 'Too Many Requests', 500 => 'Internal Server Error');
-    $body = $json->encode($body) if ref $body;
-    $body //= '';
-    $extra //= {};
-    my $head = "HTTP/1.1 $code " . ($reason{$code} // 'Status') . "\r\n"
-        . 'Content-Type: ' . ($extra->{type} // 'application/json') . "\r\n"
-        . 'Content-Length: ' . length($body) . "\r\n";
-    for my $h (@{ $extra->{headers} // [] }) {
-        $head .= "$h->[0]: $h->[1]\r\n";
-    }
-    print {$c} $head, "Connection: close\r\n\r\n", $body;
-}
 
 sub route {
     my ($r) = @_;
     my ($m, $p) = ($r->{method}, $r->{path});
-    return (200, \@log) if $m eq 'GET' && $p eq '/__requests';
-    if ($m eq 'POST' && $p eq '/__reset') {
-        @log = ();
-        %idem = ();
-        %intents = ();
-        return (200, {});
-    }
-    if ($m eq 'POST' && $p eq '/__mode') {
-        my $want = $r->{query}{mode} // '';
-        return (400, { error => 'unknown mode' }) unless $MODES{$want};
-        $mode = $want;
-        return (200, { mode => $mode });
-    }
     return sign($r) if $m eq 'POST' && $p eq '/__sign';
     return make_event($r) if $m eq 'POST' && $p eq '/__event';
     return api($r) if $p =~ m{^/v1/};
     return (404, { error => 'not found' });
-}
-
-# Form or query string to a hash (values decoded from UTF-8 when they are UTF-8), and the
-# keys given more than once.
-sub parse_form {
-    my ($s) = @_;
-    my (%f, @dup);
-    for my $pair (split /&/, $s) {
-        my ($k, $v) = split /=/, $pair, 2;
-        next unless defined $k && length $k;
-        for ($k, $v) {
-            $_ //= '';
-            tr/+/ /;
-            s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
-            utf8::decode($_);
-        }
-        push @dup, $k if exists $f{$k};
-        $f{$k} = $v;
-    }
-    return (\%f, \@dup);
 }
 
 sub rand_id {
@@ -249,7 +159,7 @@ sub mask_key {
 
 sub api {
     my ($r) = @_;
-    my ($form, $dup) = parse_form($r->{body});
+    my ($form, $dup) = parse_form($r->{body}, utf8 => 1);
     my $entry = { method => $r->{method}, path => $r->{path}, query => $r->{query},
                   headers => header_subset($r->{headers}), body => $r->{body}, form => { %$form },
                   replayed => JSON::PP::false };

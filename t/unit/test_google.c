@@ -6,6 +6,7 @@
  * its own root pool; the last test tears it down, and an atexit handler kills any child left
  * when only some tests were selected. */
 #include "dp_test.h"
+#include "fake_http.h"
 
 #include "dp_google.h"
 #include "dp_http.h"
@@ -14,21 +15,12 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_time.h>
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern const dp_test_case dp_suite_google[];
@@ -47,10 +39,8 @@ static struct {
     const char *key_pem;  /* the service account's key (PKCS#8) */
     const char *other_pem; /* another RSA key the fake does not know */
     const char *ec_pem;   /* an EC key: readable, but not RSA */
-    pid_t pid;            /* the running fake, or 0 */
-    int port;
-    int out_fd;
-} S;
+    dp_fake fake;         /* the running fake */
+} S = {.fake = DP_FAKE_NONE};
 
 /* ---- set-up ----------------------------------------------------------------------------- */
 
@@ -107,19 +97,6 @@ static const char *read_file(apr_pool_t *p, const char *path)
     return apr_pstrmemdup(p, buf, n);
 }
 
-static void stop_child(pid_t *pid, int *fd)
-{
-    if (*pid > 0) {
-        kill(*pid, SIGTERM);
-        waitpid(*pid, NULL, 0);
-        *pid = 0;
-    }
-    if (fd != NULL && *fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
 static void remove_dir(void)
 {
     static const char *const names[] = {"pub.pem", "key.json", "tls.crt", "tls.key", NULL};
@@ -138,7 +115,7 @@ static void remove_dir(void)
 
 static void at_exit(void)
 {
-    stop_child(&S.pid, &S.out_fd); /* only when the last test did not run */
+    dp_fake_stop(&S.fake); /* only when the last test did not run */
     remove_dir();
 }
 
@@ -149,7 +126,6 @@ static int setup(void)
     if (S.ready) {
         return 1;
     }
-    S.out_fd = -1;
     if (apr_pool_create(&S.pool, NULL) != APR_SUCCESS
         || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
         || dp_google_init(S.pool) != APR_SUCCESS) {
@@ -173,107 +149,34 @@ static int setup(void)
     return 1;
 }
 
-/* Read one line from fd within ms milliseconds. */
-static int read_line(int fd, char *buf, size_t size, int ms)
-{
-    size_t n = 0;
-    apr_time_t end = apr_time_now() + apr_time_from_msec(ms);
-
-    while (n + 1 < size) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        long left = (long)apr_time_as_msec(end - apr_time_now());
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 || read(fd, buf + n, 1) != 1) {
-            break;
-        }
-        if (buf[n] == '\n') {
-            buf[n] = '\0';
-            return 1;
-        }
-        n++;
-    }
-    buf[n] = '\0';
-    return 0;
-}
-
-static const char *fake_script(dp_test_env *env)
-{
-    const char *s = getenv("DP_GOOGLE_FAKE");
-    return s ? s : apr_pstrcat(env->pool, env->cases_dir, "/../../fakes/google_fake.pl", NULL);
-}
-
-/* In a child about to exec: die with the test binary, even if it crashes. */
-static void die_with_parent(pid_t parent)
-{
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) {
-        _exit(1);
-    }
-}
-
 /* (Re)start the fake in the given mode; 1 when it said "ready <port>". */
 static int fake_start(dp_test_env *env, const char *mode)
 {
-    const char *script = fake_script(env);
-    char line[128];
-    int fds[2];
-    pid_t parent;
+    const char *argv[] = {"perl", NULL, "--port", "0", "--pubkey", NULL, "--mode", mode,
+                          "--delay", "1", NULL};
 
     if (!setup()) {
         return CHECK_MSG(0, "suite set-up failed (keys, temp dir, curl)");
     }
-    stop_child(&S.pid, &S.out_fd);
-    if (pipe(fds) != 0) {
-        return CHECK_MSG(0, "pipe: %s", strerror(errno));
-    }
-    parent = getpid();
-    S.pid = fork();
-    if (S.pid == 0) {
-        die_with_parent(parent);
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("perl", "perl", script, "--port", "0", "--pubkey", S.pub_path, "--mode", mode,
-               "--delay", "1", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    S.out_fd = fds[0];
-    if (S.pid < 0 || !read_line(S.out_fd, line, sizeof(line), 10000)
-        || sscanf(line, "ready %d", &S.port) != 1 || S.port <= 0) {
-        stop_child(&S.pid, &S.out_fd);
-        return CHECK_MSG(0, "the fake (%s) did not become ready", script);
-    }
-    return 1;
+    argv[1] = dp_fake_script(env->pool, env->cases_dir, "DP_GOOGLE_FAKE", "google_fake.pl");
+    argv[5] = S.pub_path;
+    return dp_fake_spawn(&S.fake, argv, NULL, 0, 10000);
 }
 
 static const char *fake_url(apr_pool_t *p, const char *path)
 {
-    return apr_psprintf(p, "http://127.0.0.1:%d%s", S.port, path);
+    return dp_fake_url(p, &S.fake, path);
 }
 
 /* GET or POST one of the fake's own endpoints and parse its JSON answer. */
 static json_t *fake_call(apr_pool_t *p, const char *method, const char *path)
 {
-    dp_http_req req = {0};
-    dp_http_resp resp;
-    json_t *j;
-
-    req.method = method;
-    req.url = fake_url(p, path);
-    req.timeout_ms = 5000;
-    if (dp_http_do(p, &req, &resp) != NULL || resp.status != 200) {
-        CHECK_MSG(0, "%s %s on the fake failed", method, path);
-        return NULL;
-    }
-    j = dp_json_own(p, json_loadb(resp.body, resp.len, 0, NULL));
-    CHECK_MSG(j != NULL, "%s %s: not JSON", method, path);
-    return j;
+    return dp_fake_call(p, &S.fake, method, path, NULL);
 }
 
 static json_t *fake_log(apr_pool_t *p)
 {
-    json_t *log = fake_call(p, "GET", "/__requests");
-    return json_is_array(log) ? log : dp_json_own(p, json_array());
+    return dp_fake_log(p, &S.fake);
 }
 
 static size_t count_path(json_t *log, const char *path)
@@ -368,24 +271,6 @@ static void check_upstream(dp_error *e, const char *link, const char *subject,
         CHECK_MSG(e->detail != NULL && strstr(e->detail, detail_has) != NULL,
                   "detail \"%s\" lacks \"%s\"", e->detail ? e->detail : "(null)", detail_has);
     }
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof(a);
-    int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0
-        && getsockname(s, (struct sockaddr *)&a, &len) == 0) {
-        port = ntohs(a.sin_port);
-    }
-    if (s >= 0) {
-        close(s);
-    }
-    return port;
 }
 
 /* ---- dp_http ---------------------------------------------------------------------------- */
@@ -510,7 +395,7 @@ static void http_refused_detail(dp_test_env *env)
     dp_http_req req = {0};
     dp_http_resp resp;
     dp_error *e;
-    int port = free_port();
+    int port = dp_fake_free_port();
 
     req.url = apr_psprintf(env->pool, "http://user:s3cretpw@127.0.0.1:%d/path/X-ID?token=SECRET",
                            port);
@@ -557,9 +442,9 @@ static void http_tls_verified(dp_test_env *env)
     dp_http_req req = {0};
     dp_http_resp resp;
     dp_error *e;
-    char line[256];
-    int fds[2], port = free_port(), up = 0;
-    pid_t pid, parent;
+    dp_fake tls = DP_FAKE_NONE;
+    const char *argv[] = {"openssl", "s_server", "-accept", NULL, "-cert", NULL, "-key", NULL,
+                          "-www", "-naccept", "2", NULL};
 
     if (!setup()) {
         CHECK_MSG(0, "suite set-up failed");
@@ -571,33 +456,15 @@ static void http_tls_verified(dp_test_env *env)
                        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
                        "-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
                        key, crt);
-    if (!CHECK_MSG(system(cmd) == 0, "openssl req failed") || !CHECK(pipe(fds) == 0)) {
+    if (!CHECK_MSG(system(cmd) == 0, "openssl req failed")) {
         return;
     }
-    parent = getpid();
-    pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        die_with_parent(parent);
-        dup2(devnull, STDIN_FILENO);
-        dup2(devnull, STDERR_FILENO);
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("openssl", "openssl", "s_server", "-accept",
-               apr_psprintf(env->pool, "127.0.0.1:%d", port), "-cert", crt, "-key", key,
-               "-www", "-naccept", "2", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    while (read_line(fds[0], line, sizeof(line), 10000)) {
-        if (strstr(line, "ACCEPT") != NULL) {
-            up = 1;
-            break;
-        }
-    }
-    if (CHECK_MSG(up, "openssl s_server did not start")) {
-        req.url = apr_psprintf(env->pool, "https://127.0.0.1:%d/", port);
+    tls.port = dp_fake_free_port();
+    argv[3] = apr_psprintf(env->pool, "127.0.0.1:%d", tls.port);
+    argv[5] = crt;
+    argv[7] = key;
+    if (dp_fake_spawn(&tls, argv, "ACCEPT", DP_FAKE_QUIET, 10000)) {
+        req.url = apr_psprintf(env->pool, "https://127.0.0.1:%d/", tls.port);
         req.timeout_ms = 5000;
         e = dp_http_do(env->pool, &req, &resp);
         if (CHECK_NOT_NULL(e)) {
@@ -606,7 +473,7 @@ static void http_tls_verified(dp_test_env *env)
                       e->detail);
         }
     }
-    stop_child(&pid, &fds[0]);
+    dp_fake_stop(&tls);
     unlink(crt);
     unlink(key);
 }
@@ -993,7 +860,7 @@ static void meet_unreachable(dp_test_env *env)
         return;
     }
     cfg = make_cfg(p, S.key_pem, NULL, 0);
-    cfg->token_url = apr_psprintf(p, "http://127.0.0.1:%d/token", free_port());
+    cfg->token_url = apr_psprintf(p, "http://127.0.0.1:%d/token", dp_fake_free_port());
     check_upstream(dp_google_meet_create(p, cfg, "dr.none@clinic.example", START, END, NULL,
                                          "r", &link, &id),
                    link, "dr.none@clinic.example", "127.0.0.1");
@@ -1286,17 +1153,8 @@ static void event_bad_input(dp_test_env *env)
 
 static void zz_teardown(dp_test_env *env)
 {
-    int status = 0;
-    pid_t pid = S.pid;
-
     (void)env;
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        CHECK_EQ(waitpid(pid, &status, 0), pid);
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM); /* it was still serving */
-        S.pid = 0;
-    }
-    stop_child(&S.pid, &S.out_fd);
+    dp_fake_teardown(&S.fake);
     remove_dir();
     if (S.ready) {
         dp_google_cache_clear();

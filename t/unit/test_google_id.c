@@ -8,6 +8,7 @@
  * fake) lives in its own root pool; the last test tears it down, and an atexit handler kills
  * the fake when only some tests were selected. */
 #include "dp_test.h"
+#include "fake_http.h"
 
 #include "dp_google_id.h"
 #include "dp_http.h"
@@ -15,20 +16,14 @@
 
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
-#include <apr_time.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,9 +50,8 @@ static struct {
     int ready;
     char dir[64];
     keypair a, b, c;  /* a: served from the start; b: rotated in by tests; c: never served */
-    pid_t pid;
-    int port, out_fd;
-} S;
+    dp_fake fake;
+} S = {.fake = DP_FAKE_NONE};
 
 /* ---- set-up ----------------------------------------------------------------------------- */
 
@@ -113,19 +107,6 @@ static int make_keypair(apr_pool_t *p, const char *name, long serial, keypair *k
     return ok;
 }
 
-static void stop_fake(void)
-{
-    if (S.pid > 0) {
-        kill(S.pid, SIGTERM);
-        waitpid(S.pid, NULL, 0);
-        S.pid = 0;
-    }
-    if (S.out_fd >= 0) {
-        close(S.out_fd);
-        S.out_fd = -1;
-    }
-}
-
 static void remove_dir(void)
 {
     static const char *const names[] = {"a.crt", "b.crt", "c.crt", NULL};
@@ -144,66 +125,17 @@ static void remove_dir(void)
 
 static void at_exit(void)
 {
-    stop_fake();
+    dp_fake_stop(&S.fake);
     remove_dir();
-}
-
-static int read_line(int fd, char *buf, size_t size, int ms)
-{
-    size_t n = 0;
-    apr_time_t end = apr_time_now() + apr_time_from_msec(ms);
-
-    while (n + 1 < size) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        long left = (long)apr_time_as_msec(end - apr_time_now());
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 || read(fd, buf + n, 1) != 1) {
-            break;
-        }
-        if (buf[n] == '\n') {
-            buf[n] = '\0';
-            return 1;
-        }
-        n++;
-    }
-    buf[n] = '\0';
-    return 0;
 }
 
 static int start_fake(const char *cases_dir)
 {
-    const char *script = getenv("DP_GOOGLE_CERTS_FAKE");
-    const char *cert = apr_pstrcat(S.pool, KID_A, "=", S.a.cert_path, NULL);
-    char line[128];
-    int fds[2];
-    pid_t parent = getpid();
+    const char *argv[] = {"perl", NULL, "--port", "0", "--cert", NULL, "--max-age", "3600", NULL};
 
-    if (script == NULL) {
-        script = apr_pstrcat(S.pool, cases_dir, "/../../fakes/google_certs_fake.pl", NULL);
-    }
-    if (pipe(fds) != 0) {
-        return CHECK_MSG(0, "pipe: %s", strerror(errno));
-    }
-    S.pid = fork();
-    if (S.pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* die with the test binary, even if it crashes */
-        if (getppid() != parent) {
-            _exit(1);
-        }
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("perl", "perl", script, "--port", "0", "--cert", cert, "--max-age", "3600",
-               (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    S.out_fd = fds[0];
-    if (S.pid < 0 || !read_line(S.out_fd, line, sizeof(line), 15000)
-        || sscanf(line, "ready %d", &S.port) != 1 || S.port <= 0) {
-        stop_fake();
-        return CHECK_MSG(0, "the fake (%s) did not become ready", script);
-    }
-    return 1;
+    argv[1] = dp_fake_script(S.pool, cases_dir, "DP_GOOGLE_CERTS_FAKE", "google_certs_fake.pl");
+    argv[5] = apr_pstrcat(S.pool, KID_A, "=", S.a.cert_path, NULL); /* KID=CERTFILE */
+    return dp_fake_spawn(&S.fake, argv, NULL, 0, 15000);
 }
 
 static int setup(dp_test_env *env)
@@ -211,7 +143,6 @@ static int setup(dp_test_env *env)
     if (S.ready) {
         return 1;
     }
-    S.out_fd = -1;
     if (apr_pool_create(&S.pool, NULL) != APR_SUCCESS
         || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         return 0;
@@ -234,25 +165,12 @@ static int setup(dp_test_env *env)
 
 static const char *fake_url(apr_pool_t *p, const char *path)
 {
-    return apr_psprintf(p, "http://127.0.0.1:%d%s", S.port, path);
+    return dp_fake_url(p, &S.fake, path);
 }
 
 static json_t *fake_call(apr_pool_t *p, const char *method, const char *path)
 {
-    dp_http_req req = {0};
-    dp_http_resp resp;
-    json_t *j;
-
-    req.method = method;
-    req.url = fake_url(p, path);
-    req.timeout_ms = 5000;
-    if (dp_http_do(p, &req, &resp) != NULL || resp.status != 200) {
-        CHECK_MSG(0, "%s %s on the fake failed", method, path);
-        return NULL;
-    }
-    j = dp_json_own(p, json_loadb(resp.body, resp.len, 0, NULL));
-    CHECK_MSG(j != NULL, "%s %s: not JSON", method, path);
-    return j;
+    return dp_fake_call(p, &S.fake, method, path, NULL);
 }
 
 /* Fetches of one certs path the fake has seen since the last reset. */
@@ -1103,17 +1021,8 @@ static void threads(dp_test_env *env)
 
 static void zz_teardown(dp_test_env *env)
 {
-    int status = 0;
-    pid_t pid = S.pid;
-
     (void)env;
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        CHECK_EQ(waitpid(pid, &status, 0), pid);
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM); /* it was still serving */
-        S.pid = 0;
-    }
-    stop_fake();
+    dp_fake_teardown(&S.fake);
     remove_dir();
     if (S.ready) {
         apr_pool_destroy(S.pool);

@@ -2,6 +2,7 @@
  * sending: a refused connection is a retryable failure, and smtp:// to an address that is
  * not loopback never goes on without STARTTLS. */
 #include "dp_test.h"
+#include "fake_http.h"
 #include "dp_mail.h"
 
 #include <apr_strings.h>
@@ -179,20 +180,14 @@ static void test_urls(dp_test_env *env)
 static void test_send_refused(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t len = sizeof(a);
-    int s = socket(AF_INET, SOCK_STREAM, 0), permanent = -1;
+    int port = dp_fake_free_port(), permanent = -1;
     const char *err;
     dp_smtp_cfg cfg = {NULL, NULL, NULL, 5000, NULL, NULL, NULL};
 
-    /* a port that was just free: bound, then closed */
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (!CHECK(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0
-               && getsockname(s, (struct sockaddr *)&a, &len) == 0)) {
+    if (!CHECK(port > 0)) { /* a port that was just free: bound, then closed */
         return;
     }
-    close(s);
-    cfg.url = apr_psprintf(p, "smtp://127.0.0.1:%d", ntohs(a.sin_port));
+    cfg.url = apr_psprintf(p, "smtp://127.0.0.1:%d", port);
     long reply = -1;
     err = dp_smtp_send(p, &cfg, "a@x.test", "b@y.test", "x\r\n", 3, &permanent, &reply);
     CHECK_NOT_NULL(err);

@@ -6,6 +6,7 @@
  * comes from the openssl command line, and one from the fake (Perl's Digest::SHA): the
  * verifier is never only checked against itself. */
 #include "dp_test.h"
+#include "fake_http.h"
 
 #include "dp_http.h"
 #include "dp_json.h"
@@ -13,20 +14,11 @@
 
 #include <apr_strings.h>
 #include <apr_time.h>
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 extern const dp_test_case dp_suite_stripe[];
 
@@ -37,90 +29,29 @@ extern const dp_test_case dp_suite_stripe[];
 
 static struct {
     int ready;    /* curl initialised */
-    pid_t pid;    /* the running fake, or 0 */
-    int port;
-    int out_fd;
-} S = {0, 0, 0, -1};
+    dp_fake fake; /* the running fake */
+} S = {0, DP_FAKE_NONE};
 
 /* ---- the fake ----------------------------------------------------------------------------- */
 
-static void stop_fake(void)
-{
-    if (S.pid > 0) {
-        kill(S.pid, SIGTERM);
-        waitpid(S.pid, NULL, 0);
-        S.pid = 0;
-    }
-    if (S.out_fd >= 0) {
-        close(S.out_fd);
-        S.out_fd = -1;
-    }
-}
-
 static void at_exit(void)
 {
-    stop_fake(); /* only when the last test did not run */
-}
-
-static int read_line(int fd, char *buf, size_t size, int ms)
-{
-    size_t n = 0;
-    apr_time_t end = apr_time_now() + apr_time_from_msec(ms);
-
-    while (n + 1 < size) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        long left = (long)apr_time_as_msec(end - apr_time_now());
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 || read(fd, buf + n, 1) != 1) {
-            break;
-        }
-        if (buf[n] == '\n') {
-            buf[n] = '\0';
-            return 1;
-        }
-        n++;
-    }
-    buf[n] = '\0';
-    return 0;
-}
-
-static const char *fake_script(dp_test_env *env)
-{
-    const char *s = getenv("DP_STRIPE_FAKE");
-    return s ? s : apr_pstrcat(env->pool, env->cases_dir, "/../../fakes/stripe_fake.pl", NULL);
+    dp_fake_stop(&S.fake); /* only when the last test did not run */
 }
 
 static const char *fake_url(apr_pool_t *p, const char *path)
 {
-    return apr_psprintf(p, "http://127.0.0.1:%d%s", S.port, path);
+    return dp_fake_url(p, &S.fake, path);
 }
 
 static json_t *fake_call(apr_pool_t *p, const char *method, const char *path, const char *body)
 {
-    dp_http_req req = {0};
-    dp_http_resp resp;
-    json_t *j;
-
-    req.method = method;
-    req.url = fake_url(p, path);
-    req.body = body;
-    req.body_len = body ? strlen(body) : 0;
-    req.timeout_ms = 5000;
-    if (dp_http_do(p, &req, &resp) != NULL || resp.status != 200) {
-        CHECK_MSG(0, "%s %s on the fake failed", method, path);
-        return NULL;
-    }
-    j = dp_json_own(p, json_loadb(resp.body, resp.len, 0, NULL));
-    CHECK_MSG(j != NULL, "%s %s: not JSON", method, path);
-    return j;
+    return dp_fake_call(p, &S.fake, method, path, body);
 }
 
 /* Start the fake once (SK is the only key it takes); reset it and set its mode. */
 static int fake_ready(dp_test_env *env, const char *mode)
 {
-    char line[128];
-    int fds[2];
-    pid_t parent;
-
     if (!S.ready) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
             return CHECK_MSG(0, "curl_global_init failed");
@@ -128,31 +59,12 @@ static int fake_ready(dp_test_env *env, const char *mode)
         atexit(at_exit);
         S.ready = 1;
     }
-    if (S.pid == 0) {
-        const char *script = fake_script(env);
-        if (pipe(fds) != 0) {
-            return CHECK_MSG(0, "pipe: %s", strerror(errno));
-        }
-        parent = getpid();
-        S.pid = fork();
-        if (S.pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGTERM); /* dies with the test binary, even a crashed one */
-            if (getppid() != parent) {
-                _exit(1);
-            }
-            dup2(fds[1], STDOUT_FILENO);
-            close(fds[0]);
-            close(fds[1]);
-            execlp("perl", "perl", script, "--port", "0", "--key", SK, "--delay", "1",
-                   (char *)NULL);
-            _exit(127);
-        }
-        close(fds[1]);
-        S.out_fd = fds[0];
-        if (S.pid < 0 || !read_line(S.out_fd, line, sizeof(line), 10000)
-            || sscanf(line, "ready %d", &S.port) != 1 || S.port <= 0) {
-            stop_fake();
-            return CHECK_MSG(0, "the fake (%s) did not become ready", script);
+    if (S.fake.pid == 0) {
+        const char *argv[] = {"perl", dp_fake_script(env->pool, env->cases_dir,
+                                                     "DP_STRIPE_FAKE", "stripe_fake.pl"),
+                              "--port", "0", "--key", SK, "--delay", "1", NULL};
+        if (!dp_fake_spawn(&S.fake, argv, NULL, 0, 10000)) {
+            return 0;
         }
     }
     return fake_call(env->pool, "POST", "/__reset", NULL) != NULL
@@ -162,8 +74,7 @@ static int fake_ready(dp_test_env *env, const char *mode)
 
 static json_t *fake_log(apr_pool_t *p)
 {
-    json_t *log = fake_call(p, "GET", "/__requests", NULL);
-    return json_is_array(log) ? log : dp_json_own(p, json_array());
+    return dp_fake_log(p, &S.fake);
 }
 
 static json_t *jget(json_t *j, const char *path)
@@ -180,24 +91,6 @@ static json_t *jget(json_t *j, const char *path)
 static const char *jstr(json_t *j, const char *path)
 {
     return json_string_value(jget(j, path));
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {0};
-    socklen_t len = sizeof(a);
-    int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0
-        && getsockname(s, (struct sockaddr *)&a, &len) == 0) {
-        port = ntohs(a.sin_port);
-    }
-    if (s >= 0) {
-        close(s);
-    }
-    return port;
 }
 
 static dp_stripe_cfg *make_cfg(apr_pool_t *p)
@@ -1078,7 +971,7 @@ static void pay_unreachable(dp_test_env *env)
         return;
     }
     cfg = make_cfg(p);
-    cfg->api_base = apr_psprintf(p, "http://127.0.0.1:%d", free_port());
+    cfg->api_base = apr_psprintf(p, "http://127.0.0.1:%d", dp_fake_free_port());
     check_upstream(dp_stripe_pay(p, cfg, &req, &res), "127.0.0.1");
 }
 
@@ -1184,17 +1077,8 @@ static void intent_create(dp_test_env *env)
 
 static void zz_teardown(dp_test_env *env)
 {
-    int status = 0;
-    pid_t pid = S.pid;
-
     (void)env;
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        CHECK_EQ(waitpid(pid, &status, 0), pid);
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM); /* it was still serving */
-        S.pid = 0;
-    }
-    stop_fake();
+    dp_fake_teardown(&S.fake);
     if (S.ready) {
         curl_global_cleanup();
         S.ready = 0;
