@@ -18,7 +18,7 @@ ALL_CFLAGS  = $(CFLAGS) $(WARN) -std=gnu11 -fPIC -pthread -fstack-protector-stro
 CORE_SRC   := $(wildcard modules/core/*.c)
 GLUE_SRC   := $(wildcard modules/*.c) mod_docportal.c
 CORE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(CORE_SRC))
-GLUE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(GLUE_SRC)) $(OUT)/dp_sql.o
+GLUE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(GLUE_SRC)) $(OUT)/dp_sql.o $(OUT)/dp_openapi_doc.o
 UNIT_SRC   := $(wildcard t/unit/*.c)
 MODULE     := $(OUT)/mod_docportal.so
 
@@ -49,6 +49,13 @@ $(OUT)/%.o: %.c $(wildcard modules/*.h modules/core/*.h) $(OUT)/dp_sql.h
 
 $(OUT)/dp_sql.o: $(OUT)/dp_sql.c modules/dp_db.h
 	$(CC) $(ALL_CFLAGS) -Imodules -c $< -o $@
+
+# The OpenAPI document, served by GET /api/openapi.json, compiled into the module.
+$(OUT)/dp_openapi_doc.c: docs/openapi.json build/gen-openapi.sh
+	@bash build/gen-openapi.sh docs/openapi.json $@
+
+$(OUT)/dp_openapi_doc.o: $(OUT)/dp_openapi_doc.c modules/dp_openapi.h
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 	$(CC) -shared -pthread -o $@ $^ $(LIBS)

@@ -38,6 +38,8 @@
 static const dp_route routes[] = {
     {"GET", "/api/health", DP_ROLE_PUBLIC, DP_ROUTE_PLAIN_HTTP | DP_ROUTE_NO_AUDIT,
      NULL, NULL, dp_health_get},
+    {"GET", "/api/openapi.json", DP_ROLE_PUBLIC, DP_ROUTE_PLAIN_HTTP | DP_ROUTE_NO_AUDIT,
+     NULL, NULL, dp_openapi_get},
 
     {"POST", "/api/auth/register", DP_ROLE_PUBLIC, DP_ROUTE_BODY,
      "auth.register", "user", dp_auth_register},

@@ -8,6 +8,9 @@
 /* health.c */
 dp_error *dp_health_get(dp_ctx *c);
 
+/* openapi.c: the OpenAPI document of the API */
+dp_error *dp_openapi_get(dp_ctx *c);
+
 /* auth.c */
 dp_error *dp_auth_register(dp_ctx *c);
 dp_error *dp_auth_login(dp_ctx *c);

@@ -32,14 +32,20 @@ const char *dp_query_arg(dp_ctx *c, const char *name)
     return (v != NULL && *v != '\0') ? v : NULL;
 }
 
-static void write_body(request_rec *r, int status, const char *body, apr_size_t len)
+void dp_reply_bytes(request_rec *r, int status, const char *ctype, const void *body,
+                    apr_size_t len)
 {
     r->status = status;
-    ap_set_content_type(r, "application/json");
+    ap_set_content_type(r, ctype);
     ap_set_content_length(r, (apr_off_t)len);
     if (!r->header_only) {
         ap_rwrite(body, (int)len, r);
     }
+}
+
+static void write_body(request_rec *r, int status, const char *body, apr_size_t len)
+{
+    dp_reply_bytes(r, status, "application/json", body, len);
 }
 
 void dp_reply_json(dp_ctx *c, int status, json_t *body)

@@ -52,6 +52,9 @@ struct dp_jw;
 dp_error *dp_reply_jw(dp_ctx *c, int status, struct dp_jw *w);
 /* Answer 204 with no body. */
 void dp_reply_empty(dp_ctx *c);
+/* Answer with these bytes as they are, of that content type (no body for HEAD). */
+void dp_reply_bytes(request_rec *r, int status, const char *ctype, const void *body,
+                    apr_size_t len);
 
 /* Write an error as {"detail","code"[,"field"]}; used by the dispatcher only. */
 int dp_reply_error(request_rec *r, const dp_error *e);

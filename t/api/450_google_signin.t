@@ -12,6 +12,7 @@ use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
+use DocPortal::Record ();
 use DocPortal::Server qw(start_httpd stop_httpd free_port);
 
 my $dir = tempdir(CLEANUP => 1);
@@ -83,6 +84,7 @@ sub call {
     $h{Authorization} = "Bearer $token" if $token;
     my $r = $http->request($method, ($b // $base) . $path,
                            { headers => \%h, defined $body ? (content => $json->encode($body)) : () });
+    DocPortal::Record::answer_tiny($method, ($b // $base) . $path, $r);    # for t/api/990_openapi.t
     return ($r->{status}, eval { decode_json($r->{content}) });
 }
 
