@@ -165,7 +165,7 @@ static dp_error *read_query(dp_ctx *c, report_query *q)
     if ((e = read_text(c, "resourceId", &q->resource_id))) return e;
     q->actor_type = dp_query_arg(c, "actorType");
     if (q->actor_type != NULL && !is_one_of(q->actor_type, actor_types)) {
-        return dp_error_field(p, "actorType", "actorType must be provider, client or anonymous.");
+        return dp_error_field(p, "actorType", "actorType must be provider, client, anonymous or system.");
     }
     q->outcome = dp_query_arg(c, "outcome");
     if (q->outcome != NULL && !is_one_of(q->outcome, outcomes)) {
