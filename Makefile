@@ -22,7 +22,7 @@ GLUE_OBJ   := $(patsubst %.c,$(OUT)/%.o,$(GLUE_SRC)) $(OUT)/dp_sql.o $(OUT)/dp_o
 UNIT_SRC   := $(wildcard t/unit/*.c)
 MODULE     := $(OUT)/mod_docportal.so
 
-.PHONY: all build deps check unit test run start stop install migrate rekey clean distclean bench FORCE
+.PHONY: all build deps check format unit test run start stop install migrate rekey clean distclean bench FORCE
 
 all: build
 
@@ -64,6 +64,11 @@ $(MODULE): $(CORE_OBJ) $(GLUE_OBJ)
 check:
 	@bash build/check-core.sh
 	@bash build/check-directives.sh
+
+# The C sources in the house style (.clang-format, clang-format 14 as in Debian 12).
+format:
+	@command -v clang-format >/dev/null || { echo "format: apt-get install clang-format" >&2; exit 1; }
+	clang-format -i $$(git ls-files '*.c' '*.h')
 
 $(OUT)/unit-tests: $(CORE_OBJ) $(UNIT_SRC) $(wildcard t/unit/*.h)
 	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ $(UNIT_SRC) $(CORE_OBJ) $(LIBS)

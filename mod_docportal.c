@@ -33,7 +33,8 @@
 #include "modules/dp_mailer.h"
 #include "dp_sql.h"
 
-
+/* One route per line pair, aligned by hand: */
+/* clang-format off */
 /* method, path, roles allowed, flags; audit action, resource type, handler */
 static const dp_route routes[] = {
     {"GET", "/api/health", DP_ROLE_PUBLIC, DP_ROUTE_PLAIN_HTTP | DP_ROUTE_NO_AUDIT,
@@ -155,6 +156,7 @@ static const dp_route routes[] = {
     {"GET", "/api/calendar/:token", DP_ROLE_PUBLIC, 0,
      "calendar_feed.read", "calendar_feed", dp_calendar_feed_get},
 };
+/* clang-format on */
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
 static unsigned role_bit(const char *role)
@@ -184,9 +186,9 @@ static const struct {
     const char *detail;
     int audited;
 } bad_ids[] = {
-    {"appointment", "No such appointment.", 0},
-    {"message", "No such message.", 0},
-    {"time_off", "No such time off.", 1},
+    {"appointment",   "No such appointment.",                   0},
+    {"message",       "No such message.",                       0},
+    {"time_off",      "No such time off.",                      1},
     {"clinical_note", "No clinical note for that appointment.", 0},
 };
 
@@ -221,8 +223,7 @@ static dp_error *dispatch(dp_ctx *c)
     request_rec *r = c->r;
     dp_error *e;
 
-    if (c->cfg->require_tls && !(c->route->flags & DP_ROUTE_PLAIN_HTTP)
-        && !dp_is_tls(r, c->cfg)) {
+    if (c->cfg->require_tls && !(c->route->flags & DP_ROUTE_PLAIN_HTTP) && !dp_is_tls(r, c->cfg)) {
         return dp_error_make(r->pool, 403, DP_E_TLS_REQUIRED, NULL,
                              "This API is served over HTTPS only.");
     }
@@ -251,8 +252,8 @@ static dp_error *dispatch(dp_ctx *c)
      * is a bug the error log (and the test suite's scan of it) must show. */
     if (e == NULL && !c->audited && !(c->route->flags & DP_ROUTE_NO_AUDIT)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "DP01003: %s %s answered without writing an audit event",
-                      c->route->method, c->route->pattern);
+                      "DP01003: %s %s answered without writing an audit event", c->route->method,
+                      c->route->pattern);
     }
     return e;
 }
@@ -298,14 +299,14 @@ static int dp_handler_hook(request_rec *r)
         return answer_options(r, cfg, m.allow);
     }
     if (ms == DP_MATCH_NOT_FOUND) {
-        return dp_reply_error(r, dp_error_make(r->pool, 404, DP_E_NOT_FOUND, NULL,
-                                               "No such endpoint: %s", r->uri));
+        return dp_reply_error(
+            r, dp_error_make(r->pool, 404, DP_E_NOT_FOUND, NULL, "No such endpoint: %s", r->uri));
     }
     if (ms == DP_MATCH_METHOD) {
         apr_table_setn(r->err_headers_out, "Allow", m.allow);
-        return dp_reply_error(r, dp_error_make(r->pool, 405, DP_E_METHOD, NULL,
-                                               "%s is not allowed here; use %s.", r->method,
-                                               m.allow));
+        return dp_reply_error(r,
+                              dp_error_make(r->pool, 405, DP_E_METHOD, NULL,
+                                            "%s is not allowed here; use %s.", r->method, m.allow));
     }
     c->route = m.route;
     memcpy(c->params, m.params, sizeof(c->params));
@@ -318,8 +319,7 @@ static int dp_handler_hook(request_rec *r)
             /* 502/503 are the world's state (Stripe, Google or the database away), logged by
              * their own call sites; a 500 is ours */
             ap_log_rerror(APLOG_MARK, e->status == 500 ? APLOG_ERR : APLOG_WARNING, 0, r,
-                          "DP01002: %s %s answered %d %s", r->method, r->uri, e->status,
-                          e->code);
+                          "DP01002: %s %s answered %d %s", r->method, r->uri, e->status, e->code);
         }
         return dp_reply_error(r, e);
     }
@@ -369,8 +369,7 @@ static int dp_post_config_prepare(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
     return OK;
 }
 
-static int dp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                          server_rec *s)
+static int dp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     const char *err;
     (void)plog;
@@ -402,8 +401,8 @@ static int dp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         }
     }
     /* libcurl's global state must exist before the children (threads) do */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK
-        || dp_google_init(pconf) != APR_SUCCESS || dp_google_id_init(pconf) != APR_SUCCESS) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || dp_google_init(pconf) != APR_SUCCESS
+        || dp_google_id_init(pconf) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      "DP03006: mod_docportal: could not initialise the HTTP client");
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -431,13 +430,11 @@ static void dp_register_hooks(apr_pool_t *p)
     ap_hook_child_init(dp_mailer_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
 }
 
-AP_DECLARE_MODULE(docportal) = {
-    STANDARD20_MODULE_STUFF,
-    NULL,             /* per-directory config */
-    NULL,
-    dp_config_create, /* per-server config */
-    dp_config_merge,
-    dp_config_cmds,
-    dp_register_hooks,
-    0
-};
+AP_DECLARE_MODULE(docportal) = {STANDARD20_MODULE_STUFF,
+                                NULL, /* per-directory config */
+                                NULL,
+                                dp_config_create, /* per-server config */
+                                dp_config_merge,
+                                dp_config_cmds,
+                                dp_register_hooks,
+                                0};

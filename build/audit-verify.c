@@ -100,7 +100,7 @@ typedef struct verifier {
     const log_cp *log_newest;
     long long log_pos, log_matched;
     /* the walk */
-    long long last_pos;           /* last verified position (0: none yet) */
+    long long last_pos;              /* last verified position (0: none yet) */
     unsigned char last_mac[MAC_LEN]; /* its stored (and verified) MAC; genesis at first */
     long long sealed, checkpoints;
     /* a link that did not verify, kept for one more row to tell a row from a seal change */
@@ -191,8 +191,8 @@ static const char *read_key(apr_pool_t *p, const char *path, verifier *v)
         len--;
     }
     if (len < DP_AUDITCHAIN_KEY_MIN) {
-        return apr_psprintf(p, "the key in %s is %lu bytes; the module requires at least %d",
-                            path, (unsigned long)len, DP_AUDITCHAIN_KEY_MIN);
+        return apr_psprintf(p, "the key in %s is %lu bytes; the module requires at least %d", path,
+                            (unsigned long)len, DP_AUDITCHAIN_KEY_MIN);
     }
     v->key = (const unsigned char *)buf;
     v->keylen = len;
@@ -228,14 +228,16 @@ static int read_log(verifier *v, const char *path)
         cp->where = apr_psprintf(v->p, "%s line %ld", path, n);
         seen = apr_hash_get(v->logged, &cp->position, sizeof(cp->position));
         if (!cp_signed(v, cp->position, cp->mac, cp->at, sig)) {
-            rc = broken(v, "checkpoint in %s (position %lld): signature wrong (the line was "
-                        "altered or forged, or the key is not the one that sealed)", cp->where,
-                        cp->position);
+            rc = broken(v,
+                        "checkpoint in %s (position %lld): signature wrong (the line was "
+                        "altered or forged, or the key is not the one that sealed)",
+                        cp->where, cp->position);
         }
         else if (seen != NULL && CRYPTO_memcmp(seen->mac, cp->mac, MAC_LEN) != 0) {
-            rc = broken(v, "two different checkpoints for position %lld in the error log (%s "
-                        "and %s): the chain was cut there and sealed anew", cp->position,
-                        seen->where, cp->where);
+            rc = broken(v,
+                        "two different checkpoints for position %lld in the error log (%s "
+                        "and %s): the chain was cut there and sealed anew",
+                        cp->position, seen->where, cp->where);
         }
         else if (seen == NULL) {
             apr_hash_set(v->logged, &cp->position, sizeof(cp->position), cp);
@@ -298,7 +300,7 @@ static int cp_signed(verifier *v, long long pos, const unsigned char *mac, long 
 {
     unsigned char want[MAC_LEN];
     return dp_auditchain_checkpoint_sign(v->key, v->keylen, pos, mac, at, want) == 0
-           && CRYPTO_memcmp(want, sig, MAC_LEN) == 0;
+        && CRYPTO_memcmp(want, sig, MAC_LEN) == 0;
 }
 
 static const char *row_name(verifier *v, long long seq, const char *id)
@@ -329,16 +331,21 @@ static int report_pending(verifier *v, int verdict)
     const char *who = row_name(v, v->pend_seq, v->pend_id);
 
     if (verdict == 1) {
-        return broken(v, "row altered at position %lld (%s): the audit row no longer matches "
-                      "the MAC it was sealed with", v->pend_pos, who);
+        return broken(v,
+                      "row altered at position %lld (%s): the audit row no longer matches "
+                      "the MAC it was sealed with",
+                      v->pend_pos, who);
     }
     if (verdict == 0) {
-        return broken(v, "seal altered at position %lld (%s): its MAC does not follow from "
-                      "the row and the previous link", v->pend_pos, who);
+        return broken(v,
+                      "seal altered at position %lld (%s): its MAC does not follow from "
+                      "the row and the previous link",
+                      v->pend_pos, who);
     }
-    return broken(v, "row altered or seal altered at position %lld (%s): the MAC does not "
-                  "match, and no later link or checkpoint tells which changed", v->pend_pos,
-                  who);
+    return broken(v,
+                  "row altered or seal altered at position %lld (%s): the MAC does not "
+                  "match, and no later link or checkpoint tells which changed",
+                  v->pend_pos, who);
 }
 
 static int check_checkpoint(verifier *v, const walk_row *w)
@@ -349,8 +356,10 @@ static int check_checkpoint(verifier *v, const walk_row *w)
                       w->position, w->cp_time);
     }
     if (CRYPTO_memcmp(w->cp_mac, v->last_mac, MAC_LEN) != 0) {
-        return broken(v, "checkpoint id %lld at position %lld (%s): the chain's MAC there is "
-                      "not the one the checkpoint signed", w->cp_id, w->position, w->cp_time);
+        return broken(v,
+                      "checkpoint id %lld at position %lld (%s): the chain's MAC there is "
+                      "not the one the checkpoint signed",
+                      w->cp_id, w->position, w->cp_time);
     }
     return 0;
 }
@@ -370,15 +379,18 @@ static int walk_step(verifier *v, const walk_row *w)
         return w->has_cp ? check_checkpoint(v, w) : 0; /* a second checkpoint there */
     }
     if (w->position != v->last_pos + 1) {
-        return broken(v, "seal missing at position %lld%s: the chain goes from position %lld "
-                      "to %lld (seals deleted)", v->last_pos + 1,
-                      w->position > v->last_pos + 2
-                          ? pfmt(v->p, "..%lld", w->position - 1) : "",
+        return broken(v,
+                      "seal missing at position %lld%s: the chain goes from position %lld "
+                      "to %lld (seals deleted)",
+                      v->last_pos + 1,
+                      w->position > v->last_pos + 2 ? pfmt(v->p, "..%lld", w->position - 1) : "",
                       v->last_pos, w->position);
     }
     if (!w->has_row) {
-        return broken(v, "row missing at position %lld (event seq %lld): the sealed audit row "
-                      "is gone from audit_events", w->position, w->event_seq);
+        return broken(v,
+                      "row missing at position %lld (event seq %lld): the sealed audit row "
+                      "is gone from audit_events",
+                      w->position, w->event_seq);
     }
     if (dp_auditchain_link(v->key, v->keylen, v->last_mac, w->fields, m) != 0) {
         fprintf(stderr, "dp-audit-verify: computing a MAC failed\n");
@@ -399,9 +411,10 @@ static int walk_step(verifier *v, const walk_row *w)
     if (v->log_pos > 0) {
         const log_cp *cp = apr_hash_get(v->logged, &w->position, sizeof(w->position));
         if (cp != NULL && CRYPTO_memcmp(cp->mac, w->mac, MAC_LEN) != 0) {
-            return broken(v, "chain differs at position %lld from the checkpoint in %s (%s): "
-                          "the chain was cut there and sealed anew", w->position, cp->where,
-                          fmt_us(v->p, cp->at));
+            return broken(v,
+                          "chain differs at position %lld from the checkpoint in %s (%s): "
+                          "the chain was cut there and sealed anew",
+                          w->position, cp->where, fmt_us(v->p, cp->at));
         }
         v->log_matched += cp != NULL;
     }
@@ -460,20 +473,23 @@ static int check_tail(verifier *v)
         unsigned char mac[MAC_LEN], sig[MAC_LEN];
         long long id = atoll(PQgetvalue(r, 0, 0)), pos = atoll(PQgetvalue(r, 0, 1));
         int ok = dp_hex_decode(PQgetvalue(r, 0, 2), mac, MAC_LEN) == 0
-                 && dp_hex_decode(PQgetvalue(r, 0, 3), sig, MAC_LEN) == 0
-                 && cp_signed(v, pos, mac, atoll(PQgetvalue(r, 0, 4)), sig);
-        rc = ok ? broken(v, "chain shorter than the newest checkpoint: the chain ends at "
+            && dp_hex_decode(PQgetvalue(r, 0, 3), sig, MAC_LEN) == 0
+            && cp_signed(v, pos, mac, atoll(PQgetvalue(r, 0, 4)), sig);
+        rc = ok ? broken(v,
+                         "chain shorter than the newest checkpoint: the chain ends at "
                          "position %lld, checkpoint id %lld (%s) names position %lld (rows and "
-                         "seals of the tail deleted)", v->last_pos, id, PQgetvalue(r, 0, 5), pos)
+                         "seals of the tail deleted)",
+                         v->last_pos, id, PQgetvalue(r, 0, 5), pos)
                 : broken(v, "checkpoint id %lld at position %lld (%s): signature wrong", id, pos,
                          PQgetvalue(r, 0, 5));
     }
     PQclear(r);
     if (rc == 0 && v->log_pos > v->last_pos) {
-        rc = broken(v, "chain shorter than the checkpoint in %s (%s): the chain ends at position "
+        rc = broken(v,
+                    "chain shorter than the checkpoint in %s (%s): the chain ends at position "
                     "%lld, the log names position %lld (rows, seals and checkpoints of the tail "
-                    "deleted)", v->log_newest->where, fmt_us(v->p, v->log_newest->at),
-                    v->last_pos, v->log_pos);
+                    "deleted)",
+                    v->log_newest->where, fmt_us(v->p, v->log_newest->at), v->last_pos, v->log_pos);
     }
     return rc;
 }
@@ -489,7 +505,8 @@ static int report(verifier *v)
         return 2;
     }
     if (atoll(PQgetvalue(r, 0, 1)) > 0) {
-        rc = broken(v, "unsealed row outside the sealing window: event seq %s and %lld more "
+        rc = broken(v,
+                    "unsealed row outside the sealing window: event seq %s and %lld more "
                     "are older than the sealed rows by more than 10 minutes, so the sealer "
                     "will never chain them (added later with a back-dated time?)",
                     PQgetvalue(r, 0, 2), atoll(PQgetvalue(r, 0, 1)) - 1);
@@ -515,8 +532,8 @@ static int report(verifier *v)
     PQclear(c);
     if (v->log_pos > 0) {
         printf("dp-audit-verify: error log checkpoints: %lld match the chain; the newest, "
-               "position %lld (%s), matches (%s)\n", v->log_matched, v->log_pos,
-               fmt_us(v->p, v->log_newest->at), v->log_newest->where);
+               "position %lld (%s), matches (%s)\n",
+               v->log_matched, v->log_pos, fmt_us(v->p, v->log_newest->at), v->log_newest->where);
     }
     printf("dp-audit-verify: OK\n");
     return 0;
@@ -560,7 +577,8 @@ static int verify_main(apr_pool_t *p, int argc, const char *const *argv)
         return 2;
     }
     if (url == NULL || *url == '\0') {
-        fprintf(stderr, "dp-audit-verify: no database: give --database URL or set "
+        fprintf(stderr,
+                "dp-audit-verify: no database: give --database URL or set "
                 "DATABASE_URL\n");
         return 2;
     }

@@ -14,8 +14,7 @@
 static const char *dp_cli_name = "dp-tool";
 
 /* --name VALUE or --name=VALUE at argv[*i] (*i moves past VALUE), else NULL. */
-static inline const char *dp_cli_option(int argc, const char *const *argv, int *i,
-                                        const char *name)
+static inline const char *dp_cli_option(int argc, const char *const *argv, int *i, const char *name)
 {
     apr_size_t n = strlen(name);
 

@@ -42,21 +42,23 @@
  * batch); the UPDATE (key_id = $5) replaces only the row as it was read, and touches only
  * key_id, nonce and ciphertext (what the signed-note trigger lets a rekey change). */
 typedef struct rekey_table {
-    const char *name;     /* also the to_regclass() argument, with "public." */
-    const char *bound;    /* what the AAD binds the id to, in words for the output */
+    const char *name;  /* also the to_regclass() argument, with "public." */
+    const char *bound; /* what the AAD binds the id to, in words for the output */
     const char *select_sql, *update_sql, *remaining_sql;
 } rekey_table;
 
-#define REKEY_SELECT(table, bound)                                                          \
-    "SELECT id, " bound ", key_id, encode(nonce, 'base64'), encode(ciphertext, 'base64')"   \
-    " FROM " table " WHERE key_id <> $1 AND ($3::uuid IS NULL OR id > $3::uuid)"             \
+#define REKEY_SELECT(table, bound)                                                                 \
+    "SELECT id, " bound ", key_id, encode(nonce, 'base64'), encode(ciphertext, 'base64')"          \
+    " FROM " table " WHERE key_id <> $1 AND ($3::uuid IS NULL OR id > $3::uuid)"                   \
     " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
-#define REKEY_UPDATE(table)                                                                 \
-    "UPDATE " table " SET key_id = $1, nonce = decode($2, 'base64'),"                        \
+#define REKEY_UPDATE(table)                                                                        \
+    "UPDATE " table " SET key_id = $1, nonce = decode($2, 'base64'),"                              \
     " ciphertext = decode($3, 'base64') WHERE id = $4 AND key_id = $5"
 #define REKEY_REMAINING(table) "SELECT count(*) FROM " table " WHERE key_id <> $1"
-#define REKEY_TABLE(table, bound, what)                                                     \
-    {table, what, REKEY_SELECT(table, bound), REKEY_UPDATE(table), REKEY_REMAINING(table)}
+#define REKEY_TABLE(table, bound, what)                                                            \
+    {                                                                                              \
+        table, what, REKEY_SELECT(table, bound), REKEY_UPDATE(table), REKEY_REMAINING(table)       \
+    }
 
 static const rekey_table TABLES[] = {
     REKEY_TABLE("messages", "sender_id", "sender"),
@@ -199,8 +201,8 @@ static const char *parse_conf(apr_pool_t *p, dp_keyring *kr, const char *path, c
         flag = next_word(p, &rest);
         if (id == NULL || spec == NULL || (flag != NULL && strcasecmp(flag, "current") != 0)
             || next_word(p, &rest) != NULL) {
-            return apr_psprintf(p, "%s:%d: expected DocPortalMessageKey ID SPEC [current]",
-                                path, first);
+            return apr_psprintf(p, "%s:%d: expected DocPortalMessageKey ID SPEC [current]", path,
+                                first);
         }
         if ((err = dp_keyring_add(kr, p, id, spec, flag != NULL)) != NULL) {
             return apr_psprintf(p, "%s:%d: %s", path, first, err);
@@ -210,8 +212,7 @@ static const char *parse_conf(apr_pool_t *p, dp_keyring *kr, const char *path, c
     return NULL;
 }
 
-static const char *keys_from_conf(apr_pool_t *p, dp_keyring *kr, const char *path,
-                                  int *added)
+static const char *keys_from_conf(apr_pool_t *p, dp_keyring *kr, const char *path, int *added)
 {
     apr_file_t *f;
     apr_finfo_t fi;
@@ -327,7 +328,7 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     params[4] = in.key_id;
     res = PQexecParams(run->db, run->t->update_sql, 5, NULL, params, NULL, NULL, 0);
     if (!dp_cli_db_ok(run->db, res, PGRES_COMMAND_OK,
-               apr_psprintf(p, "UPDATE %s (row %s)", run->t->name, id))) {
+                      apr_psprintf(p, "UPDATE %s (row %s)", run->t->name, id))) {
         PQclear(res);
         return -1;
     }
@@ -365,7 +366,7 @@ static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
     params[2] = last[0] != '\0' ? last : NULL;
     rows = PQexecParams(run->db, run->t->select_sql, 3, NULL, params, NULL, NULL, 0);
     if (!dp_cli_db_ok(run->db, rows, PGRES_TUPLES_OK,
-               apr_psprintf(p, "SELECT FROM %s", run->t->name))) {
+                      apr_psprintf(p, "SELECT FROM %s", run->t->name))) {
         PQclear(rows);
         db_command(run->db, "ROLLBACK");
         return -1;
@@ -399,8 +400,8 @@ static int rekey_batch(rekey_run *run, apr_pool_t *p, char last[40])
     if (n > 0) {
         run->batches++;
         run->c->rekeyed += done;
-        printf("batch %ld: %s, %d rows, %ld %s, %ld skipped\n", run->batches, run->t->name, n,
-               done, run->dry_run ? "would be rekeyed" : "rekeyed", skipped);
+        printf("batch %ld: %s, %d rows, %ld %s, %ld skipped\n", run->batches, run->t->name, n, done,
+               run->dry_run ? "would be rekeyed" : "rekeyed", skipped);
     }
     return n;
 }
@@ -412,7 +413,8 @@ static int table_exists(rekey_run *run, apr_pool_t *p, const rekey_table *t)
     PGresult *res = PQexecParams(run->db, SQL_EXISTS, 1, NULL, params, NULL, NULL, 0);
     int r = -1;
 
-    if (dp_cli_db_ok(run->db, res, PGRES_TUPLES_OK, apr_psprintf(p, "looking for table %s", t->name))) {
+    if (dp_cli_db_ok(run->db, res, PGRES_TUPLES_OK,
+                     apr_psprintf(p, "looking for table %s", t->name))) {
         r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     }
     PQclear(res);
@@ -424,7 +426,7 @@ static int remaining(rekey_run *run, apr_pool_t *p)
     const char *params[1] = {run->current};
     PGresult *res = PQexecParams(run->db, run->t->remaining_sql, 1, NULL, params, NULL, NULL, 0);
     int ok = dp_cli_db_ok(run->db, res, PGRES_TUPLES_OK,
-                   apr_psprintf(p, "SELECT count(*) FROM %s", run->t->name));
+                          apr_psprintf(p, "SELECT count(*) FROM %s", run->t->name));
 
     if (ok) {
         run->c->remain = atol(PQgetvalue(res, 0, 0));
@@ -485,8 +487,7 @@ static int run_rekey(rekey_run *run, apr_pool_t *p)
         printf("%s: %ld %s, %ld skipped (%ld unknown key, %ld tampered, %ld without %s,"
                " %ld changed meanwhile); %ld rows under other keys remain\n",
                run->t->name, run->c->rekeyed, did, skipped_of(run->c), run->c->unknown,
-               run->c->tampered, run->c->bad_ids, run->t->bound, run->c->raced,
-               run->c->remain);
+               run->c->tampered, run->c->bad_ids, run->t->bound, run->c->raced, run->c->remain);
         total.rekeyed += run->c->rekeyed;
         total.unknown += run->c->unknown;
         total.tampered += run->c->tampered;
@@ -498,9 +499,8 @@ static int run_rekey(rekey_run *run, apr_pool_t *p)
      * row is bound to, whichever table) */
     printf("%s%ld %s, %ld skipped (%ld unknown key, %ld tampered, %ld without sender,"
            " %ld changed meanwhile); current key %s; %ld rows under other keys remain\n",
-           run->dry_run ? "dry run: " : "", total.rekeyed, did, skipped_of(&total),
-           total.unknown, total.tampered, total.bad_ids, total.raced, run->current,
-           total.remain);
+           run->dry_run ? "dry run: " : "", total.rekeyed, did, skipped_of(&total), total.unknown,
+           total.tampered, total.bad_ids, total.raced, run->current, total.remain);
     return 0;
 }
 
@@ -573,8 +573,8 @@ static int rekey_main(apr_pool_t *p, int argc, const char *const *argv)
     if ((run.db = dp_cli_connect(url)) == NULL) {
         return 1;
     }
-    printf("dp-rekey: %d keys, current %s, batches of %d%s\n", dp_keyring_count(kr),
-           run.current, run.batch, run.dry_run ? ", dry run" : "");
+    printf("dp-rekey: %d keys, current %s, batches of %d%s\n", dp_keyring_count(kr), run.current,
+           run.batch, run.dry_run ? ", dry run" : "");
     rc = run_rekey(&run, p);
     PQfinish(run.db);
     return rc;

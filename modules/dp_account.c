@@ -26,8 +26,9 @@
 APLOG_USE_MODULE(docportal);
 
 #define TOKEN_HEX 64 /* the mailed tokens: 32 random bytes */
-#define RESET_ANSWER "If an account exists for that address, a link to reset its password " \
-                     "has been sent."
+#define RESET_ANSWER                                                                               \
+    "If an account exists for that address, a link to reset its password "                         \
+    "has been sent."
 
 dp_error *dp_account_session_mode(dp_ctx *c, int *cookie_only)
 {
@@ -50,8 +51,7 @@ dp_error *dp_account_session_mode(dp_ctx *c, int *cookie_only)
     return NULL;
 }
 
-dp_error *dp_account_reply_session(dp_ctx *c, int status, const dp_rows *user,
-                                   int cookie_only)
+dp_error *dp_account_reply_session(dp_ctx *c, int status, const dp_rows *user, int cookie_only)
 {
     const char *token, *sv = dp_rows_get(user, 0, "session_version");
     dp_claims claims;
@@ -61,7 +61,8 @@ dp_error *dp_account_reply_session(dp_ctx *c, int status, const dp_rows *user,
     if (dp_jwt_issue_sv(c->r->pool, c->cfg->jwt_secret, c->cfg->jwt_secret_len,
                         dp_rows_get(user, 0, "id"), dp_rows_get(user, 0, "user_type"),
                         sv ? apr_atoi64(sv) : 0, (long long)apr_time_sec(apr_time_now()),
-                        (long long)c->cfg->token_hours * 3600, &token, &claims) != DP_JWT_OK) {
+                        (long long)c->cfg->token_hours * 3600, &token, &claims)
+        != DP_JWT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r, "DP04001: could not issue a token");
         return dp_error_internal(c->r->pool);
     }
@@ -167,8 +168,10 @@ static dp_error *read_token(dp_ctx *c, const char **hash)
 static dp_error *audit_own(dp_ctx *c, const dp_rows *user)
 {
     const char *id = dp_rows_get(user, 0, "id");
-    dp_audit_event ev = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
-                         .resource_id = id, .client_id = dp_user_client_id(user),
+    dp_audit_event ev = {.actor_id = id,
+                         .actor_type = dp_rows_get(user, 0, "user_type"),
+                         .resource_id = id,
+                         .client_id = dp_user_client_id(user),
                          .outcome = DP_OUTCOME_SUCCESS};
     return dp_audit(c, &ev);
 }
@@ -199,8 +202,8 @@ dp_error *dp_account_verify_email(dp_ctx *c)
     }
     id = dp_rows_get(rows, 0, "user_id");
     if ((e = dp_db_exec(db, DPQ_USER_VERIFY_EMAIL, NULL, DP_ARGS(id)))
-        || (e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(id)))
-        || (e = audit_own(c, user)) || (e = dp_db_commit(db))) {
+        || (e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(id))) || (e = audit_own(c, user))
+        || (e = dp_db_commit(db))) {
         return e;
     }
     out = dp_json_own(p, json_object());
@@ -216,8 +219,7 @@ dp_error *dp_account_verify_resend(dp_ctx *c)
     apr_pool_t *p = c->r->pool;
     const char *wait;
     dp_audit_event ev = {.resource_id = c->who->user_id,
-                         .client_id = strcmp(c->who->role, "client") == 0 ? c->who->user_id
-                                                                          : NULL,
+                         .client_id = strcmp(c->who->role, "client") == 0 ? c->who->user_id : NULL,
                          .outcome = DP_OUTCOME_FAILURE};
     dp_rows *rows;
     dp_db *db;
@@ -244,11 +246,11 @@ dp_error *dp_account_verify_resend(dp_ctx *c)
         return dp_audit_refusal(c, db, &ev,
                                 dp_error_make(p, 429, DP_E_RATE_LIMITED, NULL,
                                               "A link was sent less than a minute ago; try "
-                                              "again in %s seconds.", wait));
+                                              "again in %s seconds.",
+                                              wait));
     }
     ev.outcome = DP_OUTCOME_SUCCESS;
-    if ((e = dp_account_queue_verification(c, db, c->who->user_id,
-                                           dp_rows_get(rows, 0, "email")))
+    if ((e = dp_account_queue_verification(c, db, c->who->user_id, dp_rows_get(rows, 0, "email")))
         || (e = dp_audit(c, &ev)) || (e = dp_db_commit(db))) {
         return e;
     }
@@ -283,9 +285,9 @@ dp_error *dp_account_reset_request(dp_ctx *c)
                                dp_outbox_link(c, "reset-password", token), &m))) {
         return e;
     }
-    if ((e = dp_audited(c, &ev, DPQ_RESET_REQUEST, &rows,
-                        DP_ARGS(to, hash, m.id, m.subject, m.key_id, m.nonce, m.ct,
-                                m.message_id)))) {
+    if ((e = dp_audited(
+             c, &ev, DPQ_RESET_REQUEST, &rows,
+             DP_ARGS(to, hash, m.id, m.subject, m.key_id, m.nonce, m.ct, m.message_id)))) {
         return e;
     }
     c->mail_queued = rows->nrows > 0;
@@ -304,8 +306,8 @@ static dp_error *new_password(dp_ctx *c, const char *field, const char **hash)
 
     if ((e = dp_json_string(p, c->body, field, field, 1, 1024, &pw))) return e;
     if (!dp_valid_password(pw)) {
-        return dp_error_field(p, field, apr_pstrcat(p, field, " must be 8 to 72 bytes long.",
-                                                    NULL));
+        return dp_error_field(p, field,
+                              apr_pstrcat(p, field, " must be 8 to 72 bytes long.", NULL));
     }
     if ((*hash = dp_password_hash(p, pw, c->cfg->bcrypt_cost)) == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r, "DP04002: password hashing failed");
@@ -317,8 +319,7 @@ static dp_error *new_password(dp_ctx *c, const char *field, const char **hash)
 /* The password was set: every session of the user ended with the version's bump, the owner
  * is told by mail, the event is written and the new session answered. Inside the open
  * transaction, which this commits. */
-static dp_error *password_set(dp_ctx *c, dp_db *db, const char *id, int cookie_only,
-                              int status)
+static dp_error *password_set(dp_ctx *c, dp_db *db, const char *id, int cookie_only, int status)
 {
     dp_rows *user;
     dp_error *e;
@@ -401,8 +402,7 @@ dp_error *dp_account_change_password(dp_ctx *c)
     dp_error *e;
     int cookie_only;
 
-    if ((e = dp_json_string(p, c->body, "currentPassword", "currentPassword", 1, 1024,
-                            &current))) {
+    if ((e = dp_json_string(p, c->body, "currentPassword", "currentPassword", 1, 1024, &current))) {
         return e;
     }
     {
@@ -424,24 +424,24 @@ dp_error *dp_account_change_password(dp_ctx *c)
     old_hash = dp_rows_get(rows, 0, "password_hash");
     if (old_hash == NULL) {
         return (e = dp_audit(c, &ev)) != NULL
-                   ? e
-                   : dp_error_make(p, 409, DP_E_NO_PASSWORD, "currentPassword",
-                                   "This account signs in with Google and has no password; "
-                                   "set one through a password reset link.");
+            ? e
+            : dp_error_make(p, 409, DP_E_NO_PASSWORD, "currentPassword",
+                            "This account signs in with Google and has no password; "
+                            "set one through a password reset link.");
     }
     if ((e = dp_lockout_attempt(c, db, email))) return e;
     if (!dp_password_verify(current, old_hash, c->cfg->dummy_hash)) {
         return (e = dp_audit(c, &ev)) != NULL
-                   ? e
-                   : dp_error_make(p, 400, DP_E_INVALID_CREDENTIALS, "currentPassword",
-                                   "The current password is incorrect.");
+            ? e
+            : dp_error_make(p, 400, DP_E_INVALID_CREDENTIALS, "currentPassword",
+                            "The current password is incorrect.");
     }
     if ((e = new_password(c, "newPassword", &pw_hash))) return e;
     if ((e = dp_db_begin(db))) return e;
     if ((e = dp_db_exec(db, DPQ_USER_PASSWORD_SET, NULL, DP_ARGS(pw_hash, "false", id)))
-        || (e = dp_db_exec(db, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
-                           DP_ARGS(email, dp_client_address(c),
-                                   apr_itoa(p, c->cfg->lockout_ip.failures))))) {
+        || (e = dp_db_exec(
+                db, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
+                DP_ARGS(email, dp_client_address(c), apr_itoa(p, c->cfg->lockout_ip.failures))))) {
         return e;
     }
     return password_set(c, db, id, cookie_only, 200);

@@ -12,8 +12,7 @@ dp_error *dp_account_session_mode(dp_ctx *c, int *cookie_only);
 
 /* Answer status with a new session for the user row (which has id, user_type and
  * session_version): {token, user}, or {user} alone when cookie_only. */
-dp_error *dp_account_reply_session(dp_ctx *c, int status, const dp_rows *user,
-                                   int cookie_only);
+dp_error *dp_account_reply_session(dp_ctx *c, int status, const dp_rows *user, int cookie_only);
 
 /* Count one request of the caller's address under prefix ("r:" accounts created, "p:"
  * password resets) against limit per hour. Over it: the refusal is audited (denied) and the
@@ -27,6 +26,5 @@ dp_error *dp_account_rate_check(dp_ctx *c, dp_db *db, const char *prefix, int li
 /* A fresh verification link for the user, and its mail (in the open transaction). */
 dp_error *dp_account_queue_verification(dp_ctx *c, dp_db *db, const char *user_id,
                                         const char *email);
-
 
 #endif

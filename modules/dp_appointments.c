@@ -19,17 +19,30 @@
 
 APLOG_USE_MODULE(docportal);
 
-#define DEFAULT_TYPE "Video Session"
+#define DEFAULT_TYPE     "Video Session"
 #define DEFAULT_DURATION 50
 
 /* The Appointment model: its string fields (column, key) in answer order, then duration and
  * amount. */
-static const struct { const char *col, *key; } appointment_strs[] = {
-    {"id", "id"}, {"client_id", "clientId"}, {"provider_id", "providerId"},
-    {"client_name", "clientName"}, {"provider_name", "providerName"}, {"date", "date"},
-    {"time", "time"}, {"type", "type"}, {"status", "status"}, {"notes", "notes"},
-    {"video_link", "videoLink"}, {"time_zone", "timeZone"}, {"starts_at", "startsAt"},
-    {"ends_at", "endsAt"}, {"created_at", "createdAt"}, {"updated_at", "updatedAt"},
+static const struct {
+    const char *col, *key;
+} appointment_strs[] = {
+    {"id",            "id"          },
+    {"client_id",     "clientId"    },
+    {"provider_id",   "providerId"  },
+    {"client_name",   "clientName"  },
+    {"provider_name", "providerName"},
+    {"date",          "date"        },
+    {"time",          "time"        },
+    {"type",          "type"        },
+    {"status",        "status"      },
+    {"notes",         "notes"       },
+    {"video_link",    "videoLink"   },
+    {"time_zone",     "timeZone"    },
+    {"starts_at",     "startsAt"    },
+    {"ends_at",       "endsAt"      },
+    {"created_at",    "createdAt"   },
+    {"updated_at",    "updatedAt"   },
 };
 #define APPOINTMENT_STRS (sizeof(appointment_strs) / sizeof(appointment_strs[0]))
 
@@ -111,8 +124,9 @@ static dp_error *local_instant(dp_db *db, apr_pool_t *p, const char *date, const
     if (e != NULL) return e;
     exists = dp_rows_get(rows, 0, "exists_local");
     if (exists == NULL || strcmp(exists, "t") != 0) {
-        return dp_error_field(p, "time", "That local time does not exist in the provider's "
-                                         "time zone (a daylight-saving change).");
+        return dp_error_field(p, "time",
+                              "That local time does not exist in the provider's "
+                              "time zone (a daylight-saving change).");
     }
     if (strcmp(dp_rows_get(rows, 0, "past"), "t") == 0) {
         return dp_error_field(p, "date", "The appointment must start in the future.");
@@ -130,8 +144,9 @@ static dp_error *read_duration(apr_pool_t *p, json_t *body, int *minutes, int *g
         return NULL;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 15 || json_integer_value(v) > 240) {
-        return dp_error_field(p, "duration", "duration must be a whole number of minutes "
-                                             "from 15 to 240.");
+        return dp_error_field(p, "duration",
+                              "duration must be a whole number of minutes "
+                              "from 15 to 240.");
     }
     *minutes = (int)json_integer_value(v);
     *given = 1;
@@ -163,8 +178,8 @@ static const char *amount_for(apr_pool_t *p, const char *rate_cents, int minutes
 static dp_error *reply_appointment(dp_ctx *c, dp_db *db, int status, const char *id)
 {
     dp_rows *rows;
-    dp_error *e = dp_db_select(db, DPQ_APPT_GET, &rows,
-                               DP_ARGS(id, c->who->user_id, c->who->user_id));
+    dp_error *e =
+        dp_db_select(db, DPQ_APPT_GET, &rows, DP_ARGS(id, c->who->user_id, c->who->user_id));
     if (e != NULL) return e;
     if (rows->nrows == 0) {
         return dp_error_internal(c->r->pool);
@@ -191,8 +206,7 @@ static dp_error *notify(dp_ctx *c, dp_db *db, const char *id, const char *kind, 
     v.when = dp_rows_get(r, 0, "starts_local");
     v.zone = dp_rows_get(r, 0, "time_zone");
     return dp_outbox_queue_v(c, db, kind,
-                             dp_rows_get(r, 0, to_client ? "client_email" : "provider_email"),
-                             &v);
+                             dp_rows_get(r, 0, to_client ? "client_email" : "provider_email"), &v);
 }
 
 /* Who books with whom, and how the booking starts. */
@@ -248,17 +262,20 @@ static dp_error *client_rules(dp_ctx *c, dp_db *db, const booking *b, const book
     }
     if (strcmp(dp_rows_get(r, 0, "within_horizon"), "t") != 0) {
         return dp_error_make(p, 422, DP_E_VALIDATION, "date",
-                             "Sessions can be booked at most %d days ahead.",
-                             c->cfg->horizon_days);
+                             "Sessions can be booked at most %d days ahead.", c->cfg->horizon_days);
     }
     if (strcmp(dp_rows_get(r, 0, "configured"), "t") == 0
         && strcmp(dp_rows_get(r, 0, "fits_hours"), "t") != 0) {
-        return outside(p, "time", "That time is outside the provider's working hours, in a "
-                                  "break or on a day off; pick one of the open slots.");
+        return outside(p, "time",
+                       "That time is outside the provider's working hours, in a "
+                       "break or on a day off; pick one of the open slots.");
     }
     if (strcmp(dp_rows_get(r, 0, "soon_enough"), "t") != 0) {
-        return outside(p, "time", apr_psprintf(p, "Sessions must be booked at least %d "
-                                                  "minutes ahead.", c->cfg->min_notice));
+        return outside(p, "time",
+                       apr_psprintf(p,
+                                    "Sessions must be booked at least %d "
+                                    "minutes ahead.",
+                                    c->cfg->min_notice));
     }
     return NULL;
 }
@@ -278,7 +295,8 @@ static dp_error *pending_limit(dp_ctx *c, dp_db *db, const booking *b)
     }
     return dp_error_make(c->r->pool, 409, DP_E_TOO_MANY_PENDING, NULL,
                          "You already have %d appointments waiting for your provider's "
-                         "confirmation.", c->cfg->max_pending);
+                         "confirmation.",
+                         c->cfg->max_pending);
 }
 
 static dp_error *refused(dp_ctx *c, dp_db *db, const booking *b, dp_error *e)
@@ -301,8 +319,7 @@ typedef struct room {
 /* Under the provider's lock: the pending count again, the insert (the exclusion constraint
  * is the final word on overlaps), the mail and the audit event; the caller commits. */
 static dp_error *book_tx(dp_ctx *c, dp_db *db, const booking *b, const booking_req *q,
-                         const dp_rows *prov, const instant *at, const char *id,
-                         const room *rm)
+                         const dp_rows *prov, const instant *at, const char *id, const room *rm)
 {
     apr_pool_t *p = c->r->pool;
     dp_rows *rows;
@@ -313,12 +330,12 @@ static dp_error *book_tx(dp_ctx *c, dp_db *db, const booking *b, const booking_r
     if ((e = pending_limit(c, db, b))) {
         return e->status < 500 ? refused(c, db, b, e) : e;
     }
-    if ((e = dp_db_select(db, DPQ_APPT_INSERT, &rows,
-                          DP_ARGS(id, b->provider_id, b->client_id, at->starts_at, q->dur_s,
-                                  at->ends_at, q->type, b->by_provider ? "confirmed" : "pending",
-                                  q->notes, rm->link, rm->vendor, rm->event,
-                                  amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"),
-                                             q->minutes))))) {
+    if ((e = dp_db_select(
+             db, DPQ_APPT_INSERT, &rows,
+             DP_ARGS(id, b->provider_id, b->client_id, at->starts_at, q->dur_s, at->ends_at,
+                     q->type, b->by_provider ? "confirmed" : "pending", q->notes, rm->link,
+                     rm->vendor, rm->event,
+                     amount_for(p, dp_rows_get(prov, 0, "hourly_rate_cents"), q->minutes))))) {
         return e;
     }
     if (rows->nrows == 0) {
@@ -331,8 +348,8 @@ static dp_error *book_tx(dp_ctx *c, dp_db *db, const booking *b, const booking_r
     }
     c->mail_queued = 1; /* also: a confirmed session close enough gets its reminder now */
     {
-        dp_audit_event ev = {.resource_id = id, .client_id = b->client_id,
-                             .outcome = DP_OUTCOME_SUCCESS};
+        dp_audit_event ev = {
+            .resource_id = id, .client_id = b->client_id, .outcome = DP_OUTCOME_SUCCESS};
         return dp_audit(c, &ev);
     }
 }
@@ -356,8 +373,8 @@ static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
     if (prov->nrows == 0) {
         return dp_error_make(p, 404, DP_E_NOT_FOUND, "providerId", "No such provider.");
     }
-    if ((e = local_instant(db, p, q->date, q->time, q->dur_s,
-                           dp_rows_get(prov, 0, "time_zone"), &at))) {
+    if ((e = local_instant(db, p, q->date, q->time, q->dur_s, dp_rows_get(prov, 0, "time_zone"),
+                           &at))) {
         return e;
     }
     if (!b->by_provider && (e = client_rules(c, db, b, q))) {
@@ -377,9 +394,8 @@ static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
         return dp_error_internal(p);
     }
     if ((e = dp_video_room(c, id, dp_rows_get(prov, 0, "email"),
-                           strcmp(dp_rows_get(prov, 0, "email_verified"), "t") == 0,
-                           at.starts_at, at.ends_at, q->type, &rm.link, &rm.vendor,
-                           &rm.event))) {
+                           strcmp(dp_rows_get(prov, 0, "email_verified"), "t") == 0, at.starts_at,
+                           at.ends_at, q->type, &rm.link, &rm.vendor, &rm.event))) {
         return e;
     }
     if ((e = book_tx(c, db, b, q, prov, &at, id, &rm))) {
@@ -444,8 +460,8 @@ dp_error *dp_appointment_book_by_provider(dp_ctx *c)
     if (rows->nrows == 0) { /* another practice's client, or none: not there for this one */
         dp_audit_event ev = {.resource_id = b.client_id, .outcome = DP_OUTCOME_DENIED};
         return (e = dp_audit(c, &ev)) != NULL
-                   ? e
-                   : dp_error_make(p, 404, DP_E_NOT_FOUND, "clientId", "No such client.");
+            ? e
+            : dp_error_make(p, 404, DP_E_NOT_FOUND, "clientId", "No such client.");
     }
     return book(c, &b, &q);
 }
@@ -459,8 +475,7 @@ static dp_error *read_own(dp_ctx *c, const char *id, dp_rows **rows)
     dp_audit_event ev = {.resource_id = id, .outcome = DP_OUTCOME_DENIED};
 
     if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_APPT_GET, rows,
-                          DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
+    if ((e = dp_db_select(db, DPQ_APPT_GET, rows, DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
         return e;
     }
     if ((*rows)->nrows > 0) {
@@ -484,8 +499,8 @@ dp_error *dp_appointment_get(dp_ctx *c)
 
 /* May this role move an appointment from one status to another? (docs/api.md,
  * "Appointments"). Returns NULL or the error. */
-static dp_error *check_transition(apr_pool_t *p, const char *role, const char *from,
-                                  const char *to, int started)
+static dp_error *check_transition(apr_pool_t *p, const char *role, const char *from, const char *to,
+                                  int started)
 {
     int provider = strcmp(role, "provider") == 0;
     if (strcmp(from, to) == 0) {
@@ -567,8 +582,9 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
     time = ch->time ? ch->time : dp_rows_get(cur, 0, "time");
     resched = ch->date != NULL || ch->time != NULL || ch->minutes_given;
     to = ch->status ? ch->status : from;
-    if (resched && (strcmp(from, "completed") == 0 || strcmp(from, "cancelled") == 0
-                    || strcmp(to, "completed") == 0)) {
+    if (resched
+        && (strcmp(from, "completed") == 0 || strcmp(from, "cancelled") == 0
+            || strcmp(to, "completed") == 0)) {
         return dp_error_make(p, 409, DP_E_INVALID_TRANSITION, NULL,
                              "A %s appointment cannot be rescheduled.",
                              strcmp(to, "completed") == 0 ? "completed" : from);
@@ -596,9 +612,9 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
             if ((e = client_rules(c, db, &b, &q))) return e;
         }
         if (strcmp(to, "cancelled") != 0) {
-            if ((e = dp_db_select(db, DPQ_SLOT_TAKEN, &rows,
-                                  DP_ARGS(dp_rows_get(cur, 0, "provider_id"), id, starts,
-                                          at.ends_at)))) {
+            if ((e = dp_db_select(
+                     db, DPQ_SLOT_TAKEN, &rows,
+                     DP_ARGS(dp_rows_get(cur, 0, "provider_id"), id, starts, at.ends_at)))) {
                 return e;
             }
             if (rows->nrows > 0) {
@@ -616,23 +632,23 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
     }
     if ((e = dp_db_exec(db, DPQ_APPT_UPDATE, NULL,
                         DP_ARGS(starts, apr_itoa(p, minutes), starts, apr_itoa(p, minutes), to,
-                                ch->notes_given ? ch->notes : dp_rows_get(cur, 0, "notes"),
-                                amount, id)))) {
+                                ch->notes_given ? ch->notes : dp_rows_get(cur, 0, "notes"), amount,
+                                id)))) {
         return e;
     }
     if ((e = notify_change(c, db, id, from, to, resched))) return e;
     {
-        dp_audit_event ev = {.resource_id = id, .client_id = dp_rows_get(cur, 0, "client_id"),
+        dp_audit_event ev = {.resource_id = id,
+                             .client_id = dp_rows_get(cur, 0, "client_id"),
                              .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ev))) return e;
     }
     /* a Google event follows a cancellation or a move, once it is committed */
     cancelled = strcmp(to, "cancelled") == 0 && strcmp(from, "cancelled") != 0;
     moved = resched && !cancelled
-            && (strcmp(starts, dp_rows_get(cur, 0, "starts_at")) != 0
-                || minutes != atoi(dp_rows_get(cur, 0, "duration_minutes")));
-    if ((cancelled || moved)
-        && (e = dp_db_select(db, DPQ_APPT_GOOGLE_EVENT, &gev, DP_ARGS(id)))) {
+        && (strcmp(starts, dp_rows_get(cur, 0, "starts_at")) != 0
+            || minutes != atoi(dp_rows_get(cur, 0, "duration_minutes")));
+    if ((cancelled || moved) && (e = dp_db_select(db, DPQ_APPT_GOOGLE_EVENT, &gev, DP_ARGS(id)))) {
         return e;
     }
     if ((e = dp_db_commit(db))) return e;
@@ -659,9 +675,10 @@ static dp_error *apply_change(dp_ctx *c, const char *id, const change *ch)
     dp_db *db;
 
     if (e != NULL && e->status < 500 && dp_ctx_db(c, &db) == NULL) {
-        dp_audit_event ev = {.resource_id = id, .client_id = client_id,
-                             .outcome = e->status == 404 || e->status == 403
-                                            ? DP_OUTCOME_DENIED : DP_OUTCOME_FAILURE};
+        dp_audit_event ev = {.resource_id = id,
+                             .client_id = client_id,
+                             .outcome = e->status == 404 || e->status == 403 ? DP_OUTCOME_DENIED
+                                                                             : DP_OUTCOME_FAILURE};
         return dp_audit_refusal(c, db, &ev, e);
     }
     return e;

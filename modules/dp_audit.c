@@ -16,8 +16,7 @@ static const char **event_args(dp_ctx *c, const dp_audit_event *ev)
         actor_id = c->who->user_id;
     }
     if (actor_type == NULL) {
-        actor_type = (c->who != NULL && actor_id == c->who->user_id) ? c->who->role
-                                                                      : "anonymous";
+        actor_type = (c->who != NULL && actor_id == c->who->user_id) ? c->who->role : "anonymous";
     }
     args[0] = actor_id;
     args[1] = actor_type;

@@ -17,7 +17,7 @@ typedef struct dp_audit_event {
     const char *action;        /* NULL: the route's action */
     const char *resource_type; /* NULL: the route's resource type */
     const char *resource_id;
-    const char *client_id;     /* the client whose data this is, when there is one */
+    const char *client_id; /* the client whose data this is, when there is one */
     const char *outcome;
 } dp_audit_event;
 

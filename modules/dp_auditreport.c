@@ -26,10 +26,10 @@
 
 APLOG_USE_MODULE(docportal);
 
-#define LIMIT_DEFAULT 100
-#define LIMIT_MAX_JSON 1000
-#define LIMIT_MAX_CSV 100000 /* streamed row by row, so memory does not grow with it */
-#define OFFSET_MAX 1000000000
+#define LIMIT_DEFAULT    100
+#define LIMIT_MAX_JSON   1000
+#define LIMIT_MAX_CSV    100000 /* streamed row by row, so memory does not grow with it */
+#define OFFSET_MAX       1000000000
 #define FILTER_MAX_BYTES 200
 
 /* An event's fields in answer order: JSON key (also the CSV header and the sort name) and
@@ -38,9 +38,16 @@ static const struct {
     const char *key;
     const char *col;
 } fields[] = {
-    {"id", "id"}, {"at", "at"}, {"actorId", "actor_id"}, {"actorType", "actor_type"},
-    {"action", "action"}, {"resourceType", "resource_type"}, {"resourceId", "resource_id"},
-    {"clientId", "client_id"}, {"ip", "ip"}, {"outcome", "outcome"},
+    {"id",           "id"           },
+    {"at",           "at"           },
+    {"actorId",      "actor_id"     },
+    {"actorType",    "actor_type"   },
+    {"action",       "action"       },
+    {"resourceType", "resource_type"},
+    {"resourceId",   "resource_id"  },
+    {"clientId",     "client_id"    },
+    {"ip",           "ip"           },
+    {"outcome",      "outcome"      },
 };
 #define NFIELDS ((int)(sizeof(fields) / sizeof(fields[0])))
 
@@ -85,7 +92,8 @@ static dp_error *read_bound(dp_ctx *c, const char *name, const char **instant, c
     else {
         return dp_error_make(c->r->pool, 422, DP_E_VALIDATION, name,
                              "%s must be an RFC 3339 instant (2024-05-01T09:30:00Z) or a day "
-                             "(YYYY-MM-DD).", name);
+                             "(YYYY-MM-DD).",
+                             name);
     }
     return NULL;
 }
@@ -94,8 +102,8 @@ static dp_error *read_text(dp_ctx *c, const char *name, const char **out)
 {
     *out = dp_query_arg(c, name);
     if (*out != NULL && strlen(*out) > FILTER_MAX_BYTES) {
-        return dp_error_make(c->r->pool, 422, DP_E_VALIDATION, name,
-                             "%s is longer than %d bytes.", name, FILTER_MAX_BYTES);
+        return dp_error_make(c->r->pool, 422, DP_E_VALIDATION, name, "%s is longer than %d bytes.",
+                             name, FILTER_MAX_BYTES);
     }
     return NULL;
 }
@@ -152,7 +160,8 @@ static dp_error *read_query(dp_ctx *c, report_query *q)
     }
     q->sort = dp_query_arg(c, "sort") ? dp_query_arg(c, "sort") : "-at";
     if (!valid_sort(q->sort)) {
-        return dp_error_field(p, "sort", "sort must name an event field (id, at, actorId, "
+        return dp_error_field(p, "sort",
+                              "sort must name an event field (id, at, actorId, "
                               "actorType, action, resourceType, resourceId, clientId, ip, "
                               "outcome), with '-' first for descending.");
     }
@@ -165,7 +174,8 @@ static dp_error *read_query(dp_ctx *c, report_query *q)
     if ((e = read_text(c, "resourceId", &q->resource_id))) return e;
     q->actor_type = dp_query_arg(c, "actorType");
     if (q->actor_type != NULL && !is_one_of(q->actor_type, actor_types)) {
-        return dp_error_field(p, "actorType", "actorType must be provider, client, anonymous or system.");
+        return dp_error_field(p, "actorType",
+                              "actorType must be provider, client, anonymous or system.");
     }
     q->outcome = dp_query_arg(c, "outcome");
     if (q->outcome != NULL && !is_one_of(q->outcome, outcomes)) {
@@ -259,8 +269,8 @@ static void csv_break(request_rec *r)
 {
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     ap_rflush(r);
-    APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool,
-                                                       r->connection->bucket_alloc));
+    APR_BRIGADE_INSERT_TAIL(
+        bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, r->connection->bucket_alloc));
     APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
     r->connection->keepalive = AP_CONN_CLOSE;
     ap_pass_brigade(r->output_filters, bb);
@@ -348,7 +358,8 @@ dp_error *dp_auditreport_get(dp_ctx *c)
     if ((e = resolve_period(c, db, &q, &client_ok))) return e;
     {
         /* written before the rows are read: no report leaves without its record */
-        dp_audit_event ev = {.resource_id = q.client, .client_id = client_ok ? q.client : NULL,
+        dp_audit_event ev = {.resource_id = q.client,
+                             .client_id = client_ok ? q.client : NULL,
                              .outcome = client_ok ? DP_OUTCOME_SUCCESS : DP_OUTCOME_DENIED};
         if ((e = dp_audit(c, &ev))) return e;
     }
@@ -357,9 +368,9 @@ dp_error *dp_auditreport_get(dp_ctx *c)
         return dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, "clientId", "No such client.");
     }
     {
-        const char *args[] = {c->who->user_id, q.client, q.from_at, q.to_at, q.action,
-                              q.actor, q.actor_type, q.resource_type, q.resource_id,
-                              q.outcome, q.sort, q.limit, q.offset};
+        const char *args[] = {
+            c->who->user_id, q.client,      q.from_at, q.to_at, q.action, q.actor, q.actor_type,
+            q.resource_type, q.resource_id, q.outcome, q.sort,  q.limit,  q.offset};
         const int nargs = (int)(sizeof(args) / sizeof(args[0]));
 
         apr_table_mergen(c->r->headers_out, "Vary", "Accept");

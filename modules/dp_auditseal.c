@@ -35,34 +35,34 @@
 
 APLOG_USE_MODULE(docportal);
 
-#define SEAL_BATCH       1000 /* rows per transaction */
-#define SEAL_MAX_BATCHES 20   /* per wake; a larger backlog goes on at the next one */
-#define SEAL_REWARN_SEC  300  /* while failing, repeat the warning this often */
+#define SEAL_BATCH       1000         /* rows per transaction */
+#define SEAL_MAX_BATCHES 20           /* per wake; a larger backlog goes on at the next one */
+#define SEAL_REWARN_SEC  300          /* while failing, repeat the warning this often */
 #define SEAL_MAX_FREE    (256 * 1024) /* bytes the sealer's allocator keeps when idle */
-#define SEAL_SWEEP_EVERY 10   /* wakes between two searches of the whole window */
+#define SEAL_SWEEP_EVERY 10           /* wakes between two searches of the whole window */
 
 typedef struct sealer {
     server_rec *s;
     const dp_config *cfg;
     dp_worker *worker;
     dp_worker_health health;
-    unsigned wakes;     /* runs so far; the sealer thread's own */
-    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+    unsigned wakes; /* runs so far; the sealer thread's own */
+    APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) * dbd_close;
 } sealer;
 
 /* One batch on one connection. */
 typedef struct seal_tx {
     sealer *sl;
-    dp_bg db;           /* db.p: the batch's pool */
-    int sweep;          /* search the whole window, not from the frontier */
+    dp_bg db;  /* db.p: the batch's pool */
+    int sweep; /* search the whole window, not from the frontier */
 } seal_tx;
 
 /* The batch's links: positions, event seqs and MACs as PostgreSQL array literals; head
  * moves to the last link. */
 typedef struct seal_links {
     const char *positions, *seqs, *macs;
-    apr_int64_t position;              /* of the last link */
+    apr_int64_t position; /* of the last link */
     unsigned char mac[DP_AUDITCHAIN_MAC_LEN];
 } seal_links;
 
@@ -80,8 +80,8 @@ static const char *chain_rows(seal_tx *t, const dp_rows *rows, seal_links *l)
     for (int i = 0; i < rows->nrows; i++) {
         char *hex = apr_palloc(t->db.p, 2 * DP_AUDITCHAIN_MAC_LEN + 1);
         if (rows->vals[i][0] == NULL
-            || dp_auditchain_link(cfg->audit_key, cfg->audit_key_len, l->mac, rows->vals[i],
-                                  l->mac) != 0) {
+            || dp_auditchain_link(cfg->audit_key, cfg->audit_key_len, l->mac, rows->vals[i], l->mac)
+                != 0) {
             return "computing a MAC failed";
         }
         dp_hex_encode(hex, l->mac, DP_AUDITCHAIN_MAC_LEN);
@@ -120,8 +120,8 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         dp_auditchain_genesis(l.mac);
     }
     else if (dp_hex_decode(head_mac, l.mac, DP_AUDITCHAIN_MAC_LEN) != 0) {
-        return apr_psprintf(t->db.p, "the seal at position %" APR_INT64_T_FMT " has a malformed MAC",
-                            l.position);
+        return apr_psprintf(
+            t->db.p, "the seal at position %" APR_INT64_T_FMT " has a malformed MAC", l.position);
     }
     /* the frontier the head's checkpoint recorded (all three, or none) */
     seq_hi = dp_rows_get(head, 0, "seq_hi");
@@ -145,25 +145,30 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         return NULL;
     }
     if ((err = chain_rows(t, rows, &l)) != NULL
-        || (err = dp_bg_exec(&t->db, DPQ_AUDIT_SEAL_INSERT, DP_ARGS(l.positions, l.seqs, l.macs)))) {
+        || (err =
+                dp_bg_exec(&t->db, DPQ_AUDIT_SEAL_INSERT, DP_ARGS(l.positions, l.seqs, l.macs)))) {
         return err;
     }
-    if (dp_auditchain_checkpoint_sign(cfg->audit_key, cfg->audit_key_len, l.position, l.mac,
-                                      now_us, sig) != 0) {
+    if (dp_auditchain_checkpoint_sign(cfg->audit_key, cfg->audit_key_len, l.position, l.mac, now_us,
+                                      sig)
+        != 0) {
         return "signing the checkpoint failed";
     }
     dp_hex_encode(mac_hex, l.mac, DP_AUDITCHAIN_MAC_LEN);
     dp_hex_encode(sig_hex, sig, DP_AUDITCHAIN_MAC_LEN);
     err = dp_bg_exec(&t->db, DPQ_AUDIT_CHECKPOINT_INSERT,
-                    DP_ARGS(seq_hi, open_seqs, open_since,
-                            apr_psprintf(t->db.p, "%" APR_INT64_T_FMT, l.position), mac_hex, sig_hex));
+                     DP_ARGS(seq_hi, open_seqs, open_since,
+                             apr_psprintf(t->db.p, "%" APR_INT64_T_FMT, l.position), mac_hex,
+                             sig_hex));
     if (err != NULL) {
         return err;
     }
     *sealed = rows->nrows;
-    *log_line = apr_psprintf(t->db.p, DP_AUDITCHAIN_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
-                             " at=%" APR_INT64_T_FMT " mac=%s sig=%s rows=%d", l.position,
-                             now_us, mac_hex, sig_hex, rows->nrows);
+    *log_line =
+        apr_psprintf(t->db.p,
+                     DP_AUDITCHAIN_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
+                                                  " at=%" APR_INT64_T_FMT " mac=%s sig=%s rows=%d",
+                     l.position, now_us, mac_hex, sig_hex, rows->nrows);
     return NULL;
 }
 
@@ -179,8 +184,9 @@ static const char *seal_batch(seal_tx *t, int *sealed)
         return err;
     }
     err = dp_bg_select(&t->db, DPQ_AUDIT_SEAL_LOCK, &lock, DP_NOARGS);
-    if (err == NULL && strcmp(dp_rows_get(lock, 0, "locked") ? dp_rows_get(lock, 0, "locked")
-                                                             : "f", "t") == 0) {
+    if (err == NULL
+        && strcmp(dp_rows_get(lock, 0, "locked") ? dp_rows_get(lock, 0, "locked") : "f", "t")
+            == 0) {
         err = seal_locked(t, sealed, &log_line);
     }
     if (err != NULL || log_line == NULL) {
@@ -209,15 +215,17 @@ static void report(sealer *sl, const char *err)
     case DP_HEALTH_RECOVERED:
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, sl->s, "DP09003: audit sealer: working again");
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
 static void seal_run(dp_worker *w, void *baton, apr_pool_t *p)
 {
     sealer *sl = baton;
-    seal_tx t = {sl, {sl->s, p, sl->dbd_open(p, sl->s)}, sl->wakes++ % SEAL_SWEEP_EVERY == 0};
+    seal_tx t = {
+        sl, {sl->s, p, sl->dbd_open(p, sl->s)},
+         sl->wakes++ % SEAL_SWEEP_EVERY == 0
+    };
     const char *err = NULL;
 
     if (t.db.dbd == NULL) {

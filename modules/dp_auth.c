@@ -49,7 +49,8 @@ static dp_error *read_registration(apr_pool_t *p, json_t *b, reg_fields *f)
     }
     /* an invitation is always for a client; otherwise the type must be said */
     if ((e = dp_json_string(p, b, "userType", "userType", f->invite_token == NULL, 16,
-                            &f->user_type)) != NULL) {
+                            &f->user_type))
+        != NULL) {
         return e;
     }
     if (f->user_type == NULL) {
@@ -161,14 +162,13 @@ dp_error *dp_auth_register(dp_ctx *c)
         }
     }
     else {
-        e = dp_db_select(db, DPQ_USER_INSERT, &rows,
-                         DP_ARGS(f.email, hash, pr->value[DP_PF_NAME], f.user_type,
-                                 pr->value[DP_PF_PHONE], pr->value[DP_PF_AVATAR],
-                                 pr->value[DP_PF_SPECIALTY], pr->value[DP_PF_LICENSE],
-                                 pr->value[DP_PF_BIO], pr->value[DP_PF_HOURLY_RATE],
-                                 pr->value[DP_PF_TIME_ZONE], pr->value[DP_PF_DATE_OF_BIRTH],
-                                 pr->value[DP_PF_ADDRESS], pr->value[DP_PF_INSURANCE],
-                                 f.provider_id, pr->value[DP_PF_EMERGENCY]));
+        e = dp_db_select(
+            db, DPQ_USER_INSERT, &rows,
+            DP_ARGS(f.email, hash, pr->value[DP_PF_NAME], f.user_type, pr->value[DP_PF_PHONE],
+                    pr->value[DP_PF_AVATAR], pr->value[DP_PF_SPECIALTY], pr->value[DP_PF_LICENSE],
+                    pr->value[DP_PF_BIO], pr->value[DP_PF_HOURLY_RATE], pr->value[DP_PF_TIME_ZONE],
+                    pr->value[DP_PF_DATE_OF_BIRTH], pr->value[DP_PF_ADDRESS],
+                    pr->value[DP_PF_INSURANCE], f.provider_id, pr->value[DP_PF_EMERGENCY]));
         if (e != NULL) return e;
         if (rows->nrows == 0) {
             dp_audit_event ev = {.outcome = DP_OUTCOME_FAILURE};
@@ -180,8 +180,11 @@ dp_error *dp_auth_register(dp_ctx *c)
     }
     if ((e = dp_db_select(db, DPQ_USER_BY_ID, &user, DP_ARGS(id)))) return e;
     {
-        dp_audit_event ev = {.actor_id = id, .actor_type = f.user_type, .resource_id = id,
-                             .client_id = dp_user_client_id(user), .outcome = DP_OUTCOME_SUCCESS};
+        dp_audit_event ev = {.actor_id = id,
+                             .actor_type = f.user_type,
+                             .resource_id = id,
+                             .client_id = dp_user_client_id(user),
+                             .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ev))) return e;
     }
     if ((e = dp_db_commit(db))) return e;
@@ -210,15 +213,18 @@ dp_error *dp_auth_login(dp_ctx *c)
     hash = dp_rows_get(user, 0, "password_hash");
     if (!dp_password_verify(password, hash, c->cfg->dummy_hash)) {
         dp_audit_event ev = {.resource_id = dp_rows_get(user, 0, "id"),
-                             .client_id = dp_user_client_id(user), .outcome = DP_OUTCOME_FAILURE};
+                             .client_id = dp_user_client_id(user),
+                             .outcome = DP_OUTCOME_FAILURE};
         if ((e = dp_audit(c, &ev))) return e;
         return dp_error_make(p, 401, DP_E_INVALID_CREDENTIALS, NULL,
                              "The email or password is incorrect.");
     }
     {
         const char *id = dp_rows_get(user, 0, "id");
-        dp_audit_event ev = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
-                             .resource_id = id, .client_id = dp_user_client_id(user),
+        dp_audit_event ev = {.actor_id = id,
+                             .actor_type = dp_rows_get(user, 0, "user_type"),
+                             .resource_id = id,
+                             .client_id = dp_user_client_id(user),
                              .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_lockout_success(c, email, &ev))) return e;
     }
@@ -234,8 +240,7 @@ dp_error *dp_auth_me(dp_ctx *c)
 
     /* the read and its event in one round trip; the caller's role says whose data it is */
     dp_audit_event ev = {.resource_id = c->who->user_id,
-                         .client_id = strcmp(c->who->role, "client") == 0 ? c->who->user_id
-                                                                          : NULL,
+                         .client_id = strcmp(c->who->role, "client") == 0 ? c->who->user_id : NULL,
                          .outcome = DP_OUTCOME_SUCCESS};
 
     if ((e = dp_audited(c, &ev, DPQ_USER_BY_ID, &user, DP_ARGS(c->who->user_id)))) return e;
@@ -265,21 +270,26 @@ static dp_error *read_prefs(apr_pool_t *p, json_t *body, const char **out)
         return NULL;
     }
     if (!json_is_object(np)) {
-        return dp_error_field(p, "notificationPrefs", "notificationPrefs must be an object "
-                                                      "{reminders, messages, appointments}.");
+        return dp_error_field(p, "notificationPrefs",
+                              "notificationPrefs must be an object "
+                              "{reminders, messages, appointments}.");
     }
     given = dp_json_own(p, json_object());
-    json_object_foreach(np, key, v) {
+    json_object_foreach(np, key, v)
+    {
         int known = 0;
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
             known |= strcmp(key, keys[i]) == 0;
         }
         if (!known || !json_is_boolean(v)) {
             const char *field = apr_pstrcat(p, "notificationPrefs.", key, NULL);
-            return dp_error_field(p, field, known ? apr_pstrcat(p, field, " must be true or "
-                                                                "false.", NULL)
-                                                  : "Only reminders, messages and appointments "
-                                                    "can be turned off.");
+            return dp_error_field(p, field,
+                                  known ? apr_pstrcat(p, field,
+                                                      " must be true or "
+                                                      "false.",
+                                                      NULL)
+                                        : "Only reminders, messages and appointments "
+                                          "can be turned off.");
         }
         json_object_set(given, key, v);
     }
@@ -356,8 +366,7 @@ static const char *google_name(apr_pool_t *p, const char *name, const char *emai
  * address through a link only its owner receives; otherwise (unverified, or claimed through
  * an invitation whose link the provider saw too) Google's verified owner takes the account
  * over from whoever holds it (password gone, every token revoked, open mailed links dead). */
-static dp_error *google_link(dp_ctx *c, dp_db *db, const dp_google_identity *g,
-                             dp_rows **user)
+static dp_error *google_link(dp_ctx *c, dp_db *db, const dp_google_identity *g, dp_rows **user)
 {
     apr_pool_t *p = c->r->pool;
     const char *id = dp_rows_get(*user, 0, "id"), *via;
@@ -378,7 +387,8 @@ static dp_error *google_link(dp_ctx *c, dp_db *db, const dp_google_identity *g,
             ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, c->r,
                           "DP04012: account %s (address not proven by a mailed link) taken "
                           "over by the Google account that owns its address; its password "
-                          "and sessions are revoked", id);
+                          "and sessions are revoked",
+                          id);
             e = dp_db_exec(db, DPQ_EMAIL_TOKENS_RETIRE, NULL, DP_ARGS(id, NULL, NULL));
         }
     }
@@ -401,8 +411,9 @@ static dp_error *google_user(dp_ctx *c, dp_db *db, const dp_google_identity *g,
 
     *created = 0;
     if (!dp_valid_email(g->email)) {
-        return dp_error_field(p, "googleToken", "The Google account's email address cannot be "
-                                                "used for an account here.");
+        return dp_error_field(p, "googleToken",
+                              "The Google account's email address cannot be "
+                              "used for an account here.");
     }
     email = dp_email_normalize(p, g->email);
     if ((e = dp_db_select(db, DPQ_USER_BY_GOOGLE_SUB, user, DP_ARGS(g->sub)))) return e;
@@ -414,16 +425,17 @@ static dp_error *google_user(dp_ctx *c, dp_db *db, const dp_google_identity *g,
         return google_link(c, db, g, user);
     }
     if (user_type == NULL) {
-        return dp_error_field(p, "userType", "userType (provider or client) is required for "
-                                             "a new account.");
+        return dp_error_field(p, "userType",
+                              "userType (provider or client) is required for "
+                              "a new account.");
     }
     if ((e = dp_account_rate_check(c, db, "r:", c->cfg->register_limit))) return e;
     if (g->picture != NULL && dp_valid_url(g->picture)) {
         avatar = g->picture;
     }
-    if ((e = dp_db_select(db, DPQ_USER_INSERT_GOOGLE, &rows,
-                          DP_ARGS(email, google_name(p, g->name, email), user_type, g->sub,
-                                  avatar)))) {
+    if ((e = dp_db_select(
+             db, DPQ_USER_INSERT_GOOGLE, &rows,
+             DP_ARGS(email, google_name(p, g->name, email), user_type, g->sub, avatar)))) {
         return e;
     }
     if (rows->nrows == 0) { /* lost a race with another sign-in of the same email */
@@ -462,8 +474,8 @@ dp_error *dp_auth_google(dp_ctx *c)
                              "Google sign-in is not configured on this server.");
     }
     if ((e = dp_ctx_db(c, &db))) return e;
-    e = dp_google_id_verify(p, &c->cfg->google_id, token,
-                            (long long)apr_time_sec(apr_time_now()), &g, &reason);
+    e = dp_google_id_verify(p, &c->cfg->google_id, token, (long long)apr_time_sec(apr_time_now()),
+                            &g, &reason);
     if (e != NULL) {
         dp_error *ae;
         ap_log_rerror(APLOG_MARK, e->status == 502 ? APLOG_WARNING : APLOG_INFO, 0, c->r,
@@ -476,8 +488,10 @@ dp_error *dp_auth_google(dp_ctx *c)
     }
     {
         const char *id = dp_rows_get(user, 0, "id");
-        dp_audit_event ok = {.actor_id = id, .actor_type = dp_rows_get(user, 0, "user_type"),
-                             .resource_id = id, .client_id = dp_user_client_id(user),
+        dp_audit_event ok = {.actor_id = id,
+                             .actor_type = dp_rows_get(user, 0, "user_type"),
+                             .resource_id = id,
+                             .client_id = dp_user_client_id(user),
                              .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ok))) return e;
     }
@@ -490,15 +504,14 @@ dp_error *dp_auth_logout(dp_ctx *c)
 {
     const char *exp = apr_psprintf(c->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)c->who->exp);
     const char *client = strcmp(c->who->role, "client") == 0 ? c->who->user_id : NULL;
-    dp_audit_event ev = {.resource_id = c->who->user_id, .client_id = client,
-                         .outcome = DP_OUTCOME_SUCCESS};
+    dp_audit_event ev = {
+        .resource_id = c->who->user_id, .client_id = client, .outcome = DP_OUTCOME_SUCCESS};
     dp_db *db;
     dp_error *e;
 
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
-    if ((e = dp_db_exec(db, DPQ_TOKEN_REVOKE, NULL,
-                        DP_ARGS(c->who->jti, c->who->user_id, exp)))) {
+    if ((e = dp_db_exec(db, DPQ_TOKEN_REVOKE, NULL, DP_ARGS(c->who->jti, c->who->user_id, exp)))) {
         return e;
     }
     if ((e = dp_audit(c, &ev))) return e;

@@ -11,9 +11,9 @@
 
 #include <apr_strings.h>
 
-static const char *const days[] = {"monday", "tuesday", "wednesday", "thursday", "friday",
-                                   "saturday", "sunday"};
-#define NDAYS 7
+static const char *const days[] = {"monday", "tuesday",  "wednesday", "thursday",
+                                   "friday", "saturday", "sunday"};
+#define NDAYS        7
 #define DEFAULT_SLOT 60
 
 /* One day of the template, times as HH:MM (break NULL when there is none). */
@@ -86,16 +86,19 @@ dp_error *dp_avail_hours_get(dp_ctx *c)
 }
 
 /* A time field of a day: HH:MM or "9:00 AM" (answered as HH:MM); NULL when absent. */
-static dp_error *day_time(apr_pool_t *p, json_t *o, const char *day, const char *key,
-                          int required, const char **out)
+static dp_error *day_time(apr_pool_t *p, json_t *o, const char *day, const char *key, int required,
+                          const char **out)
 {
     const char *field = apr_pstrcat(p, day, ".", key, NULL), *v;
     dp_error *e;
 
     if ((e = dp_json_string(p, o, key, field, required, 16, &v))) return e;
     if (v != NULL && (*out = dp_time_normalize(p, v)) == NULL) {
-        return dp_error_field(p, field, apr_pstrcat(p, field, " must be HH:MM (24 h) or like "
-                                                    "9:00 AM.", NULL));
+        return dp_error_field(p, field,
+                              apr_pstrcat(p, field,
+                                          " must be HH:MM (24 h) or like "
+                                          "9:00 AM.",
+                                          NULL));
     }
     if (v == NULL) {
         *out = NULL;
@@ -111,9 +114,11 @@ static dp_error *read_day(apr_pool_t *p, json_t *body, const char *day, day_hour
     dp_error *e;
 
     if (!json_is_object(o)) {
-        return dp_error_field(p, day, apr_pstrcat(p, day, " must be an object {enabled, "
-                                                  "startTime, endTime, breakStart, breakEnd}.",
-                                                  NULL));
+        return dp_error_field(p, day,
+                              apr_pstrcat(p, day,
+                                          " must be an object {enabled, "
+                                          "startTime, endTime, breakStart, breakEnd}.",
+                                          NULL));
     }
     en = json_object_get(o, "enabled");
     if (!json_is_boolean(en)) {
@@ -186,8 +191,9 @@ dp_error *dp_avail_hours_put(dp_ctx *c)
     if (slot_v != NULL && !json_is_null(slot_v)) {
         if (!json_is_integer(slot_v) || json_integer_value(slot_v) < 15
             || json_integer_value(slot_v) > 240) {
-            return dp_error_field(p, "slotDuration", "slotDuration must be a whole number of "
-                                                     "minutes from 15 to 240.");
+            return dp_error_field(p, "slotDuration",
+                                  "slotDuration must be a whole number of "
+                                  "minutes from 15 to 240.");
         }
         slot = (int)json_integer_value(slot_v);
     }
@@ -294,8 +300,7 @@ dp_error *dp_avail_timeoff_delete(dp_ctx *c)
 static const char *twelve_hour(apr_pool_t *p, const char *hhmm)
 {
     int h = atoi(hhmm);
-    return apr_psprintf(p, "%02d:%s %s", h % 12 == 0 ? 12 : h % 12, hhmm + 3,
-                        h < 12 ? "AM" : "PM");
+    return apr_psprintf(p, "%02d:%s %s", h % 12 == 0 ? 12 : h % 12, hhmm + 3, h < 12 ? "AM" : "PM");
 }
 
 /* The open slots of a provider's day: {date, timeZone, slotDuration, slots: [{time,
@@ -304,8 +309,8 @@ static dp_error *slots_of(dp_ctx *c, const char *provider, const char *client)
 {
     apr_pool_t *p = c->r->pool;
     const char *date = c->params[0];
-    dp_audit_event ev = {.resource_id = provider, .client_id = client,
-                         .outcome = DP_OUTCOME_SUCCESS};
+    dp_audit_event ev = {
+        .resource_id = provider, .client_id = client, .outcome = DP_OUTCOME_SUCCESS};
     json_t *out, *arr;
     dp_rows *set, *rows;
     dp_db *db;
@@ -336,8 +341,8 @@ static dp_error *slots_of(dp_ctx *c, const char *provider, const char *client)
     }
     dp_json_set_str(out, "date", date);
     dp_json_set_str(out, "timeZone", dp_rows_get(set, 0, "time_zone"));
-    json_object_set_new(out, "slotDuration", json_integer(atoi(dp_rows_get(set, 0,
-                                                                            "slot_minutes"))));
+    json_object_set_new(out, "slotDuration",
+                        json_integer(atoi(dp_rows_get(set, 0, "slot_minutes"))));
     json_object_set_new(out, "slots", arr);
     dp_reply_json(c, 200, out);
     return NULL;
@@ -355,8 +360,9 @@ dp_error *dp_avail_slots_client(dp_ctx *c)
     if (c->who->provider_id == NULL) {
         dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_FAILURE};
         dp_error *e = dp_audit(c, &ev);
-        return e ? e : dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL,
-                                     "You are not linked to a provider yet.");
+        return e ? e
+                 : dp_error_make(c->r->pool, 404, DP_E_NOT_FOUND, NULL,
+                                 "You are not linked to a provider yet.");
     }
     return slots_of(c, c->who->provider_id, c->who->user_id);
 }

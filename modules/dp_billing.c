@@ -21,18 +21,27 @@ APLOG_USE_MODULE(docportal);
 
 /* 999,999.99: the largest card payment Stripe takes, within docs/api.md's 1,000,000.00, so
  * that every invoice can be paid */
-#define MAX_AMOUNT_CENTS 99999999LL
+#define MAX_AMOUNT_CENTS    99999999LL
 #define WEBHOOK_TOLERANCE_S 300
 
 static json_t *invoice_json(apr_pool_t *p, const dp_rows *rows, int i)
 {
     static const char *const strs[][2] = {
-        {"id", "id"}, {"client_id", "clientId"}, {"provider_id", "providerId"},
-        {"appointment_id", "appointmentId"}, {"client_name", "clientName"},
-        {"currency", "currency"}, {"date", "date"}, {"due_date", "dueDate"},
-        {"status", "status"}, {"description", "description"},
-        {"payment_method", "paymentMethod"}, {"transaction_id", "transactionId"},
-        {"paid_at", "paidAt"}, {"created_at", "createdAt"}, {"updated_at", "updatedAt"},
+        {"id",             "id"           },
+        {"client_id",      "clientId"     },
+        {"provider_id",    "providerId"   },
+        {"appointment_id", "appointmentId"},
+        {"client_name",    "clientName"   },
+        {"currency",       "currency"     },
+        {"date",           "date"         },
+        {"due_date",       "dueDate"      },
+        {"status",         "status"       },
+        {"description",    "description"  },
+        {"payment_method", "paymentMethod"},
+        {"transaction_id", "transactionId"},
+        {"paid_at",        "paidAt"       },
+        {"created_at",     "createdAt"    },
+        {"updated_at",     "updatedAt"    },
     };
     json_t *o = dp_json_own(p, json_object());
     const char *cents = dp_rows_get(rows, i, "amount_cents");
@@ -72,8 +81,8 @@ dp_error *dp_billing_invoices(dp_ctx *c)
     status = status_filter(c, &e);
     if (e != NULL) return e;
     if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, provider ? DPQ_INVOICES_OF_PROVIDER : DPQ_INVOICES_OF_CLIENT,
-                          &rows, DP_ARGS(c->who->user_id, status, status)))) {
+    if ((e = dp_db_select(db, provider ? DPQ_INVOICES_OF_PROVIDER : DPQ_INVOICES_OF_CLIENT, &rows,
+                          DP_ARGS(c->who->user_id, status, status)))) {
         return e;
     }
     if ((e = dp_audit(c, &ev))) return e;
@@ -91,8 +100,9 @@ static dp_error *read_amount(apr_pool_t *p, json_t *obj, long long *cents)
     if (e != NULL) return e;
     /* Stripe charges cards from 0.50 (USD and most currencies): less cannot be paid online */
     if (!present || *cents < 50 || *cents > MAX_AMOUNT_CENTS) {
-        return dp_error_field(p, "amount", "amount must be from 0.50 to 999,999.99 with at "
-                                           "most 2 decimals.");
+        return dp_error_field(p, "amount",
+                              "amount must be from 0.50 to 999,999.99 with at "
+                              "most 2 decimals.");
     }
     return NULL;
 }
@@ -134,13 +144,14 @@ dp_error *dp_billing_invoice_create(dp_ctx *c)
         return e;
     }
     if (chk->nrows == 0 || strcmp(dp_rows_get(chk, 0, "appointment_ok"), "t") != 0) {
-        dp_audit_event ev = {.resource_id = appt, .client_id = chk->nrows ? client : NULL,
+        dp_audit_event ev = {.resource_id = appt,
+                             .client_id = chk->nrows ? client : NULL,
                              .outcome = DP_OUTCOME_DENIED};
         if ((e = dp_audit(c, &ev))) return e;
         return chk->nrows == 0
-                   ? dp_error_make(p, 404, DP_E_NOT_FOUND, "clientId", "No such client.")
-                   : dp_error_make(p, 404, DP_E_NOT_FOUND, "appointmentId",
-                                   "No such appointment of this client.");
+            ? dp_error_make(p, 404, DP_E_NOT_FOUND, "clientId", "No such client.")
+            : dp_error_make(p, 404, DP_E_NOT_FOUND, "appointmentId",
+                            "No such appointment of this client.");
     }
     if (due == NULL) {
         due = dp_rows_get(chk, 0, "default_due");
@@ -157,12 +168,11 @@ dp_error *dp_billing_invoice_create(dp_ctx *c)
     }
     id = dp_rows_get(rows, 0, "id");
     {
-        dp_audit_event ev = {.resource_id = id, .client_id = client,
-                             .outcome = DP_OUTCOME_SUCCESS};
+        dp_audit_event ev = {.resource_id = id, .client_id = client, .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audit(c, &ev))) return e;
     }
-    if ((e = dp_db_select(db, DPQ_INVOICE_GET, &rows, DP_ARGS(id, c->who->user_id,
-                                                              c->who->user_id)))) {
+    if ((e = dp_db_select(db, DPQ_INVOICE_GET, &rows,
+                          DP_ARGS(id, c->who->user_id, c->who->user_id)))) {
         return e;
     }
     if ((e = dp_db_commit(db))) return e;
@@ -192,8 +202,9 @@ static dp_error *read_payment_method(apr_pool_t *p, json_t *body, const char **p
     if (e == NULL) {
         for (const char *s = *pm; *s; s++) {
             if (!apr_isalnum(*s) && *s != '_') {
-                return dp_error_field(p, "paymentMethod", "paymentMethod is not a Stripe "
-                                                          "payment method or card token.");
+                return dp_error_field(p, "paymentMethod",
+                                      "paymentMethod is not a Stripe "
+                                      "payment method or card token.");
             }
         }
     }
@@ -228,12 +239,13 @@ dp_error *dp_billing_pay(dp_ctx *c)
     }
     if (rows->nrows == 0) {
         ev.outcome = DP_OUTCOME_DENIED;
-        return dp_audit_refusal(c, db, &ev, dp_error_make(p, 404, DP_E_NOT_FOUND, "invoiceId",
-                                                          "No such invoice."));
+        return dp_audit_refusal(
+            c, db, &ev, dp_error_make(p, 404, DP_E_NOT_FOUND, "invoiceId", "No such invoice."));
     }
     if (strcmp(dp_rows_get(rows, 0, "status"), "paid") == 0) {
-        return dp_audit_refusal(c, db, &ev, dp_error_make(p, 409, DP_E_ALREADY_PAID, NULL,
-                                                          "This invoice is already paid."));
+        return dp_audit_refusal(
+            c, db, &ev,
+            dp_error_make(p, 409, DP_E_ALREADY_PAID, NULL, "This invoice is already paid."));
     }
     if (c->cfg->stripe.secret_key == NULL) {
         return dp_audit_refusal(c, db, &ev, payments_off(p));
@@ -247,8 +259,8 @@ dp_error *dp_billing_pay(dp_ctx *c)
     {
         /* same invoice + same card: Stripe replays its first answer instead of charging again */
         const char *basis = apr_pstrcat(p, invoice, ":", pm, NULL);
-        req.idempotency_key = apr_pstrcat(p, "dp-inv-", dp_sha256_hex(p, basis, strlen(basis)),
-                                          NULL);
+        req.idempotency_key =
+            apr_pstrcat(p, "dp-inv-", dp_sha256_hex(p, basis, strlen(basis)), NULL);
     }
     if ((e = dp_stripe_pay(p, &c->cfg->stripe, &req, &res))) {
         if (e->status < 500) {
@@ -256,9 +268,10 @@ dp_error *dp_billing_pay(dp_ctx *c)
         }
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
                       "DP07001: Stripe payment for invoice %s failed: %s", invoice, e->detail);
-        return dp_audit_refusal(c, db, &ev, dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
-                                                          "The payment service is unavailable; "
-                                                          "you were not charged. Try again."));
+        return dp_audit_refusal(c, db, &ev,
+                                dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
+                                              "The payment service is unavailable; "
+                                              "you were not charged. Try again."));
     }
     out = dp_json_own(p, json_object());
     switch (res.kind) {
@@ -275,16 +288,17 @@ dp_error *dp_billing_pay(dp_ctx *c)
         dp_reply_json(c, 200, out);
         return NULL;
     case DP_STRIPE_DECLINED:
-        return dp_audit_refusal(c, db, &ev, dp_error_make(p, 402, DP_E_CARD_DECLINED, NULL,
-                                                          "%s", res.decline_message
-                                                                    ? res.decline_message
-                                                                    : "The card was declined."));
+        return dp_audit_refusal(
+            c, db, &ev,
+            dp_error_make(p, 402, DP_E_CARD_DECLINED, NULL, "%s",
+                          res.decline_message ? res.decline_message : "The card was declined."));
     default:
         /* requires_action (3-D Secure) or still processing: the webhook settles it later */
         if ((e = dp_audit(c, &ev))) return e;
         if ((e = dp_db_commit(db))) return e;
         json_object_set_new(out, "success", json_false());
-        json_object_set_new(out, "requiresAction", json_boolean(res.kind == DP_STRIPE_REQUIRES_ACTION));
+        json_object_set_new(out, "requiresAction",
+                            json_boolean(res.kind == DP_STRIPE_REQUIRES_ACTION));
         dp_json_set_str(out, "clientSecret", res.client_secret);
         dp_json_set_str(out, "transactionId", res.intent_id);
         dp_reply_json(c, 200, out);
@@ -325,9 +339,9 @@ dp_error *dp_billing_intent(dp_ctx *c)
     }
     else {
         const char *key = dp_uuid_new(p);
-        e = key ? dp_stripe_intent(p, &c->cfg->stripe, cents, c->cfg->currency, key, &secret,
-                                   &intent)
-                : dp_error_internal(p);
+        e = key
+            ? dp_stripe_intent(p, &c->cfg->stripe, cents, c->cfg->currency, key, &secret, &intent)
+            : dp_error_internal(p);
     }
     ev.resource_id = intent;
     ev.outcome = e == NULL ? DP_OUTCOME_SUCCESS : DP_OUTCOME_FAILURE;
@@ -361,8 +375,9 @@ static dp_error *bad_signature(dp_ctx *c, const char *why)
     dp_audit_event ev = {.actor_type = "anonymous", .outcome = DP_OUTCOME_DENIED};
     dp_error *e = dp_audit(c, &ev);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r, "DP07003: webhook refused (%s)", why);
-    return e ? e : dp_error_make(c->r->pool, 400, DP_E_INVALID_SIGNATURE, NULL,
-                                 "The Stripe-Signature header does not verify.");
+    return e ? e
+             : dp_error_make(c->r->pool, 400, DP_E_INVALID_SIGNATURE, NULL,
+                             "The Stripe-Signature header does not verify.");
 }
 
 /* POST /api/billing/webhook: public, authenticated by Stripe's signature. Each event id is
@@ -406,17 +421,18 @@ dp_error *dp_billing_webhook(dp_ctx *c)
     ev.resource_id = event.invoice_id;
     if (strcmp(event.type, "payment_intent.succeeded") == 0 && event.invoice_id != NULL
         && dp_uuid_valid(event.invoice_id)) {
-        if ((e = dp_db_select(db, DPQ_INVOICE_SETTLE_WEBHOOK, &rows,
-                              DP_ARGS(event.payment_method, event.intent_id, event.invoice_id,
-                                      apr_psprintf(p, "%" APR_INT64_T_FMT,
-                                                   (apr_int64_t)event.amount_received),
-                                      event.currency)))) {
+        if ((e = dp_db_select(
+                 db, DPQ_INVOICE_SETTLE_WEBHOOK, &rows,
+                 DP_ARGS(event.payment_method, event.intent_id, event.invoice_id,
+                         apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)event.amount_received),
+                         event.currency)))) {
             return e;
         }
         if (rows->nrows == 0) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r,
                           "DP07004: event %s settles nothing (invoice %s already paid, or "
-                          "amount/currency differ)", event.id, event.invoice_id);
+                          "amount/currency differ)",
+                          event.id, event.invoice_id);
         }
         ev.client_id = rows->nrows ? dp_rows_get(rows, 0, "client_id") : NULL;
     }

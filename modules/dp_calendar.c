@@ -43,8 +43,7 @@ dp_error *dp_calendar_feed_create(dp_ctx *c)
         return dp_error_internal(p);
     }
     hash = dp_sha256_hex(p, token, FEED_TOKEN_HEX);
-    if ((e = dp_audited(c, &ev, DPQ_CALENDAR_FEED_SET, &rows,
-                        DP_ARGS(hash, c->who->user_id)))) {
+    if ((e = dp_audited(c, &ev, DPQ_CALENDAR_FEED_SET, &rows, DP_ARGS(hash, c->who->user_id)))) {
         return e;
     }
     if (rows->nrows != 1) { /* the account was removed after the request was authenticated */
@@ -52,7 +51,8 @@ dp_error *dp_calendar_feed_create(dp_ctx *c)
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r,
                   "DP15101: calendar feed of provider %s has a new link; any earlier one is "
-                  "revoked", c->who->user_id);
+                  "revoked",
+                  c->who->user_id);
     out = dp_json_own(p, json_object());
     json_object_set_new(out, "url",
                         json_string(apr_pstrcat(p, dp_outbox_public_base(c), "/api/calendar/",
@@ -69,8 +69,7 @@ dp_error *dp_calendar_feed_delete(dp_ctx *c)
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_audited(c, &ev, DPQ_CALENDAR_FEED_DELETE, &rows,
-                        DP_ARGS(c->who->user_id)))) {
+    if ((e = dp_audited(c, &ev, DPQ_CALENDAR_FEED_DELETE, &rows, DP_ARGS(c->who->user_id)))) {
         return e;
     }
     if (rows->nrows > 0) {
@@ -153,8 +152,7 @@ static const char *feed_document(dp_ctx *c, const dp_rows *rows, apr_size_t *len
         dp_ics_time(w, "DTEND", num(rows, i, c_ends));
         dp_ics_int(w, "SEQUENCE", num(rows, i, c_seq));
         dp_ics_prop(w, "STATUS",
-                    status != NULL && strcmp(status, "confirmed") == 0 ? "CONFIRMED"
-                                                                        : "TENTATIVE");
+                    status != NULL && strcmp(status, "confirmed") == 0 ? "CONFIRMED" : "TENTATIVE");
         dp_ics_text(w, "SUMMARY",
                     initials != NULL ? apr_pstrcat(p, "Session: ", initials, NULL) : "Session");
         dp_ics_prop(w, "CLASS", "PRIVATE");
@@ -185,16 +183,15 @@ dp_error *dp_calendar_feed_get(dp_ctx *c)
     dp_error *e;
 
     if ((e = dp_ctx_db(c, &db))) return e;
-    if (hash != NULL
-        && (e = dp_db_select(db, DPQ_CALENDAR_FEED_EVENTS, &rows, DP_ARGS(hash)))) {
+    if (hash != NULL && (e = dp_db_select(db, DPQ_CALENDAR_FEED_EVENTS, &rows, DP_ARGS(hash)))) {
         return e;
     }
     if (rows == NULL || rows->nrows == 0) {
         return (e = dp_audit(c, &refused)) != NULL
-                   ? e
-                   : dp_error_make(r->pool, 404, DP_E_NOT_FOUND, NULL,
-                                   "No such calendar feed: the link is unknown or was "
-                                   "replaced or turned off.");
+            ? e
+            : dp_error_make(r->pool, 404, DP_E_NOT_FOUND, NULL,
+                            "No such calendar feed: the link is unknown or was "
+                            "replaced or turned off.");
     }
     ev.actor_id = ev.resource_id = dp_rows_get(rows, 0, "provider_id");
     if ((e = dp_audit(c, &ev))) return e;

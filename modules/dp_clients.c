@@ -69,9 +69,9 @@ dp_error *dp_clients_create(dp_ctx *c)
     if ((e = dp_db_begin(db))) return e;
     if ((e = dp_db_select(db, DPQ_CLIENT_INSERT, &rows,
                           DP_ARGS(email, pr.value[DP_PF_NAME], pr.value[DP_PF_PHONE],
-                                  pr.value[DP_PF_AVATAR], pr.value[DP_PF_DATE_OF_BIRTH], pr.value[DP_PF_ADDRESS],
-                                  pr.value[DP_PF_INSURANCE], c->who->user_id,
-                                  pr.value[DP_PF_EMERGENCY])))) {
+                                  pr.value[DP_PF_AVATAR], pr.value[DP_PF_DATE_OF_BIRTH],
+                                  pr.value[DP_PF_ADDRESS], pr.value[DP_PF_INSURANCE],
+                                  c->who->user_id, pr.value[DP_PF_EMERGENCY])))) {
         return e;
     }
     if (rows->nrows == 0) {
@@ -104,9 +104,14 @@ dp_error *dp_client_provider(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     static const char *const strs[][2] = {
-        {"id", "id"}, {"name", "name"}, {"email", "email"}, {"phone", "phone"},
-        {"avatar", "avatar"}, {"specialty", "specialty"}, {"bio", "bio"},
-        {"time_zone", "timeZone"},
+        {"id",        "id"       },
+        {"name",      "name"     },
+        {"email",     "email"    },
+        {"phone",     "phone"    },
+        {"avatar",    "avatar"   },
+        {"specialty", "specialty"},
+        {"bio",       "bio"      },
+        {"time_zone", "timeZone" },
     };
     const char *rate;
     dp_rows *rows = NULL;
@@ -120,7 +125,8 @@ dp_error *dp_client_provider(dp_ctx *c)
         return e;
     }
     {
-        dp_audit_event ev = {.resource_id = c->who->provider_id, .client_id = c->who->user_id,
+        dp_audit_event ev = {.resource_id = c->who->provider_id,
+                             .client_id = c->who->user_id,
                              .outcome = rows != NULL && rows->nrows > 0 ? DP_OUTCOME_SUCCESS
                                                                         : DP_OUTCOME_FAILURE};
         if ((e = dp_audit(c, &ev))) return e;

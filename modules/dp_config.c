@@ -43,11 +43,11 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
  * numbers only dp_config_finish fills in. A field that one directive sets together with
  * another (a key's length and origin, the age of DocPortalMailRetry) follows that one. The
  * comparisons make a macro used on the wrong kind of field fail the build. */
-#define MERGE_PTR(f)            (c->f = add->f != NULL ? add->f : base->f)
-#define MERGE_INT(f)            (c->f = add->f != -1 ? add->f : base->f)
-#define MERGE_NUM(f)            (c->f = add->f > 0 ? add->f : base->f)
-#define MERGE_PTR_WITH(f, key)  (c->f = add->key != NULL ? add->f : base->f)
-#define MERGE_INT_WITH(f, key)  (c->f = add->key != -1 ? add->f : base->f)
+#define MERGE_PTR(f)           (c->f = add->f != NULL ? add->f : base->f)
+#define MERGE_INT(f)           (c->f = add->f != -1 ? add->f : base->f)
+#define MERGE_NUM(f)           (c->f = add->f > 0 ? add->f : base->f)
+#define MERGE_PTR_WITH(f, key) (c->f = add->key != NULL ? add->f : base->f)
+#define MERGE_INT_WITH(f, key) (c->f = add->key != -1 ? add->f : base->f)
 
 void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
 {
@@ -173,8 +173,7 @@ static const char *read_secret_file(cmd_parms *cmd, const char *arg, apr_off_t m
     rv = apr_file_read_full(f, buf, len, &len);
     apr_file_close(f);
     if (rv != APR_SUCCESS && rv != APR_EOF) {
-        return apr_psprintf(cmd->pool, "%s: reading '%s' failed (%pm)", cmd->cmd->name, path,
-                            &rv);
+        return apr_psprintf(cmd->pool, "%s: reading '%s' failed (%pm)", cmd->cmd->name, path, &rv);
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
         len--; /* a trailing newline from echo/openssl is not part of the secret */
@@ -196,8 +195,10 @@ static const char *read_key_file(cmd_parms *cmd, const char *arg, const unsigned
     const char *err = read_secret_file(cmd, arg, 4096, &path, &buf, len);
 
     if (err != NULL) {
-        return apr_pstrcat(cmd->pool, err, "; create it with 'openssl rand -hex 32 > FILE' "
-                           "and chmod 600", NULL);
+        return apr_pstrcat(cmd->pool, err,
+                           "; create it with 'openssl rand -hex 32 > FILE' "
+                           "and chmod 600",
+                           NULL);
     }
     *key = (const unsigned char *)buf;
     *origin = apr_pstrcat(cmd->pool, cmd->cmd->name, " ", path, NULL);
@@ -234,8 +235,8 @@ static const char *set_message_key(cmd_parms *cmd, void *d, const char *id, cons
     (void)d;
 
     if (flag != NULL && strcasecmp(flag, "current") != 0) {
-        return apr_psprintf(cmd->pool, "%s: third word must be 'current', not '%s'",
-                            cmd->cmd->name, flag);
+        return apr_psprintf(cmd->pool, "%s: third word must be 'current', not '%s'", cmd->cmd->name,
+                            flag);
     }
     if (strncmp(spec, "file:", 5) == 0) {
         const char *path = ap_server_root_relative(cmd->temp_pool, spec + 5);
@@ -278,8 +279,7 @@ static const char *set_secret_file(cmd_parms *cmd, void *d, const char *arg)
 static const char *set_currency(cmd_parms *cmd, void *d, const char *arg)
 {
     (void)d;
-    if (strlen(arg) != 3 || !apr_isalpha(arg[0]) || !apr_isalpha(arg[1])
-        || !apr_isalpha(arg[2])) {
+    if (strlen(arg) != 3 || !apr_isalpha(arg[0]) || !apr_isalpha(arg[1]) || !apr_isalpha(arg[2])) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a three-letter ISO 4217 code",
                             cmd->cmd->name, arg);
     }
@@ -340,8 +340,7 @@ typedef struct int_rule {
 
 static const int_rule token_hours_rule = {APR_OFFSETOF(dp_config, token_hours), 1, 24 * 30};
 static const int_rule bcrypt_cost_rule = {APR_OFFSETOF(dp_config, bcrypt_cost), 4, 31};
-static const int_rule max_body_rule = {APR_OFFSETOF(dp_config, max_body), 1024,
-                                       64L * 1024 * 1024};
+static const int_rule max_body_rule = {APR_OFFSETOF(dp_config, max_body), 1024, 64L * 1024 * 1024};
 
 static const char *set_int(cmd_parms *cmd, void *d, const char *arg)
 {
@@ -368,11 +367,13 @@ static const char *set_cors_origin(cmd_parms *cmd, void *d, const char *arg)
     apr_size_t len = strlen(arg);
     (void)d;
     if (strcmp(arg, "*") == 0) {
-        return apr_psprintf(cmd->pool, "%s: '*' is not allowed for an API holding health "
-                            "data; name the front end's origin", cmd->cmd->name);
+        return apr_psprintf(cmd->pool,
+                            "%s: '*' is not allowed for an API holding health "
+                            "data; name the front end's origin",
+                            cmd->cmd->name);
     }
-    if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0)
-        || arg[len - 1] == '/' || strchr(arg, ' ') != NULL) {
+    if ((strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) || arg[len - 1] == '/'
+        || strchr(arg, ' ') != NULL) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not an origin like https://app.example.com",
                             cmd->cmd->name, arg);
     }
@@ -390,7 +391,8 @@ static const char *set_hsts(cmd_parms *cmd, void *d, const char *arg)
     }
     if (strncasecmp(arg, "max-age=", 8) != 0 || !apr_isdigit(arg[8])
         || strpbrk(arg, "\r\n") != NULL) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a Strict-Transport-Security value "
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a Strict-Transport-Security value "
                             "like \"max-age=31536000; includeSubDomains\" (or Off)",
                             cmd->cmd->name, arg);
     }
@@ -401,8 +403,8 @@ static const char *set_hsts(cmd_parms *cmd, void *d, const char *arg)
 /* ---- sessions and lockout */
 
 /* DocPortalLockout[IP] FAILURES WINDOW_SECONDS LOCK_SECONDS; cmd->info: the rule's offset */
-static const char *set_lockout(cmd_parms *cmd, void *d, const char *failures,
-                               const char *window, const char *lock)
+static const char *set_lockout(cmd_parms *cmd, void *d, const char *failures, const char *window,
+                               const char *lock)
 {
     dp_lockout_rule *rule = (dp_lockout_rule *)((char *)cmd_cfg(cmd) + (size_t)cmd->info);
     long f = 0, w = 0, l = 0;
@@ -426,9 +428,10 @@ static const char *set_idle_timeout(cmd_parms *cmd, void *d, const char *arg)
     const char *err = parse_int(cmd, arg, 0, 30L * 86400, &v);
     (void)d;
     if (err == NULL && v != 0 && v < DP_IDLE_TIMEOUT_MIN) {
-        err = apr_psprintf(cmd->pool, "%s: %ld is below %d seconds (last use is recorded once "
-                           "a minute); use 0 to turn it off", cmd->cmd->name, v,
-                           DP_IDLE_TIMEOUT_MIN);
+        err = apr_psprintf(cmd->pool,
+                           "%s: %ld is below %d seconds (last use is recorded once "
+                           "a minute); use 0 to turn it off",
+                           cmd->cmd->name, v, DP_IDLE_TIMEOUT_MIN);
     }
     if (err == NULL) {
         cmd_cfg(cmd)->idle_timeout = (int)v;
@@ -443,8 +446,8 @@ static const char *set_audit_key_file(cmd_parms *cmd, void *d, const char *arg)
     dp_config *c = cmd_cfg(cmd);
     const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
     (void)d;
-    return err ? err : read_key_file(cmd, arg, &c->audit_key, &c->audit_key_len,
-                                     &c->audit_key_origin);
+    return err ? err
+               : read_key_file(cmd, arg, &c->audit_key, &c->audit_key_len, &c->audit_key_origin);
 }
 
 static const int_rule audit_seal_rule = {APR_OFFSETOF(dp_config, audit_seal_interval), 1, 3600};
@@ -483,8 +486,10 @@ static const char *set_mail_from(cmd_parms *cmd, void *d, const char *arg)
     const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
     (void)d;
     if (err == NULL && dp_mail_from_address(cmd->temp_pool, arg) == NULL) {
-        err = apr_psprintf(cmd->pool, "%s: '%s' is not an address like no-reply@example.com "
-                           "or \"Practice Name <no-reply@example.com>\"", cmd->cmd->name, arg);
+        err = apr_psprintf(cmd->pool,
+                           "%s: '%s' is not an address like no-reply@example.com "
+                           "or \"Practice Name <no-reply@example.com>\"",
+                           cmd->cmd->name, arg);
     }
     if (err == NULL) {
         cmd_cfg(cmd)->mail_from = arg;
@@ -528,8 +533,7 @@ static const char *set_mail_retry(cmd_parms *cmd, void *d, const char *tries, co
     return err;
 }
 
-static const int_rule register_limit_rule = {APR_OFFSETOF(dp_config, register_limit), 1,
-                                             1000000};
+static const int_rule register_limit_rule = {APR_OFFSETOF(dp_config, register_limit), 1, 1000000};
 static const int_rule reset_limit_rule = {APR_OFFSETOF(dp_config, reset_limit), 1, 1000000};
 static const int_rule min_notice_rule = {APR_OFFSETOF(dp_config, min_notice), 0, 30L * 1440};
 static const int_rule max_pending_rule = {APR_OFFSETOF(dp_config, max_pending), 1, 100000};
@@ -585,39 +589,40 @@ const command_rec dp_config_cmds[] = {
                   "File holding the Stripe secret key (sk_...); unset: payments are off"),
     AP_INIT_TAKE1(DP_DIR_STRIPE_PUBLIC, set_publishable, NULL, RSRC_CONF,
                   "Stripe publishable key (pk_...) handed to Stripe.js"),
-    AP_INIT_TAKE1(DP_DIR_STRIPE_API_BASE, set_url,
-                  (void *)APR_OFFSETOF(dp_config, stripe.api_base), RSRC_CONF,
-                  "Stripe API base URL (default https://api.stripe.com)"),
+    AP_INIT_TAKE1(DP_DIR_STRIPE_API_BASE, set_url, (void *)APR_OFFSETOF(dp_config, stripe.api_base),
+                  RSRC_CONF, "Stripe API base URL (default https://api.stripe.com)"),
     AP_INIT_TAKE1(DP_DIR_STRIPE_HOOK_FILE, set_secret_file,
                   (void *)APR_OFFSETOF(dp_config, stripe_webhook_secret), RSRC_CONF,
                   "File holding the Stripe webhook signing secret (whsec_...)"),
     AP_INIT_TAKE1(DP_DIR_JITSI_BASE, set_url, (void *)APR_OFFSETOF(dp_config, jitsi_base),
                   RSRC_CONF, "Jitsi Meet server for video rooms (default https://meet.jit.si)"),
     AP_INIT_TAKE1(DP_DIR_PUBLIC_URL, set_url, (void *)APR_OFFSETOF(dp_config, public_url),
-                  RSRC_CONF, "The portal's base URL, used in every mailed link (default: this server)"),
+                  RSRC_CONF,
+                  "The portal's base URL, used in every mailed link (default: this server)"),
     AP_INIT_TAKE1(DP_DIR_GOOGLE_KEY_FILE, set_google_key_file, NULL, RSRC_CONF,
                   "Google service-account key (JSON) for Meet links; unset: Jitsi rooms"),
-    AP_INIT_TAKE1(DP_DIR_GOOGLE_API_BASE, set_url,
-                  (void *)APR_OFFSETOF(dp_config, google.api_base), RSRC_CONF,
-                  "Google API base URL (default https://www.googleapis.com)"),
-    AP_INIT_TAKE1(DP_DIR_GOOGLE_TOKEN, set_url,
-                  (void *)APR_OFFSETOF(dp_config, google.token_url), RSRC_CONF,
-                  "Google OAuth token URL (default: the key file's token_uri)"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_API_BASE, set_url, (void *)APR_OFFSETOF(dp_config, google.api_base),
+                  RSRC_CONF, "Google API base URL (default https://www.googleapis.com)"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_TOKEN, set_url, (void *)APR_OFFSETOF(dp_config, google.token_url),
+                  RSRC_CONF, "Google OAuth token URL (default: the key file's token_uri)"),
     /* transport */
-    AP_INIT_FLAG(DP_DIR_TRUST_FWD_PROTO, set_flag, (void *)APR_OFFSETOF(dp_config, trust_forwarded_proto),
-                 RSRC_CONF, "Treat X-Forwarded-Proto: https from a TLS-terminating proxy as TLS "
+    AP_INIT_FLAG(DP_DIR_TRUST_FWD_PROTO, set_flag,
+                 (void *)APR_OFFSETOF(dp_config, trust_forwarded_proto), RSRC_CONF,
+                 "Treat X-Forwarded-Proto: https from a TLS-terminating proxy as TLS "
                  "(default Off)"),
     AP_INIT_TAKE1(DP_DIR_HSTS, set_hsts, NULL, RSRC_CONF,
                   "Strict-Transport-Security value on TLS answers (default max-age=31536000), "
                   "or Off"),
     /* sessions and lockout */
     AP_INIT_FLAG(DP_DIR_COOKIE_SESSIONS, set_flag, (void *)APR_OFFSETOF(dp_config, cookie_sessions),
-                 RSRC_CONF, "Also hand out sessions as HttpOnly cookies with a CSRF token (default Off)"),
-    AP_INIT_TAKE3(DP_DIR_LOCKOUT, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout),
-                  RSRC_CONF, "FAILURES WINDOW LOCK: that many failed sign-ins for one email "
+                 RSRC_CONF,
+                 "Also hand out sessions as HttpOnly cookies with a CSRF token (default Off)"),
+    AP_INIT_TAKE3(DP_DIR_LOCKOUT, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout), RSRC_CONF,
+                  "FAILURES WINDOW LOCK: that many failed sign-ins for one email "
                   "within WINDOW seconds lock it for LOCK seconds (default 5 900 900)"),
     AP_INIT_TAKE3(DP_DIR_LOCKOUT_IP, set_lockout, (void *)APR_OFFSETOF(dp_config, lockout_ip),
-                  RSRC_CONF, "FAILURES WINDOW LOCK: the same per client address "
+                  RSRC_CONF,
+                  "FAILURES WINDOW LOCK: the same per client address "
                   "(default 50 900 900)"),
     AP_INIT_TAKE1(DP_DIR_IDLE_TIMEOUT, set_idle_timeout, NULL, RSRC_CONF,
                   "Refuse a session unused for this many seconds (0: off, the default; "
@@ -626,8 +631,7 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_AUDIT_KEY_FILE, set_audit_key_file, NULL, RSRC_CONF,
                   "File holding the HMAC key that seals the audit trail (at least 32 bytes)"),
     AP_INIT_TAKE1(DP_DIR_AUDIT_SEAL_EVERY, set_audit_seal_interval, (void *)&audit_seal_rule,
-                  RSRC_CONF,
-                  "Seconds between two runs of the audit sealer, 1..3600 (default 5)"),
+                  RSRC_CONF, "Seconds between two runs of the audit sealer, 1..3600 (default 5)"),
     /* accounts and mail */
     AP_INIT_TAKE1(DP_DIR_SMTP_URL, set_smtp_url, NULL, RSRC_CONF,
                   "smtps://host[:port], or smtp://host[:port] (STARTTLS required except on "
@@ -642,8 +646,8 @@ const command_rec dp_config_cmds[] = {
                   "From of every mail: addr or \"Name <addr>\""),
     AP_INIT_TAKE1(DP_DIR_MAIL_DIR, set_mail_dir, NULL, RSRC_CONF,
                   "Without an SMTP URL: directory each mail is written to as a file"),
-    AP_INIT_TAKE1(DP_DIR_MAIL_INTERVAL, set_mail_interval, (void *)&mail_interval_rule,
-                  RSRC_CONF, "Seconds between two delivery passes, 1..3600 (default 5)"),
+    AP_INIT_TAKE1(DP_DIR_MAIL_INTERVAL, set_mail_interval, (void *)&mail_interval_rule, RSRC_CONF,
+                  "Seconds between two delivery passes, 1..3600 (default 5)"),
     AP_INIT_TAKE2(DP_DIR_MAIL_RETRY, set_mail_retry, NULL, RSRC_CONF,
                   "Attempts and age in seconds after which a mail is given up (default 10 "
                   "172800)"),
@@ -665,8 +669,7 @@ const command_rec dp_config_cmds[] = {
                   "Days ahead a client may book (default 180)"),
     AP_INIT_TAKE1(DP_DIR_REMINDER_LEAD, set_reminder_lead, (void *)&reminder_rule, RSRC_CONF,
                   "Hours before a confirmed session its client is reminded, 1..720 (default 24)"),
-    {NULL}
-};
+    {NULL}};
 
 const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
 {
@@ -691,17 +694,19 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->lockout_ip.failures == -1) c->lockout_ip = (dp_lockout_rule)DP_DEFAULT_LOCKOUT_IP;
 
     if (c->jwt_secret == NULL) {
-        return apr_psprintf(p, "no JWT secret is configured: set %s to a file holding at "
+        return apr_psprintf(p,
+                            "no JWT secret is configured: set %s to a file holding at "
                             "least %d random bytes (openssl rand -hex 32 > FILE; chmod 600 "
-                            "FILE)", DP_DIR_JWT_SECRET_FILE, DP_JWT_MIN_KEY);
+                            "FILE)",
+                            DP_DIR_JWT_SECRET_FILE, DP_JWT_MIN_KEY);
     }
     if (c->jwt_secret_len < DP_JWT_MIN_KEY) {
         return apr_psprintf(p, "the JWT secret from %s is %lu bytes; at least %d are needed",
-                            c->jwt_secret_origin, (unsigned long)c->jwt_secret_len,
-                            DP_JWT_MIN_KEY);
+                            c->jwt_secret_origin, (unsigned long)c->jwt_secret_len, DP_JWT_MIN_KEY);
     }
     if (c->message_keys == NULL || dp_keyring_count(c->message_keys) == 0) {
-        return apr_psprintf(p, "no %s is configured: messages are encrypted at rest; add "
+        return apr_psprintf(p,
+                            "no %s is configured: messages are encrypted at rest; add "
                             "'%s k1 file:/etc/apache2/docportal/message.key current' with "
                             "'openssl rand -hex 32' in that file (chmod 600)",
                             DP_DIR_MESSAGE_KEY, DP_DIR_MESSAGE_KEY);
@@ -730,8 +735,8 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
         int named = host != NULL && strspn(host, "0123456789.:[]") != strlen(host);
         if (c->mail_from == NULL) {
             /* no-reply@ServerName; an address literal or an odd name makes no mail domain */
-            c->mail_from = named ? apr_pstrcat(keep, "no-reply@", host, NULL)
-                                 : "no-reply@localhost";
+            c->mail_from =
+                named ? apr_pstrcat(keep, "no-reply@", host, NULL) : "no-reply@localhost";
             if (dp_mail_from_address(p, c->mail_from) == NULL) {
                 c->mail_from = "no-reply@localhost";
             }
@@ -741,31 +746,35 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
          * needs the portal's address said; mail kept as files (development) points at
          * ServerName. */
         if (c->public_url == NULL && c->smtp_url != NULL) {
-            return apr_psprintf(p, "%s is needed with %s: every mailed link starts with it "
-                                "(e.g. %s https://portal.example.com)", DP_DIR_PUBLIC_URL,
-                                DP_DIR_SMTP_URL, DP_DIR_PUBLIC_URL);
+            return apr_psprintf(p,
+                                "%s is needed with %s: every mailed link starts with it "
+                                "(e.g. %s https://portal.example.com)",
+                                DP_DIR_PUBLIC_URL, DP_DIR_SMTP_URL, DP_DIR_PUBLIC_URL);
         }
         if (c->public_url == NULL) {
             c->public_url = apr_pstrcat(keep, "http://", host ? host : "localhost", NULL);
         }
     }
     if (!s->is_virtual && c->smtp_url == NULL && c->mail_dir == NULL) {
-        return apr_psprintf(p, "no mail transport is configured: accounts are verified and "
+        return apr_psprintf(p,
+                            "no mail transport is configured: accounts are verified and "
                             "passwords reset through mailed links; set %s "
                             "smtps://smtp.example.com (with %s and %s) for real delivery, or "
                             "%s /var/lib/docportal/mail to have each mail written there as a "
-                            "file (development)", DP_DIR_SMTP_URL, DP_DIR_SMTP_USER_FILE,
-                            DP_DIR_SMTP_PASS_FILE, DP_DIR_MAIL_DIR);
+                            "file (development)",
+                            DP_DIR_SMTP_URL, DP_DIR_SMTP_USER_FILE, DP_DIR_SMTP_PASS_FILE,
+                            DP_DIR_MAIL_DIR);
     }
     /* audit chain: sealing is on by default, so the key is required */
     if (c->audit_seal_interval == -1) c->audit_seal_interval = DP_DEFAULT_SEAL_EVERY;
     if (c->audit_key == NULL) {
-        return apr_psprintf(p, "no %s is configured: audit events are sealed into a "
+        return apr_psprintf(p,
+                            "no %s is configured: audit events are sealed into a "
                             "tamper-evident chain with a key kept outside the database; "
                             "create one (openssl rand -hex 32 > /etc/apache2/docportal/"
                             "audit.key; chmod 600 it), back it up, and add '%s "
-                            "/etc/apache2/docportal/audit.key'", DP_DIR_AUDIT_KEY_FILE,
-                            DP_DIR_AUDIT_KEY_FILE);
+                            "/etc/apache2/docportal/audit.key'",
+                            DP_DIR_AUDIT_KEY_FILE, DP_DIR_AUDIT_KEY_FILE);
     }
     if (c->audit_key_len < DP_AUDITCHAIN_KEY_MIN) {
         return apr_psprintf(p, "the audit key from %s is %lu bytes; at least %d are needed",

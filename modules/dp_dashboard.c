@@ -21,32 +21,32 @@ typedef struct figure {
 } figure;
 
 static const figure provider_figures[] = {
-    {"totalClients", "total_clients", 0},
-    {"upcomingAppointments", "upcoming", 0},
-    {"todayAppointments", "today", 0},
-    {"pendingAppointments", "pending", 0},
-    {"unreadMessages", "unread", 0},
-    {"pendingInvoices", "pending_invoices", 0},
-    {"outstandingAmount", "outstanding", 1},
-    {"revenueThisMonth", "income_month", 1},
-    /* mockDashboardStats.provider */
-    {"totalIncome", "income_total", 1},
-    {"monthlyIncome", "income_month", 1},
-    {"appointmentsToday", "today", 0},
-    {"appointmentsWeek", "week", 0},
-    {"pendingNotes", "pending_notes", 0},
-    {"activeClients", "active_clients", 0},
-    {"messagesUnread", "unread", 0},
+    {"totalClients",         "total_clients",    0},
+    {"upcomingAppointments", "upcoming",         0},
+    {"todayAppointments",    "today",            0},
+    {"pendingAppointments",  "pending",          0},
+    {"unreadMessages",       "unread",           0},
+    {"pendingInvoices",      "pending_invoices", 0},
+    {"outstandingAmount",    "outstanding",      1},
+    {"revenueThisMonth",     "income_month",     1},
+ /* mockDashboardStats.provider */
+    {"totalIncome",          "income_total",     1},
+    {"monthlyIncome",        "income_month",     1},
+    {"appointmentsToday",    "today",            0},
+    {"appointmentsWeek",     "week",             0},
+    {"pendingNotes",         "pending_notes",    0},
+    {"activeClients",        "active_clients",   0},
+    {"messagesUnread",       "unread",           0},
 };
 
 static const figure client_figures[] = {
-    {"upcomingAppointments", "upcoming", 0},
-    {"completedAppointments", "completed", 0},
-    {"unreadMessages", "unread", 0},
-    {"outstandingAmount", "outstanding", 1},
-    /* mockDashboardStats.client */
-    {"pendingPayments", "pending_payments", 0},
-    {"completedSessions", "completed", 0},
+    {"upcomingAppointments",  "upcoming",         0},
+    {"completedAppointments", "completed",        0},
+    {"unreadMessages",        "unread",           0},
+    {"outstandingAmount",     "outstanding",      1},
+ /* mockDashboardStats.client */
+    {"pendingPayments",       "pending_payments", 0},
+    {"completedSessions",     "completed",        0},
 };
 
 /* A missing row (the caller's account vanished mid-request) reads as zeros, not a crash. */
@@ -73,8 +73,7 @@ dp_error *dp_dashboard_provider(dp_ctx *c)
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_PROVIDER_STATS, &rows,
-                        DP_ARGS(c->who->user_id)))) {
+    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_PROVIDER_STATS, &rows, DP_ARGS(c->who->user_id)))) {
         return e;
     }
     set_figures(out, rows, provider_figures,
@@ -93,14 +92,12 @@ dp_error *dp_dashboard_client(dp_ctx *c)
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_CLIENT_STATS, &rows,
-                        DP_ARGS(c->who->user_id)))) {
+    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_CLIENT_STATS, &rows, DP_ARGS(c->who->user_id)))) {
         return e;
     }
     set_figures(out, rows, client_figures, sizeof(client_figures) / sizeof(client_figures[0]));
-    json_object_set(out, "nextAppointment", dp_rows_get(rows, 0, "id")
-                                                ? dp_appointment_json(p, rows, 0)
-                                                : json_null());
+    json_object_set(out, "nextAppointment",
+                    dp_rows_get(rows, 0, "id") ? dp_appointment_json(p, rows, 0) : json_null());
     dp_reply_json(c, 200, out);
     return NULL;
 }

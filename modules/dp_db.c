@@ -13,9 +13,9 @@
 
 APLOG_USE_MODULE(docportal);
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *dbd_prepare_fn;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open_fn;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) * dbd_prepare_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open_fn;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) * dbd_close_fn;
 
 /* Per process: set once the database was seen at (or above) the module's schema level. */
 static volatile int schema_checked;
@@ -80,8 +80,10 @@ const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s)
         return "DBDriver and DBDParams (mod_dbd) must name the PostgreSQL database";
     }
     if (apr_dbd_get_driver(ptemp, name, &driver) != APR_SUCCESS) {
-        return apr_psprintf(ptemp, "apr_dbd driver '%s' is not available "
-                            "(install libaprutil1-dbd-pgsql)", name);
+        return apr_psprintf(ptemp,
+                            "apr_dbd driver '%s' is not available "
+                            "(install libaprutil1-dbd-pgsql)",
+                            name);
     }
     rv = apr_dbd_open(driver, ptemp, params, &handle);
     if (rv != APR_SUCCESS) {
@@ -91,11 +93,14 @@ const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s)
         return NULL;
     }
     if (apr_dbd_select(driver, ptemp, handle, &res,
-                       "SELECT coalesce(max(version), 0) FROM schema_migrations", 0) != 0
+                       "SELECT coalesce(max(version), 0) FROM schema_migrations", 0)
+            != 0
         || apr_dbd_get_row(driver, ptemp, res, &row, -1) != 0) {
-        const char *msg = apr_psprintf(ptemp, "the database has no migrations applied "
+        const char *msg = apr_psprintf(ptemp,
+                                       "the database has no migrations applied "
                                        "(level 0; this module needs level %d): run "
-                                       "'make migrate DATABASE_URL=...'", DP_SCHEMA_LEVEL);
+                                       "'make migrate DATABASE_URL=...'",
+                                       DP_SCHEMA_LEVEL);
         apr_dbd_close(driver, handle);
         return msg;
     }
@@ -106,14 +111,16 @@ const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s)
     }
     apr_dbd_close(driver, handle);
     if (level < DP_SCHEMA_LEVEL) {
-        return apr_psprintf(ptemp, "the database is at migration level %d but this module "
+        return apr_psprintf(ptemp,
+                            "the database is at migration level %d but this module "
                             "needs level %d: run 'make migrate DATABASE_URL=...' (or "
-                            "build/migrate.sh) before starting httpd", level, DP_SCHEMA_LEVEL);
+                            "build/migrate.sh) before starting httpd",
+                            level, DP_SCHEMA_LEVEL);
     }
     if (level > DP_SCHEMA_LEVEL) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "DP02002: database migration level %d is newer than this module's %d",
-                     level, DP_SCHEMA_LEVEL);
+                     "DP02002: database migration level %d is newer than this module's %d", level,
+                     DP_SCHEMA_LEVEL);
     }
     schema_checked = 1;
     return NULL;
@@ -169,7 +176,8 @@ static dp_error *check_schema(dp_db *db)
     if (level < DP_SCHEMA_LEVEL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
                       "DP02003: database migration level %d is older than this module's %d; "
-                      "run make migrate", level, DP_SCHEMA_LEVEL);
+                      "run make migrate",
+                      level, DP_SCHEMA_LEVEL);
         return unavailable(db->r);
     }
     schema_checked = 1;
@@ -211,8 +219,7 @@ static apr_dbd_prepared_t *bg_statement(dp_bg *b, const char *name)
     return apr_hash_get(b->dbd->prepared, name, APR_HASH_KEY_STRING);
 }
 
-const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs,
-                         const char **args)
+const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs, const char **args)
 {
     apr_dbd_results_t *res = NULL;
     apr_dbd_prepared_t *st = bg_statement(b, name);
@@ -304,8 +311,7 @@ dp_error *dp_db_query_failed(dp_db *db, const char *name, int rv)
     return dp_error_internal(db->r->pool);
 }
 
-dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs,
-                       const char **args)
+dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs, const char **args)
 {
     apr_pool_t *p = db->r->pool;
     const apr_dbd_driver_t *drv = db->dbd->driver;
@@ -380,8 +386,7 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
         if ((st = dp_db_statement(db, name, nargs, &err)) == NULL) {
             return err;
         }
-        rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs,
-                            args);
+        rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs, args);
     }
     if (rv != 0) {
         return dp_db_query_failed(db, name, rv);
@@ -448,4 +453,3 @@ const char *dp_rows_get(const dp_rows *rows, int i, const char *col)
 {
     return dp_rows_at(rows, i, dp_rows_col(rows, col));
 }
-

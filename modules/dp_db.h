@@ -29,9 +29,11 @@ typedef struct dp_rows {
 typedef struct dp_db dp_db;
 
 /* Bound arguments: dp_db_select(db, DPQ_X, &rows, DP_ARGS(a, b)). NULL binds SQL NULL. */
-#define DP_ARGS(...) \
-    (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
-    (const char *[]){__VA_ARGS__}
+#define DP_ARGS(...)                                                                               \
+    (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), (const char *[])          \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
 #define DP_NOARGS 0, NULL
 
 /* Configuration time: have mod_dbd prepare every statement for server s. */
@@ -56,15 +58,13 @@ typedef struct dp_bg {
 } dp_bg;
 
 const char *dp_bg_sql(dp_bg *b, const char *sql); /* BEGIN, COMMIT, ROLLBACK */
-const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs,
-                         const char **args);
+const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs, const char **args);
 const char *dp_bg_exec(dp_bg *b, const char *name, int nargs, const char **args);
 
 /* A live connection for this request, or 503 unavailable. */
 dp_error *dp_db_acquire(request_rec *r, dp_db **db);
 
-dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **rows, int nargs,
-                       const char **args);
+dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **rows, int nargs, const char **args);
 dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, const char **args);
 
 /* One transaction per request at most; an open one is rolled back at request end. */
@@ -92,7 +92,7 @@ const char *dp_rows_at(const dp_rows *rows, int i, int col);
  * of any size in bounded memory). row holds one row (index 0) whose values live only until fn
  * returns. fn returns non-zero to stop: the rest of the result is read and dropped. */
 typedef int (*dp_db_row_fn)(void *baton, const dp_rows *row);
-dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args,
-                       dp_db_row_fn fn, void *baton);
+dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args, dp_db_row_fn fn,
+                       void *baton);
 
 #endif

@@ -38,7 +38,7 @@ dp_error *dp_lockout_attempt(dp_ctx *c, dp_db *db, const char *email)
 
 dp_error *dp_lockout_success(dp_ctx *c, const char *email, const dp_audit_event *ev)
 {
-    return dp_audited(c, ev, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
-                      DP_ARGS(email, dp_client_address(c),
-                              apr_itoa(c->r->pool, c->cfg->lockout_ip.failures)));
+    return dp_audited(
+        c, ev, DPQ_LOGIN_THROTTLE_SUCCESS, NULL,
+        DP_ARGS(email, dp_client_address(c), apr_itoa(c->r->pool, c->cfg->lockout_ip.failures)));
 }

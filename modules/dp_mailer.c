@@ -17,11 +17,11 @@
 
 APLOG_USE_MODULE(docportal);
 
-#define MAIL_PER_PASS   200          /* mails per wake; more wait for the next */
-#define MAIL_LEASE_S    300          /* a claimed mail is not taken again before this */
-#define MAIL_BACKOFF_MAX 3600        /* the longest wait between two attempts */
-#define MAIL_MAX_FREE   (128 * 1024) /* bytes the thread's allocator keeps when idle */
-#define MAIL_REWARN_S   300          /* while failing, repeat the warning this often */
+#define MAIL_PER_PASS    200          /* mails per wake; more wait for the next */
+#define MAIL_LEASE_S     300          /* a claimed mail is not taken again before this */
+#define MAIL_BACKOFF_MAX 3600         /* the longest wait between two attempts */
+#define MAIL_MAX_FREE    (128 * 1024) /* bytes the thread's allocator keeps when idle */
+#define MAIL_REWARN_S    300          /* while failing, repeat the warning this often */
 
 typedef struct mailer {
     server_rec *s;
@@ -29,8 +29,8 @@ typedef struct mailer {
     dp_smtp_cfg smtp;
     dp_worker *worker;
     dp_worker_health health;
-    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) * dbd_close;
 } mailer;
 
 /* The child's delivery thread, for dp_mailer_kick (one per process). */
@@ -43,8 +43,7 @@ void dp_mailer_kick(void)
 
 /* Without SMTP: the message as a file, written under a temporary name and renamed, so a
  * reader never sees half a mail. */
-static const char *write_file(apr_pool_t *p, const char *dir, const char *name,
-                              const char *msg)
+static const char *write_file(apr_pool_t *p, const char *dir, const char *name, const char *msg)
 {
     const char *path = apr_pstrcat(p, dir, "/", name, NULL);
     char *tmp = apr_pstrcat(p, dir, "/.tmp-XXXXXX", NULL); /* apr_file_mktemp's template */
@@ -113,8 +112,7 @@ static const char *message_of(mailer *m, apr_pool_t *p, const dp_rows *row, cons
 
 /* Send or write one claimed row. NULL when delivered; else why, with *permanent, and *down
  * when the transport did not answer at all (the rest of the pass would fail the same way). */
-static const char *deliver(mailer *m, apr_pool_t *p, const dp_rows *row, int *permanent,
-                           int *down)
+static const char *deliver(mailer *m, apr_pool_t *p, const dp_rows *row, int *permanent, int *down)
 {
     const char *msg, *err = NULL;
     long reply = 0;
@@ -128,7 +126,8 @@ static const char *deliver(mailer *m, apr_pool_t *p, const dp_rows *row, int *pe
         *permanent = 0;
         err = write_file(p, m->cfg->mail_dir,
                          apr_pstrcat(p, dp_rows_get(row, 0, "created_s"), "-",
-                                     dp_rows_get(row, 0, "id"), ".eml", NULL), msg);
+                                     dp_rows_get(row, 0, "id"), ".eml", NULL),
+                         msg);
         *down = err != NULL;
         return err;
     }
@@ -155,22 +154,20 @@ static const char *handle_one(mailer *m, dp_bg *db, const dp_rows *row, int *sto
         permanent = 1;
     }
     else if ((why = deliver(m, db->p, row, &permanent, &down)) == NULL) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, "DP13010: mail %s (%s) delivered", mid,
-                     kind);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, "DP13010: mail %s (%s) delivered", mid, kind);
         return dp_bg_exec(db, DPQ_MAIL_SENT, DP_ARGS(id));
     }
     if (permanent || attempts >= m->cfg->mail_tries) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s,
-                     "DP13011: mail %s (%s) given up after %d attempt%s: %s", mid, kind,
-                     attempts, attempts == 1 ? "" : "s", why);
+                     "DP13011: mail %s (%s) given up after %d attempt%s: %s", mid, kind, attempts,
+                     attempts == 1 ? "" : "s", why);
         return dp_bg_exec(db, DPQ_MAIL_GIVE_UP, DP_ARGS(why, id));
     }
     *stop = down;
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, "DP13012: mail %s (%s) attempt %d failed: %s",
                  mid, kind, attempts, why);
     *failure = why;
-    return dp_bg_exec(db, DPQ_MAIL_RETRY,
-                      DP_ARGS(apr_itoa(db->p, backoff(m, attempts)), why, id));
+    return dp_bg_exec(db, DPQ_MAIL_RETRY, DP_ARGS(apr_itoa(db->p, backoff(m, attempts)), why, id));
 }
 
 static void report(mailer *m, const char *err)
@@ -178,14 +175,12 @@ static void report(mailer *m, const char *err)
     switch (dp_worker_health_update(&m->health, err != NULL, MAIL_REWARN_S)) {
     case DP_HEALTH_WARN:
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s,
-                     "DP13013: mail delivery: %s; retrying every %d s", err,
-                     m->cfg->mail_interval);
+                     "DP13013: mail delivery: %s; retrying every %d s", err, m->cfg->mail_interval);
         break;
     case DP_HEALTH_RECOVERED:
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, m->s, "DP13014: mail delivery: working again");
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -238,15 +233,15 @@ static const char *remind_one(mailer *m, dp_bg *db, const dp_rows *due, int i)
     dp_error *e;
     dp_rows *claimed;
 
-    e = dp_outbox_compose(db->p, m->cfg->public_url, DP_MAIL_REMINDER,
-                          dp_rows_get(due, i, "email"), &v, &om);
+    e = dp_outbox_compose(db->p, m->cfg->public_url, DP_MAIL_REMINDER, dp_rows_get(due, i, "email"),
+                          &v, &om);
     if ((err = dp_bg_sql(db, "BEGIN")) != NULL) return err;
     err = dp_bg_select(db, DPQ_REMINDER_CLAIM, &claimed,
                        DP_ARGS(id, dp_rows_get(due, i, "starts_key")));
     if (err == NULL && claimed->nrows == 1 && e == NULL) {
-        err = dp_bg_exec(db, DPQ_OUTBOX_INSERT,
-                         DP_ARGS(om.id, om.kind, om.to, om.subject, om.key_id, om.nonce, om.ct,
-                                 om.message_id));
+        err = dp_bg_exec(
+            db, DPQ_OUTBOX_INSERT,
+            DP_ARGS(om.id, om.kind, om.to, om.subject, om.key_id, om.nonce, om.ct, om.message_id));
     }
     if (err == NULL && claimed->nrows == 1) {
         err = dp_bg_exec(db, DPQ_AUDIT_INSERT,
@@ -260,8 +255,8 @@ static const char *remind_one(mailer *m, dp_bg *db, const dp_rows *due, int i)
     }
     if (e != NULL && claimed->nrows == 1) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, m->s,
-                     "DP13016: no reminder for appointment %s: its mail cannot be made (%s)",
-                     id, e->detail);
+                     "DP13016: no reminder for appointment %s: its mail cannot be made (%s)", id,
+                     e->detail);
     }
     return dp_bg_sql(db, "COMMIT");
 }
@@ -271,8 +266,8 @@ static const char *remind_one(mailer *m, dp_bg *db, const dp_rows *due, int i)
 static const char *queue_reminders(mailer *m, dp_bg *db)
 {
     dp_rows *due;
-    const char *err = dp_bg_select(db, DPQ_REMINDERS_DUE, &due,
-                                   DP_ARGS(apr_itoa(db->p, m->cfg->reminder_lead)));
+    const char *err =
+        dp_bg_select(db, DPQ_REMINDERS_DUE, &due, DP_ARGS(apr_itoa(db->p, m->cfg->reminder_lead)));
     for (int i = 0; err == NULL && i < due->nrows; i++) {
         err = remind_one(m, db, due, i);
     }
@@ -293,8 +288,8 @@ static void mail_run(dp_worker *w, void *baton, apr_pool_t *p)
         err = "the database connection is not usable";
     }
     else if ((err = dp_bg_select(&db, DPQ_MAIL_LOCK, &lock, DP_NOARGS)) == NULL
-             && strcmp(dp_rows_get(lock, 0, "locked") ? dp_rows_get(lock, 0, "locked") : "f",
-                       "t") == 0) {
+             && strcmp(dp_rows_get(lock, 0, "locked") ? dp_rows_get(lock, 0, "locked") : "f", "t")
+                 == 0) {
         dp_rows *unlocked;
         const char *uerr;
         /* reminders first (they may be due now), and delivery whatever became of them */
@@ -346,8 +341,7 @@ void dp_mailer_child_init(apr_pool_t *pchild, server_rec *s)
     m->smtp.timeout_ms = 60000;
     m->smtp.cancelled = stopping;
     m->smtp.cancel_baton = m;
-    rv = dp_worker_start(pchild, m->cfg->mail_interval, MAIL_MAX_FREE, mail_run, m,
-                         &m->worker);
+    rv = dp_worker_start(pchild, m->cfg->mail_interval, MAIL_MAX_FREE, mail_run, m, &m->worker);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "DP13015: mail delivery: could not start its thread in this child "

@@ -19,8 +19,8 @@
 APLOG_USE_MODULE(docportal);
 
 #define MAX_MESSAGE_CHARS 10000
-#define PAGE_DEFAULT 50 /* also written into the statement msg_conversation */
-#define PAGE_MAX 200
+#define PAGE_DEFAULT      50 /* also written into the statement msg_conversation */
+#define PAGE_MAX          200
 
 /* The columns of a message result, looked up once for all its rows. */
 typedef struct msg_cols {
@@ -54,8 +54,8 @@ static void message_fields(dp_ctx *c, dp_jw *w, const dp_rows *rows, int i, cons
     dp_aead_status st = DP_AEAD_TAMPERED;
 
     if (dp_aead_message_aad(id, sender, aad) == sizeof(aad)) {
-        st = dp_aead_open(c->r->pool, c->cfg->message_keys, &sealed, aad, sizeof(aad), &plain,
-                          NULL);
+        st =
+            dp_aead_open(c->r->pool, c->cfg->message_keys, &sealed, aad, sizeof(aad), &plain, NULL);
     }
     dp_jw_kstr(w, "id", id);
     dp_jw_kstr(w, "senderId", sender);
@@ -140,11 +140,11 @@ static dp_error *notice(dp_ctx *c, dp_db *db, const char *receiver)
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_outbox_compose(p, dp_outbox_public_base(c), DP_MAIL_NEW_MESSAGE,
-                               "receiver@invalid", &v, &m))
+    if ((e = dp_outbox_compose(p, dp_outbox_public_base(c), DP_MAIL_NEW_MESSAGE, "receiver@invalid",
+                               &v, &m))
         || (e = dp_db_select(db, DPQ_MESSAGE_NOTICE_QUEUE, &rows,
-                             DP_ARGS(receiver, c->who->user_id, m.id, m.subject, m.key_id,
-                                     m.nonce, m.ct, m.message_id)))) {
+                             DP_ARGS(receiver, c->who->user_id, m.id, m.subject, m.key_id, m.nonce,
+                                     m.ct, m.message_id)))) {
         return e;
     }
     c->mail_queued = rows->nrows > 0;
@@ -189,11 +189,11 @@ dp_error *dp_messages_send(dp_ctx *c)
     }
     {
         /* the message and its event in one round trip and one transaction */
-        dp_audit_event ev = {.resource_id = id, .client_id = client_id,
-                             .outcome = DP_OUTCOME_SUCCESS};
+        dp_audit_event ev = {
+            .resource_id = id, .client_id = client_id, .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audited(c, &ev, DPQ_MSG_INSERT, &rows,
-                            DP_ARGS(id, c->who->user_id, receiver, c->who->role,
-                                    sealed.key_id, sealed.nonce_b64, sealed.ct_b64)))) {
+                            DP_ARGS(id, c->who->user_id, receiver, c->who->role, sealed.key_id,
+                                    sealed.nonce_b64, sealed.ct_b64)))) {
             return e;
         }
     }
@@ -281,8 +281,8 @@ dp_error *dp_messages_list(dp_ctx *c)
         return ae ? ae : e;
     }
     {
-        dp_audit_event ev = {.resource_id = other, .client_id = client_id,
-                             .outcome = DP_OUTCOME_SUCCESS};
+        dp_audit_event ev = {
+            .resource_id = other, .client_id = client_id, .outcome = DP_OUTCOME_SUCCESS};
         /* three statements, so that PostgreSQL plans each once (sql/statements.sql) */
         if (before != NULL) {
             e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION_BEFORE, &rows,

@@ -44,7 +44,8 @@ static dp_error *check_content(apr_pool_t *p, const char *type, json_t *content,
     if (!json_is_object(content)) {
         return dp_error_field(p, "content", "content must be an object.");
     }
-    json_object_foreach(content, key, v) {
+    json_object_foreach(content, key, v)
+    {
         int known = 0;
         for (const char *const *f = fields; *f; f++) {
             known |= strcmp(*f, key) == 0;
@@ -121,7 +122,8 @@ static json_t *open_body(dp_ctx *c, const dp_rows *rows, const char *id, const c
         const char *type = dp_rows_get(rows, 0, "type"), *sealed_type;
         /* a note's type is sealed with it: a type column changed behind its back is tampering */
         sealed_type = json_string_value(json_object_get(body, "type"));
-        if (body != NULL && (type == NULL || (sealed_type != NULL && strcmp(type, sealed_type) == 0))) {
+        if (body != NULL
+            && (type == NULL || (sealed_type != NULL && strcmp(type, sealed_type) == 0))) {
             return body;
         }
         st = DP_AEAD_TAMPERED;
@@ -215,8 +217,7 @@ static dp_error *reply_note(dp_ctx *c, dp_db *db, int status, const char *appoin
     return NULL;
 }
 
-static dp_error *read_optional_text(apr_pool_t *p, json_t *body, const char *key,
-                                    const char **out)
+static dp_error *read_optional_text(apr_pool_t *p, json_t *body, const char *key, const char **out)
 {
     return dp_json_string(p, body, key, key, 0, MAX_FIELD_CHARS, out);
 }
@@ -273,8 +274,9 @@ dp_error *dp_notes_create(dp_ctx *c)
     }
     if (rows->nrows == 0) {
         ev.outcome = DP_OUTCOME_FAILURE;
-        return dp_audit_refusal(c, db, &ev, dp_error_make(p, 409, DP_E_NOTE_EXISTS, NULL,
-                                                          "This appointment has a note already."));
+        return dp_audit_refusal(
+            c, db, &ev,
+            dp_error_make(p, 409, DP_E_NOTE_EXISTS, NULL, "This appointment has a note already."));
     }
     ev.outcome = DP_OUTCOME_SUCCESS;
     if ((e = dp_audit(c, &ev))) return e;
@@ -330,8 +332,8 @@ static dp_error *lock_unsigned(dp_ctx *c, dp_db *db, const char *appt, const cha
 }
 
 /* The note's current sealed part, for an update or for signing. */
-static dp_error *current_body(dp_ctx *c, dp_db *db, const char *appt, dp_rows **rows,
-                              json_t **body, dp_audit_event *ev)
+static dp_error *current_body(dp_ctx *c, dp_db *db, const char *appt, dp_rows **rows, json_t **body,
+                              dp_audit_event *ev)
 {
     dp_error *e = dp_db_select(db, DPQ_NOTE_GET, rows, DP_ARGS(appt, c->who->user_id));
     if (e != NULL) return e;
@@ -462,8 +464,8 @@ dp_error *dp_notes_addendum(dp_ctx *c)
         return e;
     }
     if ((e = dp_db_exec(db, DPQ_ADDENDUM_INSERT, NULL,
-                        DP_ARGS(aid, dp_rows_get(rows, 0, "id"), c->who->user_id,
-                                sealed.key_id, sealed.nonce_b64, sealed.ct_b64,
+                        DP_ARGS(aid, dp_rows_get(rows, 0, "id"), c->who->user_id, sealed.key_id,
+                                sealed.nonce_b64, sealed.ct_b64,
                                 dp_sha256_hex(p, text, strlen(text)))))) {
         return e;
     }

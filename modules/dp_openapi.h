@@ -7,6 +7,6 @@
 
 extern const unsigned char dp_openapi_doc[]; /* the file's bytes, not NUL-terminated */
 extern const apr_size_t dp_openapi_len;
-extern const char dp_openapi_etag[];         /* quoted, as the ETag header carries it */
+extern const char dp_openapi_etag[]; /* quoted, as the ETag header carries it */
 
 #endif

@@ -21,13 +21,13 @@ typedef struct mail_text {
 } mail_text;
 
 static const mail_text texts[] = {
-    {DP_MAIL_VERIFY_EMAIL, "Confirm your email address",
+    {DP_MAIL_VERIFY_EMAIL,     "Confirm your email address",
      "Hello,\n\n"
      "Please confirm the email address of your DocPortal account by opening this link:\n\n"
      "{link}\n\n"
      "The link works once and expires in 48 hours. If you did not create an account, you\n"
-     "can ignore this mail.\n"},
-    {DP_MAIL_PASSWORD_RESET, "Reset your password",
+     "can ignore this mail.\n"                   },
+    {DP_MAIL_PASSWORD_RESET,   "Reset your password",
      "Hello,\n\n"
      "Someone asked to reset the password of the DocPortal account for this address. To\n"
      "choose a new password, open this link:\n\n"
@@ -39,42 +39,42 @@ static const mail_text texts[] = {
      "The password of your DocPortal account was changed on {time} (UTC), and every device\n"
      "signed in before was signed out.\n\n"
      "If you did not change it, reset your password at once from the sign-in page at\n"
-     "{link} and tell your practice.\n"},
-    {DP_MAIL_INVITE, "You are invited to your client portal",
+     "{link} and tell your practice.\n"          },
+    {DP_MAIL_INVITE,           "You are invited to your client portal",
      "Hello,\n\n"
      "You have been invited to set up your account on a secure client portal (DocPortal).\n"
      "To do so, open this link:\n\n"
      "{link}\n\n"
      "The link works once and expires in 7 days. If you were not expecting this, you can\n"
-     "ignore this mail.\n"},
-    {DP_MAIL_APPT_BOOKED, "New session request",
+     "ignore this mail.\n"                       },
+    {DP_MAIL_APPT_BOOKED,      "New session request",
      "Hello,\n\n"
      "A client asked for a session on {when} ({zone}).\n\n"
      "To confirm or decline it, open it in your portal:\n\n"
-     "{link}\n"},
-    {DP_MAIL_APPT_CONFIRMED, "Your session is confirmed",
+     "{link}\n"                                  },
+    {DP_MAIL_APPT_CONFIRMED,   "Your session is confirmed",
      "Hello,\n\n"
      "Your session on {when} ({zone}) is confirmed. The details and the video link are in\n"
      "your portal:\n\n"
-     "{link}\n"},
-    {DP_MAIL_APPT_CANCELLED, "A session was cancelled",
+     "{link}\n"                                  },
+    {DP_MAIL_APPT_CANCELLED,   "A session was cancelled",
      "Hello,\n\n"
      "The session on {when} ({zone}) was cancelled. Your portal has the details:\n\n"
-     "{link}\n"},
+     "{link}\n"                                  },
     {DP_MAIL_APPT_RESCHEDULED, "A session was moved",
      "Hello,\n\n"
      "A session was moved to {when} ({zone}). Your portal has the details:\n\n"
-     "{link}\n"},
-    {DP_MAIL_REMINDER, "Reminder of your session",
+     "{link}\n"                                  },
+    {DP_MAIL_REMINDER,         "Reminder of your session",
      "Hello,\n\n"
      "This is a reminder of your session on {when} ({zone}). You can join it from your\n"
      "portal:\n\n"
-     "{link}\n"},
-    {DP_MAIL_NEW_MESSAGE, "A new secure message is waiting",
+     "{link}\n"                                  },
+    {DP_MAIL_NEW_MESSAGE,      "A new secure message is waiting",
      "Hello,\n\n"
      "A new secure message is waiting for you in your portal. For your privacy, messages are\n"
      "never sent by mail; read it here:\n\n"
-     "{link}\n"},
+     "{link}\n"                                  },
 };
 
 /* The template with its {name} fields filled in; an unknown or missing one stays as it is. */
@@ -142,8 +142,8 @@ static const char *utc_minute(apr_pool_t *p)
 {
     apr_time_exp_t t;
     apr_time_exp_gmt(&t, apr_time_now());
-    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d", t.tm_year + 1900, t.tm_mon + 1,
-                        t.tm_mday, t.tm_hour, t.tm_min);
+    return apr_psprintf(p, "%04d-%02d-%02d %02d:%02d", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                        t.tm_hour, t.tm_min);
 }
 
 dp_error *dp_outbox_compose(apr_pool_t *p, const char *base, const char *kind, const char *to,
@@ -160,8 +160,7 @@ dp_error *dp_outbox_compose(apr_pool_t *p, const char *base, const char *kind, c
     /* addresses were validated where they came in; this is the last wall before a header */
     if (t == NULL || !dp_mail_header_safe(to) || strchr(to, '@') == NULL) {
         ap_log_perror(APLOG_MARK, APLOG_ERR, 0, p,
-                      "DP13001: refused to queue a %s mail: unknown kind or unsafe address",
-                      kind);
+                      "DP13001: refused to queue a %s mail: unknown kind or unsafe address", kind);
         return dp_error_internal(p);
     }
     from_addr = dp_mail_from_address(p, main_cfg->mail_from);
@@ -179,8 +178,7 @@ dp_error *dp_outbox_compose(apr_pool_t *p, const char *base, const char *kind, c
     values[3] = v->zone;
     body = fill(p, t->body, names, values, 4);
     aad = dp_outbox_aad(p, m->id, &aad_len);
-    if ((e = dp_aead_seal(p, main_cfg->message_keys, aad, aad_len, body, strlen(body),
-                          &sealed))) {
+    if ((e = dp_aead_seal(p, main_cfg->message_keys, aad, aad_len, body, strlen(body), &sealed))) {
         return e;
     }
     m->key_id = sealed.key_id;
@@ -198,17 +196,16 @@ dp_error *dp_outbox_make(dp_ctx *c, const char *kind, const char *to, const char
 
 dp_error *dp_outbox_insert(dp_ctx *c, dp_db *db, const dp_outmail *m)
 {
-    dp_error *e = dp_db_exec(db, DPQ_OUTBOX_INSERT, NULL,
-                             DP_ARGS(m->id, m->kind, m->to, m->subject, m->key_id, m->nonce,
-                                     m->ct, m->message_id));
+    dp_error *e = dp_db_exec(
+        db, DPQ_OUTBOX_INSERT, NULL,
+        DP_ARGS(m->id, m->kind, m->to, m->subject, m->key_id, m->nonce, m->ct, m->message_id));
     if (e == NULL) {
         c->mail_queued = 1;
     }
     return e;
 }
 
-dp_error *dp_outbox_queue(dp_ctx *c, dp_db *db, const char *kind, const char *to,
-                          const char *link)
+dp_error *dp_outbox_queue(dp_ctx *c, dp_db *db, const char *kind, const char *to, const char *link)
 {
     dp_outmail m;
     dp_error *e = dp_outbox_make(c, kind, to, link, &m);

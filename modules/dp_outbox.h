@@ -60,8 +60,7 @@ dp_error *dp_outbox_compose(apr_pool_t *p, const char *base, const char *kind, c
 dp_error *dp_outbox_insert(dp_ctx *c, dp_db *db, const dp_outmail *m);
 
 /* dp_outbox_make + dp_outbox_insert. */
-dp_error *dp_outbox_queue(dp_ctx *c, dp_db *db, const char *kind, const char *to,
-                          const char *link);
+dp_error *dp_outbox_queue(dp_ctx *c, dp_db *db, const char *kind, const char *to, const char *link);
 
 /* dp_outbox_compose + dp_outbox_insert, for a request. */
 dp_error *dp_outbox_queue_v(dp_ctx *c, dp_db *db, const char *kind, const char *to,

@@ -56,7 +56,8 @@ static int ensure_prepared(server_rec *s, ap_dbd_t *dbd)
     if (seen == NULL) {
         PGresult *res = PQexec(conn, "SELECT count(*) FROM pg_prepared_statements");
         int have = (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-                       ? atoi(PQgetvalue(res, 0, 0)) : -1;
+            ? atoi(PQgetvalue(res, 0, 0))
+            : -1;
         PQclear(res);
         if (have < 0) {
             return 0; /* the connection is not usable */
@@ -69,7 +70,8 @@ static int ensure_prepared(server_rec *s, ap_dbd_t *dbd)
         for (apr_size_t i = 0; i < dp_statements_count; i++) {
             apr_dbd_prepared_t *st = NULL;
             if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, dp_statements[i].sql,
-                                dp_statements[i].name, &st) != 0) {
+                                dp_statements[i].name, &st)
+                != 0) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
                              "DP02010: re-preparing %s on a reset connection failed",
                              dp_statements[i].name);
@@ -139,9 +141,8 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
         const char **vals = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols + 1));
         for (int c = 0; c < rows->ncols; c++) {
             vals[c] = PQgetisnull(res, i, c)
-                          ? NULL
-                          : apr_pstrmemdup(p, PQgetvalue(res, i, c),
-                                           (apr_size_t)PQgetlength(res, i, c));
+                ? NULL
+                : apr_pstrmemdup(p, PQgetvalue(res, i, c), (apr_size_t)PQgetlength(res, i, c));
         }
         rows->vals[i] = vals;
     }
@@ -153,11 +154,10 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
  * succeeded (*first holds the first one's result, to be cleared by the caller); else *why is
  * PostgreSQL's message for the statement that failed, copied into p, when there is one. */
 static int run_pair(apr_pool_t *p, PGconn *conn, const char *n1, int c1, const char **a1,
-                    const char *n2, int c2, const char **a2, PGresult **first,
-                    const char **why)
+                    const char *n2, int c2, const char **a2, PGresult **first, const char **why)
 {
     int ok = PQenterPipelineMode(conn) && PQsendQueryPrepared(conn, n1, c1, a1, NULL, NULL, 0)
-             && PQsendQueryPrepared(conn, n2, c2, a2, NULL, NULL, 0) && PQpipelineSync(conn);
+        && PQsendQueryPrepared(conn, n2, c2, a2, NULL, NULL, 0) && PQpipelineSync(conn);
     PGresult *res;
 
     *first = NULL;
@@ -218,8 +218,9 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
             || dp_db_statement(db, second, nargs2, &err) == NULL) {
             return err;
         }
-        if (conn != NULL && (ok = run_pair(db->r->pool, conn, first, nargs, args, second,
-                                           nargs2, args2, &res, &why))) {
+        if (conn != NULL
+            && (ok = run_pair(db->r->pool, conn, first, nargs, args, second, nargs2, args2, &res,
+                              &why))) {
             break;
         }
         if (!dp_pq_switch_if_dead(db)) {
@@ -228,9 +229,8 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
     }
     if (!ok) {
         if (why != NULL && dp_pq_connected(db->dbd)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
-                          "DP02008: statement %s + %s failed: %s", first, second,
-                          dp_db_first_line(db->r->pool, why));
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r, "DP02008: statement %s + %s failed: %s",
+                          first, second, dp_db_first_line(db->r->pool, why));
             return dp_error_internal(db->r->pool);
         }
         return dp_db_query_failed(db, apr_pstrcat(db->r->pool, first, " + ", second, NULL), 1);
@@ -245,8 +245,8 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
 
 /* ---- audit report: results too large to hold whole ---------------------------- */
 
-dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args,
-                       dp_db_row_fn fn, void *baton)
+dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args, dp_db_row_fn fn,
+                       void *baton)
 {
     PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
     dp_error *err = NULL;

@@ -13,25 +13,25 @@ typedef enum { K_TEXT, K_PHONE, K_URL, K_MONEY, K_ZONE, K_PAST_DATE, K_CONTACT }
 
 typedef struct field_rule {
     dp_profile_field id;
-    const char *key;       /* JSON key, also the error's field */
-    const char *type;      /* NULL: both user types */
+    const char *key;  /* JSON key, also the error's field */
+    const char *type; /* NULL: both user types */
     kind kind;
     apr_size_t max_chars;
 } field_rule;
 
 static const field_rule rules[] = {
-    {DP_PF_NAME, "name", NULL, K_TEXT, 200},
-    {DP_PF_PHONE, "phone", NULL, K_PHONE, 32},
-    {DP_PF_AVATAR, "avatar", NULL, K_URL, 2048},
-    {DP_PF_SPECIALTY, "specialty", "provider", K_TEXT, 200},
-    {DP_PF_LICENSE, "license", "provider", K_TEXT, 100},
-    {DP_PF_BIO, "bio", "provider", K_TEXT, 5000},
-    {DP_PF_HOURLY_RATE, "hourlyRate", "provider", K_MONEY, 0},
-    {DP_PF_TIME_ZONE, "timeZone", "provider", K_ZONE, 64},
-    {DP_PF_DATE_OF_BIRTH, "dateOfBirth", "client", K_PAST_DATE, 10},
-    {DP_PF_ADDRESS, "address", "client", K_TEXT, 500},
-    {DP_PF_INSURANCE, "insurance", "client", K_TEXT, 200},
-    {DP_PF_EMERGENCY, "emergencyContact", "client", K_CONTACT, 0},
+    {DP_PF_NAME,          "name",             NULL,       K_TEXT,      200 },
+    {DP_PF_PHONE,         "phone",            NULL,       K_PHONE,     32  },
+    {DP_PF_AVATAR,        "avatar",           NULL,       K_URL,       2048},
+    {DP_PF_SPECIALTY,     "specialty",        "provider", K_TEXT,      200 },
+    {DP_PF_LICENSE,       "license",          "provider", K_TEXT,      100 },
+    {DP_PF_BIO,           "bio",              "provider", K_TEXT,      5000},
+    {DP_PF_HOURLY_RATE,   "hourlyRate",       "provider", K_MONEY,     0   },
+    {DP_PF_TIME_ZONE,     "timeZone",         "provider", K_ZONE,      64  },
+    {DP_PF_DATE_OF_BIRTH, "dateOfBirth",      "client",   K_PAST_DATE, 10  },
+    {DP_PF_ADDRESS,       "address",          "client",   K_TEXT,      500 },
+    {DP_PF_INSURANCE,     "insurance",        "client",   K_TEXT,      200 },
+    {DP_PF_EMERGENCY,     "emergencyContact", "client",   K_CONTACT,   0   },
 };
 
 static const char *today_utc(apr_pool_t *p)
@@ -76,10 +76,8 @@ static dp_error *read_one(apr_pool_t *p, json_t *body, const field_rule *r, cons
         }
         *out = present ? apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)cents) : NULL;
         return NULL;
-    case K_CONTACT:
-        return json_is_null(v) ? NULL : read_contact(p, v, out);
-    default:
-        break;
+    case K_CONTACT: return json_is_null(v) ? NULL : read_contact(p, v, out);
+    default: break;
     }
     /* name may not be cleared; the other text fields may */
     if ((e = dp_json_string(p, body, r->key, r->key, r->id == DP_PF_NAME, r->max_chars, out))) {

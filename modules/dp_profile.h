@@ -8,14 +8,23 @@
 #include "dp_db.h"
 
 typedef enum {
-    DP_PF_NAME, DP_PF_PHONE, DP_PF_AVATAR,
-    DP_PF_SPECIALTY, DP_PF_LICENSE, DP_PF_BIO, DP_PF_HOURLY_RATE, DP_PF_TIME_ZONE, /* provider */
-    DP_PF_DATE_OF_BIRTH, DP_PF_ADDRESS, DP_PF_INSURANCE, DP_PF_EMERGENCY,         /* client */
+    DP_PF_NAME,
+    DP_PF_PHONE,
+    DP_PF_AVATAR,
+    DP_PF_SPECIALTY,
+    DP_PF_LICENSE,
+    DP_PF_BIO,
+    DP_PF_HOURLY_RATE,
+    DP_PF_TIME_ZONE, /* provider */
+    DP_PF_DATE_OF_BIRTH,
+    DP_PF_ADDRESS,
+    DP_PF_INSURANCE,
+    DP_PF_EMERGENCY, /* client */
     DP_PF_COUNT
 } dp_profile_field;
 
 typedef struct dp_profile {
-    int given[DP_PF_COUNT];        /* present in the body (a JSON null clears) */
+    int given[DP_PF_COUNT];         /* present in the body (a JSON null clears) */
     const char *value[DP_PF_COUNT]; /* as bound to SQL: text, cents, date, jsonb text */
 } dp_profile;
 

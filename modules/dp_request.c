@@ -32,8 +32,7 @@ const char *dp_query_arg(dp_ctx *c, const char *name)
     return (v != NULL && *v != '\0') ? v : NULL;
 }
 
-void dp_reply_bytes(request_rec *r, int status, const char *ctype, const void *body,
-                    apr_size_t len)
+void dp_reply_bytes(request_rec *r, int status, const char *ctype, const void *body, apr_size_t len)
 {
     r->status = status;
     ap_set_content_type(r, ctype);
@@ -171,8 +170,7 @@ static dp_error *too_large(request_rec *r, const dp_config *cfg)
     /* the rest of the body is not read: close rather than drain megabytes */
     r->connection->keepalive = AP_CONN_CLOSE;
     return dp_error_make(r->pool, 413, DP_E_TOO_LARGE, NULL,
-                         "The request body is larger than %d bytes.",
-                         cfg->max_body);
+                         "The request body is larger than %d bytes.", cfg->max_body);
 }
 
 dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, apr_size_t *out_len)
@@ -202,8 +200,8 @@ dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, a
     buf = apr_palloc(r->pool, cap);
     bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     while (!seen_eos) {
-        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES,
-                                         APR_BLOCK_READ, 8192);
+        apr_status_t rv =
+            ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, 8192);
         if (rv != APR_SUCCESS) {
             apr_brigade_destroy(bb);
             if (rv == AP_FILTER_ERROR || APR_STATUS_IS_TIMEUP(rv)) {

@@ -27,13 +27,13 @@ typedef struct dp_ctx {
     const dp_route *route;
     const char *params[DP_ROUTE_MAX_PARAMS];
     const dp_principal *who;
-    json_t *body;            /* the parsed JSON object, for DP_ROUTE_BODY routes */
-    const char *raw_body;    /* the bytes as sent, for DP_ROUTE_RAW_BODY routes */
+    json_t *body;         /* the parsed JSON object, for DP_ROUTE_BODY routes */
+    const char *raw_body; /* the bytes as sent, for DP_ROUTE_RAW_BODY routes */
     apr_size_t raw_len;
     const char *request_id;
-    dp_db *db;               /* acquired on first use by dp_ctx_db */
-    int audited;             /* an audit event was written (checked by the dispatcher) */
-    int mail_queued;         /* a mail was queued: wake the delivery thread after answering */
+    dp_db *db;       /* acquired on first use by dp_ctx_db */
+    int audited;     /* an audit event was written (checked by the dispatcher) */
+    int mail_queued; /* a mail was queued: wake the delivery thread after answering */
 } dp_ctx;
 
 typedef dp_route_fn dp_handler; /* dp_error *handler(dp_ctx *c) */

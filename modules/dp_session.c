@@ -76,15 +76,14 @@ int dp_session_csrf_ok(dp_ctx *c, const char *jti)
 {
     const char *sent = apr_table_get(c->r->headers_in, DP_CSRF_HEADER);
     const char *cookie = request_cookie(c->r, DP_COOKIE_CSRF);
-    const char *want = dp_cookie_csrf(c->r->pool, c->cfg->jwt_secret, c->cfg->jwt_secret_len,
-                                      jti);
+    const char *want = dp_cookie_csrf(c->r->pool, c->cfg->jwt_secret, c->cfg->jwt_secret_len, jti);
 
     if (sent == NULL || cookie == NULL || want == NULL) {
         return 0;
     }
     /* both comparisons always run: the time taken says nothing about which one failed */
     return dp_ct_equal(sent, strlen(sent), cookie, strlen(cookie))
-           & dp_ct_equal(sent, strlen(sent), want, strlen(want));
+        & dp_ct_equal(sent, strlen(sent), want, strlen(want));
 }
 
 /* ---- authentication: who the caller is, and what its session must still pass */
@@ -109,8 +108,8 @@ static dp_error *unauthorized(dp_ctx *c, const char *why)
  * cannot read or compute the token. */
 static dp_error *csrf_refused(dp_ctx *c, const dp_claims *claims)
 {
-    dp_audit_event ev = {.actor_id = claims->sub, .actor_type = claims->role,
-                         .outcome = DP_OUTCOME_DENIED};
+    dp_audit_event ev = {
+        .actor_id = claims->sub, .actor_type = claims->role, .outcome = DP_OUTCOME_DENIED};
     dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
 
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r,
@@ -119,8 +118,8 @@ static dp_error *csrf_refused(dp_ctx *c, const dp_claims *claims)
         return e;
     }
     return dp_error_make(c->r->pool, 403, DP_E_CSRF_FAILED, NULL,
-                         "A request with the session cookie needs the session's "
-                         DP_CSRF_HEADER " header.");
+                         "A request with the session cookie needs the session's " DP_CSRF_HEADER
+                         " header.");
 }
 
 static const char *epoch_arg(dp_ctx *c, long long t)
@@ -131,8 +130,8 @@ static const char *epoch_arg(dp_ctx *c, long long t)
 /* What a valid session must still pass: the idle timeout (with a minute's allowance, the
  * last use being recorded at most once a minute), the CSRF token of a cookie session; then
  * the last use is recorded when the record is a minute old. */
-static dp_error *session_rules(dp_ctx *c, dp_db *db, const dp_claims *claims,
-                               apr_int64_t idle, int by_cookie)
+static dp_error *session_rules(dp_ctx *c, dp_db *db, const dp_claims *claims, apr_int64_t idle,
+                               int by_cookie)
 {
     int m = c->r->method_number;
     dp_error *e;
@@ -183,8 +182,8 @@ dp_error *dp_session_authenticate(dp_ctx *c)
     }
     if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_select(db, DPQ_AUTH_PRINCIPAL, &rows,
-                          DP_ARGS(claims.sub, claims.role, claims.jti,
-                                  epoch_arg(c, claims.iat), epoch_arg(c, claims.sv))))) {
+                          DP_ARGS(claims.sub, claims.role, claims.jti, epoch_arg(c, claims.iat),
+                                  epoch_arg(c, claims.sv))))) {
         return e;
     }
     if (rows->nrows != 1) {

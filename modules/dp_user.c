@@ -11,16 +11,24 @@ typedef struct field_map {
 } field_map;
 
 static const field_map common_fields[] = {
-    {"id", "id"}, {"email", "email"}, {"name", "name"}, {"user_type", "userType"},
-    {"phone", "phone"}, {"avatar", "avatar"},
+    {"id",        "id"      },
+    {"email",     "email"   },
+    {"name",      "name"    },
+    {"user_type", "userType"},
+    {"phone",     "phone"   },
+    {"avatar",    "avatar"  },
 };
 static const field_map provider_fields[] = {
-    {"specialty", "specialty"}, {"license", "license"}, {"bio", "bio"},
-    {"time_zone", "timeZone"},
+    {"specialty", "specialty"},
+    {"license",   "license"  },
+    {"bio",       "bio"      },
+    {"time_zone", "timeZone" },
 };
 static const field_map client_fields[] = {
-    {"date_of_birth", "dateOfBirth"}, {"address", "address"}, {"insurance", "insurance"},
-    {"provider_id", "providerId"},
+    {"date_of_birth", "dateOfBirth"},
+    {"address",       "address"    },
+    {"insurance",     "insurance"  },
+    {"provider_id",   "providerId" },
 };
 
 static void set_fields(json_t *u, const dp_rows *rows, int i, const field_map *m, size_t n)
@@ -55,9 +63,11 @@ json_t *dp_user_json(apr_pool_t *p, const dp_rows *rows, int i)
     }
     {
         /* which optional mail the user wants (absent columns: a row from elsewhere) */
-        static const char *const prefs[][2] = {{"pref_reminders", "reminders"},
-                                               {"pref_messages", "messages"},
-                                               {"pref_appointments", "appointments"}};
+        static const char *const prefs[][2] = {
+            {"pref_reminders",    "reminders"   },
+            {"pref_messages",     "messages"    },
+            {"pref_appointments", "appointments"}
+        };
         json_t *np = json_object();
         for (size_t k = 0; k < sizeof(prefs) / sizeof(prefs[0]); k++) {
             const char *v = dp_rows_get(rows, i, prefs[k][0]);

@@ -19,9 +19,9 @@ static int google_may_act_as(const dp_config *cfg, const char *email, int verifi
 }
 
 dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provider_email,
-                        int provider_verified,
-                        const char *starts_at, const char *ends_at, const char *summary,
-                        const char **link, const char **vendor, const char **event_id)
+                        int provider_verified, const char *starts_at, const char *ends_at,
+                        const char *summary, const char **link, const char **vendor,
+                        const char **event_id)
 {
     const dp_config *cfg = c->cfg;
     const char *room;
@@ -31,8 +31,8 @@ dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provi
         && !google_may_act_as(cfg, provider_email, provider_verified)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r,
                       "DP05002: Google Meet not used for appointment %s: the provider's email "
-                      "is unverified or outside %s; using Jitsi", appointment_id,
-                      cfg->google_domain ? cfg->google_domain : "any domain");
+                      "is unverified or outside %s; using Jitsi",
+                      appointment_id, cfg->google_domain ? cfg->google_domain : "any domain");
     }
     else if (cfg->google.key_file_json != NULL) {
         dp_error *e = dp_google_meet_create(c->r->pool, &cfg->google, provider_email, starts_at,
@@ -68,18 +68,19 @@ void dp_video_moved(dp_ctx *c, const char *appointment_id, const char *provider_
     if (e != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
                       "DP05003: Google event of appointment %s not moved (%s); the "
-                      "provider's calendar shows the old time", appointment_id, e->detail);
+                      "provider's calendar shows the old time",
+                      appointment_id, e->detail);
     }
 }
 
 void dp_video_gone(dp_ctx *c, const char *appointment_id, const char *provider_email,
                    const char *event_id)
 {
-    dp_error *e = dp_google_event_delete(c->r->pool, &c->cfg->google, provider_email,
-                                         event_id);
+    dp_error *e = dp_google_event_delete(c->r->pool, &c->cfg->google, provider_email, event_id);
     if (e != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
                       "DP05004: Google event of appointment %s not deleted (%s); it stays in "
-                      "the provider's calendar", appointment_id, e->detail);
+                      "the provider's calendar",
+                      appointment_id, e->detail);
     }
 }

@@ -12,9 +12,9 @@
  * the provider proved that address (provider_verified) and, with DocPortalGoogleDomain, the
  * address is in that Workspace domain; otherwise the room is a Jitsi one. */
 dp_error *dp_video_room(dp_ctx *c, const char *appointment_id, const char *provider_email,
-                        int provider_verified,
-                        const char *starts_at, const char *ends_at, const char *summary,
-                        const char **link, const char **vendor, const char **event_id);
+                        int provider_verified, const char *starts_at, const char *ends_at,
+                        const char *summary, const char **link, const char **vendor,
+                        const char **event_id);
 
 /* The Google event of an appointment kept in step with it, once the database said so (after
  * the commit, or after the rollback of a booking that failed). The event lives in the

@@ -6,12 +6,12 @@
 #include <apr_thread_proc.h>
 
 struct dp_worker {
-    apr_pool_t *pool;       /* the thread's, with its own allocator */
+    apr_pool_t *pool; /* the thread's, with its own allocator */
     apr_thread_t *thread;
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *cv;
-    int stop;               /* under mu: the child is going away */
-    int kicked;             /* under mu: run now */
+    int stop;   /* under mu: the child is going away */
+    int kicked; /* under mu: run now */
     apr_interval_time_t every;
     dp_worker_fn fn;
     void *baton;

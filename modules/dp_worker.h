@@ -28,8 +28,8 @@ int dp_worker_stopping(dp_worker *w);
  * next run retries), logged when it starts failing and again every rewarn_s seconds while it
  * lasts, and once at INFO when it works again. The job logs with its own message ids. */
 typedef struct dp_worker_health {
-    int failing;        /* the last run failed */
-    apr_time_t warned;  /* when the last warning was logged */
+    int failing;       /* the last run failed */
+    apr_time_t warned; /* when the last warning was logged */
 } dp_worker_health;
 
 typedef enum { DP_HEALTH_QUIET, DP_HEALTH_WARN, DP_HEALTH_RECOVERED } dp_health_say;

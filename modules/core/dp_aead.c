@@ -23,8 +23,8 @@ static const char *b64_encode(apr_pool_t *p, const unsigned char *in, apr_size_t
 
 /* ---- sealing ---- */
 
-dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad,
-                       apr_size_t aad_len, const char *plain, apr_size_t len, dp_sealed *out)
+dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad, apr_size_t aad_len,
+                       const char *plain, apr_size_t len, dp_sealed *out)
 {
     const char *key_id = dp_keyring_current_id(kr);
     const unsigned char *key = dp_keyring_key(kr, key_id);
@@ -35,8 +35,7 @@ dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad,
 
     memset(out, 0, sizeof(*out));
     if (key == NULL) {
-        return dp_error_make(p, 500, DP_E_INTERNAL, NULL,
-                             "Message encryption is not configured.");
+        return dp_error_make(p, 500, DP_E_INTERNAL, NULL, "Message encryption is not configured.");
     }
     if (len > DP_AEAD_MAX_PLAIN || aad_len > DP_AEAD_MAX_PLAIN || (plain == NULL && len > 0)
         || (aad == NULL && aad_len > 0)) {
@@ -50,15 +49,12 @@ dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad,
         return dp_error_internal(p);
     }
     ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DP_AEAD_NONCE_LEN, NULL) == 1
-         && EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) == 1
-         && (aad_len == 0
-             || EVP_EncryptUpdate(ctx, NULL, &aadn, aad, (int)aad_len) == 1)
-         && (len == 0
-             || EVP_EncryptUpdate(ctx, ct, &n, (const unsigned char *)plain, (int)len) == 1)
-         && EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1
-         && (apr_size_t)n + (apr_size_t)fin == len
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DP_AEAD_TAG_LEN, ct + len) == 1;
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DP_AEAD_NONCE_LEN, NULL) == 1
+        && EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) == 1
+        && (aad_len == 0 || EVP_EncryptUpdate(ctx, NULL, &aadn, aad, (int)aad_len) == 1)
+        && (len == 0 || EVP_EncryptUpdate(ctx, ct, &n, (const unsigned char *)plain, (int)len) == 1)
+        && EVP_EncryptFinal_ex(ctx, ct + n, &fin) == 1 && (apr_size_t)n + (apr_size_t)fin == len
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DP_AEAD_TAG_LEN, ct + len) == 1;
     EVP_CIPHER_CTX_free(ctx);
     if (!ok) {
         return dp_error_internal(p);
@@ -95,8 +91,8 @@ dp_aead_status dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed
         || aad_len > DP_AEAD_MAX_PLAIN) {
         return DP_AEAD_TAMPERED;
     }
-    got = dp_base64_decode(in->nonce_b64, strlen(in->nonce_b64), nonce, sizeof(nonce),
-                           DP_B64_BREAKS);
+    got =
+        dp_base64_decode(in->nonce_b64, strlen(in->nonce_b64), nonce, sizeof(nonce), DP_B64_BREAKS);
     if (got != DP_AEAD_NONCE_LEN) {
         return DP_AEAD_TAMPERED;
     }
@@ -117,14 +113,12 @@ dp_aead_status dp_aead_open(apr_pool_t *p, const dp_keyring *kr, const dp_sealed
         return DP_AEAD_INTERNAL;
     }
     ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) == 1
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DP_AEAD_NONCE_LEN, NULL) == 1
-         && EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) == 1
-         && (aad_len == 0
-             || EVP_DecryptUpdate(ctx, NULL, &aadn, aad, (int)aad_len) == 1)
-         && (ptlen == 0 || EVP_DecryptUpdate(ctx, pt, &n, ct, (int)ptlen) == 1)
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DP_AEAD_TAG_LEN, ct + ptlen) == 1
-         && EVP_DecryptFinal_ex(ctx, pt + n, &fin) > 0
-         && (apr_size_t)n + (apr_size_t)fin == ptlen;
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DP_AEAD_NONCE_LEN, NULL) == 1
+        && EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) == 1
+        && (aad_len == 0 || EVP_DecryptUpdate(ctx, NULL, &aadn, aad, (int)aad_len) == 1)
+        && (ptlen == 0 || EVP_DecryptUpdate(ctx, pt, &n, ct, (int)ptlen) == 1)
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DP_AEAD_TAG_LEN, ct + ptlen) == 1
+        && EVP_DecryptFinal_ex(ctx, pt + n, &fin) > 0 && (apr_size_t)n + (apr_size_t)fin == ptlen;
     EVP_CIPHER_CTX_free(ctx);
     if (!ok) {
         /* Unauthenticated plaintext must not linger where someone could use it. */

@@ -43,8 +43,8 @@ typedef struct dp_sealed {
 /* Seal plain[0..len) under the ring's current key with a fresh random nonce, binding
  * aad[0..aad_len) (which is not stored). *out is filled with pool strings. Errors (no
  * current key, RNG or OpenSSL failure, oversized input) are 500s safe to show. */
-dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad,
-                       apr_size_t aad_len, const char *plain, apr_size_t len, dp_sealed *out);
+dp_error *dp_aead_seal(apr_pool_t *p, const dp_keyring *kr, const void *aad, apr_size_t aad_len,
+                       const char *plain, apr_size_t len, dp_sealed *out);
 
 /* Open what dp_aead_seal produced, under the key named by in->key_id, checking the tag
  * against the same aad. Returns DP_AEAD_OK with *plain NUL-terminated in p (and *len, if len

@@ -10,8 +10,8 @@
 #include <string.h>
 
 const char *const dp_auditchain_columns[DP_AUDITCHAIN_NFIELDS] = {
-    "seq", "id", "at_us", "actor_id", "actor_type", "action", "resource_type", "resource_id",
-    "client_id", "ip", "outcome", "request_id",
+    "seq",           "id",          "at_us",     "actor_id", "actor_type", "action",
+    "resource_type", "resource_id", "client_id", "ip",       "outcome",    "request_id",
 };
 
 static const char ROW_LABEL[] = "dp-audit-row-v1";               /* written with its NUL */
@@ -102,14 +102,14 @@ static int hmac_finish(EVP_MAC_CTX *ctx, int ok, unsigned char out[DP_AUDITCHAIN
 {
     size_t outl = 0;
     ok = ok && EVP_MAC_final(ctx, out, &outl, DP_AUDITCHAIN_MAC_LEN) == 1
-         && outl == DP_AUDITCHAIN_MAC_LEN;
+        && outl == DP_AUDITCHAIN_MAC_LEN;
     EVP_MAC_CTX_free(ctx);
     return ok ? 0 : -1;
 }
 
 int dp_auditchain_link(const unsigned char *key, apr_size_t keylen,
-                       const unsigned char prev[DP_AUDITCHAIN_MAC_LEN],
-                       const char *const *fields, unsigned char out[DP_AUDITCHAIN_MAC_LEN])
+                       const unsigned char prev[DP_AUDITCHAIN_MAC_LEN], const char *const *fields,
+                       unsigned char out[DP_AUDITCHAIN_MAC_LEN])
 {
     EVP_MAC_CTX *ctx = hmac_start(key, keylen);
     int ok;
@@ -118,22 +118,20 @@ int dp_auditchain_link(const unsigned char *key, apr_size_t keylen,
         return -1;
     }
     ok = EVP_MAC_update(ctx, prev, DP_AUDITCHAIN_MAC_LEN) == 1
-         && EVP_MAC_update(ctx, (const unsigned char *)ROW_LABEL, sizeof(ROW_LABEL)) == 1;
+        && EVP_MAC_update(ctx, (const unsigned char *)ROW_LABEL, sizeof(ROW_LABEL)) == 1;
     for (int i = 0; ok && i < DP_AUDITCHAIN_NFIELDS; i++) {
         unsigned char hdr[5];
         apr_size_t h = field_header(fields[i], hdr);
         ok = EVP_MAC_update(ctx, hdr, h) == 1
-             && (fields[i] == NULL || fields[i][0] == '\0'
-                 || EVP_MAC_update(ctx, (const unsigned char *)fields[i], strlen(fields[i]))
-                        == 1);
+            && (fields[i] == NULL || fields[i][0] == '\0'
+                || EVP_MAC_update(ctx, (const unsigned char *)fields[i], strlen(fields[i])) == 1);
     }
     return hmac_finish(ctx, ok, out);
 }
 
-int dp_auditchain_checkpoint_sign(const unsigned char *key, apr_size_t keylen,
-                                  long long position,
-                                  const unsigned char mac[DP_AUDITCHAIN_MAC_LEN],
-                                  long long at_us, unsigned char out[DP_AUDITCHAIN_MAC_LEN])
+int dp_auditchain_checkpoint_sign(const unsigned char *key, apr_size_t keylen, long long position,
+                                  const unsigned char mac[DP_AUDITCHAIN_MAC_LEN], long long at_us,
+                                  unsigned char out[DP_AUDITCHAIN_MAC_LEN])
 {
     unsigned char pos_b[8], at_b[8];
     EVP_MAC_CTX *ctx = hmac_start(key, keylen);
@@ -144,11 +142,10 @@ int dp_auditchain_checkpoint_sign(const unsigned char *key, apr_size_t keylen,
     }
     put_be64(pos_b, (unsigned long long)position);
     put_be64(at_b, (unsigned long long)at_us);
-    ok = EVP_MAC_update(ctx, (const unsigned char *)CHECKPOINT_LABEL,
-                        sizeof(CHECKPOINT_LABEL)) == 1
-         && EVP_MAC_update(ctx, pos_b, sizeof(pos_b)) == 1
-         && EVP_MAC_update(ctx, mac, DP_AUDITCHAIN_MAC_LEN) == 1
-         && EVP_MAC_update(ctx, at_b, sizeof(at_b)) == 1;
+    ok = EVP_MAC_update(ctx, (const unsigned char *)CHECKPOINT_LABEL, sizeof(CHECKPOINT_LABEL)) == 1
+        && EVP_MAC_update(ctx, pos_b, sizeof(pos_b)) == 1
+        && EVP_MAC_update(ctx, mac, DP_AUDITCHAIN_MAC_LEN) == 1
+        && EVP_MAC_update(ctx, at_b, sizeof(at_b)) == 1;
     return hmac_finish(ctx, ok, out);
 }
 

@@ -43,14 +43,13 @@ void dp_auditchain_genesis(unsigned char out[DP_AUDITCHAIN_MAC_LEN]);
 
 /* out = HMAC-SHA256(key, prev || canonical(fields)). Returns 0, or -1 if OpenSSL failed. */
 int dp_auditchain_link(const unsigned char *key, apr_size_t keylen,
-                       const unsigned char prev[DP_AUDITCHAIN_MAC_LEN],
-                       const char *const *fields, unsigned char out[DP_AUDITCHAIN_MAC_LEN]);
+                       const unsigned char prev[DP_AUDITCHAIN_MAC_LEN], const char *const *fields,
+                       unsigned char out[DP_AUDITCHAIN_MAC_LEN]);
 
 /* The checkpoint signature over (position, mac, at_us). Returns 0, or -1 on failure. */
-int dp_auditchain_checkpoint_sign(const unsigned char *key, apr_size_t keylen,
-                                  long long position,
-                                  const unsigned char mac[DP_AUDITCHAIN_MAC_LEN],
-                                  long long at_us, unsigned char out[DP_AUDITCHAIN_MAC_LEN]);
+int dp_auditchain_checkpoint_sign(const unsigned char *key, apr_size_t keylen, long long position,
+                                  const unsigned char mac[DP_AUDITCHAIN_MAC_LEN], long long at_us,
+                                  unsigned char out[DP_AUDITCHAIN_MAC_LEN]);
 
 /* The checkpoint line the sealer writes to the error log, and its parser (for the verifier's
  * --log): "audit checkpoint position=N at=US mac=HEX sig=HEX". dp_auditchain_checkpoint_parse

@@ -25,8 +25,7 @@ dp_error *dp_error_field(apr_pool_t *p, const char *field, const char *detail)
 
 dp_error *dp_error_internal(apr_pool_t *p)
 {
-    return dp_error_make(p, 500, DP_E_INTERNAL, NULL,
-                         "The server could not complete the request.");
+    return dp_error_make(p, 500, DP_E_INTERNAL, NULL, "The server could not complete the request.");
 }
 
 dp_error *dp_error_email_taken(apr_pool_t *p)

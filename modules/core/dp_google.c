@@ -18,9 +18,9 @@
 
 #define TOKEN_MAX_RESPONSE (64 * 1024)
 #define EVENT_MAX_RESPONSE (1024 * 1024)
-#define TOKEN_MAX_LEN 4096
-#define TOKEN_EARLY_SEC 60 /* refresh this long before Google's expiry */
-#define ASSERTION_TTL 3600
+#define TOKEN_MAX_LEN      4096
+#define TOKEN_EARLY_SEC    60 /* refresh this long before Google's expiry */
+#define ASSERTION_TTL      3600
 
 /* ---- the token cache -----------------------------------------------------------------
  * One hash in its own long-lived pool, guarded by one mutex. A refreshed token reuses its
@@ -287,13 +287,14 @@ static dp_error *read_key_file(apr_pool_t *p, const dp_google_cfg *cfg, account 
         return fail(p, "The Google service-account key file is not a JSON object.");
     }
     type = json_string_value(json_object_get(k, "type"));
-    if (json_object_get(k, "type") != NULL && (type == NULL || strcmp(type, "service_account") != 0)) {
+    if (json_object_get(k, "type") != NULL
+        && (type == NULL || strcmp(type, "service_account") != 0)) {
         return fail(p, "The Google key file is not a service-account key.");
     }
     a->client_email = json_string_value(json_object_get(k, "client_email"));
     a->private_key = json_string_value(json_object_get(k, "private_key"));
-    if (a->client_email == NULL || strchr(a->client_email, '@') == NULL
-        || a->private_key == NULL || strstr(a->private_key, "-----BEGIN") == NULL) {
+    if (a->client_email == NULL || strchr(a->client_email, '@') == NULL || a->private_key == NULL
+        || strstr(a->private_key, "-----BEGIN") == NULL) {
         return fail(p, "The Google key file lacks client_email or private_key.");
     }
     v = json_object_get(k, "private_key_id");
@@ -307,7 +308,10 @@ static dp_error *read_key_file(apr_pool_t *p, const dp_google_cfg *cfg, account 
 
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
-    (void)buf; (void)size; (void)rwflag; (void)u;
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
     return -1; /* never prompt on a terminal for an encrypted key */
 }
 
@@ -346,14 +350,13 @@ static const char *sign_assertion(apr_pool_t *p, const account *a, const char *s
     }
     apr_pool_cleanup_register(p, j, jwt_cleanup, apr_pool_cleanup_null);
     if ((a->key_id == NULL || jwt_add_header(j, "kid", a->key_id) == 0)
-        && jwt_add_grant(j, "iss", a->client_email) == 0
-        && jwt_add_grant(j, "sub", subject) == 0
+        && jwt_add_grant(j, "iss", a->client_email) == 0 && jwt_add_grant(j, "sub", subject) == 0
         && jwt_add_grant(j, "scope", DP_GOOGLE_SCOPE) == 0
-        && jwt_add_grant(j, "aud", a->token_url) == 0
-        && jwt_add_grant_int(j, "iat", now) == 0
+        && jwt_add_grant(j, "aud", a->token_url) == 0 && jwt_add_grant_int(j, "iat", now) == 0
         && jwt_add_grant_int(j, "exp", now + ASSERTION_TTL) == 0
         && jwt_set_alg(j, JWT_ALG_RS256, (const unsigned char *)a->private_key,
-                       (int)strlen(a->private_key)) == 0
+                       (int)strlen(a->private_key))
+            == 0
         && (enc = jwt_encode_str(j)) != NULL) {
         out = apr_pstrdup(p, enc);
         free(enc); /* malloc'd by libjwt */
@@ -366,8 +369,8 @@ static const char *sign_assertion(apr_pool_t *p, const account *a, const char *s
 static dp_error *fetch_token(apr_pool_t *p, const account *a, const char *subject,
                              apr_time_t deadline, const char **token, long long *expires_in)
 {
-    static const char *const headers[] = {
-        "Content-Type: application/x-www-form-urlencoded", "Accept: application/json", NULL};
+    static const char *const headers[] = {"Content-Type: application/x-www-form-urlencoded",
+                                          "Accept: application/json", NULL};
     const char *assertion, *body, *tok;
     dp_http_req req = {0};
     dp_http_resp resp;
@@ -422,7 +425,8 @@ static const char *video_entry_uri(json_t *conf)
     json_t *eps = json_object_get(conf, "entryPoints"), *ep;
     size_t i;
 
-    json_array_foreach(eps, i, ep) {
+    json_array_foreach(eps, i, ep)
+    {
         const char *type = json_string_value(json_object_get(ep, "entryPointType"));
         if (type != NULL && strcmp(type, "video") == 0) {
             return json_string_value(json_object_get(ep, "uri"));
@@ -470,9 +474,9 @@ static dp_error *read_event(apr_pool_t *p, const dp_http_resp *resp, const char 
 
 /* One Calendar API request as the token's subject. path lies below the API base; a body,
  * when given, is JSON. */
-static dp_error *api_request(apr_pool_t *p, const account *a, const char *token,
-                             const char *method, const char *path, const char *body,
-                             apr_size_t body_len, apr_time_t deadline, dp_http_resp *resp)
+static dp_error *api_request(apr_pool_t *p, const account *a, const char *token, const char *method,
+                             const char *path, const char *body, apr_size_t body_len,
+                             apr_time_t deadline, dp_http_resp *resp)
 {
     const char *headers[] = {apr_pstrcat(p, "Authorization: Bearer ", token, NULL),
                              "Accept: application/json",
@@ -537,8 +541,8 @@ static dp_error *calendar_call(apr_pool_t *p, const account *a, const char *subj
 static dp_error *refused_by_google(apr_pool_t *p, const dp_http_resp *resp, const char *what)
 {
     json_t *j = dp_json_own(p, json_loadb(resp->body, resp->len, 0, NULL));
-    const char *code = safe_code(
-        p, json_string_value(json_object_get(json_object_get(j, "error"), "status")));
+    const char *code =
+        safe_code(p, json_string_value(json_object_get(json_object_get(j, "error"), "status")));
 
     return dp_error_make(p, 502, DP_E_UPSTREAM, NULL, "Google Calendar refused %s (HTTP %d%s%s).",
                          what, resp->status, code ? ", " : "", code ? code : "");
@@ -558,19 +562,17 @@ static apr_time_t deadline_of(const dp_google_cfg *cfg)
 /* The path of one event of the subject's primary calendar. */
 static const char *event_path(apr_pool_t *p, const char *event_id)
 {
-    return apr_pstrcat(p, "/calendar/v3/calendars/primary/events/", form_escape(p, event_id),
-                       NULL);
+    return apr_pstrcat(p, "/calendar/v3/calendars/primary/events/", form_escape(p, event_id), NULL);
 }
 
 static const char *event_json(apr_pool_t *p, const char *start, const char *end,
                               const char *summary, const char *request_id, apr_size_t *len)
 {
-    json_t *ev = dp_json_own(p, json_pack("{s:{s:s}, s:{s:s}, s:{s:{s:s, s:{s:s}}}}",
-                                          "start", "dateTime", start,
-                                          "end", "dateTime", end,
-                                          "conferenceData", "createRequest",
-                                          "requestId", request_id,
-                                          "conferenceSolutionKey", "type", "hangoutsMeet"));
+    json_t *ev = dp_json_own(p,
+                             json_pack("{s:{s:s}, s:{s:s}, s:{s:{s:s, s:{s:s}}}}", "start",
+                                       "dateTime", start, "end", "dateTime", end, "conferenceData",
+                                       "createRequest", "requestId", request_id,
+                                       "conferenceSolutionKey", "type", "hangoutsMeet"));
     if (ev == NULL
         || (summary != NULL && json_object_set_new(ev, "summary", json_string(summary)) != 0)) {
         return NULL; /* json_string refuses invalid UTF-8: set_new then fails */
@@ -578,10 +580,9 @@ static const char *event_json(apr_pool_t *p, const char *start, const char *end,
     return dp_json_dump(p, ev, len);
 }
 
-dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg,
-                                const char *subject_email, const char *start_rfc3339,
-                                const char *end_rfc3339, const char *summary,
-                                const char *request_id, const char **meet_link,
+dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject_email,
+                                const char *start_rfc3339, const char *end_rfc3339,
+                                const char *summary, const char *request_id, const char **meet_link,
                                 const char **event_id)
 {
     apr_time_t deadline = deadline_of(cfg);
@@ -606,7 +607,8 @@ dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg,
     }
     if ((e = calendar_call(p, &a, subject_email, "POST",
                            "/calendar/v3/calendars/primary/events?conferenceDataVersion=1", body,
-                           body_len, deadline, &resp)) != NULL) {
+                           body_len, deadline, &resp))
+        != NULL) {
         return e;
     }
     if (resp.status < 200 || resp.status > 299) {
@@ -638,9 +640,9 @@ static int valid_instant(const char *s)
     return 1;
 }
 
-dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg,
-                               const char *subject_email, const char *event_id,
-                               const char *start_rfc3339, const char *end_rfc3339)
+dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject_email,
+                               const char *event_id, const char *start_rfc3339,
+                               const char *end_rfc3339)
 {
     apr_time_t deadline = deadline_of(cfg);
     const char *body;
@@ -653,18 +655,20 @@ dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg,
     if ((e = read_key_file(p, cfg, &a)) != NULL) {
         return e;
     }
-    if (!valid_subject(subject_email) || !valid_event_id(event_id)
-        || !valid_instant(start_rfc3339) || !valid_instant(end_rfc3339)) {
+    if (!valid_subject(subject_email) || !valid_event_id(event_id) || !valid_instant(start_rfc3339)
+        || !valid_instant(end_rfc3339)) {
         return fail(p, "The Google event move is incomplete or malformed.");
     }
-    times = dp_json_own(p, json_pack("{s:{s:s}, s:{s:s}}", "start", "dateTime", start_rfc3339,
-                                     "end", "dateTime", end_rfc3339));
+    times = dp_json_own(p,
+                        json_pack("{s:{s:s}, s:{s:s}}", "start", "dateTime", start_rfc3339, "end",
+                                  "dateTime", end_rfc3339));
     if (times == NULL) {
         return fail(p, "The Google event move could not be written.");
     }
     body = dp_json_dump(p, times, &body_len);
-    if ((e = calendar_call(p, &a, subject_email, "PATCH", event_path(p, event_id), body,
-                           body_len, deadline, &resp)) != NULL) {
+    if ((e = calendar_call(p, &a, subject_email, "PATCH", event_path(p, event_id), body, body_len,
+                           deadline, &resp))
+        != NULL) {
         return e;
     }
     if (resp.status < 200 || resp.status > 299) {
@@ -673,8 +677,8 @@ dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg,
     return NULL;
 }
 
-dp_error *dp_google_event_delete(apr_pool_t *p, const dp_google_cfg *cfg,
-                                 const char *subject_email, const char *event_id)
+dp_error *dp_google_event_delete(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject_email,
+                                 const char *event_id)
 {
     apr_time_t deadline = deadline_of(cfg);
     dp_http_resp resp;
@@ -688,12 +692,12 @@ dp_error *dp_google_event_delete(apr_pool_t *p, const dp_google_cfg *cfg,
         return fail(p, "The Google event deletion is incomplete or malformed.");
     }
     if ((e = calendar_call(p, &a, subject_email, "DELETE", event_path(p, event_id), NULL, 0,
-                           deadline, &resp)) != NULL) {
+                           deadline, &resp))
+        != NULL) {
         return e;
     }
     /* 404 (never there, or purged) and 410 (deleted already): what was asked for holds */
-    if ((resp.status >= 200 && resp.status <= 299) || resp.status == 404
-        || resp.status == 410) {
+    if ((resp.status >= 200 && resp.status <= 299) || resp.status == 404 || resp.status == 410) {
         return NULL;
     }
     return refused_by_google(p, &resp, "to delete the event");

@@ -25,12 +25,12 @@
 
 #include "dp_error.h"
 
-#define DP_GOOGLE_API_BASE   "https://www.googleapis.com"
-#define DP_GOOGLE_TOKEN_URL  "https://oauth2.googleapis.com/token"
-#define DP_GOOGLE_SCOPE      "https://www.googleapis.com/auth/calendar.events"
+#define DP_GOOGLE_API_BASE    "https://www.googleapis.com"
+#define DP_GOOGLE_TOKEN_URL   "https://oauth2.googleapis.com/token"
+#define DP_GOOGLE_SCOPE       "https://www.googleapis.com/auth/calendar.events"
 #define DP_GOOGLE_MEET_PREFIX "https://meet.google.com/"
-#define DP_GOOGLE_TIMEOUT_MS 10000L
-#define DP_GOOGLE_CACHE_MAX  1000 /* token cache writes before it is dropped whole */
+#define DP_GOOGLE_TIMEOUT_MS  10000L
+#define DP_GOOGLE_CACHE_MAX   1000 /* token cache writes before it is dropped whole */
 
 typedef struct dp_google_cfg {
     const char *key_file_json; /* contents of a service-account key file (JSON) */
@@ -53,24 +53,23 @@ void dp_google_cache_clear(void);
  * On success returns NULL with *meet_link (an https://meet.google.com/ URL) and *event_id in
  * p. On failure returns a 502 upstream_error; *meet_link is NULL, and *event_id is NULL unless
  * an event was created but gave no usable link (the caller may delete it). */
-dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg,
-                                const char *subject_email, const char *start_rfc3339,
-                                const char *end_rfc3339, const char *summary,
-                                const char *request_id, const char **meet_link,
+dp_error *dp_google_meet_create(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject_email,
+                                const char *start_rfc3339, const char *end_rfc3339,
+                                const char *summary, const char *request_id, const char **meet_link,
                                 const char **event_id);
 
 /* Move event_id (an id dp_google_meet_create gave) in subject_email's primary calendar to
  * start .. end (RFC 3339): PATCH .../calendars/primary/events/<id> with {start, end} only,
  * so the conference and the rest of the event stay. Returns NULL on a 2xx answer, else a 502
  * upstream_error (an event Google no longer has is one: HTTP 404). */
-dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg,
-                               const char *subject_email, const char *event_id,
-                               const char *start_rfc3339, const char *end_rfc3339);
+dp_error *dp_google_event_move(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject_email,
+                               const char *event_id, const char *start_rfc3339,
+                               const char *end_rfc3339);
 
 /* Delete event_id from subject_email's primary calendar: DELETE .../events/<id>. Returns NULL
  * when it is gone: deleted now (2xx), or already (Google's 404 and 410); else a 502
  * upstream_error. */
-dp_error *dp_google_event_delete(apr_pool_t *p, const dp_google_cfg *cfg,
-                                 const char *subject_email, const char *event_id);
+dp_error *dp_google_event_delete(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject_email,
+                                 const char *event_id);
 
 #endif

@@ -21,9 +21,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_KID 256
-#define MAX_SUB 255
-#define MAX_EMAIL 320
+#define MAX_KID      256
+#define MAX_SUB      255
+#define MAX_EMAIL    320
 #define MIN_RSA_BITS 2048
 #define MAX_RSA_BITS 8192
 
@@ -35,13 +35,13 @@
  * Readers copy the PEM they need into their own pool before unlocking. */
 
 static struct {
-    apr_pool_t *pool;          /* NULL: no dp_google_id_init, run uncached */
-    apr_pool_t *set_pool;      /* holds keys; NULL when no set */
-    apr_hash_t *keys;          /* NULL when no set */
-    long long expires;         /* the set is stale from this time on */
-    long long last_kid_fetch;  /* last fetch caused by an unknown kid */
-    long long retry_after;     /* after a failed refresh, no new attempt before this */
-    int fetching;              /* threads fetching right now */
+    apr_pool_t *pool;         /* NULL: no dp_google_id_init, run uncached */
+    apr_pool_t *set_pool;     /* holds keys; NULL when no set */
+    apr_hash_t *keys;         /* NULL when no set */
+    long long expires;        /* the set is stale from this time on */
+    long long last_kid_fetch; /* last fetch caused by an unknown kid */
+    long long retry_after;    /* after a failed refresh, no new attempt before this */
+    int fetching;             /* threads fetching right now */
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;
 #endif
@@ -292,7 +292,8 @@ static const char *pem_from_jwk(apr_pool_t *p, json_t *jwk)
 
     if (kty == NULL || strcmp(kty, "RSA") != 0
         || (use != NULL && (!json_is_string(use) || strcmp(json_string_value(use), "sig") != 0))
-        || (alg != NULL && (!json_is_string(alg) || strcmp(json_string_value(alg), "RS256") != 0))) {
+        || (alg != NULL
+            && (!json_is_string(alg) || strcmp(json_string_value(alg), "RS256") != 0))) {
         return NULL;
     }
     n = jwk_bn(p, json_string_value(json_object_get(jwk, "n")), MAX_RSA_BITS / 8 + 1);
@@ -345,7 +346,8 @@ static apr_hash_t *parse_keys(apr_pool_t *p, const char *body, apr_size_t len)
     if (list != NULL) { /* JWKS */
         size_t i;
         if (json_is_array(list)) {
-            json_array_foreach(list, i, v) {
+            json_array_foreach(list, i, v)
+            {
                 const char *kid = json_string_value(json_object_get(v, "kid"));
                 if (json_is_object(v) && kid_ok(kid)) {
                     keep(p, keys, kid, pem_from_jwk(p, v));
@@ -355,7 +357,8 @@ static apr_hash_t *parse_keys(apr_pool_t *p, const char *body, apr_size_t len)
     }
     else { /* v1: kid -> certificate */
         const char *kid;
-        json_object_foreach(doc, kid, v) {
+        json_object_foreach(doc, kid, v)
+        {
             if (json_is_string(v) && kid_ok(kid)) {
                 keep(p, keys, kid, pem_from_cert(p, json_string_value(v)));
             }
@@ -402,8 +405,10 @@ static apr_hash_t *fetch_keys(apr_pool_t *p, const dp_google_id_cfg *cfg, long l
 #endif
     /* Without response headers from dp_http, cc stays NULL: the default lifetime. */
     age = dp_google_id_max_age(cc);
-    *ttl = age < 0 ? DP_GOOGLE_ID_DEFAULT_TTL
-                   : age < 1 ? 1 : age > DP_GOOGLE_ID_MAX_TTL ? DP_GOOGLE_ID_MAX_TTL : age;
+    *ttl = age < 0                   ? DP_GOOGLE_ID_DEFAULT_TTL
+        : age < 1                    ? 1
+        : age > DP_GOOGLE_ID_MAX_TTL ? DP_GOOGLE_ID_MAX_TTL
+                                     : age;
     return keys;
 }
 
@@ -507,8 +512,8 @@ static key_result find_key(apr_pool_t *p, const dp_google_id_cfg *cfg, const cha
 /* Split into three non-empty base64url parts and read the header before any signature work:
  * exactly "alg":"RS256" and a kid, no "crit". The payload is decoded into *claims (the exact
  * bytes that are signed; read only after the signature verified). NULL or the reason. */
-static const char *check_token(apr_pool_t *p, const char *token, apr_size_t len,
-                               const char **kid, const char **claims, apr_size_t *claims_len)
+static const char *check_token(apr_pool_t *p, const char *token, apr_size_t len, const char **kid,
+                               const char **claims, apr_size_t *claims_len)
 {
     const char *dot1 = memchr(token, '.', len), *dot2, *alg;
     apr_size_t hlen, plen, slen, n;
@@ -568,7 +573,8 @@ static int aud_ok(json_t *aud, const char *client_id)
         return strcmp(json_string_value(aud), client_id) == 0;
     }
     if (json_is_array(aud)) {
-        json_array_foreach(aud, i, v) {
+        json_array_foreach(aud, i, v)
+        {
             if (json_is_string(v) && strcmp(json_string_value(v), client_id) == 0) {
                 return 1;
             }
@@ -580,7 +586,7 @@ static int aud_ok(json_t *aud, const char *client_id)
 static const char *opt_str(apr_pool_t *p, json_t *v)
 {
     return json_is_string(v) && json_string_length(v) > 0 ? apr_pstrdup(p, json_string_value(v))
-                                                           : NULL;
+                                                          : NULL;
 }
 
 /* The claims, from the signed payload. NULL or the reason. */
@@ -604,8 +610,9 @@ static const char *check_claims(apr_pool_t *p, const dp_google_id_cfg *cfg, cons
     email = json_object_get(c, "email");
     ev = json_object_get(c, "email_verified");
 
-    if (!json_is_string(iss) || (strcmp(json_string_value(iss), "accounts.google.com") != 0
-                                 && strcmp(json_string_value(iss), "https://accounts.google.com") != 0)) {
+    if (!json_is_string(iss)
+        || (strcmp(json_string_value(iss), "accounts.google.com") != 0
+            && strcmp(json_string_value(iss), "https://accounts.google.com") != 0)) {
         why = "iss is not Google.";
     }
     else if (!aud_ok(json_object_get(c, "aud"), cfg->client_id)) {
@@ -620,7 +627,8 @@ static const char *check_claims(apr_pool_t *p, const dp_google_id_cfg *cfg, cons
     else if ((long long)json_integer_value(iat) > now + leeway) {
         why = "The token was issued in the future.";
     }
-    else if (nbf != NULL && (!json_is_integer(nbf) || (long long)json_integer_value(nbf) > now + leeway)) {
+    else if (nbf != NULL
+             && (!json_is_integer(nbf) || (long long)json_integer_value(nbf) > now + leeway)) {
         why = "The token is not valid yet (nbf).";
     }
     else if (!json_is_string(sub) || json_string_length(sub) == 0
@@ -673,9 +681,9 @@ dp_error *dp_google_id_verify(apr_pool_t *p, const dp_google_id_cfg *cfg, const 
         }
         return dp_error_internal(p);
     }
-    leeway = cfg->leeway_s <= 0 ? DP_GOOGLE_ID_LEEWAY
-             : cfg->leeway_s > DP_GOOGLE_ID_MAX_LEEWAY ? DP_GOOGLE_ID_MAX_LEEWAY
-                                                       : cfg->leeway_s;
+    leeway = cfg->leeway_s <= 0                   ? DP_GOOGLE_ID_LEEWAY
+        : cfg->leeway_s > DP_GOOGLE_ID_MAX_LEEWAY ? DP_GOOGLE_ID_MAX_LEEWAY
+                                                  : cfg->leeway_s;
     if (id_token == NULL) {
         return unauthorized(p, reason, "No token.");
     }
@@ -689,10 +697,8 @@ dp_error *dp_google_id_verify(apr_pool_t *p, const dp_google_id_cfg *cfg, const 
     }
 
     switch (find_key(p, cfg, kid, now, &pem, &why)) {
-    case KEY_OK:
-        break;
-    case KEY_UNKNOWN:
-        return unauthorized(p, reason, why);
+    case KEY_OK: break;
+    case KEY_UNKNOWN: return unauthorized(p, reason, why);
     default:
         if (reason != NULL) {
             *reason = why;

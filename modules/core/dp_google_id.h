@@ -31,16 +31,16 @@
 
 #include "dp_error.h"
 
-#define DP_GOOGLE_ID_CERTS_URL     "https://www.googleapis.com/oauth2/v1/certs"
-#define DP_GOOGLE_ID_MAX_TOKEN     8192        /* longer tokens are refused unread */
-#define DP_GOOGLE_ID_LEEWAY        60          /* default clock skew, seconds */
-#define DP_GOOGLE_ID_MAX_LEEWAY    600         /* a larger leeway_s is cut to this */
-#define DP_GOOGLE_ID_DEFAULT_TTL   3600        /* key set lifetime without a max-age */
-#define DP_GOOGLE_ID_MAX_TTL       86400       /* a larger max-age is cut to this */
-#define DP_GOOGLE_ID_REFETCH_MIN   60          /* at most one fetch a minute for unknown kids */
-#define DP_GOOGLE_ID_MAX_KEYS      32          /* keys kept from one answer */
-#define DP_GOOGLE_ID_MAX_RESPONSE  (256 * 1024)
-#define DP_GOOGLE_ID_DETAIL        "The Google sign-in could not be verified."
+#define DP_GOOGLE_ID_CERTS_URL    "https://www.googleapis.com/oauth2/v1/certs"
+#define DP_GOOGLE_ID_MAX_TOKEN    8192  /* longer tokens are refused unread */
+#define DP_GOOGLE_ID_LEEWAY       60    /* default clock skew, seconds */
+#define DP_GOOGLE_ID_MAX_LEEWAY   600   /* a larger leeway_s is cut to this */
+#define DP_GOOGLE_ID_DEFAULT_TTL  3600  /* key set lifetime without a max-age */
+#define DP_GOOGLE_ID_MAX_TTL      86400 /* a larger max-age is cut to this */
+#define DP_GOOGLE_ID_REFETCH_MIN  60    /* at most one fetch a minute for unknown kids */
+#define DP_GOOGLE_ID_MAX_KEYS     32    /* keys kept from one answer */
+#define DP_GOOGLE_ID_MAX_RESPONSE (256 * 1024)
+#define DP_GOOGLE_ID_DETAIL       "The Google sign-in could not be verified."
 
 typedef struct dp_google_id_cfg {
     const char *certs_url; /* NULL: DP_GOOGLE_ID_CERTS_URL (v1 PEM map; a JWKS URL works too) */
@@ -50,11 +50,11 @@ typedef struct dp_google_id_cfg {
 } dp_google_id_cfg;
 
 typedef struct dp_google_identity {
-    const char *sub;       /* Google's stable account id; always set on success */
-    const char *email;     /* always set on success, and verified by Google */
-    const char *name;      /* NULL when the token has none */
-    const char *picture;   /* NULL when the token has none */
-    int email_verified;    /* 1 on success */
+    const char *sub;     /* Google's stable account id; always set on success */
+    const char *email;   /* always set on success, and verified by Google */
+    const char *name;    /* NULL when the token has none */
+    const char *picture; /* NULL when the token has none */
+    int email_verified;  /* 1 on success */
 } dp_google_identity;
 
 /* Create the key cache and its mutex in a subpool of pconf. Call once per process before any

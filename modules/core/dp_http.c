@@ -76,8 +76,9 @@ static size_t header_write(char *data, size_t size, size_t nitems, void *userdat
     while (vs < ve && (data[vs] == ' ' || data[vs] == '\t')) {
         vs++;
     }
-    while (ve > vs && (data[ve - 1] == '\r' || data[ve - 1] == '\n' || data[ve - 1] == ' '
-                       || data[ve - 1] == '\t')) {
+    while (ve > vs
+           && (data[ve - 1] == '\r' || data[ve - 1] == '\n' || data[ve - 1] == ' '
+               || data[ve - 1] == '\t')) {
         ve--;
     }
     apr_table_addn(h->t, apr_pstrmemdup(h->p, data, nl), apr_pstrmemdup(h->p, data + vs, ve - vs));
@@ -132,8 +133,8 @@ static int valid_method(const char *m)
     return 1;
 }
 
-static dp_error *transfer_error(apr_pool_t *p, const dp_http_req *req, CURLcode rc,
-                                const sink *s, long timeout_ms)
+static dp_error *transfer_error(apr_pool_t *p, const dp_http_req *req, CURLcode rc, const sink *s,
+                                long timeout_ms)
 {
     const char *host = safe_host(p, req->url);
     const char *why;
@@ -151,15 +152,15 @@ static dp_error *transfer_error(apr_pool_t *p, const dp_http_req *req, CURLcode 
         /* curl's static description: it names no URL, header or body */
         why = curl_easy_strerror(rc);
     }
-    return dp_error_make(p, 502, DP_E_UPSTREAM, NULL, "The request to %s failed: %s.", host,
-                         why);
+    return dp_error_make(p, 502, DP_E_UPSTREAM, NULL, "The request to %s failed: %s.", host, why);
 }
 
 dp_error *dp_http_do(apr_pool_t *p, const dp_http_req *req, dp_http_resp *resp)
 {
     const char *method = req->method ? req->method : "GET";
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : DP_HTTP_DEFAULT_TIMEOUT_MS;
-    sink s = {p, NULL, 0, 0, req->max_response ? req->max_response : DP_HTTP_DEFAULT_MAX_RESPONSE, 0};
+    sink s = {p, NULL, 0, 0, req->max_response ? req->max_response : DP_HTTP_DEFAULT_MAX_RESPONSE,
+              0};
     struct curl_slist *hl = NULL;
     CURL *h;
     CURLcode rc;
@@ -211,25 +212,27 @@ dp_error *dp_http_do(apr_pool_t *p, const dp_http_req *req, dp_http_resp *resp)
     /* The security-relevant options must all take, or nothing is sent. */
     ok = curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-         && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK
 #else
-         && curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))
+            == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))
+            == CURLE_OK
 #endif
-         && curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK /* threads: no SIGALRM */
-         && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.max) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_WRITEDATA, &s) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_write) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_HEADERDATA, &hs) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_docportal") == CURLE_OK;
+        && curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK /* threads: no SIGALRM */
+        && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s.max) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_WRITEDATA, &s) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_write) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_HEADERDATA, &hs) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_USERAGENT, "mod_docportal") == CURLE_OK;
 
     if (ok && strcmp(method, "GET") == 0 && req->body == NULL) {
         ok = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK;
@@ -241,9 +244,9 @@ dp_error *dp_http_do(apr_pool_t *p, const dp_http_req *req, dp_http_resp *resp)
         if (strcmp(method, "POST") == 0 || req->body != NULL) {
             /* POSTFIELDS does not copy: req->body outlives the transfer */
             ok = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                                  (curl_off_t)(req->body ? req->body_len : 0)) == CURLE_OK
-                 && curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "")
-                        == CURLE_OK;
+                                  (curl_off_t)(req->body ? req->body_len : 0))
+                    == CURLE_OK
+                && curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "") == CURLE_OK;
         }
         if (ok && strcmp(method, "POST") != 0) {
             ok = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;

@@ -19,30 +19,30 @@
 
 #include "dp_error.h"
 
-#define DP_HTTP_DEFAULT_TIMEOUT_MS 10000L
+#define DP_HTTP_DEFAULT_TIMEOUT_MS   10000L
 #define DP_HTTP_DEFAULT_MAX_RESPONSE (1024 * 1024)
-#define DP_HTTP_MAX_RESPONSE_LIMIT (256 * 1024 * 1024) /* a larger max_response is cut to this */
+#define DP_HTTP_MAX_RESPONSE_LIMIT   (256 * 1024 * 1024) /* a larger max_response is cut to this */
 
 typedef struct dp_http_req {
-    const char *method;             /* "GET", "POST", "PUT", "PATCH", "DELETE"; NULL = GET */
-    const char *url;                /* http:// or https:// only */
-    const char *const *headers;     /* NULL-terminated "Name: value" lines, or NULL */
-    const char *body;               /* request body, or NULL */
+    const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE"; NULL = GET */
+    const char *url;            /* http:// or https:// only */
+    const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+    const char *body;           /* request body, or NULL */
     apr_size_t body_len;
-    long timeout_ms;                /* whole transfer; <= 0: DP_HTTP_DEFAULT_TIMEOUT_MS */
-    apr_size_t max_response;        /* body cap in bytes; 0: DP_HTTP_DEFAULT_MAX_RESPONSE */
+    long timeout_ms;         /* whole transfer; <= 0: DP_HTTP_DEFAULT_TIMEOUT_MS */
+    apr_size_t max_response; /* body cap in bytes; 0: DP_HTTP_DEFAULT_MAX_RESPONSE */
 } dp_http_req;
 
 typedef struct dp_http_resp {
-    int status;                     /* HTTP status of the answer (any: 2xx or not) */
-    char *body;                     /* pool memory, always NUL-terminated ("" when empty) */
-    apr_size_t len;                 /* bytes in body, without the NUL */
-    apr_table_t *headers;           /* the answer's header fields in p (names case-insensitive,
+    int status;           /* HTTP status of the answer (any: 2xx or not) */
+    char *body;           /* pool memory, always NUL-terminated ("" when empty) */
+    apr_size_t len;       /* bytes in body, without the NUL */
+    apr_table_t *headers; /* the answer's header fields in p (names case-insensitive,
                                      * values trimmed; of the final answer, not of a 1xx);
                                      * never NULL, empty when no answer arrived */
 } dp_http_resp;
 
-#define DP_HTTP_HAS_RESP_HEADERS 1      /* dp_http_resp.headers exists */
+#define DP_HTTP_HAS_RESP_HEADERS 1           /* dp_http_resp.headers exists */
 #define DP_HTTP_MAX_HEADER_BYTES (64 * 1024) /* header lines beyond this are not kept */
 
 /* Perform one request. Returns NULL when an HTTP answer arrived, whatever its status (the

@@ -41,9 +41,7 @@ static apr_size_t utf8_seq(const unsigned char *s)
     }
     if (c >= 0xF0 && c <= 0xF4) {
         unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        return (s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80)
-                   ? 4
-                   : 0;
+        return (s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80) ? 4 : 0;
     }
     return 0;
 }
@@ -58,12 +56,12 @@ static apr_size_t clean(char *out, const char *text, int escape)
     const unsigned char *s = (const unsigned char *)text;
     apr_size_t n = 0;
 
-#define EMIT(str, k)                     \
-    do {                                 \
-        if (out != NULL) {               \
-            memcpy(out + n, (str), (k)); \
-        }                                \
-        n += (k);                        \
+#define EMIT(str, k)                                                                               \
+    do {                                                                                           \
+        if (out != NULL) {                                                                         \
+            memcpy(out + n, (str), (k));                                                           \
+        }                                                                                          \
+        n += (k);                                                                                  \
     } while (0)
 
     while (*s != '\0') {
@@ -119,7 +117,7 @@ const char *dp_ics_escape(apr_pool_t *p, const char *text)
 /* ------------------------------------------------------------------------ lines */
 
 /* Byte i of name ":" value, seen as one line. */
-#define AT(i) ((i) < nlen ? name[(i)] : (i) == nlen ? ':' : value[(i) - nlen - 1])
+#define AT(i) ((i) < nlen ? name[(i)] : (i) == nlen ? ':' : value[(i)-nlen - 1])
 
 /* One content line, folded: at most DP_ICS_LINE_MAX octets before each CRLF, a continuation
  * starting with a space that counts toward its line, and every fold before the first byte
@@ -186,7 +184,7 @@ void dp_ics_int(dp_ics *w, const char *name, long long v)
 
 /* ------------------------------------------------------------------------ times, URIs */
 
-#define EPOCH_0001 (-62135596800LL)  /* 0001-01-01T00:00:00Z */
+#define EPOCH_0001  (-62135596800LL) /* 0001-01-01T00:00:00Z */
 #define EPOCH_10000 (253402300800LL) /* 10000-01-01T00:00:00Z */
 
 /* v (0 <= v < 10^n) as n decimal digits */

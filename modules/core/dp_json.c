@@ -32,8 +32,8 @@ dp_error *dp_json_parse_object(apr_pool_t *p, const char *buf, apr_size_t len, j
     j = dp_json_own(p, json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr));
     if (j == NULL) {
         return dp_error_make(p, 400, DP_E_INVALID_JSON, NULL,
-                             "The request body is not valid JSON (line %d, column %d).",
-                             jerr.line, jerr.column);
+                             "The request body is not valid JSON (line %d, column %d).", jerr.line,
+                             jerr.column);
     }
     if (!json_is_object(j)) {
         return dp_error_make(p, 400, DP_E_INVALID_JSON, NULL,
@@ -96,8 +96,7 @@ dp_error *dp_json_string(apr_pool_t *p, json_t *obj, const char *key, const char
 
     *out = NULL;
     if (v == NULL || json_is_null(v)) {
-        return required ? dp_error_field(p, field, apr_psprintf(p, "%s is required.", key))
-                        : NULL;
+        return required ? dp_error_field(p, field, apr_psprintf(p, "%s is required.", key)) : NULL;
     }
     if (!json_is_string(v)) {
         return dp_error_field(p, field, apr_psprintf(p, "%s must be a string.", key));
@@ -119,8 +118,9 @@ dp_error *dp_json_string(apr_pool_t *p, json_t *obj, const char *key, const char
         return dp_error_field(p, field, apr_psprintf(p, "%s must not be empty.", key));
     }
     if (chars > max_chars) {
-        return dp_error_field(p, field, apr_psprintf(p, "%s is longer than %lu characters.",
-                                                     key, (unsigned long)max_chars));
+        return dp_error_field(
+            p, field,
+            apr_psprintf(p, "%s is longer than %lu characters.", key, (unsigned long)max_chars));
     }
     *out = apr_pstrdup(p, s);
     return NULL;
@@ -163,8 +163,9 @@ dp_error *dp_json_money(apr_pool_t *p, json_t *obj, const char *key, const char 
     }
     else if (json_is_real(v)) {
         if (dp_money_from_double(json_real_value(v), cents) != 0) {
-            return dp_error_field(p, field, apr_psprintf(
-                p, "%s must be a non-negative amount with at most 2 decimals.", key));
+            return dp_error_field(
+                p, field,
+                apr_psprintf(p, "%s must be a non-negative amount with at most 2 decimals.", key));
         }
         if (*cents > max_cents) {
             return dp_error_field(p, field, apr_psprintf(p, "%s is out of range.", key));

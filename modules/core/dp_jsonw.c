@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* has_items[] per open container: whether it has an item yet, and which bracket closes it */
-#define HAS_ITEMS 1
+#define HAS_ITEMS  1
 #define KIND_ARRAY 2
 
 dp_jw *dp_jw_make(apr_pool_t *p, apr_size_t hint)
@@ -137,8 +137,7 @@ static void quoted(dp_jw *w, const char *s, apr_size_t len)
                 cp = (cp << 6) | (c[k] & 0x3Fu);
             }
             ok = ok && !(n == 2 && cp < 0x80) && !(n == 3 && cp < 0x800)
-                 && !(n == 4 && cp < 0x10000) && !(cp >= 0xD800 && cp <= 0xDFFF)
-                 && cp <= 0x10FFFF;
+                && !(n == 4 && cp < 0x10000) && !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
             if (ok) {
                 put(w, (const char *)c, n);
                 c += n;
@@ -214,8 +213,7 @@ void dp_jw_money(dp_jw *w, long long cents, int present)
                      (a % 100) / 10);
     }
     else {
-        n = snprintf(num, sizeof(num), "%s%llu.%02llu", cents < 0 ? "-" : "", a / 100,
-                     a % 100);
+        n = snprintf(num, sizeof(num), "%s%llu.%02llu", cents < 0 ? "-" : "", a / 100, a % 100);
     }
     item(w);
     put(w, num, (apr_size_t)n);

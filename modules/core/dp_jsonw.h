@@ -19,18 +19,18 @@ typedef struct dp_jw {
     apr_pool_t *p;
     char *buf;
     apr_size_t len, cap;
-    int depth;      /* open objects and arrays */
-    int after_key;  /* a key was written: the next value follows it without a comma */
-    int broken;     /* nesting too deep or closed unopened */
+    int depth;     /* open objects and arrays */
+    int after_key; /* a key was written: the next value follows it without a comma */
+    int broken;    /* nesting too deep or closed unopened */
     unsigned char has_items[DP_JW_DEPTH]; /* per level: an item written yet; [ or { */
 } dp_jw;
 
 /* A writer whose buffer starts at `hint` bytes (it doubles as needed). */
 dp_jw *dp_jw_make(apr_pool_t *p, apr_size_t hint);
 
-void dp_jw_object(dp_jw *w);  /* { */
-void dp_jw_array(dp_jw *w);   /* [ */
-void dp_jw_end(dp_jw *w);     /* } or ], whichever is open */
+void dp_jw_object(dp_jw *w); /* { */
+void dp_jw_array(dp_jw *w);  /* [ */
+void dp_jw_end(dp_jw *w);    /* } or ], whichever is open */
 
 void dp_jw_key(dp_jw *w, const char *key);
 void dp_jw_str(dp_jw *w, const char *s); /* a string, or null when s is NULL */

@@ -18,8 +18,7 @@ static int b64url_value(char c)
     return -1;
 }
 
-unsigned char *dp_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen,
-                                apr_size_t *outlen)
+unsigned char *dp_b64url_decode(apr_pool_t *p, const char *in, apr_size_t inlen, apr_size_t *outlen)
 {
     unsigned char *out;
     apr_size_t o = 0;
@@ -127,7 +126,8 @@ static dp_jwt_status check_header(apr_pool_t *p, const char *token, apr_size_t l
     /* Payload and signature must be non-empty base64url before libjwt sees them: libjwt
      * 1.10 writes past a zero-length buffer on an empty payload. */
     {
-        apr_size_t plen = (apr_size_t)(dot2 - dot1 - 1), slen = len - (apr_size_t)(dot2 + 1 - token);
+        apr_size_t plen = (apr_size_t)(dot2 - dot1 - 1),
+                   slen = len - (apr_size_t)(dot2 + 1 - token);
         apr_size_t n;
         if (plen == 0 || dp_b64url_decode(p, dot1 + 1, plen, &n) == NULL || n == 0
             || dp_b64url_decode(p, dot2 + 1, slen, &n) == NULL || n == 0) {
@@ -162,16 +162,19 @@ static dp_jwt_status read_claims(apr_pool_t *p, jwt_t *j, dp_claims *claims)
     }
     g = json_loads(text, 0, NULL);
     free(text); /* malloc'd by libjwt */
-    if (g == NULL || json_unpack(g, "{s:o, s:o, s:o, s:o, s:o}", "sub", &sub, "role", &role,
-                                 "jti", &jti, "iat", &iat, "exp", &exp) != 0) {
+    if (g == NULL
+        || json_unpack(g, "{s:o, s:o, s:o, s:o, s:o}", "sub", &sub, "role", &role, "jti", &jti,
+                       "iat", &iat, "exp", &exp)
+            != 0) {
         json_decref(g);
         return DP_JWT_BAD_CLAIMS;
     }
     sv = json_object_get(g, "sv"); /* optional: absent is version 0 */
-    if (json_is_string(sub) && json_is_string(role) && json_is_string(jti)
-        && json_is_integer(iat) && json_is_integer(exp)
-        && (sv == NULL || (json_is_integer(sv) && json_integer_value(sv) >= 0
-                           && json_integer_value(sv) <= INT_MAX))) {
+    if (json_is_string(sub) && json_is_string(role) && json_is_string(jti) && json_is_integer(iat)
+        && json_is_integer(exp)
+        && (sv == NULL
+            || (json_is_integer(sv) && json_integer_value(sv) >= 0
+                && json_integer_value(sv) <= INT_MAX))) {
         claims->sub = apr_pstrdup(p, json_string_value(sub));
         claims->role = apr_pstrdup(p, json_string_value(role));
         claims->jti = apr_pstrdup(p, json_string_value(jti));

@@ -12,17 +12,17 @@ typedef struct dp_claims {
     const char *jti;  /* token id (UUID), the handle for revocation */
     long long iat;
     long long exp;
-    long long sv;     /* session version: the user's sessions issued under it (absent: 0) */
+    long long sv; /* session version: the user's sessions issued under it (absent: 0) */
 } dp_claims;
 
 typedef enum dp_jwt_status {
     DP_JWT_OK = 0,
-    DP_JWT_MALFORMED,      /* not three base64url parts, bad JSON, too long */
-    DP_JWT_BAD_ALG,        /* header names anything but HS256 (none, RS256, HS384, ...) */
-    DP_JWT_BAD_SIGNATURE,  /* the HMAC does not verify under our key */
-    DP_JWT_EXPIRED,        /* exp <= now */
-    DP_JWT_BAD_CLAIMS,     /* a required claim is missing or of the wrong form */
-    DP_JWT_INTERNAL        /* allocation or RNG failure */
+    DP_JWT_MALFORMED,     /* not three base64url parts, bad JSON, too long */
+    DP_JWT_BAD_ALG,       /* header names anything but HS256 (none, RS256, HS384, ...) */
+    DP_JWT_BAD_SIGNATURE, /* the HMAC does not verify under our key */
+    DP_JWT_EXPIRED,       /* exp <= now */
+    DP_JWT_BAD_CLAIMS,    /* a required claim is missing or of the wrong form */
+    DP_JWT_INTERNAL       /* allocation or RNG failure */
 } dp_jwt_status;
 
 #define DP_JWT_MAX_LEN 4096

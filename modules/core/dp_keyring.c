@@ -48,8 +48,8 @@ static int id_valid(const char *id)
     }
     for (apr_size_t i = 0; i < n; i++) {
         const char c = id[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '_' || c == '-')) {
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
+              || c == '-')) {
             return 0;
         }
     }
@@ -71,8 +71,8 @@ static const ring_key *find_key(const dp_keyring *kr, const char *id)
 
 /* Decode a key in text form (hex or base64, no file:) into key. what names the source in
  * messages ("key 'a'" or "key 'a' (file /x)"). */
-static const char *decode_key_text(apr_pool_t *p, const char *what, const char *s,
-                                   apr_size_t n, unsigned char key[DP_KEYRING_KEY_LEN])
+static const char *decode_key_text(apr_pool_t *p, const char *what, const char *s, apr_size_t n,
+                                   unsigned char key[DP_KEYRING_KEY_LEN])
 {
     unsigned char buf[3 * DP_KEYRING_KEY_LEN]; /* room to say how long a wrong key is */
     apr_size_t hexdigits = 0;
@@ -88,8 +88,10 @@ static const char *decode_key_text(apr_pool_t *p, const char *what, const char *
      * 43 characters, or 44 ending in '=', so a valid key is never ambiguous. */
     if (hexdigits == n && (n % 2 == 0 || n > 44)) {
         if (n != 2 * DP_KEYRING_KEY_LEN) {
-            return apr_psprintf(p, "%s has %" APR_SIZE_T_FMT " hex digits; a key is 32 bytes"
-                                " (64 hex digits)", what, n);
+            return apr_psprintf(p,
+                                "%s has %" APR_SIZE_T_FMT " hex digits; a key is 32 bytes"
+                                " (64 hex digits)",
+                                what, n);
         }
         for (apr_size_t i = 0; i < DP_KEYRING_KEY_LEN; i++) {
             key[i] = (unsigned char)((dp_hex_value(s[2 * i]) << 4) | dp_hex_value(s[2 * i + 1]));
@@ -103,8 +105,7 @@ static const char *decode_key_text(apr_pool_t *p, const char *what, const char *
     }
     if (got != DP_KEYRING_KEY_LEN) {
         OPENSSL_cleanse(buf, sizeof(buf));
-        return apr_psprintf(p, "%s decodes (as base64) to %ld bytes; a key is 32 bytes", what,
-                            got);
+        return apr_psprintf(p, "%s decodes (as base64) to %ld bytes; a key is 32 bytes", what, got);
     }
     memcpy(key, buf, DP_KEYRING_KEY_LEN);
     OPENSSL_cleanse(buf, sizeof(buf));
@@ -149,8 +150,9 @@ static const char *read_key_file(apr_pool_t *p, const char *id, const char *path
         OPENSSL_cleanse(buf, sizeof(buf));
         return apr_psprintf(p, "key '%s': %s is too big for a key file", id, path);
     }
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '
-                     || buf[n - 1] == '\t')) {
+    while (
+        n > 0
+        && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t')) {
         n--;
     }
     err = decode_key_text(p, apr_psprintf(p, "key '%s' (file %s)", id, path), buf, n, key);

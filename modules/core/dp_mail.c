@@ -72,9 +72,8 @@ const char *dp_mail_date(apr_pool_t *p, long long epoch)
     if (apr_time_exp_gmt(&t, apr_time_from_sec((apr_time_t)epoch)) != APR_SUCCESS) {
         return NULL;
     }
-    return apr_psprintf(p, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[t.tm_wday],
-                        t.tm_mday, months[t.tm_mon], t.tm_year + 1900, t.tm_hour, t.tm_min,
-                        t.tm_sec);
+    return apr_psprintf(p, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[t.tm_wday], t.tm_mday,
+                        months[t.tm_mon], t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
 }
 
 /* RFC 2047 B-encoded words of at most 45 input bytes each (60 characters of base64), never
@@ -183,16 +182,11 @@ const char *dp_mail_compose(apr_pool_t *p, const dp_mail *m, const char **err)
         *err = "the body is missing or has a line longer than 998 octets";
         return NULL;
     }
-    return apr_pstrcat(p,
-                       "From: ", from_header(p, m->from), "\r\n",
-                       "To: ", m->to, "\r\n",
-                       "Subject: ", header_text(p, m->subject), "\r\n",
-                       "Date: ", date, "\r\n",
-                       "Message-ID: ", m->message_id, "\r\n",
-                       "MIME-Version: 1.0\r\n",
+    return apr_pstrcat(p, "From: ", from_header(p, m->from), "\r\n", "To: ", m->to, "\r\n",
+                       "Subject: ", header_text(p, m->subject), "\r\n", "Date: ", date, "\r\n",
+                       "Message-ID: ", m->message_id, "\r\n", "MIME-Version: 1.0\r\n",
                        "Content-Type: text/plain; charset=utf-8\r\n",
-                       "Content-Transfer-Encoding: 8bit\r\n",
-                       "X-DocPortal-Kind: ", m->kind, "\r\n",
+                       "Content-Transfer-Encoding: 8bit\r\n", "X-DocPortal-Kind: ", m->kind, "\r\n",
                        "\r\n", body, NULL);
 }
 
@@ -222,8 +216,8 @@ const char *dp_smtp_check_url(apr_pool_t *p, const char *url, int *loopback)
         struct in_addr v4;
         struct in6_addr v6;
         *loopback = strcasecmp(h, "localhost") == 0
-                    || (inet_pton(AF_INET, h, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127)
-                    || (inet_pton(AF_INET6, h, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
+            || (inet_pton(AF_INET, h, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127)
+            || (inet_pton(AF_INET6, h, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6));
     }
     return NULL;
 }
@@ -288,41 +282,40 @@ const char *dp_smtp_send(apr_pool_t *p, const dp_smtp_cfg *cfg, const char *env_
         return "could not create a curl handle";
     }
     to = curl_slist_append(NULL, apr_pstrcat(p, "<", rcpt, ">", NULL));
-    ok = to != NULL
-         && curl_easy_setopt(h, CURLOPT_URL, cfg->url) == CURLE_OK
+    ok = to != NULL && curl_easy_setopt(h, CURLOPT_URL, cfg->url) == CURLE_OK
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
-         && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps") == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps") == CURLE_OK
 #else
-         && curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS))
-                == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS))
+            == CURLE_OK
 #endif
-         /* TLS: smtps from the start; smtp upgrades with STARTTLS or fails, except on a
+        /* TLS: smtps from the start; smtp upgrades with STARTTLS or fails, except on a
           * loopback address, where STARTTLS is used when offered */
-         && curl_easy_setopt(h, CURLOPT_USE_SSL,
-                             (long)(loopback ? CURLUSESSL_TRY : CURLUSESSL_ALL)) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK
-         && (cfg->ca_file == NULL || curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file) == CURLE_OK)
-         && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000L ? timeout : 10000L)
-                == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_MAIL_FROM, apr_pstrcat(p, "<", env_from, ">", NULL))
-                == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_MAIL_RCPT, to) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb) == CURLE_OK
-         && curl_easy_setopt(h, CURLOPT_READDATA, &up) == CURLE_OK
-         && (cfg->cancelled == NULL
-             || (curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb) == CURLE_OK
-                 && curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)cfg) == CURLE_OK
-                 && curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK))
-         && (cfg->user == NULL
-             || (curl_easy_setopt(h, CURLOPT_USERNAME, cfg->user) == CURLE_OK
-                 && curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password ? cfg->password : "")
-                        == CURLE_OK));
+        && curl_easy_setopt(h, CURLOPT_USE_SSL, (long)(loopback ? CURLUSESSL_TRY : CURLUSESSL_ALL))
+            == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK
+        && (cfg->ca_file == NULL || curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file) == CURLE_OK)
+        && curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000L ? timeout : 10000L)
+            == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_MAIL_FROM, apr_pstrcat(p, "<", env_from, ">", NULL))
+            == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_MAIL_RCPT, to) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb) == CURLE_OK
+        && curl_easy_setopt(h, CURLOPT_READDATA, &up) == CURLE_OK
+        && (cfg->cancelled == NULL
+            || (curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb) == CURLE_OK
+                && curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)cfg) == CURLE_OK
+                && curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) == CURLE_OK))
+        && (cfg->user == NULL
+            || (curl_easy_setopt(h, CURLOPT_USERNAME, cfg->user) == CURLE_OK
+                && curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password ? cfg->password : "")
+                    == CURLE_OK));
     if (!ok) {
         curl_slist_free_all(to);
         curl_easy_cleanup(h);

@@ -21,8 +21,8 @@
 #define DP_MAIL_MAX_LINE 998 /* octets per line, CRLF excluded (RFC 5322 2.1.1) */
 
 typedef struct dp_mail {
-    const char *from;       /* "addr@host" or "Display Name <addr@host>" */
-    const char *to;         /* one bare address */
+    const char *from; /* "addr@host" or "Display Name <addr@host>" */
+    const char *to;   /* one bare address */
     const char *subject;
     const char *kind;       /* X-DocPortal-Kind: [a-z-]+ */
     const char *message_id; /* "<local@domain>" */
@@ -48,11 +48,11 @@ const char *dp_mail_date(apr_pool_t *p, long long epoch);
 const char *dp_mail_compose(apr_pool_t *p, const dp_mail *m, const char **err);
 
 typedef struct dp_smtp_cfg {
-    const char *url;      /* smtp://host[:port] or smtps://host[:port] */
-    const char *user;     /* AUTH user, or NULL for none */
+    const char *url;  /* smtp://host[:port] or smtps://host[:port] */
+    const char *user; /* AUTH user, or NULL for none */
     const char *password;
-    long timeout_ms;      /* the whole exchange; <= 0: 30 s */
-    const char *ca_file;  /* trust anchors instead of the system's, or NULL (tests) */
+    long timeout_ms;               /* the whole exchange; <= 0: 30 s */
+    const char *ca_file;           /* trust anchors instead of the system's, or NULL (tests) */
     int (*cancelled)(void *baton); /* polled during the exchange: non-zero aborts it */
     void *cancel_baton;
 } dp_smtp_cfg;

@@ -4,8 +4,8 @@
 
 #include <apr_pools.h>
 
-#define DP_PASSWORD_MIN 8
-#define DP_PASSWORD_MAX 72 /* bcrypt reads 72 bytes at most; longer would be silently cut */
+#define DP_PASSWORD_MIN        8
+#define DP_PASSWORD_MAX        72 /* bcrypt reads 72 bytes at most; longer would be silently cut */
 #define DP_BCRYPT_COST_DEFAULT 11
 
 /* Hash with a fresh 16-byte salt at the given cost; NULL on failure. */

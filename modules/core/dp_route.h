@@ -15,12 +15,13 @@
 #define DP_ROLE_ANY      (DP_ROLE_PROVIDER | DP_ROLE_CLIENT)
 
 /* Route flags. */
-#define DP_ROUTE_BODY     0x1u /* reads a JSON object body */
-#define DP_ROUTE_NO_AUDIT   0x2u /* touches no user data (health) */
-#define DP_ROUTE_PLAIN_HTTP 0x4u /* answered over plain HTTP even when TLS is required */
-#define DP_ROUTE_RAW_BODY   0x8u /* reads the body as bytes (a signed payload) */
+#define DP_ROUTE_BODY       0x1u  /* reads a JSON object body */
+#define DP_ROUTE_NO_AUDIT   0x2u  /* touches no user data (health) */
+#define DP_ROUTE_PLAIN_HTTP 0x4u  /* answered over plain HTTP even when TLS is required */
+#define DP_ROUTE_RAW_BODY   0x8u  /* reads the body as bytes (a signed payload) */
 #define DP_ROUTE_UNVERIFIED 0x10u /* open to an account whose email is not verified yet */
-#define DP_ROUTE_UUID_PARAM 0x20u /* the first path parameter is a row's UUID: lower-cased for
+#define DP_ROUTE_UUID_PARAM                                                                        \
+    0x20u /* the first path parameter is a row's UUID: lower-cased for
                                      the handler, or refused as naming nothing */
 
 #define DP_ROUTE_MAX_PARAMS 4

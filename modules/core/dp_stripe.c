@@ -12,12 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
-#define KEY_MAX 255          /* secret keys, idempotency keys, ids: Stripe's own limits */
-#define METADATA_VALUE_MAX 500
-#define DESCRIPTION_MAX 1000
+#define KEY_MAX             255 /* secret keys, idempotency keys, ids: Stripe's own limits */
+#define METADATA_VALUE_MAX  500
+#define DESCRIPTION_MAX     1000
 #define DECLINE_MESSAGE_MAX 1000
-#define SIG_HEADER_MAX 8192
-#define SIG_T_DIGITS_MAX 15  /* keeps now - t far from overflowing */
+#define SIG_HEADER_MAX      8192
+#define SIG_T_DIGITS_MAX    15 /* keeps now - t far from overflowing */
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -70,8 +70,8 @@ const char *dp_stripe_form_escape(apr_pool_t *p, const char *s)
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         /* explicit ASCII ranges: apr_isalnum follows the locale */
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-            || c == '-' || c == '.' || c == '_' || c == '~') {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
+            || c == '.' || c == '_' || c == '~') {
             *o++ = (char)c;
         }
         else {
@@ -115,8 +115,9 @@ static dp_error *check_cfg(apr_pool_t *p, const dp_stripe_cfg *cfg)
         return upstream(p, "Stripe is not configured: no secret key.");
     }
     if (strncmp(k, "pk_", 3) == 0) {
-        return upstream(p, "Stripe is misconfigured: the secret key setting holds a "
-                           "publishable key (pk_...).");
+        return upstream(p,
+                        "Stripe is misconfigured: the secret key setting holds a "
+                        "publishable key (pk_...).");
     }
     if (!token_ok(k, KEY_MAX, "_")) {
         return upstream(p, "Stripe is misconfigured: the secret key is not a Stripe API key.");
@@ -164,11 +165,10 @@ static const char *currency_code(apr_pool_t *p, const char *c)
 }
 
 static dp_error *post_intents(apr_pool_t *p, const dp_stripe_cfg *cfg, const char *body,
-                              apr_size_t body_len, const char *idempotency_key,
-                              dp_http_resp *resp)
+                              apr_size_t body_len, const char *idempotency_key, dp_http_resp *resp)
 {
-    const char *base = cfg->api_base != NULL && cfg->api_base[0] != '\0' ? cfg->api_base
-                                                                          : DP_STRIPE_API_BASE;
+    const char *base =
+        cfg->api_base != NULL && cfg->api_base[0] != '\0' ? cfg->api_base : DP_STRIPE_API_BASE;
     apr_size_t n = strlen(base);
     const char *headers[6];
     dp_http_req req = {0};
@@ -178,8 +178,8 @@ static dp_error *post_intents(apr_pool_t *p, const dp_stripe_cfg *cfg, const cha
         n--;
     }
     headers[h++] = apr_pstrcat(p, "Authorization: Bearer ", cfg->secret_key, NULL);
-    headers[h++] = apr_pstrcat(p, "Stripe-Version: ",
-                               cfg->api_version ? cfg->api_version : DP_STRIPE_API_VERSION, NULL);
+    headers[h++] = apr_pstrcat(
+        p, "Stripe-Version: ", cfg->api_version ? cfg->api_version : DP_STRIPE_API_VERSION, NULL);
     if (idempotency_key != NULL) {
         headers[h++] = apr_pstrcat(p, "Idempotency-Key: ", idempotency_key, NULL);
     }
@@ -207,9 +207,9 @@ static dp_error *refusal(apr_pool_t *p, int status, json_t *err)
     const char *type = safe_code(p, json_object_get(err, "type"));
     const char *code = safe_code(p, json_object_get(err, "code"));
     const char *param = safe_code(p, json_object_get(err, "param"));
-    const char *what = status == 429  ? "Stripe is rate limiting the requests"
-                       : status >= 500 ? "Stripe failed"
-                                       : "Stripe refused the request";
+    const char *what = status == 429 ? "Stripe is rate limiting the requests"
+        : status >= 500              ? "Stripe failed"
+                                     : "Stripe refused the request";
 
     return dp_error_make(p, 502, DP_E_UPSTREAM, NULL, "%s (HTTP %d%s%s%s%s%s%s).", what, status,
                          type ? ", " : "", type ? type : "", code ? ", " : "", code ? code : "",
@@ -230,8 +230,9 @@ static int read_intent(apr_pool_t *p, json_t *pi, intent_view *v)
     const char *secret = json_string_value(json_object_get(pi, "client_secret"));
 
     memset(v, 0, sizeof(*v));
-    if (!json_is_object(pi) || (json_object_get(pi, "object") != NULL
-                                 && (obj == NULL || strcmp(obj, "payment_intent") != 0))
+    if (!json_is_object(pi)
+        || (json_object_get(pi, "object") != NULL
+            && (obj == NULL || strcmp(obj, "payment_intent") != 0))
         || !token_ok(id, KEY_MAX, "_") || strncmp(id, "pi_", 3) != 0
         || !token_ok(status, 64, "_")) {
         return 0;
@@ -252,14 +253,14 @@ static int intent_matches(json_t *pi, long long amount, const char *currency)
     const char *c = json_string_value(json_object_get(pi, "currency"));
 
     return json_is_integer(a) && json_integer_value(a) == amount && c != NULL
-           && strcasecmp(c, currency) == 0;
+        && strcasecmp(c, currency) == 0;
 }
 
 static const char *bounded_message(apr_pool_t *p, json_t *v, const char *fallback)
 {
     const char *s = json_string_value(v);
     return s != NULL && s[0] != '\0' && strlen(s) <= DECLINE_MESSAGE_MAX ? apr_pstrdup(p, s)
-                                                                          : fallback;
+                                                                         : fallback;
 }
 
 static void declined_from_error(apr_pool_t *p, json_t *err, dp_stripe_result *res)
@@ -268,8 +269,8 @@ static void declined_from_error(apr_pool_t *p, json_t *err, dp_stripe_result *re
     const char *dc = safe_code(p, json_object_get(err, "decline_code"));
 
     res->kind = DP_STRIPE_DECLINED;
-    res->decline_message = bounded_message(p, json_object_get(err, "message"),
-                                           "Your card was declined.");
+    res->decline_message =
+        bounded_message(p, json_object_get(err, "message"), "Your card was declined.");
     res->decline_code = dc ? dc : safe_code(p, json_object_get(err, "code"));
     if (read_intent(p, json_object_get(err, "payment_intent"), &v)) {
         res->intent_id = v.id;
@@ -295,17 +296,18 @@ dp_error *dp_stripe_pay(apr_pool_t *p, const dp_stripe_cfg *cfg, const dp_stripe
         return e;
     }
     if (req == NULL || req->amount_cents <= 0 || req->amount_cents > DP_STRIPE_MAX_AMOUNT) {
-        return dp_error_field(p, "amount", "The amount must be positive and within Stripe's "
-                                           "limit.");
+        return dp_error_field(p, "amount",
+                              "The amount must be positive and within Stripe's "
+                              "limit.");
     }
     if (!token_ok(req->payment_method, KEY_MAX, "_")) {
-        return dp_error_field(p, "paymentMethod", "The payment method is not a Stripe "
-                                                  "payment method id.");
+        return dp_error_field(p, "paymentMethod",
+                              "The payment method is not a Stripe "
+                              "payment method id.");
     }
     currency = currency_code(p, req->currency);
-    if (currency == NULL || !idempotency_key_ok(req->idempotency_key)
-        || req->invoice_id == NULL || req->invoice_id[0] == '\0'
-        || strlen(req->invoice_id) > METADATA_VALUE_MAX
+    if (currency == NULL || !idempotency_key_ok(req->idempotency_key) || req->invoice_id == NULL
+        || req->invoice_id[0] == '\0' || strlen(req->invoice_id) > METADATA_VALUE_MAX
         || (req->description != NULL && strlen(req->description) > DESCRIPTION_MAX)) {
         return dp_error_make(p, 500, DP_E_INTERNAL, NULL,
                              "The payment request is incomplete (currency, invoice or "
@@ -343,11 +345,11 @@ dp_error *dp_stripe_pay(apr_pool_t *p, const dp_stripe_cfg *cfg, const dp_stripe
         const char *type = json_string_value(json_object_get(err, "type"));
         if (!json_is_object(err)) {
             return dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
-                                 "Stripe answered HTTP %d without an error object.",
-                                 resp.status);
+                                 "Stripe answered HTTP %d without an error object.", resp.status);
         }
-        if (resp.status == 402 || (resp.status >= 400 && resp.status < 500 && type != NULL
-                                   && strcmp(type, "card_error") == 0)) {
+        if (resp.status == 402
+            || (resp.status >= 400 && resp.status < 500 && type != NULL
+                && strcmp(type, "card_error") == 0)) {
             declined_from_error(p, err, res);
             return NULL;
         }
@@ -357,8 +359,9 @@ dp_error *dp_stripe_pay(apr_pool_t *p, const dp_stripe_cfg *cfg, const dp_stripe
         return upstream(p, "Stripe's answer (HTTP 200) is not a PaymentIntent.");
     }
     if (!intent_matches(j, req->amount_cents, currency)) {
-        return upstream(p, "Stripe's PaymentIntent does not match the request (amount or "
-                           "currency).");
+        return upstream(p,
+                        "Stripe's PaymentIntent does not match the request (amount or "
+                        "currency).");
     }
     res->intent_id = v.id;
     res->status = v.status;
@@ -379,8 +382,8 @@ dp_error *dp_stripe_pay(apr_pool_t *p, const dp_stripe_cfg *cfg, const dp_stripe
         json_t *lpe = json_object_get(j, "last_payment_error");
         const char *dc = safe_code(p, json_object_get(lpe, "decline_code"));
         res->kind = DP_STRIPE_DECLINED;
-        res->decline_message = bounded_message(p, json_object_get(lpe, "message"),
-                                               "The payment was not completed.");
+        res->decline_message =
+            bounded_message(p, json_object_get(lpe, "message"), "The payment was not completed.");
         res->decline_code = dc ? dc : safe_code(p, json_object_get(lpe, "code"));
     }
     else {
@@ -406,8 +409,9 @@ dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long am
         return e;
     }
     if (amount_cents <= 0 || amount_cents > DP_STRIPE_MAX_AMOUNT) {
-        return dp_error_field(p, "amount", "The amount must be positive and within Stripe's "
-                                           "limit.");
+        return dp_error_field(p, "amount",
+                              "The amount must be positive and within Stripe's "
+                              "limit.");
     }
     cur = currency_code(p, currency);
     if (cur == NULL || (idempotency_key != NULL && !idempotency_key_ok(idempotency_key))) {
@@ -432,18 +436,19 @@ dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long am
         json_t *err = json_object_get(j, "error");
         if (!json_is_object(err)) {
             return dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
-                                 "Stripe answered HTTP %d without an error object.",
-                                 resp.status);
+                                 "Stripe answered HTTP %d without an error object.", resp.status);
         }
         return refusal(p, resp.status, err);
     }
     if (!read_intent(p, j, &v) || v.client_secret == NULL) {
-        return upstream(p, "Stripe's answer (HTTP 200) is not a PaymentIntent with a client "
-                           "secret.");
+        return upstream(p,
+                        "Stripe's answer (HTTP 200) is not a PaymentIntent with a client "
+                        "secret.");
     }
     if (!intent_matches(j, amount_cents, cur)) {
-        return upstream(p, "Stripe's PaymentIntent does not match the request (amount or "
-                           "currency).");
+        return upstream(p,
+                        "Stripe's PaymentIntent does not match the request (amount or "
+                        "currency).");
     }
     *client_secret = v.client_secret;
     *intent_id = v.id;
@@ -520,19 +525,19 @@ static int webhook_mac(const char *secret, const span *t, const char *payload, a
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
     params[1] = OSSL_PARAM_construct_end();
     ok = ctx != NULL
-         && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params) == 1
-         && EVP_MAC_update(ctx, (const unsigned char *)t->s, t->n) == 1
-         && EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1
-         && (len == 0 || EVP_MAC_update(ctx, (const unsigned char *)payload, len) == 1)
-         && EVP_MAC_final(ctx, out, &outl, 32) == 1 && outl == 32;
+        && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params) == 1
+        && EVP_MAC_update(ctx, (const unsigned char *)t->s, t->n) == 1
+        && EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1
+        && (len == 0 || EVP_MAC_update(ctx, (const unsigned char *)payload, len) == 1)
+        && EVP_MAC_final(ctx, out, &outl, 32) == 1 && outl == 32;
     EVP_MAC_CTX_free(ctx);
     EVP_MAC_free(mac);
     return ok;
 }
 
 dp_stripe_sig_status dp_stripe_verify_signature(const char *header, const char *payload,
-                                                apr_size_t len, const char *secret,
-                                                long long now, long long tolerance_s)
+                                                apr_size_t len, const char *secret, long long now,
+                                                long long tolerance_s)
 {
     const char *cur;
     span key, val, t = {NULL, 0};
@@ -617,11 +622,11 @@ dp_stripe_sig_status dp_stripe_verify_signature(const char *header, const char *
 const char *dp_stripe_sig_status_name(dp_stripe_sig_status status)
 {
     switch (status) {
-    case DP_STRIPE_SIG_OK:        return "ok";
-    case DP_STRIPE_SIG_MISSING:   return "missing";
+    case DP_STRIPE_SIG_OK: return "ok";
+    case DP_STRIPE_SIG_MISSING: return "missing";
     case DP_STRIPE_SIG_MALFORMED: return "malformed";
-    case DP_STRIPE_SIG_STALE:     return "stale";
-    case DP_STRIPE_SIG_MISMATCH:  return "mismatch";
+    case DP_STRIPE_SIG_STALE: return "stale";
+    case DP_STRIPE_SIG_MISMATCH: return "mismatch";
     case DP_STRIPE_SIG_NO_SECRET: return "no_secret";
     }
     return "unknown";
@@ -711,8 +716,7 @@ dp_error *dp_stripe_parse_event(apr_pool_t *p, const char *payload, apr_size_t l
         return NULL; /* another kind of object: the caller decides by type whether it cares */
     }
     if (!json_is_string(json_object_get(pi, "id"))
-        || !opt_string(p, pi, "status", &ev->intent_status)
-        || !opt_object(pi, "metadata", &meta)
+        || !opt_string(p, pi, "status", &ev->intent_status) || !opt_object(pi, "metadata", &meta)
         || !opt_string(p, meta, "invoice_id", &ev->invoice_id)
         || !opt_integer(pi, "amount", &ev->amount)
         || !opt_integer(pi, "amount_received", &ev->amount_received)

@@ -28,12 +28,12 @@
 
 #include "dp_error.h"
 
-#define DP_STRIPE_API_BASE     "https://api.stripe.com"
-#define DP_STRIPE_API_VERSION  "2024-06-20" /* the version the parsing below was written for */
-#define DP_STRIPE_TIMEOUT_MS   20000L       /* a confirm waits for the card network */
-#define DP_STRIPE_MAX_RESPONSE (256 * 1024)
-#define DP_STRIPE_SIG_TOLERANCE 300         /* seconds, Stripe's own default */
-#define DP_STRIPE_MAX_AMOUNT   99999999LL   /* Stripe's ceiling: 8 digits in the smallest unit */
+#define DP_STRIPE_API_BASE      "https://api.stripe.com"
+#define DP_STRIPE_API_VERSION   "2024-06-20" /* the version the parsing below was written for */
+#define DP_STRIPE_TIMEOUT_MS    20000L       /* a confirm waits for the card network */
+#define DP_STRIPE_MAX_RESPONSE  (256 * 1024)
+#define DP_STRIPE_SIG_TOLERANCE 300        /* seconds, Stripe's own default */
+#define DP_STRIPE_MAX_AMOUNT    99999999LL /* Stripe's ceiling: 8 digits in the smallest unit */
 
 typedef struct dp_stripe_cfg {
     const char *api_base;    /* NULL: DP_STRIPE_API_BASE; a trailing '/' is ignored */
@@ -119,8 +119,8 @@ typedef enum dp_stripe_sig_status {
  * The signature is checked before the time, so STALE always means a genuine but old or
  * early delivery (a replay). Returns DP_STRIPE_SIG_OK or one of the negative codes. */
 dp_stripe_sig_status dp_stripe_verify_signature(const char *header, const char *payload,
-                                                apr_size_t len, const char *secret,
-                                                long long now, long long tolerance_s);
+                                                apr_size_t len, const char *secret, long long now,
+                                                long long tolerance_s);
 
 /* "ok", "missing", "malformed", "stale", "mismatch", "no_secret" (for logs); "unknown" for
  * no status. */

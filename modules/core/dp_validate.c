@@ -273,5 +273,5 @@ int dp_valid_instant(const char *s)
         return 1;
     }
     return (*t == '+' || *t == '-') && two_digits(t + 1, 23) >= 0 && t[3] == ':'
-           && two_digits(t + 4, 59) >= 0 && t[6] == '\0';
+        && two_digits(t + 4, 59) >= 0 && t[6] == '\0';
 }

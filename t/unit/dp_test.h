@@ -33,10 +33,10 @@ extern const dp_test_case dp_suite_google[];
 extern const dp_test_case dp_suite_aead[];
 extern const dp_test_case dp_suite_google_id[];
 extern const dp_test_case dp_suite_stripe[];
-extern const dp_test_case dp_suite_cookie[]; /* cookie sessions */
+extern const dp_test_case dp_suite_cookie[];     /* cookie sessions */
 extern const dp_test_case dp_suite_auditchain[]; /* audit chain */
-extern const dp_test_case dp_suite_export[]; /* audit report: CSV and Accept */
-extern const dp_test_case dp_suite_jsonw[]; /* the list answers' JSON writer */
+extern const dp_test_case dp_suite_export[];     /* audit report: CSV and Accept */
+extern const dp_test_case dp_suite_jsonw[];      /* the list answers' JSON writer */
 extern const dp_test_case dp_suite_mail[];
 extern const dp_test_case dp_suite_ics[]; /* the calendar feed's writer */
 
@@ -50,15 +50,13 @@ int dp_t_check_str(const char *a, const char *b, const char *file, int line, con
 /* Extra context printed under the next failures (e.g. "validate.tsv:42"); NULL clears. */
 void dp_t_context(const char *ctx);
 
-#define CHECK(cond) dp_t_check(!!(cond), __FILE__, __LINE__, "CHECK(%s)", #cond)
+#define CHECK(cond)          dp_t_check(!!(cond), __FILE__, __LINE__, "CHECK(%s)", #cond)
 #define CHECK_MSG(cond, ...) dp_t_check(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define CHECK_EQ(a, b) \
-    dp_t_check_int((long long)(a), (long long)(b), 1, __FILE__, __LINE__, #a, #b)
-#define CHECK_NE(a, b) \
-    dp_t_check_int((long long)(a), (long long)(b), 0, __FILE__, __LINE__, #a, #b)
+#define CHECK_EQ(a, b)       dp_t_check_int((long long)(a), (long long)(b), 1, __FILE__, __LINE__, #a, #b)
+#define CHECK_NE(a, b)       dp_t_check_int((long long)(a), (long long)(b), 0, __FILE__, __LINE__, #a, #b)
 /* NULL-safe: two NULLs are equal, NULL and a string are not. */
-#define CHECK_STR(a, b) dp_t_check_str((a), (b), __FILE__, __LINE__, #a, #b)
-#define CHECK_NULL(a) CHECK((a) == NULL)
+#define CHECK_STR(a, b)   dp_t_check_str((a), (b), __FILE__, __LINE__, #a, #b)
+#define CHECK_NULL(a)     CHECK((a) == NULL)
 #define CHECK_NOT_NULL(a) CHECK((a) != NULL)
 
 #endif

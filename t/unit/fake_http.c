@@ -87,8 +87,7 @@ static void exec_child(const char *const *argv, int flags, pid_t parent, int fds
     _exit(127);
 }
 
-int dp_fake_spawn(dp_fake *f, const char *const *argv, const char *ready_text, int flags,
-                  int ms)
+int dp_fake_spawn(dp_fake *f, const char *const *argv, const char *ready_text, int flags, int ms)
 {
     char line[256];
     int fds[2], up = 0;

@@ -22,7 +22,10 @@ typedef struct dp_fake {
     int out_fd; /* the read end of its stdout, or -1 */
 } dp_fake;
 
-#define DP_FAKE_NONE {0, 0, -1}
+#define DP_FAKE_NONE                                                                               \
+    {                                                                                              \
+        0, 0, -1                                                                                   \
+    }
 
 /* Flags of dp_fake_spawn. */
 #define DP_FAKE_QUIET 1 /* stdin and stderr to /dev/null (else inherited) */
@@ -39,8 +42,7 @@ const char *dp_fake_script(apr_pool_t *p, const char *cases_dir, const char *env
  * stdout: with ready_text NULL, "ready <port>", which sets f->port; else any line holding
  * ready_text (f->port is then the caller's to set). A fake still running in f is stopped
  * first. One check: 1 once ready; 0 (a failed check) when it did not start. */
-int dp_fake_spawn(dp_fake *f, const char *const *argv, const char *ready_text, int flags,
-                  int ms);
+int dp_fake_spawn(dp_fake *f, const char *const *argv, const char *ready_text, int flags, int ms);
 
 /* SIGTERM, wait, close its stdout; nothing when none runs. */
 void dp_fake_stop(dp_fake *f);

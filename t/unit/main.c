@@ -12,21 +12,21 @@ static const struct {
     const char *name;
     const dp_test_case *cases;
 } suites[] = {
-    {"jwt", dp_suite_jwt},
-    {"password", dp_suite_password},
-    {"route", dp_suite_route},
-    {"json", dp_suite_json},
-    {"validate", dp_suite_validate},
-    {"google", dp_suite_google},
-    {"aead", dp_suite_aead},
-    {"google_id", dp_suite_google_id},
-    {"stripe", dp_suite_stripe},
-    {"cookie", dp_suite_cookie}, /* cookie sessions */
+    {"jwt",        dp_suite_jwt       },
+    {"password",   dp_suite_password  },
+    {"route",      dp_suite_route     },
+    {"json",       dp_suite_json      },
+    {"validate",   dp_suite_validate  },
+    {"google",     dp_suite_google    },
+    {"aead",       dp_suite_aead      },
+    {"google_id",  dp_suite_google_id },
+    {"stripe",     dp_suite_stripe    },
+    {"cookie",     dp_suite_cookie    }, /* cookie sessions */
     {"auditchain", dp_suite_auditchain}, /* audit chain */
-    {"export", dp_suite_export}, /* audit report: CSV and Accept */
-    {"jsonw", dp_suite_jsonw},
-    {"mail", dp_suite_mail},
-    {"ics", dp_suite_ics}, /* calendar feed */
+    {"export",     dp_suite_export    }, /* audit report: CSV and Accept */
+    {"jsonw",      dp_suite_jsonw     },
+    {"mail",       dp_suite_mail      },
+    {"ics",        dp_suite_ics       }, /* calendar feed */
 };
 
 static long checks, failed;

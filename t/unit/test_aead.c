@@ -307,8 +307,9 @@ static void test_aad_binds_row(dp_test_env *env)
     CHECK_EQ(dp_aead_open(p, kr, &s, NULL, 32, &out, NULL), DP_AEAD_TAMPERED);
 
     /* the AAD is the raw UUID bytes: case does not matter, the layout is message || sender */
-    CHECK_EQ(dp_aead_message_aad(apr_pstrdup(p, "6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"),
-                                 SENDER, aad2), 32);
+    CHECK_EQ(
+        dp_aead_message_aad(apr_pstrdup(p, "6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"), SENDER, aad2),
+        32);
     CHECK(memcmp(aad, aad2, 32) == 0);
     CHECK_EQ(aad[0], 0x6f);
     CHECK_EQ(aad[15], 0x4b);
@@ -324,10 +325,15 @@ static void test_uuid_bytes(dp_test_env *env)
 {
     unsigned char b[16];
     static const char *const bad[] = {
-        "", "6f1c2a3b4d5e4f608a7b9c0d1e2f3a4b", "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4",
-        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b0", "6f1c2a3b-4d5e-4f60-8a7b+9c0d1e2f3a4b",
-        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4g", "{6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b}",
-        "6f1c2a3-b4d5e-4f60-8a7b-9c0d1e2f3a4b", " 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        "",
+        "6f1c2a3b4d5e4f608a7b9c0d1e2f3a4b",
+        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4",
+        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b0",
+        "6f1c2a3b-4d5e-4f60-8a7b+9c0d1e2f3a4b",
+        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4g",
+        "{6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b}",
+        "6f1c2a3-b4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        " 6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
         "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4\xc3\xa4",
     };
 
@@ -366,8 +372,7 @@ static void test_unknown_key(dp_test_env *env)
     CHECK_EQ(open_msg(p, kr, &t, MSG_ID, SENDER, &out, NULL), DP_AEAD_UNKNOWN_KEY);
     t.key_id = NULL;
     CHECK_EQ(open_msg(p, kr, &t, MSG_ID, SENDER, &out, NULL), DP_AEAD_UNKNOWN_KEY);
-    CHECK_EQ(open_msg(p, dp_keyring_make(p), &s, MSG_ID, SENDER, &out, NULL),
-             DP_AEAD_UNKNOWN_KEY);
+    CHECK_EQ(open_msg(p, dp_keyring_make(p), &s, MSG_ID, SENDER, &out, NULL), DP_AEAD_UNKNOWN_KEY);
     CHECK_EQ(open_msg(p, NULL, &s, MSG_ID, SENDER, &out, NULL), DP_AEAD_UNKNOWN_KEY);
     CHECK_NULL(out);
     /* a key of the same name but other bytes: the tag catches it */
@@ -406,8 +411,7 @@ static void test_rotation(dp_test_env *env)
         CHECK_EQ(open_msg(p, after, &fresh, MSG_ID2, SENDER, &out, NULL), DP_AEAD_OK);
         CHECK_STR(out, "sealed under B");
         /* a server still on the old ring cannot read it */
-        CHECK_EQ(open_msg(p, before, &fresh, MSG_ID2, SENDER, &out, NULL),
-                 DP_AEAD_UNKNOWN_KEY);
+        CHECK_EQ(open_msg(p, before, &fresh, MSG_ID2, SENDER, &out, NULL), DP_AEAD_UNKNOWN_KEY);
     }
     /* once A is dropped, A's rows are unknown, not tampered */
     {
@@ -534,7 +538,7 @@ static void test_key_ids(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
     static const char *const bad[] = {
-        "", "a b", "a.b", "a/b", "k\xc3\xa4y", "a\n", "123456789012345678901234567890123",
+        "",          "a b", "a.b", "a/b", "k\xc3\xa4y", "a\n", "123456789012345678901234567890123",
         "a,current", "a=b",
     };
     dp_keyring *kr = dp_keyring_make(p);
@@ -637,22 +641,25 @@ static void test_key_files(dp_test_env *env)
     err = dp_keyring_add(dp_keyring_make(p), p, "f", "file:/nonexistent/dp/key", 1);
     CHECK(err != NULL && strstr(err, "/nonexistent/dp/key") != NULL && strstr(err, "'f'"));
     path = write_temp(p, "", 0);
-    CHECK(path && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path,
-                                                                          NULL), 1) != NULL);
+    CHECK(path
+          && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path, NULL), 1)
+              != NULL);
     path = write_temp(p, "\n", 1);
-    CHECK(path && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path,
-                                                                          NULL), 1) != NULL);
+    CHECK(path
+          && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path, NULL), 1)
+              != NULL);
     path = write_temp(p, KEY_A_HEX "00\n", 67);
-    CHECK(path && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path,
-                                                                          NULL), 1) != NULL);
+    CHECK(path
+          && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path, NULL), 1)
+              != NULL);
     path = write_temp(p, "\n" KEY_A_HEX, 65);
-    CHECK(path && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path,
-                                                                          NULL), 1) != NULL);
+    CHECK(path
+          && dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path, NULL), 1)
+              != NULL);
     big = apr_palloc(p, 4096);
     memset(big, 'a', 4096);
     path = write_temp(p, big, 4096);
-    err = path ? dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path, NULL),
-                                1)
+    err = path ? dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", path, NULL), 1)
                : NULL;
     CHECK(err != NULL && strstr(err, "too big") != NULL);
     CHECK_NOT_NULL(dp_keyring_add(dp_keyring_make(p), p, "f", "file:", 1));
@@ -660,8 +667,8 @@ static void test_key_files(dp_test_env *env)
     {
         const char *dir;
         if (apr_temp_dir_get(&dir, p) == APR_SUCCESS) {
-            CHECK_NOT_NULL(dp_keyring_add(dp_keyring_make(p), p, "f",
-                                          apr_pstrcat(p, "file:", dir, NULL), 1));
+            CHECK_NOT_NULL(
+                dp_keyring_add(dp_keyring_make(p), p, "f", apr_pstrcat(p, "file:", dir, NULL), 1));
         }
     }
 }
@@ -673,10 +680,27 @@ static void test_garbage(dp_test_env *env)
     apr_pool_t *p = env->pool;
     dp_keyring *kr = ring1(p, "a", KEY_A_HEX);
     static const char *const junk[] = {
-        "", "=", "==", "====", "A", "AA", "AAA", "AAAA", "AAAA====", "!!!!", "****",
-        "AAAAAAAAAAAAAAAAAAAAAA==", "AAAAAAAAAAAAAAAAAAAAAAAA", "AAAA AAAA", "\n\n\n",
-        "AAAAAAAAAAAAAAAA\nAAAAAAAAAAAAAAAA", "-_-_-_-_", "+/+/+/+/+/+/+/+/+/+/+/+/",
-        "AAAA\x80\xff", "%00%00", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=A",
+        "",
+        "=",
+        "==",
+        "====",
+        "A",
+        "AA",
+        "AAA",
+        "AAAA",
+        "AAAA====",
+        "!!!!",
+        "****",
+        "AAAAAAAAAAAAAAAAAAAAAA==",
+        "AAAAAAAAAAAAAAAAAAAAAAAA",
+        "AAAA AAAA",
+        "\n\n\n",
+        "AAAAAAAAAAAAAAAA\nAAAAAAAAAAAAAAAA",
+        "-_-_-_-_",
+        "+/+/+/+/+/+/+/+/+/+/+/+/",
+        "AAAA\x80\xff",
+        "%00%00",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=A",
     };
     const apr_size_t njunk = sizeof(junk) / sizeof(junk[0]);
     dp_sealed s, t;
@@ -804,8 +828,7 @@ static void test_wrapped_base64(dp_test_env *env)
     CHECK(strchr(wrapped, '\n') != NULL);
     CHECK_EQ(open_msg(p, kr, &t, MSG_ID, SENDER, &out, &len), DP_AEAD_OK);
     CHECK_EQ(len, sizeof(text));
-    t.nonce_b64 = apr_pstrcat(p, apr_pstrndup(p, s.nonce_b64, 8), "\r\n", s.nonce_b64 + 8,
-                              NULL);
+    t.nonce_b64 = apr_pstrcat(p, apr_pstrndup(p, s.nonce_b64, 8), "\r\n", s.nonce_b64 + 8, NULL);
     CHECK_EQ(open_msg(p, kr, &t, MSG_ID, SENDER, &out, &len), DP_AEAD_OK);
     /* but no other whitespace */
     t.nonce_b64 = apr_pstrcat(p, apr_pstrndup(p, s.nonce_b64, 8), " ", s.nonce_b64 + 8, NULL);
@@ -869,20 +892,20 @@ static void test_cleansed(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_aead[] = {
-    {"roundtrip", test_roundtrip},
-    {"nonces_differ", test_nonces_differ},
-    {"tampered", test_tampered},
-    {"aad_binds_row", test_aad_binds_row},
-    {"uuid_bytes", test_uuid_bytes},
-    {"unknown_key", test_unknown_key},
-    {"rotation", test_rotation},
-    {"key_spellings", test_key_spellings},
-    {"key_refused", test_key_refused},
-    {"key_ids", test_key_ids},
-    {"key_files", test_key_files},
-    {"garbage", test_garbage},
+    {"roundtrip",      test_roundtrip     },
+    {"nonces_differ",  test_nonces_differ },
+    {"tampered",       test_tampered      },
+    {"aad_binds_row",  test_aad_binds_row },
+    {"uuid_bytes",     test_uuid_bytes    },
+    {"unknown_key",    test_unknown_key   },
+    {"rotation",       test_rotation      },
+    {"key_spellings",  test_key_spellings },
+    {"key_refused",    test_key_refused   },
+    {"key_ids",        test_key_ids       },
+    {"key_files",      test_key_files     },
+    {"garbage",        test_garbage       },
     {"wrapped_base64", test_wrapped_base64},
-    {"seal_errors", test_seal_errors},
-    {"cleansed", test_cleansed},
-    {NULL, NULL},
+    {"seal_errors",    test_seal_errors   },
+    {"cleansed",       test_cleansed      },
+    {NULL,             NULL               },
 };

@@ -20,13 +20,32 @@ extern const dp_test_case dp_suite_auditchain[];
  * and mac 1 once more with OpenSSL's command line over the same bytes written to a file:
  *   openssl dgst -sha256 -mac HMAC -macopt key:0123456789abcdef0123456789abcdef row1.bin */
 static const char *const ROW1[DP_AUDITCHAIN_NFIELDS] = {
-    "1", "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b", "1700000000123456", NULL, "anonymous",
-    "auth.login", "user", NULL, NULL, "127.0.0.1", "failure", "req-1",
+    "1",
+    "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+    "1700000000123456",
+    NULL,
+    "anonymous",
+    "auth.login",
+    "user",
+    NULL,
+    NULL,
+    "127.0.0.1",
+    "failure",
+    "req-1",
 };
 static const char *const ROW2[DP_AUDITCHAIN_NFIELDS] = {
-    "2", "f0e1d2c3-b4a5-4968-8776-655443322110", "1700000000123456",
-    "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9", "provider", "auth.login", "user", "", NULL,
-    "127.0.0.1", "success", "req-1",
+    "2",
+    "f0e1d2c3-b4a5-4968-8776-655443322110",
+    "1700000000123456",
+    "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9",
+    "provider",
+    "auth.login",
+    "user",
+    "",
+    NULL,
+    "127.0.0.1",
+    "success",
+    "req-1",
 };
 #define MAC1 "d67d04b576cda48f9ccbfaff894300e9a9648c1dee41bd83424a4b292fe1960e"
 #define MAC2 "a9f39faaa18c04ebf125aa2bb7f2f548c27ab44b85f8c8444bcfbc119665a0c0"
@@ -81,11 +100,10 @@ static void test_canonical_layout(dp_test_env *env)
     const unsigned char *c = dp_auditchain_canonical(env->pool, f, &len);
     static const unsigned char want[] = {
         'd', 'p', '-', 'a', 'u', 'd', 'i', 't', '-', 'r', 'o', 'w', '-', 'v', '1', 0,
-        1, 0, 0, 0, 1, '7',  /* "7" */
-        0,                   /* NULL */
-        1, 0, 0, 0, 0,       /* "" */
-        1, 0, 0, 0, 2, 'a', 'b',
-        0, 0, 0, 0, 0, 0, 0, 0, /* the remaining eight columns: NULL */
+        1,   0,   0,   0,   1,   '7',                                            /* "7" */
+        0,                                                                       /* NULL */
+        1,   0,   0,   0,   0,                                                   /* "" */
+        1,   0,   0,   0,   2,   'a', 'b', 0,   0,   0,   0,   0,   0,   0,   0, /* the remaining eight columns: NULL */
     };
     CHECK_EQ(len, sizeof(want));
     CHECK(len == sizeof(want) && memcmp(c, want, len) == 0);
@@ -173,11 +191,13 @@ static void test_hex(dp_test_env *env)
     CHECK_EQ(dp_hex_decode(MAC1, b, sizeof(b)), 0);
     CHECK_STR(hex(env->pool, b), MAC1);
     CHECK_EQ(dp_hex_decode("D67D04B576CDA48F9CCBFAFF894300E9A9648C1DEE41BD83424A4B292FE1960E", b,
-                            sizeof(b)), 0);
+                           sizeof(b)),
+             0);
     CHECK_STR(hex(env->pool, b), MAC1);
     CHECK_EQ(dp_hex_decode(MAC1 "00", b, sizeof(b)), -1);
     CHECK_EQ(dp_hex_decode("zz7d04b576cda48f9ccbfaff894300e9a9648c1dee41bd83424a4b292fe1960e", b,
-                            sizeof(b)), -1);
+                           sizeof(b)),
+             -1);
     CHECK_EQ(dp_hex_decode(NULL, b, sizeof(b)), -1);
 }
 
@@ -185,9 +205,9 @@ static void test_checkpoint_parse(dp_test_env *env)
 {
     long long pos = 0, at = 0;
     unsigned char mac[DP_AUDITCHAIN_MAC_LEN], sig[DP_AUDITCHAIN_MAC_LEN];
-    const char *line = "[Mon Jan 01 00:00:00.000000 2024] [docportal:notice] [pid 7:tid 9] "
-                       "DP05001: audit checkpoint position=2 at=1700000000999999 mac=" MAC2
-                       " sig=" SIG2 "\n";
+    const char *line =
+        "[Mon Jan 01 00:00:00.000000 2024] [docportal:notice] [pid 7:tid 9] "
+        "DP05001: audit checkpoint position=2 at=1700000000999999 mac=" MAC2 " sig=" SIG2 "\n";
 
     CHECK_EQ(dp_auditchain_checkpoint_parse(line, &pos, &at, mac, sig), 0);
     CHECK_EQ(pos, 2);
@@ -195,26 +215,31 @@ static void test_checkpoint_parse(dp_test_env *env)
     CHECK_STR(hex(env->pool, mac), MAC2);
     CHECK_STR(hex(env->pool, sig), SIG2);
     /* malformed lines are refused, never half-read */
-    CHECK_EQ(dp_auditchain_checkpoint_parse("DP05001: audit checkpoint position=x at=1 mac="
-                                            MAC2 " sig=" SIG2, &pos, &at, mac, sig), -1);
-    CHECK_EQ(dp_auditchain_checkpoint_parse("audit checkpoint position=0 at=1 mac=" MAC2
-                                            " sig=" SIG2, &pos, &at, mac, sig), -1);
-    CHECK_EQ(dp_auditchain_checkpoint_parse("audit checkpoint position=2 at=1 mac=" MAC2
-                                            "0 sig=" SIG2, &pos, &at, mac, sig), -1);
-    CHECK_EQ(dp_auditchain_checkpoint_parse("audit checkpoint position=2 at=1 mac=" MAC2
-                                            " sig=abc", &pos, &at, mac, sig), -1);
+    CHECK_EQ(dp_auditchain_checkpoint_parse("DP05001: audit checkpoint position=x at=1 mac=" MAC2
+                                            " sig=" SIG2,
+                                            &pos, &at, mac, sig),
+             -1);
+    CHECK_EQ(dp_auditchain_checkpoint_parse(
+                 "audit checkpoint position=0 at=1 mac=" MAC2 " sig=" SIG2, &pos, &at, mac, sig),
+             -1);
+    CHECK_EQ(dp_auditchain_checkpoint_parse(
+                 "audit checkpoint position=2 at=1 mac=" MAC2 "0 sig=" SIG2, &pos, &at, mac, sig),
+             -1);
+    CHECK_EQ(dp_auditchain_checkpoint_parse("audit checkpoint position=2 at=1 mac=" MAC2 " sig=abc",
+                                            &pos, &at, mac, sig),
+             -1);
     CHECK_EQ(dp_auditchain_checkpoint_parse("some other line", &pos, &at, mac, sig), -1);
 }
 
 const dp_test_case dp_suite_auditchain[] = {
-    {"vectors", test_vectors},
-    {"canonical_layout", test_canonical_layout},
-    {"null_is_not_empty", test_null_is_not_empty},
-    {"field_boundaries", test_field_boundaries},
-    {"every_field_counts", test_every_field_counts},
+    {"vectors",                   test_vectors                  },
+    {"canonical_layout",          test_canonical_layout         },
+    {"null_is_not_empty",         test_null_is_not_empty        },
+    {"field_boundaries",          test_field_boundaries         },
+    {"every_field_counts",        test_every_field_counts       },
     {"chain_binds_order_and_key", test_chain_binds_order_and_key},
-    {"checkpoint_fields_count", test_checkpoint_fields_count},
-    {"hex", test_hex},
-    {"checkpoint_parse", test_checkpoint_parse},
-    {NULL, NULL},
+    {"checkpoint_fields_count",   test_checkpoint_fields_count  },
+    {"hex",                       test_hex                      },
+    {"checkpoint_parse",          test_checkpoint_parse         },
+    {NULL,                        NULL                          },
 };

@@ -57,8 +57,12 @@ static void test_csv_formulas(dp_test_env *env)
 
 static void test_csv_utf8(dp_test_env *env)
 {
-    const char *cells[] = {"Jos\xc3\xa9", "\xe2\x82\xac" "5"};
-    CHECK_STR(record(env->pool, cells, 2), "Jos\xc3\xa9,\xe2\x82\xac" "5\r\n");
+    const char *cells[] = {"Jos\xc3\xa9",
+                           "\xe2\x82\xac"
+                           "5"};
+    CHECK_STR(record(env->pool, cells, 2),
+              "Jos\xc3\xa9,\xe2\x82\xac"
+              "5\r\n");
 }
 
 static void test_accept_absent(dp_test_env *env)
@@ -129,15 +133,15 @@ static void test_accept_junk(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_export[] = {
-    {"csv_plain", test_csv_plain},
-    {"csv_null_and_empty", test_csv_null_and_empty},
-    {"csv_quoting", test_csv_quoting},
-    {"csv_formulas", test_csv_formulas},
-    {"csv_utf8", test_csv_utf8},
-    {"accept_absent", test_accept_absent},
-    {"accept_ranges", test_accept_ranges},
-    {"accept_q", test_accept_q},
+    {"csv_plain",            test_csv_plain           },
+    {"csv_null_and_empty",   test_csv_null_and_empty  },
+    {"csv_quoting",          test_csv_quoting         },
+    {"csv_formulas",         test_csv_formulas        },
+    {"csv_utf8",             test_csv_utf8            },
+    {"accept_absent",        test_accept_absent       },
+    {"accept_ranges",        test_accept_ranges       },
+    {"accept_q",             test_accept_q            },
     {"accept_specific_wins", test_accept_specific_wins},
-    {"accept_junk", test_accept_junk},
-    {NULL, NULL},
+    {"accept_junk",          test_accept_junk         },
+    {NULL,                   NULL                     },
 };

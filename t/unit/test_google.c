@@ -26,20 +26,20 @@
 extern const dp_test_case dp_suite_google[];
 
 #define CLIENT_EMAIL "portal@dp-test.iam.gserviceaccount.com"
-#define KEY_ID "kid-0123456789abcdef"
-#define SCOPE "https://www.googleapis.com/auth/calendar.events"
-#define START "2030-05-06T09:00:00Z"
-#define END "2030-05-06T09:30:00Z"
+#define KEY_ID       "kid-0123456789abcdef"
+#define SCOPE        "https://www.googleapis.com/auth/calendar.events"
+#define START        "2030-05-06T09:00:00Z"
+#define END          "2030-05-06T09:30:00Z"
 
 static struct {
-    apr_pool_t *pool;     /* lives from the first test to the last */
+    apr_pool_t *pool; /* lives from the first test to the last */
     int ready;
-    char dir[64];         /* temp dir: public key, key files, TLS material */
-    const char *pub_path; /* public half of key_pem, for the fake */
-    const char *key_pem;  /* the service account's key (PKCS#8) */
+    char dir[64];          /* temp dir: public key, key files, TLS material */
+    const char *pub_path;  /* public half of key_pem, for the fake */
+    const char *key_pem;   /* the service account's key (PKCS#8) */
     const char *other_pem; /* another RSA key the fake does not know */
-    const char *ec_pem;   /* an EC key: readable, but not RSA */
-    dp_fake fake;         /* the running fake */
+    const char *ec_pem;    /* an EC key: readable, but not RSA */
+    dp_fake fake;          /* the running fake */
 } S = {.fake = DP_FAKE_NONE};
 
 /* ---- set-up ----------------------------------------------------------------------------- */
@@ -152,8 +152,8 @@ static int setup(void)
 /* (Re)start the fake in the given mode; 1 when it said "ready <port>". */
 static int fake_start(dp_test_env *env, const char *mode)
 {
-    const char *argv[] = {"perl", NULL, "--port", "0", "--pubkey", NULL, "--mode", mode,
-                          "--delay", "1", NULL};
+    const char *argv[] = {"perl",   NULL, "--port",  "0", "--pubkey", NULL,
+                          "--mode", mode, "--delay", "1", NULL};
 
     if (!setup()) {
         return CHECK_MSG(0, "suite set-up failed (keys, temp dir, curl)");
@@ -184,7 +184,8 @@ static size_t count_path(json_t *log, const char *path)
     size_t i, n = 0;
     json_t *e;
 
-    json_array_foreach(log, i, e) {
+    json_array_foreach(log, i, e)
+    {
         const char *pth = json_string_value(json_object_get(e, "path"));
         n += pth != NULL && strcmp(pth, path) == 0;
     }
@@ -197,7 +198,8 @@ static json_t *nth_entry(json_t *log, const char *path, size_t n)
     size_t i;
     json_t *e;
 
-    json_array_foreach(log, i, e) {
+    json_array_foreach(log, i, e)
+    {
         const char *pth = json_string_value(json_object_get(e, "path"));
         if (pth != NULL && strcmp(pth, path) == 0 && n-- == 0) {
             return e;
@@ -235,10 +237,11 @@ static dp_google_cfg *make_cfg(apr_pool_t *p, const char *pem, const char *token
                                int cfg_token_url)
 {
     dp_google_cfg *cfg = apr_pcalloc(p, sizeof(*cfg));
-    json_t *k = dp_json_own(p, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
-                                         "service_account", "project_id", "dp-test",
-                                         "private_key_id", KEY_ID, "private_key", pem,
-                                         "client_email", CLIENT_EMAIL, "client_id", "1234567890"));
+    json_t *k =
+        dp_json_own(p,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "service_account",
+                              "project_id", "dp-test", "private_key_id", KEY_ID, "private_key", pem,
+                              "client_email", CLIENT_EMAIL, "client_id", "1234567890"));
     const char *path = apr_pstrcat(p, S.dir, "/key.json", NULL);
 
     if (token_uri != NULL) {
@@ -397,8 +400,8 @@ static void http_refused_detail(dp_test_env *env)
     dp_error *e;
     int port = dp_fake_free_port();
 
-    req.url = apr_psprintf(env->pool, "http://user:s3cretpw@127.0.0.1:%d/path/X-ID?token=SECRET",
-                           port);
+    req.url =
+        apr_psprintf(env->pool, "http://user:s3cretpw@127.0.0.1:%d/path/X-ID?token=SECRET", port);
     e = dp_http_do(env->pool, &req, &resp);
     if (CHECK_NOT_NULL(e)) {
         CHECK_EQ(e->status, 502);
@@ -443,8 +446,8 @@ static void http_tls_verified(dp_test_env *env)
     dp_http_resp resp;
     dp_error *e;
     dp_fake tls = DP_FAKE_NONE;
-    const char *argv[] = {"openssl", "s_server", "-accept", NULL, "-cert", NULL, "-key", NULL,
-                          "-www", "-naccept", "2", NULL};
+    const char *argv[] = {"openssl", "s_server", "-accept", NULL,       "-cert", NULL,
+                          "-key",    NULL,       "-www",    "-naccept", "2",     NULL};
 
     if (!setup()) {
         CHECK_MSG(0, "suite set-up failed");
@@ -469,8 +472,7 @@ static void http_tls_verified(dp_test_env *env)
         e = dp_http_do(env->pool, &req, &resp);
         if (CHECK_NOT_NULL(e)) {
             CHECK_EQ(e->status, 502);
-            CHECK_MSG(strstr(e->detail, "certificate") != NULL, "not a TLS refusal: %s",
-                      e->detail);
+            CHECK_MSG(strstr(e->detail, "certificate") != NULL, "not a TLS refusal: %s", e->detail);
         }
     }
     dp_fake_stop(&tls);
@@ -492,8 +494,7 @@ static void meet_ok(dp_test_env *env)
         return;
     }
     cfg = make_cfg(p, S.key_pem, NULL, 1);
-    e = dp_google_meet_create(p, cfg, subject, START, END, "Consultation", "req-ok-1", &link,
-                              &id);
+    e = dp_google_meet_create(p, cfg, subject, START, END, "Consultation", "req-ok-1", &link, &id);
     if (!CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "")) {
         return;
     }
@@ -565,17 +566,16 @@ static void meet_token_cached(dp_test_env *env)
     log = fake_log(p);
     CHECK_EQ(count_path(log, "/token"), 1);
     CHECK_EQ(count_path(log, "/calendar/v3/calendars/primary/events"), 2);
-    CHECK_STR(jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 0),
-                   "headers.authorization"),
-              jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 1),
-                   "headers.authorization"));
+    CHECK_STR(
+        jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 0), "headers.authorization"),
+        jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 1), "headers.authorization"));
     CHECK(l1 != NULL && l2 != NULL && strcmp(l1, l2) != 0); /* one link per request id */
     /* no summary given: none sent */
     CHECK_NULL(jget(nth_entry(log, "/calendar/v3/calendars/primary/events", 0), "body.summary"));
 
     /* the cache is per provider: another subject needs its own token */
-    CHECK_NULL(dp_google_meet_create(p, cfg, "dr.other@clinic.example", START, END, NULL,
-                                     "req-c-3", &l3, &id));
+    CHECK_NULL(dp_google_meet_create(p, cfg, "dr.other@clinic.example", START, END, NULL, "req-c-3",
+                                     &l3, &id));
     log = fake_log(p);
     CHECK_EQ(count_path(log, "/token"), 2);
     CHECK_STR(jstr(nth_entry(log, "/token", 1), "jwt.claims.sub"), "dr.other@clinic.example");
@@ -593,8 +593,8 @@ static void meet_stale_cached_token(dp_test_env *env)
     if (!fake_start(env, "ok")) {
         return;
     }
-    CHECK_NULL(dp_google_meet_create(p, make_cfg(p, S.key_pem, NULL, 1), subject, START, END,
-                                     NULL, "req-s-1", &link, &id));
+    CHECK_NULL(dp_google_meet_create(p, make_cfg(p, S.key_pem, NULL, 1), subject, START, END, NULL,
+                                     "req-s-1", &link, &id));
     if (!fake_start(env, "ok")) {
         return;
     }
@@ -638,14 +638,14 @@ static void meet_entry_point_link(dp_test_env *env)
     if (!fake_start(env, "entry_only")) {
         return;
     }
-    e = dp_google_meet_create(p, make_cfg(p, S.key_pem, NULL, 1), "dr.ep@clinic.example",
-                              START, END, NULL, "req-e-1", &link, &id);
+    e = dp_google_meet_create(p, make_cfg(p, S.key_pem, NULL, 1), "dr.ep@clinic.example", START,
+                              END, NULL, "req-e-1", &link, &id);
     CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "");
     log = fake_log(p);
-    CHECK_NULL(jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 0),
-                    "response.hangoutLink"));
-    CHECK_STR(link, jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 0),
-                         "response.link"));
+    CHECK_NULL(
+        jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 0), "response.hangoutLink"));
+    CHECK_STR(link,
+              jstr(nth_entry(log, "/calendar/v3/calendars/primary/events", 0), "response.link"));
 }
 
 typedef struct thread_job {
@@ -665,9 +665,9 @@ static void *APR_THREAD_FUNC meet_thread(apr_thread_t *t, void *data)
     }
     for (int i = 0; i < 3; i++) {
         const char *link = NULL, *id = NULL;
-        dp_error *e = dp_google_meet_create(p, job->cfg, "dr.threads@clinic.example", START, END,
-                                            NULL, apr_psprintf(p, "req-t-%d-%d", job->n, i),
-                                            &link, &id);
+        dp_error *e =
+            dp_google_meet_create(p, job->cfg, "dr.threads@clinic.example", START, END, NULL,
+                                  apr_psprintf(p, "req-t-%d-%d", job->n, i), &link, &id);
         job->ok += e == NULL && link != NULL;
     }
     apr_pool_destroy(p);
@@ -713,12 +713,12 @@ static void meet_failures(dp_test_env *env)
         const char *mode, *detail, *token_status;
         int events, event_created;
     } cases[] = {
-        {"token_fail", "invalid_grant", "400", 0, 0},
-        {"api_fail", "HTTP 500, INTERNAL", "200", 1, 0},
-        {"api_401", "HTTP 401, UNAUTHENTICATED", "200", 1, 0},
-        {"no_link", "no Meet link", "200", 1, 1},
-        {"pending", "pending", "200", 1, 1},
-        {"bad_link", "not a Google Meet URL", "200", 1, 1},
+        {"token_fail", "invalid_grant",             "400", 0, 0},
+        {"api_fail",   "HTTP 500, INTERNAL",        "200", 1, 0},
+        {"api_401",    "HTTP 401, UNAUTHENTICATED", "200", 1, 0},
+        {"no_link",    "no Meet link",              "200", 1, 1},
+        {"pending",    "pending",                   "200", 1, 1},
+        {"bad_link",   "not a Google Meet URL",     "200", 1, 1},
     };
     apr_pool_t *p = env->pool;
 
@@ -732,8 +732,8 @@ static void meet_failures(dp_test_env *env)
         if (!fake_start(env, cases[i].mode)) {
             continue;
         }
-        e = dp_google_meet_create(p, make_cfg(p, S.key_pem, NULL, 1), subject, START, END,
-                                  "x", apr_psprintf(p, "req-f-%d", (int)i), &link, &id);
+        e = dp_google_meet_create(p, make_cfg(p, S.key_pem, NULL, 1), subject, START, END, "x",
+                                  apr_psprintf(p, "req-f-%d", (int)i), &link, &id);
         check_upstream(e, link, subject, cases[i].detail);
         CHECK_MSG((id != NULL) == cases[i].event_created, "event id: %s", id ? id : "(null)");
         log = fake_log(p);
@@ -759,8 +759,8 @@ static void meet_slow(dp_test_env *env)
     cfg = make_cfg(p, S.key_pem, NULL, 1);
     cfg->timeout_ms = 300;
     t0 = apr_time_now();
-    e = dp_google_meet_create(p, cfg, "dr.slow@clinic.example", START, END, NULL, "req-sl-1",
-                              &link, &id);
+    e = dp_google_meet_create(p, cfg, "dr.slow@clinic.example", START, END, NULL, "req-sl-1", &link,
+                              &id);
     CHECK_MSG(apr_time_now() - t0 < apr_time_from_msec(900), "the budget was not enforced");
     check_upstream(e, link, "dr.slow@clinic.example", "ms");
 }
@@ -776,8 +776,8 @@ static void meet_wrong_key(dp_test_env *env)
         return;
     }
     check_upstream(dp_google_meet_create(p, make_cfg(p, S.other_pem, NULL, 1),
-                                         "dr.wrong@clinic.example", START, END, NULL,
-                                         "req-w-1", &link, &id),
+                                         "dr.wrong@clinic.example", START, END, NULL, "req-w-1",
+                                         &link, &id),
                    link, "dr.wrong@clinic.example", "invalid_grant");
     log = fake_log(p);
     CHECK_EQ(json_array_size(log), 1);
@@ -798,52 +798,53 @@ static void meet_bad_input(dp_test_env *env)
         return;
     }
     dp_t_context("broken private key");
-    check_upstream(dp_google_meet_create(p, make_cfg(p, broken_pem, NULL, 1), s, START, END,
-                                         NULL, "r", &link, &id),
+    check_upstream(dp_google_meet_create(p, make_cfg(p, broken_pem, NULL, 1), s, START, END, NULL,
+                                         "r", &link, &id),
                    link, s, "private_key");
     dp_t_context("EC private key");
-    check_upstream(dp_google_meet_create(p, make_cfg(p, S.ec_pem, NULL, 1), s, START, END,
-                                         NULL, "r", &link, &id),
+    check_upstream(dp_google_meet_create(p, make_cfg(p, S.ec_pem, NULL, 1), s, START, END, NULL,
+                                         "r", &link, &id),
                    link, s, "RSA");
     dp_t_context("not JSON");
     cfg = make_cfg(p, S.key_pem, NULL, 1);
     cfg->key_file_json = "{\"type\": \"service_account\", ";
-    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link,
-                   s, "JSON");
+    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link, s,
+                   "JSON");
     dp_t_context("no client_email");
-    cfg->key_file_json = dp_json_dump(p, dp_json_own(p, json_pack("{s:s, s:s}", "type",
-                                                                  "service_account",
-                                                                  "private_key", S.key_pem)),
-                                      NULL);
-    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link,
-                   s, "client_email");
+    cfg->key_file_json = dp_json_dump(
+        p,
+        dp_json_own(p,
+                    json_pack("{s:s, s:s}", "type", "service_account", "private_key", S.key_pem)),
+        NULL);
+    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link, s,
+                   "client_email");
     dp_t_context("not a service account");
     cfg->key_file_json = "{\"type\":\"authorized_user\",\"client_id\":\"x\"}";
-    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link,
-                   s, NULL);
+    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link, s,
+                   NULL);
     dp_t_context("no key at all");
     cfg->key_file_json = NULL;
-    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link,
-                   s, NULL);
-    check_upstream(dp_google_meet_create(p, NULL, s, START, END, NULL, "r", &link, &id), link,
-                   s, NULL);
+    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "r", &link, &id), link, s,
+                   NULL);
+    check_upstream(dp_google_meet_create(p, NULL, s, START, END, NULL, "r", &link, &id), link, s,
+                   NULL);
 
     cfg = make_cfg(p, S.key_pem, NULL, 1);
     dp_t_context("no subject");
-    check_upstream(dp_google_meet_create(p, cfg, NULL, START, END, NULL, "r", &link, &id),
-                   link, NULL, NULL);
+    check_upstream(dp_google_meet_create(p, cfg, NULL, START, END, NULL, "r", &link, &id), link,
+                   NULL, NULL);
     dp_t_context("subject not an address");
-    check_upstream(dp_google_meet_create(p, cfg, "nobody", START, END, NULL, "r", &link, &id),
-                   link, NULL, NULL);
+    check_upstream(dp_google_meet_create(p, cfg, "nobody", START, END, NULL, "r", &link, &id), link,
+                   NULL, NULL);
     dp_t_context("no request id");
-    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "", &link, &id), link,
-                   s, NULL);
+    check_upstream(dp_google_meet_create(p, cfg, s, START, END, NULL, "", &link, &id), link, s,
+                   NULL);
     dp_t_context("no end");
-    check_upstream(dp_google_meet_create(p, cfg, s, START, NULL, NULL, "r", &link, &id), link,
-                   s, NULL);
+    check_upstream(dp_google_meet_create(p, cfg, s, START, NULL, NULL, "r", &link, &id), link, s,
+                   NULL);
     dp_t_context("summary not UTF-8");
-    check_upstream(dp_google_meet_create(p, cfg, s, START, END, "caf\xe9", "r", &link, &id),
-                   link, s, "UTF-8");
+    check_upstream(dp_google_meet_create(p, cfg, s, START, END, "caf\xe9", "r", &link, &id), link,
+                   s, "UTF-8");
     dp_t_context(NULL);
     CHECK_EQ(json_array_size(fake_log(p)), 0); /* nothing reached the fake */
 }
@@ -861,24 +862,23 @@ static void meet_unreachable(dp_test_env *env)
     }
     cfg = make_cfg(p, S.key_pem, NULL, 0);
     cfg->token_url = apr_psprintf(p, "http://127.0.0.1:%d/token", dp_fake_free_port());
-    check_upstream(dp_google_meet_create(p, cfg, "dr.none@clinic.example", START, END, NULL,
-                                         "r", &link, &id),
-                   link, "dr.none@clinic.example", "127.0.0.1");
+    check_upstream(
+        dp_google_meet_create(p, cfg, "dr.none@clinic.example", START, END, NULL, "r", &link, &id),
+        link, "dr.none@clinic.example", "127.0.0.1");
 }
 
 /* ---- moving and deleting an event ------------------------------------------------------- */
 
 #define EVENTS_PATH "/calendar/v3/calendars/primary/events"
-#define START2 "2030-05-07T14:00:00.000Z"
-#define END2 "2030-05-07T14:50:00.000Z"
+#define START2      "2030-05-07T14:00:00.000Z"
+#define END2        "2030-05-07T14:50:00.000Z"
 
 /* An event in subject's calendar on the running fake, and a fresh request log. */
 static const char *event_made(apr_pool_t *p, const dp_google_cfg *cfg, const char *subject,
                               const char *request_id)
 {
     const char *link = NULL, *id = NULL;
-    dp_error *e = dp_google_meet_create(p, cfg, subject, START, END, NULL, request_id, &link,
-                                        &id);
+    dp_error *e = dp_google_meet_create(p, cfg, subject, START, END, NULL, request_id, &link, &id);
 
     CHECK_MSG(e == NULL && id != NULL, "event not created: %s", e ? e->detail : "no id");
     fake_call(p, "POST", "/__reset");
@@ -932,8 +932,7 @@ static void event_move_ok(dp_test_env *env)
     CHECK(json_is_false(json_object_get(ev, "deleted")));
 
     /* another provider's calendar has no such event: Google's 404 is a failure for a move */
-    check_upstream(dp_google_event_move(p, cfg, "dr.someone.else@clinic.example", id, START,
-                                        END),
+    check_upstream(dp_google_event_move(p, cfg, "dr.someone.else@clinic.example", id, START, END),
                    NULL, "dr.someone.else@clinic.example", "HTTP 404, NOT_FOUND");
     CHECK_STR(jstr(fake_event(p, id), "start"), START2);
 }
@@ -1025,10 +1024,10 @@ static void event_failures(dp_test_env *env)
         const char *mode, *detail;
         int tokens, calls; /* what reaches the fake for one move (or one deletion) */
     } cases[] = {
-        {"change_fail", "HTTP 500, INTERNAL", 0, 1},
-        {"api_fail", "HTTP 500, INTERNAL", 1, 1},
-        {"api_401", "HTTP 401, UNAUTHENTICATED", 1, 1},
-        {"token_fail", "invalid_grant", 1, 0},
+        {"change_fail", "HTTP 500, INTERNAL",        0, 1},
+        {"api_fail",    "HTTP 500, INTERNAL",        1, 1},
+        {"api_401",     "HTTP 401, UNAUTHENTICATED", 1, 1},
+        {"token_fail",  "invalid_grant",             1, 0},
     };
     apr_pool_t *p = env->pool;
 
@@ -1084,14 +1083,14 @@ static void event_slow(dp_test_env *env)
     cfg = make_cfg(p, S.key_pem, NULL, 1);
     cfg->timeout_ms = 300;
     t0 = apr_time_now();
-    check_upstream(dp_google_event_delete(p, cfg, "dr.slow.ev@clinic.example", "evslow0123"),
-                   NULL, "dr.slow.ev@clinic.example", "ms");
+    check_upstream(dp_google_event_delete(p, cfg, "dr.slow.ev@clinic.example", "evslow0123"), NULL,
+                   "dr.slow.ev@clinic.example", "ms");
     t0 = apr_time_now() - t0;
     CHECK_MSG(t0 < apr_time_from_msec(900), "the budget was not enforced (deletion)");
     t0 = apr_time_now();
-    check_upstream(dp_google_event_move(p, cfg, "dr.slow.ev@clinic.example", "evslow0123",
-                                        START2, END2),
-                   NULL, "dr.slow.ev@clinic.example", "ms");
+    check_upstream(
+        dp_google_event_move(p, cfg, "dr.slow.ev@clinic.example", "evslow0123", START2, END2), NULL,
+        "dr.slow.ev@clinic.example", "ms");
     CHECK_MSG(apr_time_now() - t0 < apr_time_from_msec(900), "the budget was not enforced (move)");
 }
 
@@ -1099,12 +1098,19 @@ static void event_slow(dp_test_env *env)
  * is never a path of its own ("../", "/", "?", "%"). */
 static void event_bad_input(dp_test_env *env)
 {
-    static const char *const bad_ids[] = {"", "a/b", "../../users/me/calendarList", "id?x=1",
-                                          "id#x", "a b", "a%2Fb", "a.b", "caf\xc3\xa9",
-                                          "a\r\nX-Evil: 1", NULL};
-    static const char *const bad_instants[] = {"", "2030-05-07", "2030-05-07 14:00:00Z",
-                                               "2030-05-07T14:00:00Z\"}", "tomorrow at 9",
-                                               NULL};
+    static const char *const bad_ids[] = {"",
+                                          "a/b",
+                                          "../../users/me/calendarList",
+                                          "id?x=1",
+                                          "id#x",
+                                          "a b",
+                                          "a%2Fb",
+                                          "a.b",
+                                          "caf\xc3\xa9",
+                                          "a\r\nX-Evil: 1",
+                                          NULL};
+    static const char *const bad_instants[] = {
+        "", "2030-05-07", "2030-05-07 14:00:00Z", "2030-05-07T14:00:00Z\"}", "tomorrow at 9", NULL};
     apr_pool_t *p = env->pool;
     const char *s = "dr.bad.ev@clinic.example", *ok_id = "okid0123";
     char *too_long;
@@ -1165,31 +1171,31 @@ static void zz_teardown(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_google[] = {
-    {"http_get", http_get},
-    {"http_no_redirect", http_no_redirect},
-    {"http_response_cap", http_response_cap},
-    {"http_timeout", http_timeout},
-    {"http_protocols", http_protocols},
-    {"http_refused_detail", http_refused_detail},
-    {"http_bad_request", http_bad_request},
-    {"http_tls_verified", http_tls_verified},
-    {"meet_ok", meet_ok},
-    {"meet_token_cached", meet_token_cached},
-    {"meet_stale_cached_token", meet_stale_cached_token},
+    {"http_get",                     http_get                    },
+    {"http_no_redirect",             http_no_redirect            },
+    {"http_response_cap",            http_response_cap           },
+    {"http_timeout",                 http_timeout                },
+    {"http_protocols",               http_protocols              },
+    {"http_refused_detail",          http_refused_detail         },
+    {"http_bad_request",             http_bad_request            },
+    {"http_tls_verified",            http_tls_verified           },
+    {"meet_ok",                      meet_ok                     },
+    {"meet_token_cached",            meet_token_cached           },
+    {"meet_stale_cached_token",      meet_stale_cached_token     },
     {"meet_token_uri_from_key_file", meet_token_uri_from_key_file},
-    {"meet_entry_point_link", meet_entry_point_link},
-    {"meet_threads", meet_threads},
-    {"meet_failures", meet_failures},
-    {"meet_slow", meet_slow},
-    {"meet_wrong_key", meet_wrong_key},
-    {"meet_bad_input", meet_bad_input},
-    {"meet_unreachable", meet_unreachable},
-    {"event_move_ok", event_move_ok},
-    {"event_delete_ok", event_delete_ok},
-    {"event_stale_cached_token", event_stale_cached_token},
-    {"event_failures", event_failures},
-    {"event_slow", event_slow},
-    {"event_bad_input", event_bad_input},
-    {"zz_teardown", zz_teardown},
-    {NULL, NULL},
+    {"meet_entry_point_link",        meet_entry_point_link       },
+    {"meet_threads",                 meet_threads                },
+    {"meet_failures",                meet_failures               },
+    {"meet_slow",                    meet_slow                   },
+    {"meet_wrong_key",               meet_wrong_key              },
+    {"meet_bad_input",               meet_bad_input              },
+    {"meet_unreachable",             meet_unreachable            },
+    {"event_move_ok",                event_move_ok               },
+    {"event_delete_ok",              event_delete_ok             },
+    {"event_stale_cached_token",     event_stale_cached_token    },
+    {"event_failures",               event_failures              },
+    {"event_slow",                   event_slow                  },
+    {"event_bad_input",              event_bad_input             },
+    {"zz_teardown",                  zz_teardown                 },
+    {NULL,                           NULL                        },
 };

@@ -30,13 +30,13 @@
 extern const dp_test_case dp_suite_google_id[];
 
 #define CLIENT_ID "123456789012-abcdefghijklmnop.apps.googleusercontent.com"
-#define SUB "110169484474386276334"
-#define EMAIL "pat.client@example.com"
-#define KID_A "kid-a-2f1e0d"
-#define KID_B "kid-b-9c8b7a"
-#define KID_C "kid-c-unknown"
-#define V1 "/oauth2/v1/certs"
-#define V3 "/oauth2/v3/certs"
+#define SUB       "110169484474386276334"
+#define EMAIL     "pat.client@example.com"
+#define KID_A     "kid-a-2f1e0d"
+#define KID_B     "kid-b-9c8b7a"
+#define KID_C     "kid-c-unknown"
+#define V1        "/oauth2/v1/certs"
+#define V3        "/oauth2/v3/certs"
 
 typedef struct keypair {
     const char *key;  /* private key, PKCS#8 PEM (for signing) */
@@ -49,7 +49,7 @@ static struct {
     apr_pool_t *pool; /* from the first test to the last */
     int ready;
     char dir[64];
-    keypair a, b, c;  /* a: served from the start; b: rotated in by tests; c: never served */
+    keypair a, b, c; /* a: served from the start; b: rotated in by tests; c: never served */
     dp_fake fake;
 } S = {.fake = DP_FAKE_NONE};
 
@@ -82,13 +82,12 @@ static int make_keypair(apr_pool_t *p, const char *name, long serial, keypair *k
     int ok = 0;
 
     if (k != NULL && x != NULL && kb != NULL && pb != NULL && cb != NULL
-        && X509_set_version(x, 2) == 1
-        && ASN1_INTEGER_set(X509_get_serialNumber(x), serial) == 1
+        && X509_set_version(x, 2) == 1 && ASN1_INTEGER_set(X509_get_serialNumber(x), serial) == 1
         && X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL
-        && X509_gmtime_adj(X509_getm_notAfter(x), 86400) != NULL
-        && X509_set_pubkey(x, k) == 1 && (n = X509_get_subject_name(x)) != NULL
-        && X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)name, -1,
-                                      -1, 0) == 1
+        && X509_gmtime_adj(X509_getm_notAfter(x), 86400) != NULL && X509_set_pubkey(x, k) == 1
+        && (n = X509_get_subject_name(x)) != NULL
+        && X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)name, -1, -1, 0)
+            == 1
         && X509_set_issuer_name(x, n) == 1 && X509_sign(x, k, EVP_sha256()) > 0
         && PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) == 1
         && PEM_write_bio_PUBKEY(pb, k) == 1 && PEM_write_bio_X509(cb, x) == 1) {
@@ -97,7 +96,7 @@ static int make_keypair(apr_pool_t *p, const char *name, long serial, keypair *k
         kp->cert = bio_text(p, cb);
         kp->cert_path = apr_psprintf(p, "%s/%s.crt", S.dir, name);
         ok = kp->key != NULL && kp->pub != NULL && kp->cert != NULL
-             && write_file(kp->cert_path, kp->cert);
+            && write_file(kp->cert_path, kp->cert);
     }
     BIO_free(kb);
     BIO_free(pb);
@@ -226,12 +225,13 @@ static long long now_s(void)
 /* Claims as Google puts them in an ID token, issued at now. */
 static json_t *claims_at(apr_pool_t *p, long long now)
 {
-    return dp_json_own(
-        p, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I}", "iss",
-                     "https://accounts.google.com", "azp", CLIENT_ID, "aud", CLIENT_ID, "sub",
-                     SUB, "email", EMAIL, "email_verified", 1, "at_hash", "HK6E_P6Dh8Y93mRNtsDB1Q",
-                     "name", "Pat Client", "picture", "https://lh3.googleusercontent.com/a/pat",
-                     "iat", (json_int_t)(now - 10), "exp", (json_int_t)(now + 3590)));
+    return dp_json_own(p,
+                       json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I}", "iss",
+                                 "https://accounts.google.com", "azp", CLIENT_ID, "aud", CLIENT_ID,
+                                 "sub", SUB, "email", EMAIL, "email_verified", 1, "at_hash",
+                                 "HK6E_P6Dh8Y93mRNtsDB1Q", "name", "Pat Client", "picture",
+                                 "https://lh3.googleusercontent.com/a/pat", "iat",
+                                 (json_int_t)(now - 10), "exp", (json_int_t)(now + 3590)));
 }
 
 /* A token signed with libjwt: alg and key as given, kid header unless NULL. */
@@ -309,9 +309,9 @@ static const char *handmade(apr_pool_t *p, const char *header, const char *paylo
         BIO *b = BIO_new_mem_buf(kp->key, -1);
         EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        if (k != NULL && ctx != NULL
-            && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1
-            && EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)input, strlen(input)) == 1) {
+        if (k != NULL && ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1
+            && EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)input, strlen(input))
+                == 1) {
             tok = apr_pstrcat(p, input, ".", b64url(p, sig, siglen), NULL);
         }
         EVP_MD_CTX_free(ctx);
@@ -461,33 +461,33 @@ static void claims_refused(dp_test_env *env)
     static const struct {
         const char *what, *key, *json; /* json NULL: delete key */
     } cases[] = {
-        {"wrong aud", "aud", "\"other-client.apps.googleusercontent.com\""},
-        {"aud array without us", "aud", "[\"a\", \"b\"]"},
-        {"aud empty array", "aud", "[]"},
-        {"aud a number", "aud", "123456789012"},
-        {"no aud", "aud", NULL},
-        {"wrong iss", "iss", "\"https://accounts.example.com\""},
-        {"iss http", "iss", "\"http://accounts.google.com\""},
-        {"iss with a slash", "iss", "\"https://accounts.google.com/\""},
-        {"no iss", "iss", NULL},
-        {"expired", "exp", "EXPIRED"},
-        {"exp a string", "exp", "\"99999999999\""},
-        {"exp a real", "exp", "9999999999.5"},
-        {"no exp", "exp", NULL},
-        {"iat far in the future", "iat", "FUTURE"},
-        {"no iat", "iat", NULL},
-        {"nbf in the future", "nbf", "FUTURE"},
-        {"email_verified false", "email_verified", "false"},
-        {"email_verified \"false\"", "email_verified", "\"false\""},
-        {"email_verified 1", "email_verified", "1"},
-        {"email_verified null", "email_verified", "null"},
-        {"no email_verified", "email_verified", NULL},
-        {"no sub", "sub", NULL},
-        {"sub a number", "sub", "110169484474"},
-        {"sub empty", "sub", "\"\""},
-        {"no email", "email", NULL},
-        {"email empty", "email", "\"\""},
-        {"email an array", "email", "[\"pat@example.com\"]"},
+        {"wrong aud",                "aud",            "\"other-client.apps.googleusercontent.com\""},
+        {"aud array without us",     "aud",            "[\"a\", \"b\"]"                             },
+        {"aud empty array",          "aud",            "[]"                                         },
+        {"aud a number",             "aud",            "123456789012"                               },
+        {"no aud",                   "aud",            NULL                                         },
+        {"wrong iss",                "iss",            "\"https://accounts.example.com\""           },
+        {"iss http",                 "iss",            "\"http://accounts.google.com\""             },
+        {"iss with a slash",         "iss",            "\"https://accounts.google.com/\""           },
+        {"no iss",                   "iss",            NULL                                         },
+        {"expired",                  "exp",            "EXPIRED"                                    },
+        {"exp a string",             "exp",            "\"99999999999\""                            },
+        {"exp a real",               "exp",            "9999999999.5"                               },
+        {"no exp",                   "exp",            NULL                                         },
+        {"iat far in the future",    "iat",            "FUTURE"                                     },
+        {"no iat",                   "iat",            NULL                                         },
+        {"nbf in the future",        "nbf",            "FUTURE"                                     },
+        {"email_verified false",     "email_verified", "false"                                      },
+        {"email_verified \"false\"", "email_verified", "\"false\""                                  },
+        {"email_verified 1",         "email_verified", "1"                                          },
+        {"email_verified null",      "email_verified", "null"                                       },
+        {"no email_verified",        "email_verified", NULL                                         },
+        {"no sub",                   "sub",            NULL                                         },
+        {"sub a number",             "sub",            "110169484474"                               },
+        {"sub empty",                "sub",            "\"\""                                       },
+        {"no email",                 "email",          NULL                                         },
+        {"email empty",              "email",          "\"\""                                       },
+        {"email an array",           "email",          "[\"pat@example.com\"]"                      },
     };
     apr_pool_t *p = env->pool;
     long long now = now_s();
@@ -611,8 +611,8 @@ static void alg_confusion(dp_test_env *env)
             /* as proof the attack is real: libjwt alone accepts it with that PEM */
             if (hmacs[i] == JWT_ALG_HS256 && s == 0) {
                 jwt_t *j = NULL;
-                CHECK_EQ(jwt_decode(&j, tok, (const unsigned char *)S.a.pub,
-                                    (int)strlen(S.a.pub)), 0);
+                CHECK_EQ(jwt_decode(&j, tok, (const unsigned char *)S.a.pub, (int)strlen(S.a.pub)),
+                         0);
                 jwt_free(j);
             }
         }
@@ -629,8 +629,8 @@ static void alg_confusion(dp_test_env *env)
     }
     /* names close to RS256, other families, and a valid RS256 signature under them */
     {
-        static const char *const algs[] = {"rs256", "RS256 ", "RS384", "RS512", "PS256", "ES256",
-                                           "none", "None", "", NULL};
+        static const char *const algs[] = {"rs256", "RS256 ", "RS384", "RS512", "PS256",
+                                           "ES256", "none",   "None",  "",      NULL};
         json_t *c = claims_at(p, now);
         const char *payload = dp_json_dump(p, c, NULL);
         for (int i = 0; algs[i] != NULL; i++) {
@@ -639,18 +639,19 @@ static void alg_confusion(dp_test_env *env)
             verify_401(p, cfg, handmade(p, h, payload, &S.a), now, "alg name");
         }
         verify_401(p, cfg, handmade(p, "{\"kid\":\"" KID_A "\"}", payload, &S.a), now, "no alg");
-        verify_401(p, cfg, handmade(p, "{\"alg\":[\"RS256\"],\"kid\":\"" KID_A "\"}", payload, &S.a),
-                   now, "alg an array");
+        verify_401(p, cfg,
+                   handmade(p, "{\"alg\":[\"RS256\"],\"kid\":\"" KID_A "\"}", payload, &S.a), now,
+                   "alg an array");
         verify_401(p, cfg,
                    handmade(p, "{\"alg\":\"RS256\",\"alg\":\"none\",\"kid\":\"" KID_A "\"}",
                             payload, &S.a),
                    now, "duplicate alg");
         dp_t_context(NULL);
         /* the same handmade way with the right alg verifies: the refusals above are the alg */
-        verify_ok(p, cfg,
-                  handmade(p, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\",\"typ\":\"JWT\"}", payload,
-                           &S.a),
-                  now, "handmade RS256");
+        verify_ok(
+            p, cfg,
+            handmade(p, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\",\"typ\":\"JWT\"}", payload, &S.a),
+            now, "handmade RS256");
     }
 }
 
@@ -696,9 +697,10 @@ static void wrong_key(dp_test_env *env)
         bad = sign(p, &S.c, KID_A, c);
     }
     dot = strrchr(good, '.');
-    verify_401(p, cfg, apr_pstrcat(p, apr_pstrndup(p, bad, (apr_size_t)(strrchr(bad, '.') - bad)),
-                                   dot, NULL),
-               now, "claims swapped");
+    verify_401(
+        p, cfg,
+        apr_pstrcat(p, apr_pstrndup(p, bad, (apr_size_t)(strrchr(bad, '.') - bad)), dot, NULL), now,
+        "claims swapped");
     verify_ok(p, cfg, good, now, "the original");
 }
 
@@ -863,8 +865,9 @@ static void malformed(dp_test_env *env)
         /* signed properly, but the payload is not a claims object */
         verify_401(p, cfg, handmade(p, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\"}", "[1,2]", &S.a),
                    now, "payload an array");
-        verify_401(p, cfg, handmade(p, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\"}", "not json", &S.a),
-                   now, "payload not JSON");
+        verify_401(p, cfg,
+                   handmade(p, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\"}", "not json", &S.a), now,
+                   "payload not JSON");
         verify_401(p, cfg,
                    handmade(p, "{\"alg\":\"RS256\",\"kid\":\"" KID_A "\"}",
                             apr_pstrcat(p, "{\"sub\":\"evil\",", payload + 1, NULL), &S.a),
@@ -872,9 +875,10 @@ static void malformed(dp_test_env *env)
         big = apr_palloc(p, 300);
         memset(big, 'k', 299);
         big[299] = '\0';
-        verify_401(p, cfg, handmade(p, apr_psprintf(p, "{\"alg\":\"RS256\",\"kid\":\"%s\"}", big),
-                                    payload, &S.a),
-                   now, "kid too long");
+        verify_401(
+            p, cfg,
+            handmade(p, apr_psprintf(p, "{\"alg\":\"RS256\",\"kid\":\"%s\"}", big), payload, &S.a),
+            now, "kid too long");
     }
     big = apr_palloc(p, DP_GOOGLE_ID_MAX_TOKEN + 2);
     memset(big, 'A', DP_GOOGLE_ID_MAX_TOKEN + 1);
@@ -1032,22 +1036,22 @@ static void zz_teardown(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_google_id[] = {
-    {"good_v1", good_v1},
-    {"good_jwks", good_jwks},
-    {"claims_refused", claims_refused},
-    {"unknown_kid_rotation", unknown_kid_rotation},
-    {"unknown_kid_then_added", unknown_kid_then_added},
-    {"alg_confusion", alg_confusion},
-    {"alg_none", alg_none},
-    {"wrong_key", wrong_key},
+    {"good_v1",                   good_v1                  },
+    {"good_jwks",                 good_jwks                },
+    {"claims_refused",            claims_refused           },
+    {"unknown_kid_rotation",      unknown_kid_rotation     },
+    {"unknown_kid_then_added",    unknown_kid_then_added   },
+    {"alg_confusion",             alg_confusion            },
+    {"alg_none",                  alg_none                 },
+    {"wrong_key",                 wrong_key                },
     {"certs_down_nothing_cached", certs_down_nothing_cached},
-    {"certs_down_cached", certs_down_cached},
-    {"max_age_parse", max_age_parse},
-    {"cache_max_age", cache_max_age},
-    {"malformed", malformed},
-    {"config_errors", config_errors},
-    {"no_cache", no_cache},
-    {"threads", threads},
-    {"zz_teardown", zz_teardown},
-    {NULL, NULL},
+    {"certs_down_cached",         certs_down_cached        },
+    {"max_age_parse",             max_age_parse            },
+    {"cache_max_age",             cache_max_age            },
+    {"malformed",                 malformed                },
+    {"config_errors",             config_errors            },
+    {"no_cache",                  no_cache                 },
+    {"threads",                   threads                  },
+    {"zz_teardown",               zz_teardown              },
+    {NULL,                        NULL                     },
 };

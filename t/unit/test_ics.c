@@ -14,8 +14,11 @@ static int utf8_ok(const unsigned char *s, apr_size_t n)
     apr_size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
-        apr_size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-                                                          : (c & 0xF8) == 0xF0 ? 4 : 0;
+        apr_size_t k = c < 0x80  ? 1
+            : (c & 0xE0) == 0xC0 ? 2
+            : (c & 0xF0) == 0xE0 ? 3
+            : (c & 0xF8) == 0xF0 ? 4
+                                 : 0;
         if (k == 0 || i + k > n) {
             return 0;
         }
@@ -90,17 +93,26 @@ static void test_escape(dp_test_env *env)
     /* a colon and a double quote need no escape in a TEXT value */
     CHECK_STR(dp_ics_escape(p, "Re: \"x\""), "Re: \"x\"");
     /* control characters but TAB never pass */
-    CHECK_STR(dp_ics_escape(p, "a\x01" "b\x1b[31m\x7f" "c\td"), "ab[31mc\td");
+    CHECK_STR(dp_ics_escape(p,
+                            "a\x01"
+                            "b\x1b[31m\x7f"
+                            "c\td"),
+              "ab[31mc\td");
     CHECK_STR(dp_ics_escape(p, ""), "");
     CHECK_STR(dp_ics_escape(p, NULL), "");
     /* UTF-8 kept; what is not UTF-8 becomes U+FFFD */
     CHECK_STR(dp_ics_escape(p, "\xc3\x89mile \xe2\x82\xac \xf0\x9f\x98\x80"),
               "\xc3\x89mile \xe2\x82\xac \xf0\x9f\x98\x80");
-    CHECK_STR(dp_ics_escape(p, "a\xff" "b"), "a\xef\xbf\xbd" "b");
-    CHECK_STR(dp_ics_escape(p, "\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");          /* overlong */
-    CHECK_STR(dp_ics_escape(p, "\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate */
-    CHECK_STR(dp_ics_escape(p, "x\xe2\x82"), "x\xef\xbf\xbd\xef\xbf\xbd");     /* cut short */
-    CHECK_STR(dp_ics_escape(p, "\xf4\x90\x80\x80"),                             /* > U+10FFFF */
+    CHECK_STR(dp_ics_escape(p,
+                            "a\xff"
+                            "b"),
+              "a\xef\xbf\xbd"
+              "b");
+    CHECK_STR(dp_ics_escape(p, "\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd"); /* overlong */
+    CHECK_STR(dp_ics_escape(p, "\xed\xa0\x80"),
+              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");                     /* surrogate */
+    CHECK_STR(dp_ics_escape(p, "x\xe2\x82"), "x\xef\xbf\xbd\xef\xbf\xbd"); /* cut short */
+    CHECK_STR(dp_ics_escape(p, "\xf4\x90\x80\x80"),                        /* > U+10FFFF */
               "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
 }
 
@@ -118,15 +130,16 @@ static void test_lines(dp_test_env *env)
     /* a value the caller composed still cannot start a line of its own */
     dp_ics_prop(w, "X-INJECT", "a\r\nEND:VCALENDAR\r\nb");
     dp_ics_prop(w, "END", "VCALENDAR");
-    CHECK_STR(doc_of(w), "BEGIN:VCALENDAR\r\n"
-                         "VERSION:2.0\r\n"
-                         "REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n"
-                         "SUMMARY:Session: A. B.\r\n"
-                         "LOCATION:Room 1\\, floor 2\\; \\\\ east\\nwing\r\n"
-                         "SEQUENCE:3\r\n"
-                         "X-N:-12\r\n"
-                         "X-INJECT:aEND:VCALENDARb\r\n"
-                         "END:VCALENDAR\r\n");
+    CHECK_STR(doc_of(w),
+              "BEGIN:VCALENDAR\r\n"
+              "VERSION:2.0\r\n"
+              "REFRESH-INTERVAL;VALUE=DURATION:PT1H\r\n"
+              "SUMMARY:Session: A. B.\r\n"
+              "LOCATION:Room 1\\, floor 2\\; \\\\ east\\nwing\r\n"
+              "SEQUENCE:3\r\n"
+              "X-N:-12\r\n"
+              "X-INJECT:aEND:VCALENDARb\r\n"
+              "END:VCALENDAR\r\n");
     /* the empty document */
     {
         apr_size_t len = 99;
@@ -184,8 +197,8 @@ static void test_fold_ascii(dp_test_env *env)
 static void test_fold_utf8(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
-    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                        "\\", ","}; /* 2, 3, 4 bytes; escapes double */
+    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\\",
+                                        ","}; /* 2, 3, 4 bytes; escapes double */
 
     for (size_t c = 0; c < sizeof(chars) / sizeof(chars[0]); c++) {
         for (int lead = 0; lead < 8; lead++) {
@@ -230,8 +243,8 @@ static void test_utc(dp_test_env *env)
         char want[32];
         gmtime_r(&tt, &tm);
         strftime(want, sizeof(want), "%Y%m%dT%H%M%SZ", &tm);
-        if (!CHECK_MSG(dp_ics_utc(out, t) == 0 && strcmp(out, want) == 0,
-                       "%lld: %s, want %s", t, out, want)) {
+        if (!CHECK_MSG(dp_ics_utc(out, t) == 0 && strcmp(out, want) == 0, "%lld: %s, want %s", t,
+                       out, want)) {
             break;
         }
     }
@@ -244,10 +257,17 @@ static void test_utc(dp_test_env *env)
 
 static void test_uri(dp_test_env *env)
 {
-    static const char *const bad[] = {"", "https://x/a b", "https://x/\r\nEND:VEVENT",
-                                      "https://x/\"", "https://x/<a>", "https://x/\xc3\xa9",
-                                      "https://x/\x7f", "https://x/{a}", "https://x/a|b",
-                                      "https://x/a\\b", "https://x/\t"};
+    static const char *const bad[] = {"",
+                                      "https://x/a b",
+                                      "https://x/\r\nEND:VEVENT",
+                                      "https://x/\"",
+                                      "https://x/<a>",
+                                      "https://x/\xc3\xa9",
+                                      "https://x/\x7f",
+                                      "https://x/{a}",
+                                      "https://x/a|b",
+                                      "https://x/a\\b",
+                                      "https://x/\t"};
     dp_ics *w = dp_ics_make(env->pool, 0);
     char longuri[300];
 
@@ -257,7 +277,8 @@ static void test_uri(dp_test_env *env)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK_MSG(dp_ics_uri(w, "URL", bad[i]) == -1, "accepted bad URI %zu", i);
     }
-    CHECK_STR(doc_of(w), "URL:https://meet.jit.si/DocPortal-0a1b\r\nURL:https://x/a;b,c?d=%20#f\r\n");
+    CHECK_STR(doc_of(w),
+              "URL:https://meet.jit.si/DocPortal-0a1b\r\nURL:https://x/a;b,c?d=%20#f\r\n");
 
     /* a long URI folds and unfolds like any value */
     strcpy(longuri, "https://video.example.test");
@@ -279,8 +300,7 @@ static void test_domain(dp_test_env *env)
     apr_pool_t *p = env->pool;
 
     CHECK_STR(dp_ics_domain(p, "https://portal.example.test"), "portal.example.test");
-    CHECK_STR(dp_ics_domain(p, "HTTPS://Portal.Example.TEST:8443/app/?x#y"),
-              "portal.example.test");
+    CHECK_STR(dp_ics_domain(p, "HTTPS://Portal.Example.TEST:8443/app/?x#y"), "portal.example.test");
     CHECK_STR(dp_ics_domain(p, "http://127.0.0.1:8080"), "127.0.0.1");
     CHECK_STR(dp_ics_domain(p, "https://my-practice.example/"), "my-practice.example");
     CHECK_NULL(dp_ics_domain(p, NULL));
@@ -295,12 +315,12 @@ static void test_domain(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_ics[] = {
-    {"escape", test_escape},
-    {"lines", test_lines},
+    {"escape",     test_escape    },
+    {"lines",      test_lines     },
     {"fold_ascii", test_fold_ascii},
-    {"fold_utf8", test_fold_utf8},
-    {"utc", test_utc},
-    {"uri", test_uri},
-    {"domain", test_domain},
-    {NULL, NULL},
+    {"fold_utf8",  test_fold_utf8 },
+    {"utc",        test_utc       },
+    {"uri",        test_uri       },
+    {"domain",     test_domain    },
+    {NULL,         NULL           },
 };

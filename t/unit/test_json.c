@@ -19,24 +19,24 @@ static json_t *obj(apr_pool_t *p, const char *text)
     return o;
 }
 
-#define CHECK_400(e)                                                                    \
-    do {                                                                                \
-        const dp_error *e_ = (e);                                                       \
-        CHECK_MSG(e_ != NULL && e_->status == 400 && strcmp(e_->code, DP_E_INVALID_JSON) == 0 \
-                      && e_->detail != NULL && e_->field == NULL,                      \
-                  "%s: want 400 invalid_json, got %d %s", #e, e_ ? e_->status : 0,     \
-                  e_ ? e_->code : "(none)");                                            \
+#define CHECK_400(e)                                                                               \
+    do {                                                                                           \
+        const dp_error *e_ = (e);                                                                  \
+        CHECK_MSG(e_ != NULL && e_->status == 400 && strcmp(e_->code, DP_E_INVALID_JSON) == 0      \
+                      && e_->detail != NULL && e_->field == NULL,                                  \
+                  "%s: want 400 invalid_json, got %d %s", #e, e_ ? e_->status : 0,                 \
+                  e_ ? e_->code : "(none)");                                                       \
     } while (0)
 
-#define CHECK_422(e, fieldname)                                                         \
-    do {                                                                                \
-        const dp_error *e_ = (e);                                                       \
-        CHECK_MSG(e_ != NULL && e_->status == 422 && strcmp(e_->code, DP_E_VALIDATION) == 0 \
-                      && e_->field != NULL && strcmp(e_->field, (fieldname)) == 0       \
-                      && e_->detail != NULL && e_->detail[0] != '\0',                  \
-                  "%s: want 422 validation_error on %s, got %d %s (field %s)", #e,     \
-                  (fieldname), e_ ? e_->status : 0, e_ ? e_->code : "(none)",          \
-                  e_ && e_->field ? e_->field : "(none)");                              \
+#define CHECK_422(e, fieldname)                                                                    \
+    do {                                                                                           \
+        const dp_error *e_ = (e);                                                                  \
+        CHECK_MSG(e_ != NULL && e_->status == 422 && strcmp(e_->code, DP_E_VALIDATION) == 0        \
+                      && e_->field != NULL && strcmp(e_->field, (fieldname)) == 0                  \
+                      && e_->detail != NULL && e_->detail[0] != '\0',                              \
+                  "%s: want 422 validation_error on %s, got %d %s (field %s)", #e, (fieldname),    \
+                  e_ ? e_->status : 0, e_ ? e_->code : "(none)",                                   \
+                  e_ && e_->field ? e_->field : "(none)");                                         \
     } while (0)
 
 static void test_parse_object(dp_test_env *env)
@@ -45,12 +45,23 @@ static void test_parse_object(dp_test_env *env)
     json_t *o = (json_t *)1;
     const char *ok = "{\"email\":\"a@b.co\",\"n\":1,\"nested\":{\"x\":[1,2]}}";
     const char *bad[] = {
-        "[1,2]", "[]", "\"string\"", "42", "true", "null",         /* not objects */
-        "{", "{\"a\":", "{\"a\":1,}", "{'a':1}", "{a:1}", "{} x", "{}{}", /* malformed */
-        "{\"a\":1,\"a\":2}",                                       /* duplicate keys */
-        "{\"a\":{\"b\":1,\"b\":1}}",                               /* nested duplicate */
-        "{\"a\":\"\\u0000\"}",                                     /* NUL in a string */
-        "{\"a\":\"\xff\"}",                                        /* not UTF-8 */
+        "[1,2]",
+        "[]",
+        "\"string\"",
+        "42",
+        "true",
+        "null", /* not objects */
+        "{",
+        "{\"a\":",
+        "{\"a\":1,}",
+        "{'a':1}",
+        "{a:1}",
+        "{} x",
+        "{}{}",                      /* malformed */
+        "{\"a\":1,\"a\":2}",         /* duplicate keys */
+        "{\"a\":{\"b\":1,\"b\":1}}", /* nested duplicate */
+        "{\"a\":\"\\u0000\"}",       /* NUL in a string */
+        "{\"a\":\"\xff\"}",          /* not UTF-8 */
         "{\"a\":NaN}",
         " ",
     };
@@ -208,14 +219,38 @@ static void test_money_from_double(dp_test_env *env)
         double v;
         long long cents; /* -1: refused */
     } cases[] = {
-        {149.99, 14999}, {150, 15000}, {0, 0}, {0.01, 1}, {0.1, 10}, {0.29, 29},
-        {4.35, 435}, {1.15, 115}, {19.99, 1999}, {1000000.00, 100000000},
-        {999999.99, 99999999}, {1e6 + 0.01, 100000001}, {9.0e13, 9000000000000000LL},
-        {1.234, -1}, {1.005, -1}, {0.125, -1}, {0.001, -1}, {0.009, -1}, {149.999, -1},
-        {-1, -1}, {-0.01, -1}, {-149.99, -1}, {9.1e13, -1}, {1e300, -1},
-        /* more than two decimals, however small the excess */
-        {149.990000001, -1}, {0.000000005, -1}, {1.0000001, -1},
-        {12345.6700001, -1}, {999999.9900001, -1}, {999999.99000001, -1}, {1000000.000001, -1},
+        {149.99,          14999             },
+        {150,             15000             },
+        {0,               0                 },
+        {0.01,            1                 },
+        {0.1,             10                },
+        {0.29,            29                },
+        {4.35,            435               },
+        {1.15,            115               },
+        {19.99,           1999              },
+        {1000000.00,      100000000         },
+        {999999.99,       99999999          },
+        {1e6 + 0.01,      100000001         },
+        {9.0e13,          9000000000000000LL},
+        {1.234,           -1                },
+        {1.005,           -1                },
+        {0.125,           -1                },
+        {0.001,           -1                },
+        {0.009,           -1                },
+        {149.999,         -1                },
+        {-1,              -1                },
+        {-0.01,           -1                },
+        {-149.99,         -1                },
+        {9.1e13,          -1                },
+        {1e300,           -1                },
+ /* more than two decimals, however small the excess */
+        {149.990000001,   -1                },
+        {0.000000005,     -1                },
+        {1.0000001,       -1                },
+        {12345.6700001,   -1                },
+        {999999.9900001,  -1                },
+        {999999.99000001, -1                },
+        {1000000.000001,  -1                },
     };
     long long c;
 
@@ -229,8 +264,8 @@ static void test_money_from_double(dp_test_env *env)
         }
         else {
             CHECK_MSG(rv == 0 && c == cases[i].cents,
-                      "dp_money_from_double(%.17g): rv %d, %lld cents, want %lld", cases[i].v,
-                      rv, c, cases[i].cents);
+                      "dp_money_from_double(%.17g): rv %d, %lld cents, want %lld", cases[i].v, rv,
+                      c, cases[i].cents);
         }
     }
     c = -42;
@@ -315,8 +350,7 @@ static void test_json_string(dp_test_env *env)
     const char *out;
     json_t *o;
 
-#define STR(text, req, max) \
-    dp_json_string(p, (o = obj(p, text)), "name", F, (req), (max), &out)
+#define STR(text, req, max) dp_json_string(p, (o = obj(p, text)), "name", F, (req), (max), &out)
 
     CHECK_NULL(STR("{\"name\":\"Ada\"}", 1, 10));
     CHECK_STR(out, "Ada");
@@ -352,8 +386,8 @@ static void test_json_string(dp_test_env *env)
     CHECK_STR(out, "h\xc3\xa9\xc3\xa9");
     CHECK_NULL(STR("{\"name\":\"h\\u00e9\\u00e9\"}", 1, 3)); /* same, escaped */
     CHECK_422(STR("{\"name\":\"h\xc3\xa9\xc3\xa9\"}", 1, 2), F);
-    CHECK_NULL(STR("{\"name\":\"\xf0\x9f\x98\x80\"}", 1, 1)); /* one emoji, 4 bytes */
-    CHECK_NULL(STR("{\"name\":\"\\ud83d\\ude00x\"}", 1, 2)); /* surrogate pair = 1 */
+    CHECK_NULL(STR("{\"name\":\"\xf0\x9f\x98\x80\"}", 1, 1));           /* one emoji, 4 bytes */
+    CHECK_NULL(STR("{\"name\":\"\\ud83d\\ude00x\"}", 1, 2));            /* surrogate pair = 1 */
     CHECK_422(STR("{\"name\":\"\xe2\x82\xac\xe2\x82\xac\"}", 1, 1), F); /* two euro signs */
 
     /* control characters: refused, except tab and line breaks */
@@ -398,13 +432,13 @@ static void test_errors(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_json[] = {
-    {"parse_object", test_parse_object},
-    {"own", test_own},
-    {"dump", test_dump},
-    {"money_exhaustive", test_money_exhaustive},
+    {"parse_object",      test_parse_object     },
+    {"own",               test_own              },
+    {"dump",              test_dump             },
+    {"money_exhaustive",  test_money_exhaustive },
     {"money_from_double", test_money_from_double},
-    {"json_money", test_json_money},
-    {"json_string", test_json_string},
-    {"errors", test_errors},
-    {NULL, NULL},
+    {"json_money",        test_json_money       },
+    {"json_string",       test_json_string      },
+    {"errors",            test_errors           },
+    {NULL,                NULL                  },
 };

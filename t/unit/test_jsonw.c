@@ -29,9 +29,19 @@ static void test_strings(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
     const char *samples[] = {
-        "", "plain", "quote \" and backslash \\ and slash /", "tab\tnew\nline\rcr",
-        "\b\f", "caf\xc3\xa9", "\xe2\x82\xac 5", "\xf0\x9f\x99\x82 smile", "\x7f del",
-        "Noa \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", "a\"b\"c", "\\\\", NULL,
+        "",
+        "plain",
+        "quote \" and backslash \\ and slash /",
+        "tab\tnew\nline\rcr",
+        "\b\f",
+        "caf\xc3\xa9",
+        "\xe2\x82\xac 5",
+        "\xf0\x9f\x99\x82 smile",
+        "\x7f del",
+        "Noa \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d",
+        "a\"b\"c",
+        "\\\\",
+        NULL,
     };
     char one[2] = {0, 0}, all[128];
 
@@ -59,13 +69,18 @@ static const char *write_one(apr_pool_t *p, const char *s)
 static void test_invalid_utf8(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
-    static const struct { const char *in, *out; } cases[] = {
-        {"a\xff" "b", "[\"a\xef\xbf\xbd" "b\"]"},                 /* never in UTF-8 */
-        {"\xc0\x80", "[\"\xef\xbf\xbd\xef\xbf\xbd\"]"},          /* overlong NUL */
-        {"\xed\xa0\x80", "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]"}, /* surrogate */
-        {"x\xe2\x82", "[\"x\xef\xbf\xbd\xef\xbf\xbd\"]"},       /* cut short */
-        {"\xf4\x90\x80\x80", "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]"}, /* > U+10FFFF */
-        {"\x80", "[\"\xef\xbf\xbd\"]"},                          /* lone continuation */
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"a\xff"
+         "b",       "[\"a\xef\xbf\xbd"
+         "b\"]"                                    }, /* never in UTF-8 */
+        {"\xc0\x80",         "[\"\xef\xbf\xbd\xef\xbf\xbd\"]"            }, /* overlong NUL */
+        {"\xed\xa0\x80",     "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]"}, /* surrogate */
+        {"x\xe2\x82",        "[\"x\xef\xbf\xbd\xef\xbf\xbd\"]"           }, /* cut short */
+        {"\xf4\x90\x80\x80",
+         "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]"        }, /* > U+10FFFF */
+        {"\x80",             "[\"\xef\xbf\xbd\"]"                        }, /* lone continuation */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *got = write_one(p, cases[i].in);
@@ -81,8 +96,9 @@ static void test_invalid_utf8(dp_test_env *env)
 static void test_money(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
-    long long samples[] = {0, 1, 5, 10, 99, 100, 101, 110, 14999, 15000, 15050, -1, -50,
-                           -100, -12345, 99999999, 100000000, 123456789012LL};
+    long long samples[] = {0,   1,    5,      10,       99,        100,
+                           101, 110,  14999,  15000,    15050,     -1,
+                           -50, -100, -12345, 99999999, 100000000, 123456789012LL};
 
     for (long long cents = -300; cents <= 100000; cents += 7) {
         apr_pool_t *sub;
@@ -98,8 +114,8 @@ static void test_money(dp_test_env *env)
             dp_jw_money(w, cents, 1);
             dp_jw_end(w);
             got = dp_jw_finish(w, NULL);
-            if (!CHECK_MSG(got != NULL && strcmp(want, got) == 0, "%lld cents: %s vs %s",
-                           cents, want, got ? got : "(null)")) {
+            if (!CHECK_MSG(got != NULL && strcmp(want, got) == 0, "%lld cents: %s vs %s", cents,
+                           want, got ? got : "(null)")) {
                 apr_pool_destroy(sub);
                 break;
             }
@@ -216,10 +232,10 @@ static void test_not_well_formed(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_jsonw[] = {
-    {"strings", test_strings},
-    {"invalid_utf8", test_invalid_utf8},
-    {"money", test_money},
-    {"document", test_document},
+    {"strings",         test_strings        },
+    {"invalid_utf8",    test_invalid_utf8   },
+    {"money",           test_money          },
+    {"document",        test_document       },
     {"not_well_formed", test_not_well_formed},
-    {NULL, NULL},
+    {NULL,              NULL                },
 };

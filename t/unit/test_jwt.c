@@ -30,8 +30,7 @@ static const char JTI[] = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 /* base64url without padding, written for these tests. */
 static const char *b64url(apr_pool_t *p, const void *data, apr_size_t len)
 {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const unsigned char *in = data;
     char *out = apr_palloc(p, (len + 2) / 3 * 4 + 1);
     apr_size_t o = 0, i = 0;
@@ -71,11 +70,12 @@ static const char *num(apr_pool_t *p, long long v)
     return apr_pstrdup(p, buf);
 }
 
-static const char *claims_json(apr_pool_t *p, const char *sub, const char *role,
-                               const char *jti, long long iat, long long exp)
+static const char *claims_json(apr_pool_t *p, const char *sub, const char *role, const char *jti,
+                               long long iat, long long exp)
 {
-    return apr_psprintf(p, "{\"sub\":\"%s\",\"role\":\"%s\",\"jti\":\"%s\",\"iat\":%s,"
-                           "\"exp\":%s}",
+    return apr_psprintf(p,
+                        "{\"sub\":\"%s\",\"role\":\"%s\",\"jti\":\"%s\",\"iat\":%s,"
+                        "\"exp\":%s}",
                         sub, role, jti, num(p, iat), num(p, exp));
 }
 
@@ -85,8 +85,8 @@ static const char *good_claims(apr_pool_t *p)
 }
 
 /* A token made by libjwt with any algorithm, key and grants (a JSON object text). */
-static const char *libjwt_token(apr_pool_t *p, jwt_alg_t alg, const void *key,
-                                apr_size_t keylen, const char *grants)
+static const char *libjwt_token(apr_pool_t *p, jwt_alg_t alg, const void *key, apr_size_t keylen,
+                                const char *grants)
 {
     jwt_t *j = NULL;
     char *enc = NULL;
@@ -98,8 +98,7 @@ static const char *libjwt_token(apr_pool_t *p, jwt_alg_t alg, const void *key,
         free(enc);
     }
     jwt_free(j);
-    CHECK_MSG(tok != NULL, "libjwt could not build a %s token for %s", jwt_alg_str(alg),
-              grants);
+    CHECK_MSG(tok != NULL, "libjwt could not build a %s token for %s", jwt_alg_str(alg), grants);
     return tok;
 }
 
@@ -109,16 +108,15 @@ static dp_jwt_status verify(apr_pool_t *p, const char *tok, long long now)
     return dp_jwt_verify(p, KEY, KEYLEN, tok, now, &c);
 }
 
-#define CHECK_JWT(tok, now, want)                                                       \
-    do {                                                                                \
-        dp_jwt_status got_ = verify(env->pool, (tok), (now));                           \
-        CHECK_MSG(got_ == (want), "verify(%s): got %s, want %s", #tok,                  \
-                  dp_jwt_status_name(got_), dp_jwt_status_name(want));                  \
+#define CHECK_JWT(tok, now, want)                                                                  \
+    do {                                                                                           \
+        dp_jwt_status got_ = verify(env->pool, (tok), (now));                                      \
+        CHECK_MSG(got_ == (want), "verify(%s): got %s, want %s", #tok, dp_jwt_status_name(got_),   \
+                  dp_jwt_status_name(want));                                                       \
     } while (0)
 
 /* Split a token into its three parts (pool copies); returns the number of parts. */
-static int split3(apr_pool_t *p, const char *tok, const char **h, const char **pl,
-                  const char **sig)
+static int split3(apr_pool_t *p, const char *tok, const char **h, const char **pl, const char **sig)
 {
     const char *d1 = strchr(tok, '.');
     const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
@@ -144,8 +142,7 @@ static void test_roundtrip(dp_test_env *env)
         apr_size_t hl;
         unsigned char *hdr;
 
-        CHECK_EQ(dp_jwt_issue(p, KEY, KEYLEN, sub, roles[r], NOW, TTL, &tok, &issued),
-                 DP_JWT_OK);
+        CHECK_EQ(dp_jwt_issue(p, KEY, KEYLEN, sub, roles[r], NOW, TTL, &tok, &issued), DP_JWT_OK);
         if (!CHECK_NOT_NULL(tok)) {
             continue;
         }
@@ -167,8 +164,8 @@ static void test_roundtrip(dp_test_env *env)
         /* The header is exactly what check_header expects. */
         if (CHECK_EQ(split3(p, tok, &h, &pl, &sig), 3)) {
             hdr = dp_b64url_decode(p, h, strlen(h), &hl);
-            CHECK_MSG(hdr != NULL && strstr((const char *)hdr, "\"HS256\"") != NULL,
-                      "header %s", hdr ? (const char *)hdr : "(undecodable)");
+            CHECK_MSG(hdr != NULL && strstr((const char *)hdr, "\"HS256\"") != NULL, "header %s",
+                      hdr ? (const char *)hdr : "(undecodable)");
         }
     }
     {
@@ -183,8 +180,8 @@ static void test_roundtrip(dp_test_env *env)
     /* A token made by libjwt from the same claims verifies too (uppercase UUIDs are fine). */
     CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN, good_claims(p)), NOW, DP_JWT_OK);
     CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN,
-                           claims_json(p, "3F2504E0-4F89-41D3-9A0C-0305E82C3301", "client",
-                                       JTI, NOW, NOW + TTL)),
+                           claims_json(p, "3F2504E0-4F89-41D3-9A0C-0305E82C3301", "client", JTI,
+                                       NOW, NOW + TTL)),
               NOW, DP_JWT_OK);
 }
 
@@ -202,8 +199,7 @@ static void test_expiry(dp_test_env *env)
     CHECK_JWT(tok, NOW + 86400 * 365, DP_JWT_EXPIRED);
 
     /* Issued in the past, already expired. */
-    CHECK_EQ(dp_jwt_issue(p, KEY, KEYLEN, SUB, "provider", NOW - 1000, TTL, &tok, &c),
-             DP_JWT_OK);
+    CHECK_EQ(dp_jwt_issue(p, KEY, KEYLEN, SUB, "provider", NOW - 1000, TTL, &tok, &c), DP_JWT_OK);
     CHECK_JWT(tok, NOW, DP_JWT_EXPIRED);
     CHECK(c.exp <= NOW);
 
@@ -259,10 +255,10 @@ static void test_alg_none(dp_test_env *env)
     for (apr_size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
         const char *hb = b64s(p, headers[i]);
         const char *variants[] = {
-            apr_pstrcat(p, hb, ".", payload, ".", NULL),         /* no signature */
-            apr_pstrcat(p, hb, ".", payload, ".", sig, NULL),    /* a real HS256 signature */
-            apr_pstrcat(p, hb, ".", payload, ".AAAA", NULL),     /* junk signature */
-            apr_pstrcat(p, hb, ".", payload, NULL),              /* two parts */
+            apr_pstrcat(p, hb, ".", payload, ".", NULL),      /* no signature */
+            apr_pstrcat(p, hb, ".", payload, ".", sig, NULL), /* a real HS256 signature */
+            apr_pstrcat(p, hb, ".", payload, ".AAAA", NULL),  /* junk signature */
+            apr_pstrcat(p, hb, ".", payload, NULL),           /* two parts */
         };
         for (int v = 0; v < 4; v++) {
             dp_jwt_status st = dp_jwt_verify(p, KEY, KEYLEN, variants[v], NOW, &c);
@@ -290,10 +286,8 @@ static void test_other_hmac(dp_test_env *env)
     apr_pool_t *p = env->pool;
 
     /* Right key, right claims, wrong algorithm. */
-    CHECK_JWT(libjwt_token(p, JWT_ALG_HS384, KEY, KEYLEN, good_claims(p)), NOW,
-              DP_JWT_BAD_ALG);
-    CHECK_JWT(libjwt_token(p, JWT_ALG_HS512, KEY, KEYLEN, good_claims(p)), NOW,
-              DP_JWT_BAD_ALG);
+    CHECK_JWT(libjwt_token(p, JWT_ALG_HS384, KEY, KEYLEN, good_claims(p)), NOW, DP_JWT_BAD_ALG);
+    CHECK_JWT(libjwt_token(p, JWT_ALG_HS512, KEY, KEYLEN, good_claims(p)), NOW, DP_JWT_BAD_ALG);
 }
 
 static EVP_PKEY *rsa_generate(int bits)
@@ -361,8 +355,7 @@ static void test_hs_rs_confusion(dp_test_env *env)
     hs_pem = libjwt_token(p, JWT_ALG_HS256, pub, strlen(pub), good_claims(p));
     CHECK_JWT(hs_pem, NOW, DP_JWT_BAD_SIGNATURE);
     /* Sanity: that token is well formed, it only fails because the key differs. */
-    CHECK_EQ(dp_jwt_verify(p, (const unsigned char *)pub, strlen(pub), hs_pem, NOW, &c),
-             DP_JWT_OK);
+    CHECK_EQ(dp_jwt_verify(p, (const unsigned char *)pub, strlen(pub), hs_pem, NOW, &c), DP_JWT_OK);
     /* libjwt with the public key would accept the RS256 token: our refusal is our own. */
     {
         jwt_t *j = NULL;
@@ -407,8 +400,8 @@ static void test_tampered(dp_test_env *env)
     }
     /* Role escalation: a re-encoded payload with the original signature. */
     CHECK_JWT(apr_pstrcat(p, h, ".",
-                          b64s(p, claims_json(p, SUB, "provider", c.jti, NOW, NOW + TTL)), ".",
-                          sig, NULL),
+                          b64s(p, claims_json(p, SUB, "provider", c.jti, NOW, NOW + TTL)), ".", sig,
+                          NULL),
               NOW, DP_JWT_BAD_SIGNATURE);
     /* Lifetime extension the same way. */
     CHECK_JWT(apr_pstrcat(p, h, ".",
@@ -416,8 +409,8 @@ static void test_tampered(dp_test_env *env)
                           ".", sig, NULL),
               NOW, DP_JWT_BAD_SIGNATURE);
     /* Header re-encoded with an extra field (still HS256). */
-    CHECK_JWT(apr_pstrcat(p, b64s(p, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"x\"}"), ".",
-                          pl, ".", sig, NULL),
+    CHECK_JWT(apr_pstrcat(p, b64s(p, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"x\"}"), ".", pl,
+                          ".", sig, NULL),
               NOW, DP_JWT_BAD_SIGNATURE);
     /* Signature of another valid token. */
     {
@@ -446,8 +439,8 @@ static void test_noncanonical(dp_test_env *env)
 
     CHECK_EQ(dp_jwt_issue(p, KEY, KEYLEN, SUB, "client", NOW, TTL, &tok, &c), DP_JWT_OK);
     for (apr_size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        dp_jwt_status st = dp_jwt_verify(p, KEY, KEYLEN, apr_pstrcat(p, tok, suffixes[i], NULL),
-                                         NOW, &c);
+        dp_jwt_status st =
+            dp_jwt_verify(p, KEY, KEYLEN, apr_pstrcat(p, tok, suffixes[i], NULL), NOW, &c);
         CHECK_MSG(st != DP_JWT_OK, "token + \"%s\" accepted", suffixes[i]);
     }
     /* Leading whitespace. */
@@ -464,23 +457,21 @@ static void test_malformed(dp_test_env *env)
     CHECK_EQ(dp_jwt_issue(p, KEY, KEYLEN, SUB, "client", NOW, TTL, &tok, &c), DP_JWT_OK);
     CHECK_EQ(split3(p, tok, &h, &pl, &sig), 3);
 
-    CHECK_JWT(apr_pstrcat(p, h, ".", pl, NULL), NOW, DP_JWT_MALFORMED);             /* 2 */
-    CHECK_JWT(apr_pstrcat(p, tok, ".", sig, NULL), NOW, DP_JWT_MALFORMED);         /* 4 */
-    CHECK_JWT(apr_pstrcat(p, tok, ".", NULL), NOW, DP_JWT_MALFORMED);              /* 4, empty */
+    CHECK_JWT(apr_pstrcat(p, h, ".", pl, NULL), NOW, DP_JWT_MALFORMED);    /* 2 */
+    CHECK_JWT(apr_pstrcat(p, tok, ".", sig, NULL), NOW, DP_JWT_MALFORMED); /* 4 */
+    CHECK_JWT(apr_pstrcat(p, tok, ".", NULL), NOW, DP_JWT_MALFORMED);      /* 4, empty */
     CHECK_JWT("", NOW, DP_JWT_MALFORMED);
     CHECK_JWT(NULL, NOW, DP_JWT_MALFORMED);
     CHECK_JWT(".", NOW, DP_JWT_MALFORMED);
     CHECK_JWT("..", NOW, DP_JWT_MALFORMED);
     CHECK_JWT("...", NOW, DP_JWT_MALFORMED);
-    CHECK_JWT(apr_pstrcat(p, ".", pl, ".", sig, NULL), NOW, DP_JWT_MALFORMED); /* no header */
+    CHECK_JWT(apr_pstrcat(p, ".", pl, ".", sig, NULL), NOW, DP_JWT_MALFORMED);     /* no header */
     CHECK_JWT(apr_pstrcat(p, h, "=.", pl, ".", sig, NULL), NOW, DP_JWT_MALFORMED); /* padding */
     CHECK_JWT(apr_pstrcat(p, "!!!!.", pl, ".", sig, NULL), NOW, DP_JWT_MALFORMED);
-    CHECK_JWT(apr_pstrcat(p, b64s(p, "not json"), ".", pl, ".", sig, NULL), NOW,
-              DP_JWT_MALFORMED);
+    CHECK_JWT(apr_pstrcat(p, b64s(p, "not json"), ".", pl, ".", sig, NULL), NOW, DP_JWT_MALFORMED);
     CHECK_JWT(apr_pstrcat(p, b64s(p, "[\"HS256\"]"), ".", pl, ".", sig, NULL), NOW,
               DP_JWT_MALFORMED);
-    CHECK_JWT(apr_pstrcat(p, b64s(p, "\"HS256\""), ".", pl, ".", sig, NULL), NOW,
-              DP_JWT_MALFORMED);
+    CHECK_JWT(apr_pstrcat(p, b64s(p, "\"HS256\""), ".", pl, ".", sig, NULL), NOW, DP_JWT_MALFORMED);
     CHECK_JWT("eyJhbGciOiJIUzI1NiJ9", NOW, DP_JWT_MALFORMED); /* a header alone */
 
     /* An empty payload must be stopped before libjwt: libjwt 1.10's jwt_decode mallocs 0
@@ -491,9 +482,8 @@ static void test_malformed(dp_test_env *env)
     {
         const char *bad[] = {"", "!!!!", "bm90IGpzb24", "W10"}; /* -, junk, "not json", [] */
         for (apr_size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-            dp_jwt_status st =
-                dp_jwt_verify(p, KEY, KEYLEN, apr_pstrcat(p, h, ".", bad[i], ".", sig, NULL),
-                              NOW, &c);
+            dp_jwt_status st = dp_jwt_verify(
+                p, KEY, KEYLEN, apr_pstrcat(p, h, ".", bad[i], ".", sig, NULL), NOW, &c);
             CHECK_MSG(st != DP_JWT_OK, "payload \"%s\" accepted", bad[i]);
         }
     }
@@ -534,59 +524,55 @@ static void test_bad_claims(dp_test_env *env)
         dp_jwt_status want;
     } cases[] = {
         {"{\"sub\":\"42\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"3f2504e0-4f89-41d3-9a0c-0305e82c330\",\"role\":\"client\",\"jti\":\"%J\","
-         "\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS}, /* 35 characters */
+         "\"iat\":%I,\"exp\":%E}",                                               DP_JWT_BAD_CLAIMS}, /* 35 characters */
         {"{\"sub\":\"3f2504e0x4f89-41d3-9a0c-0305e82c3301\",\"role\":\"client\",\"jti\":\"%J\","
-         "\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         "\"iat\":%I,\"exp\":%E}",                                               DP_JWT_BAD_CLAIMS},
         {"{\"sub\":12345,\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
-        {"{\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}", DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
+        {"{\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",                    DP_JWT_BAD_CLAIMS},
         {"{\"sub\":\"%S\",\"role\":\"admin\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"Provider\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
-        {"{\"sub\":\"%S\",\"role\":\"\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
+        {"{\"sub\":\"%S\",\"role\":\"\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",           DP_JWT_BAD_CLAIMS},
         {"{\"sub\":\"%S\",\"role\":[\"client\"],\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
-        {"{\"sub\":\"%S\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}", DP_JWT_BAD_CLAIMS},
-        {"{\"sub\":\"%S\",\"role\":\"client\",\"iat\":%I,\"exp\":%E}", DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
+        {"{\"sub\":\"%S\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",                         DP_JWT_BAD_CLAIMS},
+        {"{\"sub\":\"%S\",\"role\":\"client\",\"iat\":%I,\"exp\":%E}",                    DP_JWT_BAD_CLAIMS},
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"abc\",\"iat\":%I,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
-        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"exp\":%E}", DP_JWT_BAD_CLAIMS},
-        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I}", DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
+        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"exp\":%E}",                DP_JWT_BAD_CLAIMS},
+        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I}",                DP_JWT_BAD_CLAIMS},
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":\"%E\"}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":\"%I\",\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E.5}",
-         DP_JWT_BAD_CLAIMS},
-        /* iat of the wrong type (libjwt 1.10 reads any non-integer as 0 without errno) */
+         DP_JWT_BAD_CLAIMS                                                                                 },
+ /* iat of the wrong type (libjwt 1.10 reads any non-integer as 0 without errno) */
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I.5,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":true,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":null,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":{},\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":true}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":null}",
-         DP_JWT_BAD_CLAIMS},
-        /* iat 0 is a (very old) integer: allowed */
-        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":0,\"exp\":%E}",
-         DP_JWT_OK},
+         DP_JWT_BAD_CLAIMS                                                                                 },
+ /* iat 0 is a (very old) integer: allowed */
+        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":0,\"exp\":%E}",      DP_JWT_OK        },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":-5,\"exp\":%E}",
-         DP_JWT_BAD_CLAIMS},
+         DP_JWT_BAD_CLAIMS                                                                                 },
         {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":0}",
-         DP_JWT_BAD_CLAIMS},
-        {"{}", DP_JWT_BAD_CLAIMS},
-        /* control: the template itself is fine */
-        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}", DP_JWT_OK},
+         DP_JWT_BAD_CLAIMS                                                                                 },
+        {"{}",                                                                            DP_JWT_BAD_CLAIMS},
+ /* control: the template itself is fine */
+        {"{\"sub\":\"%S\",\"role\":\"client\",\"jti\":\"%J\",\"iat\":%I,\"exp\":%E}",     DP_JWT_OK        },
     };
 
     for (apr_size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -598,10 +584,10 @@ static void test_bad_claims(dp_test_env *env)
             if (t[0] == '%' && t[1] != '\0') {
                 t++;
                 g = apr_pstrcat(p, g,
-                                *t == 'S'   ? SUB
-                                : *t == 'J' ? JTI
-                                : *t == 'I' ? num(p, NOW)
-                                            : num(p, NOW + TTL),
+                                *t == 'S'       ? SUB
+                                    : *t == 'J' ? JTI
+                                    : *t == 'I' ? num(p, NOW)
+                                                : num(p, NOW + TTL),
                                 NULL);
             }
             else {
@@ -609,8 +595,8 @@ static void test_bad_claims(dp_test_env *env)
             }
         }
         st = verify(p, libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN, g), NOW);
-        CHECK_MSG(st == cases[i].want, "claims %s: got %s, want %s", g,
-                  dp_jwt_status_name(st), dp_jwt_status_name(cases[i].want));
+        CHECK_MSG(st == cases[i].want, "claims %s: got %s, want %s", g, dp_jwt_status_name(st),
+                  dp_jwt_status_name(cases[i].want));
     }
 }
 
@@ -622,9 +608,9 @@ static void test_iat_future(dp_test_env *env)
     CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN,
                            claims_json(p, SUB, "client", JTI, NOW + 3600, NOW + 7200)),
               NOW, DP_JWT_BAD_CLAIMS);
-    CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN,
-                           claims_json(p, SUB, "client", JTI, NOW + 86400LL * 3650,
-                                       NOW + 86400LL * 3651)),
+    CHECK_JWT(libjwt_token(
+                  p, JWT_ALG_HS256, KEY, KEYLEN,
+                  claims_json(p, SUB, "client", JTI, NOW + 86400LL * 3650, NOW + 86400LL * 3651)),
               NOW, DP_JWT_BAD_CLAIMS);
     /* Within the 300 s of clock skew it is fine; one second beyond is not. */
     CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN,
@@ -645,23 +631,21 @@ static void test_short_key(dp_test_env *env)
     dp_jwt_status st;
 
     CHECK_EQ(sizeof(k31) - 1, DP_JWT_MIN_KEY - 1);
-    CHECK_NE(dp_jwt_issue(p, k31, sizeof(k31) - 1, SUB, "client", NOW, TTL, &tok, &c),
-             DP_JWT_OK);
+    CHECK_NE(dp_jwt_issue(p, k31, sizeof(k31) - 1, SUB, "client", NOW, TTL, &tok, &c), DP_JWT_OK);
     CHECK_NULL(tok);
     CHECK_NE(dp_jwt_issue(p, KEY, 0, SUB, "client", NOW, TTL, &tok, &c), DP_JWT_OK);
 
     /* A token signed by libjwt with the short key is not accepted with it either. */
     st = dp_jwt_verify(p, k31, sizeof(k31) - 1,
-                       libjwt_token(p, JWT_ALG_HS256, k31, sizeof(k31) - 1, good_claims(p)),
-                       NOW, &c);
+                       libjwt_token(p, JWT_ALG_HS256, k31, sizeof(k31) - 1, good_claims(p)), NOW,
+                       &c);
     CHECK_MSG(st != DP_JWT_OK, "31-byte key accepted by verify");
     st = dp_jwt_verify(p, (const unsigned char *)"", 0,
                        libjwt_token(p, JWT_ALG_HS256, "x", 1, good_claims(p)), NOW, &c);
     CHECK_MSG(st != DP_JWT_OK, "empty key accepted by verify");
 
     /* 32 bytes is enough. */
-    CHECK_EQ(dp_jwt_issue(p, k32, sizeof(k32) - 1, SUB, "client", NOW, TTL, &tok, &c),
-             DP_JWT_OK);
+    CHECK_EQ(dp_jwt_issue(p, k32, sizeof(k32) - 1, SUB, "client", NOW, TTL, &tok, &c), DP_JWT_OK);
     CHECK_EQ(dp_jwt_verify(p, k32, sizeof(k32) - 1, tok, NOW, &c), DP_JWT_OK);
 }
 
@@ -673,27 +657,27 @@ static void test_b64url(dp_test_env *env)
         const char *out; /* NULL: must be refused */
         apr_size_t outlen;
     } cases[] = {
-        {"", "", 0},
-        {"Zg", "f", 1},
-        {"Zm8", "fo", 2},
-        {"Zm9v", "foo", 3},
-        {"Zm9vYg", "foob", 4},
-        {"Zm9vYmE", "fooba", 5},
-        {"Zm9vYmFy", "foobar", 6},
-        {"-_8", "\xfb\xff", 2},
-        {"AA", "\0", 1},
-        {"AAA", "\0\0", 2},
-        {"Zg==", NULL, 0},   /* padding is not base64url-without-padding */
-        {"Zm8=", NULL, 0},
-        {"Z", NULL, 0},      /* 6 bits make no byte */
-        {"Zm9vY", NULL, 0},  /* 4n+1 */
-        {"Zh", NULL, 0},     /* non-zero leftover bits: non-canonical */
-        {"Zm9", NULL, 0},
-        {"Zm+v", NULL, 0},   /* standard base64 alphabet */
-        {"Zm/v", NULL, 0},
-        {"Zm9v\n", NULL, 0},
-        {"Zm 9v", NULL, 0},
-        {"Zm.v", NULL, 0},
+        {"",         "",         0},
+        {"Zg",       "f",        1},
+        {"Zm8",      "fo",       2},
+        {"Zm9v",     "foo",      3},
+        {"Zm9vYg",   "foob",     4},
+        {"Zm9vYmE",  "fooba",    5},
+        {"Zm9vYmFy", "foobar",   6},
+        {"-_8",      "\xfb\xff", 2},
+        {"AA",       "\0",       1},
+        {"AAA",      "\0\0",     2},
+        {"Zg==",     NULL,       0}, /* padding is not base64url-without-padding */
+        {"Zm8=",     NULL,       0},
+        {"Z",        NULL,       0}, /* 6 bits make no byte */
+        {"Zm9vY",    NULL,       0}, /* 4n+1 */
+        {"Zh",       NULL,       0}, /* non-zero leftover bits: non-canonical */
+        {"Zm9",      NULL,       0},
+        {"Zm+v",     NULL,       0}, /* standard base64 alphabet */
+        {"Zm/v",     NULL,       0},
+        {"Zm9v\n",   NULL,       0},
+        {"Zm 9v",    NULL,       0},
+        {"Zm.v",     NULL,       0},
     };
 
     for (apr_size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -784,33 +768,32 @@ static void test_session_version(dp_test_env *env)
         static const char *const bad[] = {"\"1\"", "-1", "1.5", "null", "2147483648", "true"};
         const char *base = good_claims(p);
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-            const char *claims = apr_psprintf(p, "%.*s,\"sv\":%s}", (int)(strlen(base) - 1),
-                                              base, bad[i]);
-            CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN, claims), NOW,
-                      DP_JWT_BAD_CLAIMS);
+            const char *claims =
+                apr_psprintf(p, "%.*s,\"sv\":%s}", (int)(strlen(base) - 1), base, bad[i]);
+            CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN, claims), NOW, DP_JWT_BAD_CLAIMS);
         }
-        CHECK_JWT(libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN,
-                               apr_psprintf(p, "%.*s,\"sv\":2147483647}",
-                                            (int)(strlen(base) - 1), base)),
-                  NOW, DP_JWT_OK);
+        CHECK_JWT(
+            libjwt_token(p, JWT_ALG_HS256, KEY, KEYLEN,
+                         apr_psprintf(p, "%.*s,\"sv\":2147483647}", (int)(strlen(base) - 1), base)),
+            NOW, DP_JWT_OK);
     }
 }
 
 const dp_test_case dp_suite_jwt[] = {
     {"session_version", test_session_version},
-    {"roundtrip", test_roundtrip},
-    {"expiry", test_expiry},
-    {"wrong_secret", test_wrong_secret},
-    {"alg_none", test_alg_none},
-    {"other_hmac", test_other_hmac},
+    {"roundtrip",       test_roundtrip      },
+    {"expiry",          test_expiry         },
+    {"wrong_secret",    test_wrong_secret   },
+    {"alg_none",        test_alg_none       },
+    {"other_hmac",      test_other_hmac     },
     {"hs_rs_confusion", test_hs_rs_confusion},
-    {"tampered", test_tampered},
-    {"noncanonical", test_noncanonical},
-    {"malformed", test_malformed},
-    {"bad_claims", test_bad_claims},
-    {"iat_future", test_iat_future},
-    {"short_key", test_short_key},
-    {"b64url", test_b64url},
-    {"status_names", test_status_names},
-    {NULL, NULL},
+    {"tampered",        test_tampered       },
+    {"noncanonical",    test_noncanonical   },
+    {"malformed",       test_malformed      },
+    {"bad_claims",      test_bad_claims     },
+    {"iat_future",      test_iat_future     },
+    {"short_key",       test_short_key      },
+    {"b64url",          test_b64url         },
+    {"status_names",    test_status_names   },
+    {NULL,              NULL                },
 };

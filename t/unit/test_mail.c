@@ -15,8 +15,10 @@
 
 static dp_mail sample(void)
 {
-    dp_mail m = {"DocPortal <no-reply@portal.example.test>", "ana@example.com",
-                 "Confirm your email address", "verify-email",
+    dp_mail m = {"DocPortal <no-reply@portal.example.test>",
+                 "ana@example.com",
+                 "Confirm your email address",
+                 "verify-email",
                  "<0f8e2b2c-1a4d-4c5e-9e0f-1b2c3d4e5f60@portal.example.test>",
                  1796551861LL, /* 2026-12-06 10:11:01 UTC */
                  "Hello,\n\nOpen https://portal.example.test/verify-email?token=abc\n"};
@@ -53,8 +55,12 @@ static void test_compose(dp_test_env *env)
 static void test_header_injection(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
-    static const char *const bad[] = {"x\r\nBcc: evil@x.test", "x\nBcc: evil@x.test",
-                                      "x\rBcc: evil@x.test", "x\tTab", "x\x7f", ""};
+    static const char *const bad[] = {"x\r\nBcc: evil@x.test",
+                                      "x\nBcc: evil@x.test",
+                                      "x\rBcc: evil@x.test",
+                                      "x\tTab",
+                                      "x\x7f",
+                                      ""};
     const char *err;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -92,8 +98,7 @@ static void test_encoding(dp_test_env *env)
         return;
     }
     /* base64 of the UTF-8 text, as RFC 2047 words; no raw 8-bit byte in any header */
-    CHECK(strstr(msg, "Subject: =?UTF-8?B?UsOpaW5pdGlhbGlzZXogdm90cmUgbW90IGRlIHBhc3Nl?=")
-          != NULL);
+    CHECK(strstr(msg, "Subject: =?UTF-8?B?UsOpaW5pdGlhbGlzZXogdm90cmUgbW90IGRlIHBhc3Nl?=") != NULL);
     CHECK(strstr(msg, "From: =?UTF-8?B?Q2FiaW5ldCBNw6lkaWNhbA==?= <no-reply@cabinet.example>")
           != NULL);
     for (const char *c = msg; c < strstr(msg, "\r\n\r\n"); c++) {
@@ -107,12 +112,16 @@ static void test_encoding(dp_test_env *env)
     msg = dp_mail_compose(p, &m, &err);
     CHECK(msg && strstr(msg, "?=\r\n =?UTF-8?B?") != NULL);
     /* bytes that are not UTF-8 (60 continuation bytes) still end: cut at the word's size */
-    m.subject = apr_pstrcat(p, "x", apr_pstrndup(p, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
-                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
-                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
-                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
-                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
-                                               "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80", 60), NULL);
+    m.subject = apr_pstrcat(p, "x",
+                            apr_pstrndup(p,
+                                         "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                         "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                         "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                         "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                         "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+                                         "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80",
+                                         60),
+                            NULL);
     CHECK_NOT_NULL(dp_mail_compose(p, &m, &err));
 }
 
@@ -192,7 +201,7 @@ static void test_send_refused(dp_test_env *env)
     err = dp_smtp_send(p, &cfg, "a@x.test", "b@y.test", "x\r\n", 3, &permanent, &reply);
     CHECK_NOT_NULL(err);
     CHECK_EQ(permanent, 0);
-    CHECK_EQ(reply, 0); /* nobody answered */
+    CHECK_EQ(reply, 0);                            /* nobody answered */
     CHECK(err && strstr(err, "b@y.test") == NULL); /* never the recipient in a log line */
 }
 
@@ -293,13 +302,13 @@ static void test_starttls_required(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_mail[] = {
-    {"compose", test_compose},
-    {"header_injection", test_header_injection},
-    {"encoding", test_encoding},
-    {"limits", test_limits},
-    {"addresses", test_addresses},
-    {"urls", test_urls},
-    {"send_refused", test_send_refused},
+    {"compose",           test_compose          },
+    {"header_injection",  test_header_injection },
+    {"encoding",          test_encoding         },
+    {"limits",            test_limits           },
+    {"addresses",         test_addresses        },
+    {"urls",              test_urls             },
+    {"send_refused",      test_send_refused     },
     {"starttls_required", test_starttls_required},
-    {NULL, NULL},
+    {NULL,                NULL                  },
 };

@@ -126,9 +126,9 @@ static void test_72_bytes(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_password[] = {
-    {"hash_verify", test_hash_verify},
-    {"salt", test_salt},
+    {"hash_verify",             test_hash_verify            },
+    {"salt",                    test_salt                   },
     {"missing_or_foreign_hash", test_missing_or_foreign_hash},
-    {"72_bytes", test_72_bytes},
-    {NULL, NULL},
+    {"72_bytes",                test_72_bytes               },
+    {NULL,                      NULL                        },
 };

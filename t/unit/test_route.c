@@ -6,14 +6,13 @@
 #include <apr_strings.h>
 
 static const dp_route table[] = {
-    {"GET", "/api/health", DP_ROLE_PUBLIC, DP_ROUTE_NO_AUDIT | DP_ROUTE_PLAIN_HTTP, NULL, NULL,
-     NULL},
-    {"POST", "/api/auth/login", DP_ROLE_PUBLIC, DP_ROUTE_BODY, "auth.login", "user", NULL},
-    {"GET", "/api/appointments/:id", DP_ROLE_ANY, 0, "appointment.read", "appointment", NULL},
-    {"PATCH", "/api/appointments/:id", DP_ROLE_ANY, DP_ROUTE_BODY, "appointment.update",
-     "appointment", NULL},
-    {"POST", "/api/appointments/:id/join", DP_ROLE_ANY, 0, "appointment.join", "appointment",
-     NULL},
+    {"GET",   "/api/health",                DP_ROLE_PUBLIC, DP_ROUTE_NO_AUDIT | DP_ROUTE_PLAIN_HTTP, NULL,                 NULL,
+     NULL                                                                                                                                     },
+    {"POST",  "/api/auth/login",            DP_ROLE_PUBLIC, DP_ROUTE_BODY,                           "auth.login",         "user",        NULL},
+    {"GET",   "/api/appointments/:id",      DP_ROLE_ANY,    0,                                       "appointment.read",   "appointment", NULL},
+    {"PATCH", "/api/appointments/:id",      DP_ROLE_ANY,    DP_ROUTE_BODY,                           "appointment.update",
+     "appointment",                                                                                                                       NULL},
+    {"POST",  "/api/appointments/:id/join", DP_ROLE_ANY,    0,                                       "appointment.join",   "appointment", NULL},
 };
 #define N (sizeof(table) / sizeof(table[0]))
 
@@ -78,13 +77,13 @@ static void test_not_found(dp_test_env *env)
         "/api/nope",
         "/api/healthz",
         "/api/healt",
-        "/api/health/",             /* trailing slash */
+        "/api/health/", /* trailing slash */
         "/api/health//",
-        "//api/health",             /* empty segment */
+        "//api/health", /* empty segment */
         "/api//health",
         "/api/appointments",
-        "/api/appointments/",       /* empty parameter */
-        "/api/appointments//join",  /* empty parameter before a literal */
+        "/api/appointments/",      /* empty parameter */
+        "/api/appointments//join", /* empty parameter before a literal */
         "/api/appointments/x/join/",
         "/api/appointments/x//join",
         "/api/appointments/x/y",
@@ -140,7 +139,7 @@ static void test_param_limit(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
     const dp_route many[] = {
-        {"GET", "/:a/:b/:c/:d", DP_ROLE_PUBLIC, 0, NULL, NULL, NULL},
+        {"GET", "/:a/:b/:c/:d",      DP_ROLE_PUBLIC, 0, NULL, NULL, NULL},
         {"GET", "/x/:a/:b/:c/:d/:e", DP_ROLE_PUBLIC, 0, NULL, NULL, NULL},
     };
     dp_match m;
@@ -154,10 +153,10 @@ static void test_param_limit(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_route[] = {
-    {"matches", test_matches},
+    {"matches",           test_matches          },
     {"params_are_copies", test_params_are_copies},
-    {"not_found", test_not_found},
-    {"method", test_method},
-    {"param_limit", test_param_limit},
-    {NULL, NULL},
+    {"not_found",         test_not_found        },
+    {"method",            test_method           },
+    {"param_limit",       test_param_limit      },
+    {NULL,                NULL                  },
 };

@@ -22,10 +22,10 @@
 
 extern const dp_test_case dp_suite_stripe[];
 
-#define SK "sk_test_51DpUnitFakeKey0123456789"
+#define SK       "sk_test_51DpUnitFakeKey0123456789"
 #define OTHER_SK "sk_test_51DpUnitWrongKey987654321"
-#define VERSION "2024-06-20"
-#define INTENTS "/v1/payment_intents"
+#define VERSION  "2024-06-20"
+#define INTENTS  "/v1/payment_intents"
 
 static struct {
     int ready;    /* curl initialised */
@@ -60,16 +60,23 @@ static int fake_ready(dp_test_env *env, const char *mode)
         S.ready = 1;
     }
     if (S.fake.pid == 0) {
-        const char *argv[] = {"perl", dp_fake_script(env->pool, env->cases_dir,
-                                                     "DP_STRIPE_FAKE", "stripe_fake.pl"),
-                              "--port", "0", "--key", SK, "--delay", "1", NULL};
+        const char *argv[] = {
+            "perl",
+            dp_fake_script(env->pool, env->cases_dir, "DP_STRIPE_FAKE", "stripe_fake.pl"),
+            "--port",
+            "0",
+            "--key",
+            SK,
+            "--delay",
+            "1",
+            NULL};
         if (!dp_fake_spawn(&S.fake, argv, NULL, 0, 10000)) {
             return 0;
         }
     }
     return fake_call(env->pool, "POST", "/__reset", NULL) != NULL
-           && fake_call(env->pool, "POST", apr_pstrcat(env->pool, "/__mode?mode=", mode, NULL),
-                        NULL) != NULL;
+        && fake_call(env->pool, "POST", apr_pstrcat(env->pool, "/__mode?mode=", mode, NULL), NULL)
+        != NULL;
 }
 
 static json_t *fake_log(apr_pool_t *p)
@@ -126,8 +133,7 @@ static void check_upstream(dp_error *e, const char *detail_has)
     CHECK_EQ(e->status, 502);
     CHECK_STR(e->code, DP_E_UPSTREAM);
     CHECK_MSG(e->detail != NULL && strstr(e->detail, "sk_") == NULL
-                  && strstr(e->detail, "pm_card") == NULL
-                  && strstr(e->detail, "_secret_") == NULL
+                  && strstr(e->detail, "pm_card") == NULL && strstr(e->detail, "_secret_") == NULL
                   && strstr(e->detail, "DpUnit") == NULL,
               "detail leaks a secret: %s", e->detail ? e->detail : "(null)");
     if (detail_has != NULL) {
@@ -138,20 +144,21 @@ static void check_upstream(dp_error *e, const char *detail_has)
 
 /* ---- webhook signatures ---------------------------------------------------------------- */
 
-#define NOW 1700000000LL
-#define WHSEC "whsec_unit_0123456789abcdef"
+#define NOW     1700000000LL
+#define WHSEC   "whsec_unit_0123456789abcdef"
 #define PAYLOAD "{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\"}"
 
-static const char *hmac_hex(apr_pool_t *p, const char *secret, long long t,
-                            const char *payload)
+static const char *hmac_hex(apr_pool_t *p, const char *secret, long long t, const char *payload)
 {
     const char *msg = apr_psprintf(p, "%" APR_INT64_T_FMT ".%s", (apr_int64_t)t, payload);
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     char *hex = apr_palloc(p, 65);
 
-    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg,
-             strlen(msg), mac, &n) == NULL || n != 32) {
+    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)msg, strlen(msg),
+             mac, &n)
+            == NULL
+        || n != 32) {
         return "hmac-failed";
     }
     for (unsigned int i = 0; i < 32; i++) {
@@ -162,8 +169,8 @@ static const char *hmac_hex(apr_pool_t *p, const char *secret, long long t,
 
 typedef struct sig_case {
     const char *name;
-    const char *header;  /* template, NULL: no header; see expand() */
-    long long dt;        /* the signed timestamp is NOW + dt */
+    const char *header;         /* template, NULL: no header; see expand() */
+    long long dt;               /* the signed timestamp is NOW + dt */
     const char *sign_secret;    /* NULL: WHSEC */
     const char *verify_payload; /* NULL: PAYLOAD (which {SIG} signs) */
     const char *secret;         /* given to verify; NULL: WHSEC; "(null)": NULL */
@@ -231,70 +238,69 @@ static const char *expand(apr_pool_t *p, const sig_case *c)
 static void sig_cases(dp_test_env *env)
 {
     static const sig_case cases[] = {
-        {"valid single v1", "t={T},v1={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_OK},
-        {"v1 before t", "v1={SIG},t={T}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_OK},
-        {"blanks after commas", "t={T}, v1={SIG} ,\tv0={BAD}", 0, NULL, NULL, NULL, 0,
-         DP_STRIPE_SIG_OK},
-        {"several v1, one valid", "t={T},v1={BAD},v1={SIG},v1={OTHER}", 0, NULL, NULL, NULL, 0,
-         DP_STRIPE_SIG_OK},
-        {"several v1, the last valid", "t={T},v1={OTHER},v1={BAD},v1={SIG}", 0, NULL, NULL,
-         NULL, 0, DP_STRIPE_SIG_OK},
-        {"unknown schemes ignored", "t={T},v0={BAD},v1={SIG},v9=zzz,foo=bar", 0, NULL, NULL,
-         NULL, 0, DP_STRIPE_SIG_OK},
-        {"upper-case hex", "t={T},v1={SIGUP}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_OK},
-        {"v0 only", "t={T},v0={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISSING},
-        {"300 s old", "t={T},v1={SIG}", -300, NULL, NULL, NULL, 0, DP_STRIPE_SIG_OK},
-        {"stale by 301 s", "t={T},v1={SIG}", -301, NULL, NULL, NULL, 0, DP_STRIPE_SIG_STALE},
-        {"300 s ahead", "t={T},v1={SIG}", 300, NULL, NULL, NULL, 0, DP_STRIPE_SIG_OK},
-        {"future by 301 s", "t={T},v1={SIG}", 301, NULL, NULL, NULL, 0, DP_STRIPE_SIG_STALE},
-        {"a day old", "t={T},v1={SIG}", -86400, NULL, NULL, NULL, 0, DP_STRIPE_SIG_STALE},
-        {"own tolerance 10 s, 11 s old", "t={T},v1={SIG}", -11, NULL, NULL, NULL, 10,
-         DP_STRIPE_SIG_STALE},
-        {"own tolerance 10 s, 10 s old", "t={T},v1={SIG}", -10, NULL, NULL, NULL, 10,
-         DP_STRIPE_SIG_OK},
-        {"stale and wrong: mismatch wins", "t={T},v1={OTHER}", -1000, NULL, NULL, NULL, 0,
-         DP_STRIPE_SIG_MISMATCH},
-        {"wrong secret", "t={T},v1={SIG}", 0, "whsec_not_ours", NULL, NULL, 0,
-         DP_STRIPE_SIG_MISMATCH},
-        {"tampered payload", "t={T},v1={SIG}", 0, NULL,
-         "{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"payment_intent.succeedeD\"}", NULL,
-         0, DP_STRIPE_SIG_MISMATCH},
-        {"payload with a trailing newline", "t={T},v1={SIG}", 0, NULL, PAYLOAD "\n", NULL, 0,
-         DP_STRIPE_SIG_MISMATCH},
-        {"timestamp changed", "t={T1},v1={SIG}", 0, NULL, NULL, NULL, 0,
-         DP_STRIPE_SIG_MISMATCH},
-        {"v1 cut short", "t={T},v1={SIG63}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISMATCH},
-        {"v1 not hex", "t={T},v1={NONHEX}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISMATCH},
-        {"v1 empty", "t={T},v1=", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISMATCH},
-        {"missing t", "v1={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"t empty", "t=,v1={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"t not a number", "t=abc,v1={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"t signed", "t=+{T},v1={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"t huge", "t=99999999999999999999,v1={SIG}", 0, NULL, NULL, NULL, 0,
-         DP_STRIPE_SIG_MALFORMED},
-        {"t twice", "t={T},t={T},v1={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"empty element", "t={T},,v1={SIG}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"element without =", "t={T},v1={SIG},junk", 0, NULL, NULL, NULL, 0,
-         DP_STRIPE_SIG_MALFORMED},
-        {"garbage header", "garbage", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"=only", "=,=", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MALFORMED},
-        {"empty header", "", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISSING},
-        {"blank header", "  \t ", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISSING},
-        {"no header", NULL, 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISSING},
-        {"t only", "t={T}", 0, NULL, NULL, NULL, 0, DP_STRIPE_SIG_MISSING},
-        {"empty secret", "t={T},v1={SIG}", 0, NULL, NULL, "", 0, DP_STRIPE_SIG_NO_SECRET},
-        {"no secret", "t={T},v1={SIG}", 0, NULL, NULL, "(null)", 0, DP_STRIPE_SIG_NO_SECRET},
+        {"valid single v1",                 "t={T},v1={SIG}",                         0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_OK       },
+        {"v1 before t",                     "v1={SIG},t={T}",                         0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_OK       },
+        {"blanks after commas",             "t={T}, v1={SIG} ,\tv0={BAD}",            0,      NULL,             NULL,         NULL,     0,
+         DP_STRIPE_SIG_OK                                                                                                                                          },
+        {"several v1, one valid",           "t={T},v1={BAD},v1={SIG},v1={OTHER}",     0,      NULL,             NULL,         NULL,     0,
+         DP_STRIPE_SIG_OK                                                                                                                                          },
+        {"several v1, the last valid",      "t={T},v1={OTHER},v1={BAD},v1={SIG}",     0,      NULL,             NULL,         NULL,     0,
+         DP_STRIPE_SIG_OK                                                                                                                                          },
+        {"unknown schemes ignored",         "t={T},v0={BAD},v1={SIG},v9=zzz,foo=bar", 0,      NULL,             NULL,         NULL,
+         0,                                                                                                                                 DP_STRIPE_SIG_OK       },
+        {"upper-case hex",                  "t={T},v1={SIGUP}",                       0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_OK       },
+        {"v0 only",                         "t={T},v0={SIG}",                         0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISSING  },
+        {"300 s old",                       "t={T},v1={SIG}",                         -300,   NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_OK       },
+        {"stale by 301 s",                  "t={T},v1={SIG}",                         -301,   NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_STALE    },
+        {"300 s ahead",                     "t={T},v1={SIG}",                         300,    NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_OK       },
+        {"future by 301 s",                 "t={T},v1={SIG}",                         301,    NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_STALE    },
+        {"a day old",                       "t={T},v1={SIG}",                         -86400, NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_STALE    },
+        {"own tolerance 10 s, 11 s old",    "t={T},v1={SIG}",                         -11,    NULL,             NULL,         NULL,     10,
+         DP_STRIPE_SIG_STALE                                                                                                                                       },
+        {"own tolerance 10 s, 10 s old",    "t={T},v1={SIG}",                         -10,    NULL,             NULL,         NULL,     10,
+         DP_STRIPE_SIG_OK                                                                                                                                          },
+        {"stale and wrong: mismatch wins",  "t={T},v1={OTHER}",                       -1000,  NULL,             NULL,         NULL,     0,
+         DP_STRIPE_SIG_MISMATCH                                                                                                                                    },
+        {"wrong secret",                    "t={T},v1={SIG}",                         0,      "whsec_not_ours", NULL,         NULL,     0,
+         DP_STRIPE_SIG_MISMATCH                                                                                                                                    },
+        {"tampered payload",                "t={T},v1={SIG}",                         0,      NULL,
+         "{\"id\":\"evt_1\",\"object\":\"event\",\"type\":\"payment_intent.succeedeD\"}",                                     NULL,     0,
+         DP_STRIPE_SIG_MISMATCH                                                                                                                                    },
+        {"payload with a trailing newline", "t={T},v1={SIG}",                         0,      NULL,             PAYLOAD "\n", NULL,     0,
+         DP_STRIPE_SIG_MISMATCH                                                                                                                                    },
+        {"timestamp changed",               "t={T1},v1={SIG}",                        0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISMATCH },
+        {"v1 cut short",                    "t={T},v1={SIG63}",                       0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISMATCH },
+        {"v1 not hex",                      "t={T},v1={NONHEX}",                      0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISMATCH },
+        {"v1 empty",                        "t={T},v1=",                              0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISMATCH },
+        {"missing t",                       "v1={SIG}",                               0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"t empty",                         "t=,v1={SIG}",                            0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"t not a number",                  "t=abc,v1={SIG}",                         0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"t signed",                        "t=+{T},v1={SIG}",                        0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"t huge",                          "t=99999999999999999999,v1={SIG}",        0,      NULL,             NULL,         NULL,     0,
+         DP_STRIPE_SIG_MALFORMED                                                                                                                                   },
+        {"t twice",                         "t={T},t={T},v1={SIG}",                   0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"empty element",                   "t={T},,v1={SIG}",                        0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"element without =",               "t={T},v1={SIG},junk",                    0,      NULL,             NULL,         NULL,     0,
+         DP_STRIPE_SIG_MALFORMED                                                                                                                                   },
+        {"garbage header",                  "garbage",                                0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"=only",                           "=,=",                                    0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MALFORMED},
+        {"empty header",                    "",                                       0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISSING  },
+        {"blank header",                    "  \t ",                                  0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISSING  },
+        {"no header",                       NULL,                                     0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISSING  },
+        {"t only",                          "t={T}",                                  0,      NULL,             NULL,         NULL,     0,  DP_STRIPE_SIG_MISSING  },
+        {"empty secret",                    "t={T},v1={SIG}",                         0,      NULL,             NULL,         "",       0,  DP_STRIPE_SIG_NO_SECRET},
+        {"no secret",                       "t={T},v1={SIG}",                         0,      NULL,             NULL,         "(null)", 0,  DP_STRIPE_SIG_NO_SECRET},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const sig_case *c = &cases[i];
         const char *header = expand(env->pool, c);
         const char *payload = c->verify_payload ? c->verify_payload : PAYLOAD;
-        const char *secret = c->secret == NULL                 ? WHSEC
-                             : strcmp(c->secret, "(null)") == 0 ? NULL
-                                                                : c->secret;
-        dp_stripe_sig_status got = dp_stripe_verify_signature(header, payload, strlen(payload),
-                                                              secret, NOW, c->tolerance);
+        const char *secret = c->secret == NULL ? WHSEC
+            : strcmp(c->secret, "(null)") == 0 ? NULL
+                                               : c->secret;
+        dp_stripe_sig_status got =
+            dp_stripe_verify_signature(header, payload, strlen(payload), secret, NOW, c->tolerance);
 
         dp_t_context(c->name);
         CHECK_MSG(got == c->want, "got %d (%s), want %d (%s); header %s", got,
@@ -319,8 +325,8 @@ static void sig_known_answer(dp_test_env *env)
     CHECK_EQ(dp_stripe_verify_signature(good, payload, strlen(payload), "whsec_kat_0123456789",
                                         1700000000LL, 300),
              DP_STRIPE_SIG_OK);
-    CHECK_EQ(dp_stripe_verify_signature(other, payload, strlen(payload),
-                                        "whsec_kat_0123456789", 1700000000LL, 300),
+    CHECK_EQ(dp_stripe_verify_signature(other, payload, strlen(payload), "whsec_kat_0123456789",
+                                        1700000000LL, 300),
              DP_STRIPE_SIG_MISMATCH);
     CHECK_EQ(dp_stripe_verify_signature(other, payload, strlen(payload), "whsec_other",
                                         1700000000LL, 300),
@@ -342,15 +348,13 @@ static void sig_payload_length(dp_test_env *env)
     CHECK_EQ(dp_stripe_verify_signature(header, body, 7, WHSEC, NOW, 0), DP_STRIPE_SIG_OK);
     CHECK_EQ(dp_stripe_verify_signature(header, body, sizeof(body) - 1, WHSEC, NOW, 0),
              DP_STRIPE_SIG_MISMATCH);
-    CHECK_EQ(dp_stripe_verify_signature(header, body, 6, WHSEC, NOW, 0),
-             DP_STRIPE_SIG_MISMATCH);
+    CHECK_EQ(dp_stripe_verify_signature(header, body, 6, WHSEC, NOW, 0), DP_STRIPE_SIG_MISMATCH);
     /* an empty body can be signed too */
     header = apr_psprintf(p, "t=%" APR_INT64_T_FMT ",v1=%s", (apr_int64_t)NOW,
                           hmac_hex(p, WHSEC, NOW, ""));
     CHECK_EQ(dp_stripe_verify_signature(header, "", 0, WHSEC, NOW, 0), DP_STRIPE_SIG_OK);
     CHECK_EQ(dp_stripe_verify_signature(header, NULL, 0, WHSEC, NOW, 0), DP_STRIPE_SIG_OK);
-    CHECK_EQ(dp_stripe_verify_signature(header, NULL, 5, WHSEC, NOW, 0),
-             DP_STRIPE_SIG_MALFORMED);
+    CHECK_EQ(dp_stripe_verify_signature(header, NULL, 5, WHSEC, NOW, 0), DP_STRIPE_SIG_MALFORMED);
     /* an absurdly long header is refused before any work */
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -389,20 +393,19 @@ static void sig_fake_signer(dp_test_env *env)
     if (!CHECK_NOT_NULL(r)) {
         return;
     }
-    CHECK_EQ(dp_stripe_verify_signature(jstr(r, "header"), payload, strlen(payload), WHSEC, now,
-                                        0),
+    CHECK_EQ(dp_stripe_verify_signature(jstr(r, "header"), payload, strlen(payload), WHSEC, now, 0),
              DP_STRIPE_SIG_OK);
-    CHECK_EQ(dp_stripe_verify_signature(jstr(r, "header"), payload, strlen(payload),
-                                        "whsec_other", now, 0),
+    CHECK_EQ(dp_stripe_verify_signature(jstr(r, "header"), payload, strlen(payload), "whsec_other",
+                                        now, 0),
              DP_STRIPE_SIG_MISMATCH);
 
     json_object_set_new(req, "timestamp", json_integer(NOW - 3600));
     r = fake_call(p, "POST", "/__sign", dp_json_dump(p, req, NULL));
     if (CHECK_NOT_NULL(r)) {
         CHECK_STR(jstr(r, "signature"), hmac_hex(p, WHSEC, NOW - 3600, payload));
-        CHECK_EQ(dp_stripe_verify_signature(jstr(r, "header"), payload, strlen(payload), WHSEC,
-                                            NOW, 0),
-                 DP_STRIPE_SIG_STALE);
+        CHECK_EQ(
+            dp_stripe_verify_signature(jstr(r, "header"), payload, strlen(payload), WHSEC, NOW, 0),
+            DP_STRIPE_SIG_STALE);
     }
 }
 
@@ -414,23 +417,22 @@ static void form_cases(dp_test_env *env)
         const char *kv[9];
         const char *want;
     } cases[] = {
-        {{"amount", "1000", "currency", "usd", NULL}, "amount=1000&currency=usd"},
-        {{"metadata[invoice_id]", "inv 1", NULL}, "metadata%5Binvoice_id%5D=inv%201"},
+        {{"amount", "1000", "currency", "usd", NULL},                            "amount=1000&currency=usd"         },
+        {{"metadata[invoice_id]", "inv 1", NULL},                                "metadata%5Binvoice_id%5D=inv%201" },
         {{"automatic_payment_methods[enabled]", "true",
           "automatic_payment_methods[allow_redirects]", "never", NULL},
          "automatic_payment_methods%5Benabled%5D=true"
-         "&automatic_payment_methods%5Ballow_redirects%5D=never"},
-        {{"d", "a&b=c+d%e/f?g#h", NULL}, "d=a%26b%3Dc%2Bd%25e%2Ff%3Fg%23h"},
-        {{"k", "AZaz09-._~", NULL}, "k=AZaz09-._~"},
-        {{"description", "Caf\xc3\xa9 \xe2\x98\x95", NULL},
-         "description=Caf%C3%A9%20%E2%98%95"},
-        {{"crlf", "a\r\nb", NULL}, "crlf=a%0D%0Ab"},
-        {{"quotes", "\"'<>`", NULL}, "quotes=%22%27%3C%3E%60"},
-        {{"a", "1", "b", NULL, "c", "3", NULL}, "a=1&c=3"},
-        {{"a", NULL, "b", "2", NULL}, "b=2"},
-        {{"a", NULL, NULL}, ""},
-        {{"a", "", NULL}, "a="},
-        {{NULL}, ""},
+         "&automatic_payment_methods%5Ballow_redirects%5D=never"                                                    },
+        {{"d", "a&b=c+d%e/f?g#h", NULL},                                         "d=a%26b%3Dc%2Bd%25e%2Ff%3Fg%23h"  },
+        {{"k", "AZaz09-._~", NULL},                                              "k=AZaz09-._~"                     },
+        {{"description", "Caf\xc3\xa9 \xe2\x98\x95", NULL},                      "description=Caf%C3%A9%20%E2%98%95"},
+        {{"crlf", "a\r\nb", NULL},                                               "crlf=a%0D%0Ab"                    },
+        {{"quotes", "\"'<>`", NULL},                                             "quotes=%22%27%3C%3E%60"           },
+        {{"a", "1", "b", NULL, "c", "3", NULL},                                  "a=1&c=3"                          },
+        {{"a", NULL, "b", "2", NULL},                                            "b=2"                              },
+        {{"a", NULL, NULL},                                                      ""                                 },
+        {{"a", "", NULL},                                                        "a="                               },
+        {{NULL},                                                                 ""                                 },
     };
     apr_size_t len;
 
@@ -485,10 +487,13 @@ static void form_escape_all_bytes(dp_test_env *env)
 /* ---- events ----------------------------------------------------------------------------- */
 
 /* A body parse_event must refuse with 400 invalid_json. */
-#define BAD(n, j) {.name = (n), .json = (j), .status = 400}
+#define BAD(n, j)                                                                                  \
+    {                                                                                              \
+        .name = (n), .json = (j), .status = 400                                                    \
+    }
 /* An event whose PaymentIntent has an object field, plus the fields in more. */
-#define PI_EVENT(more)                                                                     \
-    "{\"id\":\"evt_1\",\"type\":\"x\",\"data\":{\"object\":{\"object\":\"payment_intent\"" more \
+#define PI_EVENT(more)                                                                             \
+    "{\"id\":\"evt_1\",\"type\":\"x\",\"data\":{\"object\":{\"object\":\"payment_intent\"" more    \
     "}}}"
 
 static void event_cases(dp_test_env *env)
@@ -505,29 +510,25 @@ static void event_cases(dp_test_env *env)
          "\"livemode\":false,\"data\":{\"object\":{\"id\":\"pi_1\",\"object\":\"payment_intent\","
          "\"status\":\"succeeded\",\"amount\":12550,\"amount_received\":12550,"
          "\"currency\":\"usd\",\"payment_method\":\"pm_1\",\"metadata\":{\"invoice_id\":"
-         "\"3f1c\"},\"last_payment_error\":null}}}",
-         0, "evt_1", "payment_intent.succeeded", "pi_1", "succeeded", "3f1c", "pm_1", NULL,
-         "usd", 12550, 12550, 0},
+         "\"3f1c\"},\"last_payment_error\":null}}}",                                             0, "evt_1", "payment_intent.succeeded",      "pi_1", "succeeded",               "3f1c",  "pm_1", NULL,                      "usd",
+         12550,                                                                                                                                                                                                                          12550, 0},
         {"payment failed",
          "{\"id\":\"evt_2\",\"type\":\"payment_intent.payment_failed\",\"livemode\":true,"
          "\"data\":{\"object\":{\"id\":\"pi_2\",\"object\":\"payment_intent\",\"status\":"
          "\"requires_payment_method\",\"amount\":500,\"amount_received\":0,\"payment_method\":"
          "null,\"metadata\":{\"invoice_id\":\"inv-2\"},\"last_payment_error\":{\"type\":"
-         "\"card_error\",\"message\":\"Your card was declined.\"}}}}",
-         0, "evt_2", "payment_intent.payment_failed", "pi_2", "requires_payment_method",
-         "inv-2", NULL, "Your card was declined.", NULL, 500, 0, 1},
+         "\"card_error\",\"message\":\"Your card was declined.\"}}}}",                           0, "evt_2", "payment_intent.payment_failed", "pi_2", "requires_payment_method", "inv-2",
+         NULL,                                                                                                                                                                                    "Your card was declined.", NULL,  500, 0,     1},
         {"expanded payment method, no metadata",
          "{\"id\":\"evt_3\",\"type\":\"payment_intent.processing\",\"data\":{\"object\":"
          "{\"id\":\"pi_3\",\"object\":\"payment_intent\",\"status\":\"processing\","
-         "\"payment_method\":{\"id\":\"pm_3\",\"object\":\"payment_method\"}}}}",
-         0, "evt_3", "payment_intent.processing", "pi_3", "processing", NULL, "pm_3", NULL,
-         NULL, -1, -1, 0},
+         "\"payment_method\":{\"id\":\"pm_3\",\"object\":\"payment_method\"}}}}",                0, "evt_3", "payment_intent.processing",     "pi_3", "processing",              NULL,    "pm_3", NULL,                      NULL,
+         -1,                                                                                                                                                                                                                             -1,    0},
         {"another object: no intent fields",
          "{\"id\":\"evt_4\",\"type\":\"charge.refunded\",\"data\":{\"object\":{\"id\":"
-         "\"ch_4\",\"object\":\"charge\",\"amount\":100,\"metadata\":{\"invoice_id\":\"x\"}}}}",
-         0, "evt_4", "charge.refunded", NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, 0},
-        {"minimal intent (the base of the refusals below)", PI_EVENT(",\"id\":\"pi_1\""), 0,
-         "evt_1", "x", "pi_1", NULL, NULL, NULL, NULL, NULL, -1, -1, 0},
+         "\"ch_4\",\"object\":\"charge\",\"amount\":100,\"metadata\":{\"invoice_id\":\"x\"}}}}", 0, "evt_4", "charge.refunded",               NULL,   NULL,                      NULL,    NULL,   NULL,                      NULL,  -1,  -1,    0},
+        {"minimal intent (the base of the refusals below)", PI_EVENT(",\"id\":\"pi_1\""),        0,
+         "evt_1",                                                                                            "x",                             "pi_1", NULL,                      NULL,    NULL,   NULL,                      NULL,  -1,  -1,    0},
         BAD("not JSON", "{\"id\":"),
         BAD("empty", ""),
         BAD("an array", "[{\"id\":\"evt_1\"}]"),
@@ -540,8 +541,9 @@ static void event_cases(dp_test_env *env)
         BAD("no data", "{\"id\":\"evt_1\",\"type\":\"x\"}"),
         BAD("data.object not an object",
             "{\"id\":\"evt_1\",\"type\":\"x\",\"data\":{\"object\":1}}"),
-        BAD("not an event", "{\"id\":\"pi_1\",\"object\":\"payment_intent\",\"type\":\"x\","
-                            "\"data\":{\"object\":{}}}"),
+        BAD("not an event",
+            "{\"id\":\"pi_1\",\"object\":\"payment_intent\",\"type\":\"x\","
+            "\"data\":{\"object\":{}}}"),
         BAD("intent without id", PI_EVENT("")),
         BAD("intent id a number", PI_EVENT(",\"id\":5")),
         BAD("amount_received a string", PI_EVENT(",\"id\":\"pi_1\",\"amount_received\":\"100\"")),
@@ -595,8 +597,7 @@ static void event_from_fake(dp_test_env *env)
     const char *body;
     json_t *evj;
 
-    if (!fake_ready(env, "ok")
-        || !CHECK_NULL(dp_stripe_pay(p, make_cfg(p), &req, &res))) {
+    if (!fake_ready(env, "ok") || !CHECK_NULL(dp_stripe_pay(p, make_cfg(p), &req, &res))) {
         return;
     }
     evj = fake_call(p, "POST", "/__event",
@@ -704,10 +705,10 @@ static void pay_declined(dp_test_env *env)
     static const struct {
         const char *pm, *message, *code;
     } cases[] = {
-        {"pm_card_chargeDeclined", "Your card was declined.", "generic_decline"},
-        {"pm_card_visa_chargeDeclined", "Your card was declined.", "generic_decline"},
+        {"pm_card_chargeDeclined",                  "Your card was declined.",           "generic_decline"},
+        {"pm_card_visa_chargeDeclined",             "Your card was declined.",           "generic_decline"},
         {"pm_card_chargeDeclinedInsufficientFunds", "Your card has insufficient funds.",
-         "insufficient_funds"},
+         "insufficient_funds"                                                                             },
     };
     apr_pool_t *p = env->pool;
 
@@ -741,7 +742,7 @@ static void pay_declined(dp_test_env *env)
 static void pay_requires_action(dp_test_env *env)
 {
     static const char *const pms[] = {"pm_card_threeDSecure2Required",
-                                       "pm_card_authenticationRequired"};
+                                      "pm_card_authenticationRequired"};
     apr_pool_t *p = env->pool;
 
     if (!fake_ready(env, "ok")) {
@@ -788,10 +789,10 @@ static void pay_upstream_failures(dp_test_env *env)
     static const struct {
         const char *mode, *detail;
     } cases[] = {
-        {"down500", "HTTP 500, api_error"},
+        {"down500",      "HTTP 500, api_error"                        },
         {"rate_limited", "HTTP 429, invalid_request_error, rate_limit"},
-        {"garbage", "not a PaymentIntent"},
-        {"tampered", "does not match the request"},
+        {"garbage",      "not a PaymentIntent"                        },
+        {"tampered",     "does not match the request"                 },
     };
     apr_pool_t *p = env->pool;
 
@@ -1007,8 +1008,8 @@ static void pay_idempotent_replay(dp_test_env *env)
 static void pay_decline_then_new_card(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
-    dp_stripe_payment bad = payment("pm_card_chargeDeclined", "inv-dn",
-                                    "inv-dn:pm_card_chargeDeclined");
+    dp_stripe_payment bad =
+        payment("pm_card_chargeDeclined", "inv-dn", "inv-dn:pm_card_chargeDeclined");
     dp_stripe_payment good = payment("pm_card_visa", "inv-dn", "inv-dn:pm_card_visa");
     dp_stripe_result r1, r2, r3;
     json_t *log;
@@ -1086,30 +1087,30 @@ static void zz_teardown(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_stripe[] = {
-    {"sig_cases", sig_cases},
-    {"sig_known_answer", sig_known_answer},
-    {"sig_payload_length", sig_payload_length},
-    {"sig_names", sig_names},
-    {"sig_fake_signer", sig_fake_signer},
-    {"form_cases", form_cases},
-    {"form_escape_all_bytes", form_escape_all_bytes},
-    {"event_cases", event_cases},
-    {"event_from_fake", event_from_fake},
-    {"pay_succeeded", pay_succeeded},
-    {"pay_escaping", pay_escaping},
-    {"pay_declined", pay_declined},
-    {"pay_requires_action", pay_requires_action},
-    {"pay_processing", pay_processing},
-    {"pay_upstream_failures", pay_upstream_failures},
-    {"pay_slow", pay_slow},
-    {"pay_wrong_key", pay_wrong_key},
-    {"pay_bad_config", pay_bad_config},
-    {"pay_bad_input", pay_bad_input},
-    {"pay_invalid_request", pay_invalid_request},
-    {"pay_unreachable", pay_unreachable},
-    {"pay_idempotent_replay", pay_idempotent_replay},
+    {"sig_cases",                 sig_cases                },
+    {"sig_known_answer",          sig_known_answer         },
+    {"sig_payload_length",        sig_payload_length       },
+    {"sig_names",                 sig_names                },
+    {"sig_fake_signer",           sig_fake_signer          },
+    {"form_cases",                form_cases               },
+    {"form_escape_all_bytes",     form_escape_all_bytes    },
+    {"event_cases",               event_cases              },
+    {"event_from_fake",           event_from_fake          },
+    {"pay_succeeded",             pay_succeeded            },
+    {"pay_escaping",              pay_escaping             },
+    {"pay_declined",              pay_declined             },
+    {"pay_requires_action",       pay_requires_action      },
+    {"pay_processing",            pay_processing           },
+    {"pay_upstream_failures",     pay_upstream_failures    },
+    {"pay_slow",                  pay_slow                 },
+    {"pay_wrong_key",             pay_wrong_key            },
+    {"pay_bad_config",            pay_bad_config           },
+    {"pay_bad_input",             pay_bad_input            },
+    {"pay_invalid_request",       pay_invalid_request      },
+    {"pay_unreachable",           pay_unreachable          },
+    {"pay_idempotent_replay",     pay_idempotent_replay    },
     {"pay_decline_then_new_card", pay_decline_then_new_card},
-    {"intent_create", intent_create},
-    {"zz_teardown", zz_teardown},
-    {NULL, NULL},
+    {"intent_create",             intent_create            },
+    {"zz_teardown",               zz_teardown              },
+    {NULL,                        NULL                     },
 };

@@ -34,17 +34,17 @@ static const struct {
     int (*fn)(const char *);
     int min_cases; /* guards against a truncated or mistyped case file */
 } validators[] = {
-    {"email", dp_valid_email, 25},
-    {"password", dp_valid_password, 8},
-    {"user_type", dp_valid_user_type, 5},
-    {"date", dp_valid_date, 12},
-    {"time", dp_valid_time, 6},
-    {"time_input", v_time_input, 12},
-    {"zone_name", dp_valid_zone_name, 6},
-    {"url", dp_valid_url, 8},
-    {"phone", dp_valid_phone, 6},
-    {"uuid", v_uuid, 6},
-    {"instant", dp_valid_instant, 12},
+    {"email",      dp_valid_email,     25},
+    {"password",   dp_valid_password,  8 },
+    {"user_type",  dp_valid_user_type, 5 },
+    {"date",       dp_valid_date,      12},
+    {"time",       dp_valid_time,      6 },
+    {"time_input", v_time_input,       12},
+    {"zone_name",  dp_valid_zone_name, 6 },
+    {"url",        dp_valid_url,       8 },
+    {"phone",      dp_valid_phone,     6 },
+    {"uuid",       v_uuid,             6 },
+    {"instant",    dp_valid_instant,   12},
 };
 #define NVALIDATORS (sizeof(validators) / sizeof(validators[0]))
 
@@ -256,11 +256,11 @@ static void test_ct_equal(dp_test_env *env)
     CHECK_EQ(dp_ct_equal("abcdef", 6, "abcdef", 6), 1);
     CHECK_EQ(dp_ct_equal("abcdef", 6, "abcdeg", 6), 0);
     CHECK_EQ(dp_ct_equal("abcdef", 6, "bbcdef", 6), 0);
-    CHECK_EQ(dp_ct_equal("abcdef", 6, "abcde", 5), 0);  /* prefix */
+    CHECK_EQ(dp_ct_equal("abcdef", 6, "abcde", 5), 0); /* prefix */
     CHECK_EQ(dp_ct_equal("abcde", 5, "abcdef", 6), 0);
     CHECK_EQ(dp_ct_equal("", 0, "", 0), 1);
     CHECK_EQ(dp_ct_equal("", 0, "a", 1), 0);
-    CHECK_EQ(dp_ct_equal("a\0b", 3, "a\0c", 3), 0);    /* bytes, not C strings */
+    CHECK_EQ(dp_ct_equal("a\0b", 3, "a\0c", 3), 0); /* bytes, not C strings */
     CHECK_EQ(dp_ct_equal("a\0b", 3, "a\0b", 3), 1);
     CHECK_EQ(dp_ct_equal("\x80", 1, "\x00", 1), 0);
 }
@@ -305,9 +305,15 @@ static void test_random_hex(dp_test_env *env)
 static void test_time_normalize(dp_test_env *env)
 {
     static const char *const pairs[][2] = {
-        {"09:30", "09:30"}, {"00:00", "00:00"}, {"9:00 AM", "09:00"}, {"10:00 AM", "10:00"},
-        {"12:00 AM", "00:00"}, {"12:30 PM", "12:30"}, {"1:05 pm", "13:05"},
-        {"11:59PM", "23:59"}, {"12:00 pm", "12:00"},
+        {"09:30",    "09:30"},
+        {"00:00",    "00:00"},
+        {"9:00 AM",  "09:00"},
+        {"10:00 AM", "10:00"},
+        {"12:00 AM", "00:00"},
+        {"12:30 PM", "12:30"},
+        {"1:05 pm",  "13:05"},
+        {"11:59PM",  "23:59"},
+        {"12:00 pm", "12:00"},
     };
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
         CHECK_STR(dp_time_normalize(env->pool, pairs[i][0]), pairs[i][1]);
@@ -315,13 +321,13 @@ static void test_time_normalize(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_validate[] = {
-    {"time_normalize", test_time_normalize},
-    {"expand", test_expand},
-    {"table", test_table},
-    {"null_inputs", test_null_inputs},
+    {"time_normalize",  test_time_normalize },
+    {"expand",          test_expand         },
+    {"table",           test_table          },
+    {"null_inputs",     test_null_inputs    },
     {"email_normalize", test_email_normalize},
-    {"uuid_new", test_uuid_new},
-    {"ct_equal", test_ct_equal},
-    {"random_hex", test_random_hex},
-    {NULL, NULL},
+    {"uuid_new",        test_uuid_new       },
+    {"ct_equal",        test_ct_equal       },
+    {"random_hex",      test_random_hex     },
+    {NULL,              NULL                },
 };
