@@ -213,8 +213,7 @@ $mark = error_log_mark();
     ok($m && exists $m->{message} && !defined $m->{message}, 'unknown key: message null') or diag(dump_res($r));
     ok($m && defined $m->{decryptError}, 'unknown key: a decryptError is given');
     note('decryptError for an unknown key id: ' . ($m && $m->{decryptError} // 'undef'));
-    # The issue: 'A tampered or undecryptable row reads "message": null, "decryptError": "tampered"';
-    # the ADDENDUM: 'A row that fails to decrypt reads ... "decryptError": "tampered"'.
+    # docs/api.md: a row that does not decrypt reads "message": null, "decryptError": "tampered".
     is($m && $m->{decryptError}, 'tampered',
        'an undecryptable row (key id not in the ring) reads decryptError "tampered" (docs/api.md, "Messages")');
     for my $i (0 .. 2) {

@@ -128,7 +128,7 @@ refused_read($a1tok, uuid_v4(), 404, 'not_found', 'conversationWith an unknown i
 error_is($res, [404, 422], ['not_found', 'validation_error'], undef, 'conversationWith a malformed id: 404 or 422');
 
 # `before` names a message of another practice's conversation: that row is outside the caller's
-# scope and must not steer the page (the ADDENDUM: out of scope = does not exist).
+# scope and must not steer the page (docs/api.md: out of scope reads as does not exist).
 ($st, $conv, $res) = conversation($a1tok, $pa->{id}, before => $m_b->{id});
 ok(($res->code == 200 && ref $conv eq 'ARRAY' && !@$conv) || $res->code == 404 || $res->code == 422,
    'before=<a message of another practice\'s conversation>: treated as unknown ([] or 404/422), not used as a cursor')

@@ -81,7 +81,7 @@ for my $b ({ amount => 0 }, { amount => -5 }, { amount => 0.49 }, { amount => 1.
 }
 is(scalar(stripe_intents_posted()), $n, 'no refused amount reached Stripe');
 
-# the contract's maximum, 1,000,000.00, is more than Stripe takes in one charge (999,999.99):
+# the general money maximum, 1,000,000.00, is more than Stripe takes in one charge (999,999.99):
 # refused as an amount, not blamed on Stripe
 ($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=1000000', token => $ctok);
 error_is($res, 422, 'validation_error', 'amount',

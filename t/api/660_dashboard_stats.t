@@ -1,5 +1,5 @@
-# The dashboards' figures of the contract's mockDashboardStats, next to the
-# addendum's, computed from the database in the provider's time zone:
+# The dashboards' figures (docs/api.md, "Dashboards"), computed from the database in the
+# provider's time zone:
 #   provider  totalIncome, monthlyIncome (paid invoices: all, and paid this local month),
 #             appointmentsToday, appointmentsWeek (this local ISO week, Monday to Sunday),
 #             pendingNotes (completed, or confirmed and started, without a signed note),
