@@ -99,7 +99,7 @@ portal:
 	@$(MAKE) --no-print-directory $(PORTAL_OUT)/index.html
 
 $(PORTAL_OUT)/index.html: $(PORTAL_SRC) build/portal.sh
-	@bash build/portal.sh $(PORTAL_OUT)
+	@bash build/portal.sh build $(PORTAL_OUT)
 
 run start test install: portal
 

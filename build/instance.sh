@@ -155,18 +155,8 @@ schedule_lines() {
 # is reachable by them even when the checkout is not.
 portal_root() { echo "$state/portal"; }
 install_portal() {
-    local src=$root/build/out/portal dst
-    dst=$(portal_root)
-    rm -rf "$dst.new"
-    if [ -f "$src/index.html" ]; then
-        cp -R "$src" "$dst.new"
-    else
-        mkdir -p "$dst.new"
-        say "note: the portal is not built (make portal); only /api is served"
-    fi
-    chmod -R a+rX "$dst.new"
-    rm -rf "$dst"
-    mv "$dst.new" "$dst"
+    [ -f "$root/build/out/portal/index.html" ] || say "note: the portal is not built (make portal)"
+    bash build/portal.sh stage "$(portal_root)"
 }
 
 # The portal's Content-Security-Policy: scripts from the portal itself, plus Stripe.js and
