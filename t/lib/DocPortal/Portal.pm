@@ -91,6 +91,8 @@ sub playwright_tap {
     local $ENV{PLAYWRIGHT_BROWSERS_PATH} = "$out/no-browsers";    # never a downloaded one
     my @cmd = ('node', "$dir/node_modules/\@playwright/test/cli.js", 'test',
                '--config', "$dir/e2e/playwright.config.ts", @{ $o{files} || [] });
+    chomp(my $version = `node --version 2>&1` // '?');
+    Test::More::note("playwright with node $version, $ENV{CHROMIUM}");
     my $t0 = time;
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if (!$pid) {
