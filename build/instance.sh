@@ -202,6 +202,7 @@ Group nogroup"; fi
     DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
     DPC_STRIPE=$(stripe_lines) DPC_MAIL=$(mail_lines) DPC_SCHEDULE=$(schedule_lines) \
     DPC_AUDIT_KEY_FILE=$(audit_key_file) DPC_PORTAL_ROOT=$(portal_root) DPC_CSP=$(portal_csp) \
+    DPC_PORTAL_CONF=$root/conf/docportal-portal.conf \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
         conf/httpd-dev.conf.in >"$conf.tmp"
