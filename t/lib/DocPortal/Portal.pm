@@ -36,7 +36,11 @@ sub _which {
     return undef;
 }
 
-sub chromium { return $ENV{CHROMIUM} // _which('chromium') }
+# Debian's chromium, or the one CHROMIUM names
+sub chromium {
+    my $c = $ENV{CHROMIUM} // _which('chromium');
+    return defined $c && -x $c ? $c : undef;
+}
 
 sub portal_missing {
     my $dir = portal_dir();
