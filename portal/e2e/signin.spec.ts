@@ -1,6 +1,16 @@
 // The sign-in screens as people use them, in Chromium against the real server: elements are
 // found by their role and accessible name, mailed links are taken from the SMTP sink.
-import { PASSWORD, call, expect, expectAccessible, mailedLink, test, uniqueEmail, verifiedProvider } from './support';
+import {
+  PASSWORD,
+  call,
+  expect,
+  expectAccessible,
+  mailedLink,
+  signedInClient,
+  test,
+  uniqueEmail,
+  verifiedProvider,
+} from './support';
 
 test('a therapist creates a practice account, confirms the mailed link and logs out', async ({ page }) => {
   const email = uniqueEmail('newprov');
@@ -171,18 +181,8 @@ test.describe('on a phone', () => {
   test.use({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
 
   test('log in and the dashboard fit the screen', async ({ page, request }) => {
-    const provider = await verifiedProvider(request, 'Dr Katherine Johnson');
-    const clientEmail = uniqueEmail('phone');
-    const invited = await call(request, 'POST', '/provider/clients', provider.token, {
-      email: clientEmail,
-      name: 'Dorothy Vaughan',
-    });
-    expect(invited.status).toBe(201);
-    await page.goto(await mailedLink(clientEmail, 'invite', 'invite'));
-    await page.getByLabel('Email').fill(clientEmail);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await expect(page.getByRole('heading', { name: 'Welcome, Dorothy Vaughan' })).toBeVisible();
+    const client = await signedInClient(page, request, 'Dorothy Vaughan');
+    const clientEmail = client.email;
     await page.getByRole('button', { name: 'Log out' }).click();
 
     await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible();
@@ -198,4 +198,35 @@ test.describe('on a phone', () => {
     await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Messages' })).toBeInViewport();
     await expectAccessible(page, 'client dashboard on a phone');
   });
+});
+
+test('the dashboard rides out a database outage and says so when it lasts', async ({ page, request }) => {
+  await signedInClient(page, request, 'Mary Jackson');
+  const unavailable = { status: 503, contentType: 'application/json', body: JSON.stringify({ detail: 'The database is unavailable.', code: 'unavailable' }) };
+
+  // one 503, then the real answer: retried, the person sees nothing of it
+  let calls = 0;
+  await page.route('**/api/client/dashboard', (route) => {
+    calls += 1;
+    return calls === 1 ? route.fulfill(unavailable) : route.continue();
+  });
+  await page.reload();
+  await expect(page.getByText('Balance due')).toBeVisible();
+  expect(calls).toBe(2);
+  await page.unroute('**/api/client/dashboard');
+
+  // 503 on every try: after the retries, the API's detail and a way to try again
+  calls = 0;
+  await page.route('**/api/client/dashboard', (route) => {
+    calls += 1;
+    return route.fulfill(unavailable);
+  });
+  await page.reload();
+  await expect(page.getByRole('status')).toContainText('Loading your dashboard');
+  await expect(page.getByRole('alert')).toContainText('The database is unavailable.');
+  expect(calls).toBe(4);
+  await expectAccessible(page, 'dashboard, API unavailable');
+  await page.unroute('**/api/client/dashboard');
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await expect(page.getByText('Balance due')).toBeVisible();
 });

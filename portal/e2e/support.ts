@@ -152,3 +152,24 @@ export const test = base.extend<{ problems: string[] }>({
 });
 
 export { expect };
+
+export interface InvitedClient {
+  provider: Provider;
+  email: string;
+  id: string;
+}
+
+/** A client invited by a new provider through the API, which claims the mailed invitation in
+ * the browser and lands on its dashboard. */
+export async function signedInClient(page: Page, request: APIRequestContext, name: string): Promise<InvitedClient> {
+  const provider = await verifiedProvider(request);
+  const email = uniqueEmail('client');
+  const invited = await call(request, 'POST', '/provider/clients', provider.token, { email, name });
+  expect(invited.status, JSON.stringify(invited.body)).toBe(201);
+  await page.goto(await mailedLink(email, 'invite', 'invite'));
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: `Welcome, ${name}` })).toBeVisible();
+  return { provider, email, id: invited.body.id };
+}
