@@ -73,6 +73,17 @@ test('a therapist creates a practice account, confirms the mailed link and logs 
   expect(me).toBe(401);
 });
 
+test('a link that does not work, and an unknown page, say so', async ({ page }) => {
+  await page.goto(`/verify-email?token=${'0'.repeat(64)}`);
+  await expect(page.getByRole('heading', { name: 'This link does not work' })).toBeVisible();
+  await expect(page.getByRole('alert')).not.toBeEmpty();
+  await expect(page.getByRole('link', { name: 'Log in to get a new link' })).toBeVisible();
+  await expectAccessible(page, 'verify-email with a bad token');
+  await page.goto('/no/such/page');
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await expectAccessible(page, 'page not found');
+});
+
 test('a wrong password shows the API\'s answer; the right one signs in', async ({ page, request }) => {
   const provider = await verifiedProvider(request, 'Dr Alan Turing');
   await page.goto('/login');
@@ -92,6 +103,7 @@ test('a wrong password shows the API\'s answer; the right one signs in', async (
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Profile' }).click();
   await expect(page.getByRole('heading', { name: 'Profile' })).toBeVisible();
+  await expectAccessible(page, 'a section still to come');
   await nav.getByRole('link', { name: 'Dashboard' }).click();
   await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible();
   await expect(page).toHaveURL(/\/login\?next=%2Fdashboard$/);
@@ -150,6 +162,7 @@ test('a forgotten password is reset through the mailed link', async ({ page, req
   await page.getByLabel('Email').fill(provider.email);
   await page.getByRole('button', { name: 'Send reset link' }).click();
   await expect(page.getByRole('status')).toContainText(provider.email);
+  await expectAccessible(page, 'reset link sent');
 
   await page.goto(await mailedLink(provider.email, 'password-reset', 'reset-password'));
   await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
