@@ -92,7 +92,7 @@ install: build
 # at / next to /api. `make portal` runs npm ci when package-lock.json changed, then the build
 # into build/out/portal; make run, start, test and install use it.
 PORTAL_OUT := $(OUT)/portal
-PORTAL_SRC  = $(shell find portal/src -type f) $(wildcard portal/*.json portal/*.ts portal/index.html)
+PORTAL_SRC  = $(shell find portal/src portal/e2e -type f) $(wildcard portal/*.json portal/*.ts portal/index.html docs/openapi.json)
 .PHONY: portal
 portal:
 	@bash build/deps.sh --portal

@@ -3,7 +3,9 @@
 #   build/portal.sh build [OUT]   `make portal`: built into OUT (default build/out/portal). `npm ci`
 #                                 runs only when portal/package-lock.json differs from the one
 #                                 last installed (no browser download: the tests drive Debian's
-#                                 chromium); then the type check and the Vite build.
+#                                 chromium); then the API's types from docs/openapi.json
+#                                 (portal/src/api/schema.d.ts), the type check and the Vite
+#                                 build.
 #   build/portal.sh stage DEST    the built files copied to DEST (a directory httpd's children can
 #                                 read), for make run/start and the test server; when the portal
 #                                 is not built, a one-line page saying so (so that httpd's
@@ -24,6 +26,10 @@ build)
         echo "portal.sh: npm ci (package-lock.json changed)" >&2
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
         echo "$sum" >"$stamp"
+    fi
+    # the API's types from its OpenAPI document, so that the portal follows the API
+    if [ -f "$root/docs/openapi.json" ]; then
+        npm run --silent api-types >/dev/null
     fi
     PORTAL_OUT_DIR=$out npm run --silent build
     ;;

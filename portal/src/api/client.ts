@@ -12,16 +12,29 @@ import type {
   RegisterRequest,
   SessionAnswer,
   User,
+  UserAnswer,
+  VideoLink,
 } from './types';
+
+/** The API's error codes, and the portal's own for an answer that never came
+ * (network_error), one that is not the API's JSON (http_error) and a fault in the page
+ * (client_error). */
+export type ErrorCode = ErrorBody['code'] | 'network_error' | 'http_error' | 'client_error';
+
+interface ErrorFields {
+  detail: string;
+  code: ErrorCode;
+  field?: string;
+}
 
 export class ApiError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly detail: string;
   readonly field?: string;
   readonly retryAfter?: number;
 
-  constructor(status: number, body: ErrorBody, retryAfter?: number) {
+  constructor(status: number, body: ErrorFields, retryAfter?: number) {
     super(body.detail);
     this.name = 'ApiError';
     this.status = status;
@@ -71,13 +84,18 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-const UNREACHABLE: ErrorBody = {
+/** Whatever a call threw, as an ApiError for the screen to show. */
+export function toApiError(e: unknown): ApiError {
+  return e instanceof ApiError ? e : new ApiError(0, { detail: String(e), code: 'client_error' });
+}
+
+const UNREACHABLE: ErrorFields = {
   detail: 'The portal cannot reach the server. Check your connection and try again.',
   code: 'network_error',
 };
 
 async function errorOf(res: Response): Promise<ApiError> {
-  let body: ErrorBody | null = null;
+  let body: ErrorFields | null = null;
   try {
     const parsed: unknown = await res.json();
     if (parsed && typeof parsed === 'object' && typeof (parsed as ErrorBody).detail === 'string') {
@@ -149,7 +167,7 @@ export const api = {
   /** The signed-in user, or null without a session. */
   async me(): Promise<User | null> {
     try {
-      return (await request<{ user: User }>('GET', '/auth/me', { noAuthRedirect: true })).user;
+      return (await request<UserAnswer>('GET', '/auth/me', { noAuthRedirect: true })).user;
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return null;
       throw e;
@@ -170,7 +188,7 @@ export const api = {
   logout(): Promise<void> {
     return request('POST', '/auth/logout', { noAuthRedirect: true });
   },
-  verifyEmail(token: string): Promise<{ user: User }> {
+  verifyEmail(token: string): Promise<UserAnswer> {
     return request('POST', '/auth/verify-email', { body: { token }, noAuthRedirect: true });
   },
   resendVerification(): Promise<void> {
@@ -191,7 +209,7 @@ export const api = {
   providerDashboard(signal?: AbortSignal): Promise<ProviderDashboard> {
     return request('GET', '/provider/dashboard', { signal });
   },
-  join(appointmentId: string): Promise<{ videoLink: string }> {
+  join(appointmentId: string): Promise<VideoLink> {
     return request('POST', `/appointments/${encodeURIComponent(appointmentId)}/join`);
   },
   billingConfig(signal?: AbortSignal): Promise<BillingConfig> {

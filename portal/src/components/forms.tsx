@@ -3,7 +3,7 @@
 // focused, with a link to the field at fault.
 import { useEffect, useRef, useState } from 'react';
 import type { FormEvent, ReactNode } from 'react';
-import { ApiError } from '../api/client';
+import { ApiError, toApiError } from '../api/client';
 
 interface FieldProps {
   id: string;
@@ -87,7 +87,7 @@ export function useSubmit(action: () => Promise<void>) {
     try {
       await action();
     } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, { detail: String(err), code: 'client_error' }));
+      setError(toApiError(err));
     } finally {
       setBusy(false);
     }

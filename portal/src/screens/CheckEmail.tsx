@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link, Navigate } from 'react-router-dom';
-import { ApiError, api } from '../api/client';
+import { ApiError, api, toApiError } from '../api/client';
 import { Loading } from '../components/forms';
 import { useSession } from '../session';
 import { usePageTitle } from '../components/Layout';
@@ -22,7 +22,7 @@ export default function CheckEmail() {
       await api.resendVerification();
       setResult('sent');
     } catch (e) {
-      setResult(e instanceof ApiError ? e : new ApiError(0, { detail: String(e), code: 'client_error' }));
+      setResult(toApiError(e));
     } finally {
       setBusy(false);
     }

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { Link, useLocation } from 'react-router-dom';
-import { ApiError, api } from '../api/client';
+import { ApiError, api, toApiError } from '../api/client';
 import type { Appointment, ClientDashboard, ClientUser, ProviderDashboard, ProviderUser } from '../api/types';
 import { Loading } from '../components/forms';
 import { usePageTitle } from '../components/Layout';
@@ -20,15 +20,11 @@ function useLoad<T>(load: (signal: AbortSignal) => Promise<T>): [Load<T>, () => 
       (data) => setResult({ state: 'ready', data }),
       (e: unknown) => {
         if (ctl.signal.aborted) return;
-        setResult({
-          state: 'failed',
-          error: e instanceof ApiError ? e : new ApiError(0, { detail: String(e), code: 'client_error' }),
-        });
+        setResult({ state: 'failed', error: toApiError(e) });
       },
     );
     return () => ctl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [round]);
+  }, [round]); // the loader is the screen's own: a retry, not a new loader, loads again
   return [result, useCallback(() => setRound((r) => r + 1), [])];
 }
 

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
-import { ApiError, api } from '../api/client';
+import { ApiError, api, toApiError } from '../api/client';
 import { Loading } from '../components/forms';
 import { useSession } from '../session';
 import { usePageTitle } from '../components/Layout';
@@ -27,7 +27,7 @@ export default function VerifyEmail() {
         setUser(await api.me().catch(() => null));
         setState('done');
       },
-      (e: unknown) => setState(e instanceof ApiError ? e : new ApiError(0, { detail: String(e), code: 'client_error' })),
+      (e: unknown) => setState(toApiError(e)),
     );
   }, [token, setUser]);
 
