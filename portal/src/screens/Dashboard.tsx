@@ -30,9 +30,10 @@ function useLoad<T>(load: (signal: AbortSignal) => Promise<T>): [Load<T>, () => 
 
 function Failed({ error, retry }: { error: ApiError; retry: () => void }) {
   if (error.code === 'email_unverified') {
+    // the API's sentence is written for programs; a person gets the way forward
     return (
       <div className="panel" role="alert">
-        <p>{error.detail}</p>
+        <p>Confirm your email address first: open the link we mailed you, or ask for a new one.</p>
         <p>
           <Link to="/check-email">Confirm your email address</Link>
         </p>
