@@ -52,6 +52,13 @@ test('a therapist creates a practice account, confirms the mailed link and logs 
   expect(storage.cookies).not.toContain('dp_session');
   expect(storage.cookies).toContain('dp_csrf=');
 
+  // before the address is confirmed, the API serves the account nothing more: the portal says so
+  await page.goto('/dashboard');
+  await expect(page.getByRole('alert')).toContainText('Confirm your email address first');
+  await expectAccessible(page, 'dashboard before the address is confirmed');
+  await page.getByRole('link', { name: 'Confirm your email address' }).click();
+  await expect(page.getByRole('heading', { name: 'Check your inbox' })).toBeVisible();
+
   await page.goto(await mailedLink(email, 'verify-email', 'verify-email'));
   await expect(page.getByRole('heading', { name: 'Email address confirmed' })).toBeVisible();
   await expectAccessible(page, 'email confirmed');
