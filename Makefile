@@ -100,6 +100,21 @@ stop:
 install: build
 	@bash build/install.sh $(MODULE)
 
+# The portal: the web front end in portal/ (React + TypeScript, built by Vite) that Apache serves
+# at / next to /api. `make portal` runs npm ci when package-lock.json changed, then the build
+# into build/out/portal; make run, start, test and install use it.
+PORTAL_OUT := $(OUT)/portal
+PORTAL_SRC  = $(shell find portal/src portal/e2e -type f) $(wildcard portal/*.json portal/*.ts portal/index.html docs/openapi.json)
+.PHONY: portal
+portal:
+	@bash build/deps.sh --portal
+	@$(MAKE) --no-print-directory $(PORTAL_OUT)/index.html
+
+$(PORTAL_OUT)/index.html: $(PORTAL_SRC) build/portal.sh
+	@bash build/portal.sh build $(PORTAL_OUT)
+
+run start test install: portal
+
 # Apply the migrations to an admin's own database: make migrate DATABASE_URL=postgresql://...
 migrate:
 	@test -n "$(DATABASE_URL)" || { echo "usage: make migrate DATABASE_URL=postgresql://owner@host/db"; exit 2; }

@@ -4,9 +4,12 @@
 #   --runtime  running it in an Apache (httpd, mod_dbd's PostgreSQL driver, psql for the
 #              migrations, openssl for the secrets)
 #   --dev      the private instance of `make run` / `make start` (a PostgreSQL server, curl)
+#   --portal   building the web front end in portal/ (Node.js and npm; `make portal`, which
+#              `make run`, `make start`, `make test` and `make install` use)
 #   --test     the test suite (the PostgreSQL server, Apache::Test from mod_perl, the Perl and
-#              Python modules of the tests and fakes)
-# Usage: build/deps.sh [--build] [--runtime] [--dev] [--test] [EXTRA-PACKAGE...]
+#              Python modules of the tests and fakes, Node.js and Chromium for the portal's
+#              browser tests)
+# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [EXTRA-PACKAGE...]
 # Without a group, every group. `make build` and `make install` ask for build and runtime only,
 # so a production web server never gets the PostgreSQL server or mod_perl.
 # Silent and quick when nothing is missing. Otherwise installs with apt-get as
@@ -17,8 +20,9 @@ BUILD=(gcc libc6-dev make pkg-config apache2-dev libpq-dev libjansson-dev libjwt
     libcurl4-openssl-dev)
 RUNTIME=(apache2 libaprutil1-dbd-pgsql postgresql-client openssl ca-certificates)
 DEV=(postgresql curl)
+PORTAL=(nodejs npm)
 TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio-socket-ssl-perl
-    python3-icalendar python3-jsonschema)
+    python3-icalendar python3-jsonschema nodejs npm chromium)
 
 want=()
 extra=()
@@ -27,12 +31,13 @@ for arg in "$@"; do
         --build) want+=("${BUILD[@]}") ;;
         --runtime) want+=("${RUNTIME[@]}") ;;
         --dev) want+=("${DEV[@]}") ;;
+        --portal) want+=("${PORTAL[@]}") ;;
         --test) want+=("${TEST[@]}") ;;
         --*) echo "deps.sh: unknown group $arg" >&2; exit 2 ;;
         *) extra+=("$arg") ;;
     esac
 done
-[ "${#want[@]}" -gt 0 ] || want=("${BUILD[@]}" "${RUNTIME[@]}" "${DEV[@]}" "${TEST[@]}")
+[ "${#want[@]}" -gt 0 ] || want=("${BUILD[@]}" "${RUNTIME[@]}" "${DEV[@]}" "${PORTAL[@]}" "${TEST[@]}")
 want+=(${extra[@]+"${extra[@]}"})
 
 # One dpkg-query for all; unknown names only make it complain on stderr.
@@ -44,6 +49,12 @@ while read -r name full state; do
         have[$full]=1
     fi
 done < <(dpkg-query -W -f='${Package} ${binary:Package} ${Status}\n' "${want[@]}" 2>/dev/null || true)
+
+# Some Node.js builds (NodeSource's) carry npm inside the nodejs package and conflict with
+# Debian's npm: an npm that runs counts as installed.
+if command -v npm >/dev/null 2>&1 && npm --version >/dev/null 2>&1; then
+    have[npm]=1
+fi
 
 missing=()
 for p in "${want[@]}"; do

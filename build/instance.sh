@@ -151,6 +151,35 @@ schedule_lines() {
     [ -z "${REMINDER_LEAD_HOURS:-}" ] || echo "DocPortalReminderLead $REMINDER_LEAD_HOURS"
 }
 
+# The portal's built files (make portal), copied where httpd's children can read them: var/
+# is reachable by them even when the checkout is not.
+portal_root() { echo "$state/portal"; }
+install_portal() {
+    [ -f "$root/build/out/portal/index.html" ] || say "note: the portal is not built (make portal)"
+    bash build/portal.sh stage "$(portal_root)"
+}
+
+# The portal's Content-Security-Policy: scripts from the portal itself, plus Stripe.js and
+# Google Identity Services when their keys are configured; no inline script, no framing.
+portal_csp() {
+    local script="'self'" style="'self'" connect="'self'" frame=""
+    if [ -n "${STRIPE_PUBLISHABLE_KEY:-}" ]; then
+        script+=" https://js.stripe.com"
+        connect+=" https://api.stripe.com"
+        frame+=" https://js.stripe.com https://hooks.stripe.com"
+    fi
+    if [ -n "${GOOGLE_CLIENT_ID:-}" ]; then
+        script+=" https://accounts.google.com/gsi/client"
+        style+=" https://accounts.google.com/gsi/style"
+        connect+=" https://accounts.google.com/gsi/"
+        frame+=" https://accounts.google.com/gsi/"
+    fi
+    [ -n "$frame" ] || frame=" 'none'"
+    echo "default-src 'self'; script-src $script; style-src $style; img-src 'self' data:;" \
+        "connect-src $connect; frame-src$frame; object-src 'none'; base-uri 'none';" \
+        "form-action 'self'; frame-ancestors 'none'"
+}
+
 httpd_user() { if id www-data >/dev/null 2>&1; then echo www-data; else echo nobody; fi; }
 
 render_conf() {
@@ -172,7 +201,8 @@ Group nogroup"; fi
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
     DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
     DPC_STRIPE=$(stripe_lines) DPC_MAIL=$(mail_lines) DPC_SCHEDULE=$(schedule_lines) \
-    DPC_AUDIT_KEY_FILE=$(audit_key_file) \
+    DPC_AUDIT_KEY_FILE=$(audit_key_file) DPC_PORTAL_ROOT=$(portal_root) DPC_CSP=$(portal_csp) \
+    DPC_PORTAL_CONF=$root/conf/docportal-portal.conf \
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
         conf/httpd-dev.conf.in >"$conf.tmp"
@@ -193,11 +223,13 @@ prepare() {
     fi
     setup_database
     DATABASE_URL=$owner_url DP_APP_ROLE=$app_role bash build/migrate.sh
+    install_portal
     render_conf
     note_unused
 }
 
 print_endpoints() {
+    say "portal:   http://127.0.0.1:$port/"
     say "API:      http://127.0.0.1:$port/api  (health: http://127.0.0.1:$port/api/health)"
     say "database: $owner_url"
     if [ -n "${SMTP_URL:-}" ]; then

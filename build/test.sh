@@ -72,6 +72,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -su
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$DOCPORTAL_TLS_KEY" -out "$DOCPORTAL_TLS_CERT" 2>/dev/null
 
+# The portal (make portal) for the test server's DocumentRoot, where its children can read it
+export DOCPORTAL_PORTAL_ROOT=$real_var/portal
+bash build/portal.sh stage "$DOCPORTAL_PORTAL_ROOT"
+
 # Apache::Test keeps generated files under t/; start from a clean slate every run.
 rm -rf t/logs t/conf/httpd.conf t/conf/extra.conf t/conf/apache_test_config.pm
 # Two passes over the same server configuration: plain HTTP (DocPortalRequireTLS Off on the
