@@ -20,7 +20,7 @@ BUILD=(gcc libc6-dev make pkg-config apache2-dev libpq-dev libjansson-dev libjwt
     libcurl4-openssl-dev)
 RUNTIME=(apache2 libaprutil1-dbd-pgsql postgresql-client openssl ca-certificates)
 DEV=(postgresql curl)
-PORTAL=(nodejs npm)
+PORTAL=(nodejs npm ca-certificates)
 TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio-socket-ssl-perl
     python3-icalendar python3-jsonschema nodejs npm chromium)
 

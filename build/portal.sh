@@ -20,6 +20,11 @@ build)
     cd "$root/portal"
     command -v node >/dev/null && command -v npm >/dev/null ||
         { echo "portal.sh: node and npm are needed (bash build/deps.sh --portal)" >&2; exit 1; }
+    # npm also trusts the system's certificate store (where a site adds its own authority with
+    # update-ca-certificates), not only the list built into Node.
+    if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+        export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+    fi
     stamp=node_modules/.docportal-lockfile.sha256
     sum=$(sha256sum package-lock.json | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
