@@ -8,6 +8,7 @@ import { ErrorSummary, Field, SubmitButton, fieldError, useSubmit } from '../com
 import { usePageTitle } from '../components/Layout';
 import { Checkbox, Fieldset, TextArea } from '../components/moreFields';
 import { useSession } from '../session';
+import './Profile.css';
 
 type Form = Record<string, string>;
 
@@ -131,7 +132,7 @@ function DetailsForm({ user, onSubmitting, showErrors }: { user: User; onSubmitt
       <ErrorSummary error={shown} fields={[...(isClient ? CLIENT_FIELDS : PROVIDER_FIELDS), ...PREF_FIELDS]} />
       <Saved message={saved} />
       <p>
-        You sign in as <strong>{user.email}</strong>.
+        You sign in as <strong className="profile__email">{user.email}</strong>.
       </p>
       <form
         noValidate
