@@ -108,8 +108,11 @@ export interface Provider {
 }
 
 /** A provider with a verified email (through the mailed link), ready to invite clients. */
-export async function verifiedProvider(request: APIRequestContext, name = 'Dr Ada Byron'): Promise<Provider> {
-  const email = uniqueEmail('prov');
+export async function verifiedProvider(
+  request: APIRequestContext,
+  name = 'Dr Ada Byron',
+  email = uniqueEmail('prov'),
+): Promise<Provider> {
   const reg = await call(request, 'POST', '/auth/register', undefined, {
     email,
     password: PASSWORD,

@@ -10,6 +10,7 @@ import Invite from './screens/Invite';
 import Login, { safeNext } from './screens/Login';
 import NotFound from './screens/NotFound';
 import Placeholder from './screens/Placeholder';
+import Profile from './screens/Profile';
 import Register from './screens/Register';
 import ResetPassword from './screens/ResetPassword';
 import VerifyEmail from './screens/VerifyEmail';
@@ -59,7 +60,7 @@ export default function App() {
           <Route path="/appointments/*" element={<Placeholder title="Appointments" />} />
           <Route path="/messages" element={<Placeholder title="Messages" />} />
           <Route path="/billing" element={<Placeholder title="Billing" />} />
-          <Route path="/profile" element={<Placeholder title="Profile" />} />
+          <Route path="/profile" element={<Profile />} />
         </Route>
         <Route path="/" element={<Navigate to="/dashboard" replace />} />
         <Route element={<PublicLayout />}>

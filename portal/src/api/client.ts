@@ -8,6 +8,7 @@ import type {
   BillingConfig,
   ClientDashboard,
   ErrorBody,
+  MeUpdate,
   ProviderDashboard,
   RegisterRequest,
   SessionAnswer,
@@ -172,6 +173,15 @@ export const api = {
       if (e instanceof ApiError && e.status === 401) return null;
       throw e;
     }
+  },
+  /** Saves the caller's own profile fields and mail preferences; the user as saved. */
+  async updateMe(fields: MeUpdate): Promise<User> {
+    return (await request<UserAnswer>('PATCH', '/auth/me', { body: fields })).user;
+  },
+  /** A new password: every other session ends, this one continues under new cookies. */
+  async changePassword(currentPassword: string, newPassword: string): Promise<User> {
+    const body = { currentPassword, newPassword, ...cookieSession };
+    return (await request<UserAnswer>('POST', '/auth/change-password', { body })).user;
   },
   login(email: string, password: string): Promise<SessionAnswer> {
     return request('POST', '/auth/login', {

@@ -11,6 +11,9 @@ export type ProviderUser = Schemas['ProviderUser'];
 export type ClientUser = Schemas['ClientUser'];
 export type SessionAnswer = Schemas['SessionAnswer'];
 export type UserAnswer = Schemas['UserAnswer'];
+/** What PATCH /api/auth/me takes: profile fields of the caller's type, notificationPrefs. */
+export type MeUpdate = Schemas['MeInput'];
+export type NotificationPrefs = Schemas['NotificationPrefs'];
 export type RegisterRequest = Omit<Schemas['RegisterInput'], 'session'>;
 export type Appointment = Schemas['Appointment'];
 export type ClientDashboard = Schemas['ClientDashboard'];
