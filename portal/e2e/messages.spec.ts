@@ -171,7 +171,9 @@ test('polls one at a time, stop while the page is hidden, and slow down after er
   await providerSends(request, client.provider, client.id, 'Back again.');
   await setVisibility('hidden');
   await setVisibility('visible');
-  await expect(page.getByText('Back again.')).toBeVisible({ timeout: 5_000 });
+  await expect(conversation(page, client.provider).getByRole('listitem').filter({ hasText: 'Back again.' })).toBeVisible({
+    timeout: 5_000,
+  });
   await expect(page.getByText('New messages cannot be fetched just now')).toHaveCount(0);
 });
 
