@@ -199,7 +199,7 @@ test('older messages come a page at a time with "Load earlier messages"', async 
   await expect(items.nth(9)).toContainText('Note 10');
   await expect(items.nth(10)).toContainText('Note 11');
   await expect(page.getByRole('button', { name: 'Load earlier messages' })).toHaveCount(0);
-  await expect(page.getByText('This is the start of your conversation.')).toBeVisible();
+  await expect(page.getByText('This is the start of your conversation.')).toBeFocused();
   await expect(page.getByRole('status', { name: 'Conversation updates' })).toHaveText('10 earlier messages shown');
   await expectAccessible(page, 'messages, all pages');
 });

@@ -219,6 +219,15 @@ function Conversation({ me, counterpart }: { me: string; counterpart: Counterpar
   usePoll(poll, load.state === 'ready');
 
   // ---- older pages
+  // when the last page has come, the button goes: the focus moves to what took its place
+  const start = useRef<HTMLParagraphElement>(null);
+  const focusStart = useRef(false);
+  useEffect(() => {
+    if (!hasEarlier && focusStart.current) {
+      focusStart.current = false;
+      start.current?.focus({ preventScroll: true });
+    }
+  }, [hasEarlier]);
   const loadEarlier = async () => {
     const oldest = current.current[0];
     if (!oldest || earlier.busy) return;
@@ -226,6 +235,7 @@ function Conversation({ me, counterpart }: { me: string; counterpart: Counterpar
     try {
       const page = await api.conversation(counterpart.id, { before: oldest.id, limit: PAGE });
       setMessages((list) => merged(page, list));
+      focusStart.current = page.length < PAGE;
       setHasEarlier(page.length === PAGE);
       markNew(page);
       setAnnouncement(
@@ -307,7 +317,9 @@ function Conversation({ me, counterpart }: { me: string; counterpart: Counterpar
               )}
             </div>
           ) : (
-            <p className="hint">This is the start of your conversation.</p>
+            <p className="hint conversation__start" tabIndex={-1} ref={start}>
+              This is the start of your conversation.
+            </p>
           )}
           <ol className="conversation" aria-label={`Conversation with ${counterpart.name}`}>
             {messages.map((m) => {
