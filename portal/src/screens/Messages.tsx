@@ -85,7 +85,10 @@ function Conversation({ me, counterpart }: { me: string; counterpart: Counterpar
   const [hasEarlier, setHasEarlier] = useState(false);
   const [earlier, setEarlier] = useState<{ busy: boolean; error: ApiError | null }>({ busy: false, error: null });
   const [pollError, setPollError] = useState<ApiError | null>(null);
-  const [announcement, setAnnouncement] = useState('');
+  // what the live region says; the count makes a repeated sentence ("Message sent") change the
+  // region's text, so that it is announced again
+  const [announced, setAnnounced] = useState({ text: '', n: 0 });
+  const setAnnouncement = useCallback((text: string) => setAnnounced((a) => ({ text, n: a.n + 1 })), []);
   const [text, setText] = useState('');
   const [sending, setSending] = useState(false);
   const [sendError, setSendError] = useState<ApiError | null>(null);
@@ -214,7 +217,7 @@ function Conversation({ me, counterpart }: { me: string; counterpart: Counterpar
         throw e;
       }
     },
-    [counterpart.id, counterpart.name, markNew, flushReads],
+    [counterpart.id, counterpart.name, markNew, flushReads, setAnnouncement],
   );
   usePoll(poll, load.state === 'ready');
 
@@ -339,7 +342,8 @@ function Conversation({ me, counterpart }: { me: string; counterpart: Counterpar
         </>
       )}
       <div className="visually-hidden" role="status" aria-live="polite" aria-label="Conversation updates">
-        {announcement}
+        {announced.text}
+        {announced.n % 2 ? '\u00a0' : ''}
       </div>
       {pollError && (
         <p className="hint" role="status">
