@@ -8,6 +8,7 @@ import Dashboard from './screens/Dashboard';
 import ForgotPassword from './screens/ForgotPassword';
 import Invite from './screens/Invite';
 import Login, { safeNext } from './screens/Login';
+import Messages from './screens/Messages';
 import NotFound from './screens/NotFound';
 import Placeholder from './screens/Placeholder';
 import Profile from './screens/Profile';
@@ -58,7 +59,7 @@ export default function App() {
         <Route element={<SignedInLayout />}>
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="/appointments/*" element={<Placeholder title="Appointments" />} />
-          <Route path="/messages" element={<Placeholder title="Messages" />} />
+          <Route path="/messages" element={<Messages />} />
           <Route path="/billing" element={<Placeholder title="Billing" />} />
           <Route path="/profile" element={<Profile />} />
         </Route>

@@ -7,9 +7,11 @@
 import type {
   BillingConfig,
   ClientDashboard,
+  Message,
   ErrorBody,
   MeUpdate,
   ProviderDashboard,
+  PublicProvider,
   RegisterRequest,
   SessionAnswer,
   User,
@@ -218,6 +220,23 @@ export const api = {
   },
   providerDashboard(signal?: AbortSignal): Promise<ProviderDashboard> {
     return request('GET', '/provider/dashboard', { signal });
+  },
+  /** The client's provider (its public profile). */
+  clientProvider(signal?: AbortSignal): Promise<PublicProvider> {
+    return request('GET', '/client/provider', { signal });
+  },
+  /** One page of the conversation with `withId`, oldest first: the newest page, or the page
+   * just before the message `before`. */
+  conversation(withId: string, page: { before?: string; limit: number }, signal?: AbortSignal): Promise<Message[]> {
+    const q = new URLSearchParams({ conversationWith: withId, limit: String(page.limit) });
+    if (page.before) q.set('before', page.before);
+    return request('GET', `/messages?${q.toString()}`, { signal });
+  },
+  sendMessage(receiverId: string, message: string): Promise<Message> {
+    return request('POST', '/messages', { body: { receiverId, message } });
+  },
+  markMessageRead(id: string): Promise<Message> {
+    return request('PATCH', `/messages/${encodeURIComponent(id)}/read`);
   },
   join(appointmentId: string): Promise<VideoLink> {
     return request('POST', `/appointments/${encodeURIComponent(appointmentId)}/join`);

@@ -20,5 +20,7 @@ export type ClientDashboard = Schemas['ClientDashboard'];
 export type ProviderDashboard = Schemas['ProviderDashboard'];
 export type BillingConfig = Schemas['BillingConfig'];
 export type VideoLink = Schemas['VideoLink'];
+export type PublicProvider = Schemas['PublicProvider'];
+export type Message = Schemas['Message'];
 /** The body of every error answer. */
 export type ErrorBody = Schemas['Error'];
