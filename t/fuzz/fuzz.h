@@ -29,8 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static apr_pool_t *fz_root;
 
 static struct {
-    int armed;      /* an input runs: pool allocations are tracked mallocs */
-    void **blocks;  /* what to free after the input */
+    int armed;     /* an input runs: pool allocations are tracked mallocs */
+    void **blocks; /* what to free after the input */
     size_t n, cap;
 } fz_heap;
 
@@ -97,8 +97,8 @@ static inline void fz_end(apr_pool_t *p)
 
 /* Split data at NUL bytes into n NUL-terminated pool copies (the last part keeps any further
  * NULs; lens[i], if lens is not NULL, is each part's length). */
-static inline void fz_split(apr_pool_t *p, const uint8_t *data, size_t size, int n, const char **parts,
-                     size_t *lens)
+static inline void fz_split(apr_pool_t *p, const uint8_t *data, size_t size, int n,
+                            const char **parts, size_t *lens)
 {
     for (int i = 0; i < n; i++) {
         const uint8_t *nul = i + 1 < n ? memchr(data, 0, size) : NULL;

@@ -25,8 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_ASSERT(pos > 0);
         dp_hex_encode(mhex, mac, sizeof(mac));
         dp_hex_encode(shex, sig, sizeof(sig));
-        line = apr_psprintf(p, DP_AUDITCHAIN_CHECKPOINT_TAG "position=%lld at=%lld mac=%s sig=%s",
-                            pos, at, mhex, shex);
+        line = apr_psprintf(p,
+                            DP_AUDITCHAIN_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
+                                                         " at=%" APR_INT64_T_FMT " mac=%s sig=%s",
+                            (apr_int64_t)pos, (apr_int64_t)at, mhex, shex);
         FZ_ASSERT(dp_auditchain_checkpoint_parse(line, &pos2, &at2, mac2, sig2) == 0);
         FZ_ASSERT(pos2 == pos && at2 == at && memcmp(mac, mac2, sizeof(mac)) == 0
                   && memcmp(sig, sig2, sizeof(sig)) == 0);

@@ -82,9 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rec = dp_csv_record(p, cells, n, &len);
     FZ_ASSERT(rec != NULL && strlen(rec) == len);
     for (int i = 0; i < n; i++) {
-        const char *want = cells[i] == NULL             ? ""
-            : formula_lead(cells[i][0]) ? apr_pstrcat(p, "'", cells[i], NULL)
-                                        : cells[i];
+        const char *want = cells[i] == NULL ? ""
+            : formula_lead(cells[i][0])     ? apr_pstrcat(p, "'", cells[i], NULL)
+                                            : cells[i];
         FZ_ASSERT(read_cell(p, rec, len, &pos, &got) == (i == n - 1 ? 2 : 1));
         FZ_ASSERT(strcmp(got, want) == 0);
     }

@@ -193,8 +193,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             v = json_null();
             break;
         case 7: {
-            long long cents = (long long)((unsigned long long)num % (2ULL * MONEY_MAX + 1))
-                - MONEY_MAX;
+            long long cents =
+                (long long)((unsigned long long)num % (2ULL * MONEY_MAX + 1)) - MONEY_MAX;
             dp_jw_money(w, cents, 1);
             /* dp_json_set_money writes into an object: give it a scratch one for arrays */
             if (key != NULL) {

@@ -22,7 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* "t=<now>,v1=<HMAC-SHA256(secret, "<now>.<body>")>," */
 static const char *genuine(apr_pool_t *p, const char *body, size_t len)
 {
-    const char *t = apr_psprintf(p, "%lld", NOW);
+    const char *t = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)NOW);
     size_t tlen = strlen(t);
     unsigned char *signed_text = apr_palloc(p, tlen + 1 + len + 1), mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     p = fz_begin();
     fz_split(p, data + 1, size - 1, 2, parts, lens);
-    header = (data[0] & 1) ? apr_pstrcat(p, genuine(p, parts[1], lens[1]), parts[0], NULL)
-                           : parts[0];
+    header =
+        (data[0] & 1) ? apr_pstrcat(p, genuine(p, parts[1], lens[1]), parts[0], NULL) : parts[0];
     st = dp_stripe_verify_signature(header, parts[1], lens[1], SECRET, NOW, 0);
     FZ_ASSERT(strcmp(dp_stripe_sig_status_name(st), "unknown") != 0);
     FZ_ASSERT(dp_stripe_verify_signature(header, parts[1], lens[1], "", NOW, 0)
