@@ -277,6 +277,24 @@ seed("jsonw", "deep", bytes([1]) + bytes([ARR]) * 16)
 seed("jsonw", "empty-containers", bytes([0, OBJ]) + s8("") + bytes([END, ARR]) + s8("x")
          + bytes([END]))
 
+# ---- route: method NUL path ----------------------------------------------------------------
+for i, (m, path) in enumerate([
+        ("GET", "/api/health"), ("GET", "/api/appointments/" + SUB), ("PATCH", "/api/appointments/x"),
+        ("POST", "/api/appointments/x/join"), ("PUT", "/api/health"), ("GET", "/api/a/1/2/3/4"),
+        ("GET", "/api/appointments//join"), ("GET", "/api/appointments/"),
+        ("DELETE", "/api/provider/time-off/1/"), ("POST", "/api/provider/clinical-notes/a/sign")]):
+    seed("route", "req-%d" % i, m + "\0" + path)
+
+# ---- json: request bodies ------------------------------------------------------------------
+for i, body in enumerate([
+        js({"email": "pat@example.com", "password": "correct horse battery"}),
+        js({"clientId": SUB, "date": "2024-05-14", "time": "10:00", "amount": 149.99}),
+        '{"amount": 1e308, "fee": -0.0, "tip": 0.005, "n": 12, "s": "12"}',
+        '{"a": "\\u0000x", "b": "\\u001f", "c": "tab\\there", "d": "\\ud83d\\ude00"}',
+        '{"a": 1, "a": 2}', '{"x": {"y": [1, 2, {"z": null}]}, "t": true}', '[1]', '{"a":',
+        '{"amount": 99999999.99, "big": 9223372036854775807, "neg": -1}']):
+    seed("json", "body-%d" % i, body)
+
 # ---- dictionaries -------------------------------------------------------------------------
 dicts = {
     "jwt": ['"alg"', '"HS256"', '"typ"', '"JWT"', '"sub"', '"role"', '"provider"', '"client"',
@@ -290,6 +308,8 @@ dicts = {
                '"livemode"', '"last_payment_error"', '"message"', '"payment_method"', '"status"',
                "1700000000"],
     "accept": ["q=", ";q=0.", "*/*", "text/*", "text/csv", "application/json", ", ", ";"],
+    "route": ["/api/", "appointments/", "/join", "GET", "POST", "PATCH", "DELETE", "//"],
+    "json": ['"amount"', '"email"', "\\u0000", "\\ud83d", "1e308", "0.005", "-0.0", "null", "true"],
     "cookie": ["dp_session=", "dp_csrf=", "; ", ", ", '"'],
     "checkpoint": ["audit checkpoint ", "position=", " at=", " mac=", " sig=", "DP09001: ", MAC],
     "validate": ["@", ".com", "T", "Z", "+05:30", ".123", " AM", "PM", "https://", "http://",
