@@ -81,7 +81,7 @@ unit: build
 # The whole suite: C unit tests, then Apache::Test against a throwaway PostgreSQL cluster
 # and httpd on free ports.
 test: unit
-	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=8
 	@$(MAKE) --no-print-directory $(OUT)/dp-rekey
 	@$(MAKE) --no-print-directory $(OUT)/dp-audit-verify
 	@bash build/test.sh
@@ -159,7 +159,7 @@ audit-verify: build
 # fuzz: a libFuzzer harness per parser of untrusted input in modules/core (t/fuzz/fuzz_*.c),
 # clang with ASan and UBSan over the core sources; each runs FUZZ_SECONDS on a copy of its
 # seed corpus (t/fuzz/corpus/<name>, never rewritten) and any crash, leak or UB fails.
-# `make test` runs the short form (FUZZ_SECONDS=10).
+# `make test` runs the short form: 8 s each, about two minutes for the 13 targets.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      := clang
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined
