@@ -9,7 +9,8 @@
 #   --test     the test suite (the PostgreSQL server, Apache::Test from mod_perl, the Perl and
 #              Python modules of the tests and fakes, Node.js and Chromium for the portal's
 #              browser tests)
-# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [EXTRA-PACKAGE...]
+#   --fuzz     the libFuzzer harnesses of `make fuzz` (clang and its sanitizer runtimes)
+# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [EXTRA-PACKAGE...]
 # Without a group, every group. `make build` and `make install` ask for build and runtime only,
 # so a production web server never gets the PostgreSQL server or mod_perl.
 # Silent and quick when nothing is missing. Otherwise installs with apt-get as
@@ -23,6 +24,7 @@ DEV=(postgresql curl)
 PORTAL=(nodejs npm ca-certificates)
 TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio-socket-ssl-perl
     python3-icalendar python3-jsonschema nodejs npm chromium)
+FUZZ=(clang libclang-rt-14-dev)
 
 want=()
 extra=()
@@ -33,11 +35,13 @@ for arg in "$@"; do
         --dev) want+=("${DEV[@]}") ;;
         --portal) want+=("${PORTAL[@]}") ;;
         --test) want+=("${TEST[@]}") ;;
+        --fuzz) want+=("${FUZZ[@]}") ;;
         --*) echo "deps.sh: unknown group $arg" >&2; exit 2 ;;
         *) extra+=("$arg") ;;
     esac
 done
-[ "${#want[@]}" -gt 0 ] || want=("${BUILD[@]}" "${RUNTIME[@]}" "${DEV[@]}" "${PORTAL[@]}" "${TEST[@]}")
+[ "${#want[@]}" -gt 0 ] || want=("${BUILD[@]}" "${RUNTIME[@]}" "${DEV[@]}" "${PORTAL[@]}" "${TEST[@]}"
+    "${FUZZ[@]}")
 want+=(${extra[@]+"${extra[@]}"})
 
 # One dpkg-query for all; unknown names only make it complain on stderr.
