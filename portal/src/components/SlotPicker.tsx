@@ -16,14 +16,14 @@ type SlotsLoad =
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Today in the browser's calendar, as YYYY-MM-DD (the earliest day the date field offers). */
-export function todayISO(): string {
+function todayISO(): string {
   const now = new Date();
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
 }
 
 /** "Sunday, 13 December 2026" for a calendar day (no time zone shifts it). */
-export function formatDay(day: string): string {
+function formatDay(day: string): string {
   return new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeZone: 'UTC' }).format(
     new Date(`${day}T12:00:00Z`),
   );
@@ -78,7 +78,7 @@ export function SlotPicker({ date, onDate, slots, retry, selected, onSelect, dat
           Date
         </label>
         <p className="hint" id="date-hint">
-          The day you would like the session, for example {formatDay(todayISO())}.
+          Choose a day to see your provider's open times.
         </p>
         {dayError && (
           <p className="field-error" id="date-error">

@@ -8,7 +8,7 @@ import { ApiError, api, toApiError } from '../api/client';
 import type { Appointment, AppointmentStatus } from '../api/types';
 import { ErrorSummary, Loading, SubmitButton, fieldError, useSubmit } from '../components/forms';
 import { usePageTitle } from '../components/Layout';
-import { SlotPicker, formatDay, useSlots } from '../components/SlotPicker';
+import { SlotPicker, useSlots } from '../components/SlotPicker';
 import { formatDateTime } from '../format';
 import { useSession } from '../session';
 import { Failed, joinable, useLoad } from './Dashboard';
@@ -326,11 +326,11 @@ function AppointmentPage({ id }: { id: string }) {
 
 function AppointmentDetails({ appointment: a, onChange }: { appointment: Appointment; onChange: (a: Appointment) => void }) {
   const { user } = useSession();
+  const navigate = useNavigate();
   const isClient = user?.userType === 'client';
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const confirmRef = useRef<HTMLHeadingElement>(null);
   useEffect(() => {
     if (asking) confirmRef.current?.focus();
@@ -353,7 +353,7 @@ function AppointmentDetails({ appointment: a, onChange }: { appointment: Appoint
     try {
       onChange(await api.cancelAppointment(a.id));
       setAsking(false);
-      setDone('Your session has been cancelled.');
+      navigate('.', { replace: true, state: { notice: 'Your session has been cancelled.' } });
     } catch (e) {
       setProblem(toApiError(e).detail);
     } finally {
@@ -364,11 +364,6 @@ function AppointmentDetails({ appointment: a, onChange }: { appointment: Appoint
   return (
     <>
       <Notice />
-      {done && (
-        <div className="notice" role="status">
-          {done}
-        </div>
-      )}
       <h1>Appointment</h1>
       <dl className="details">
         <div>
@@ -442,8 +437,8 @@ function AppointmentDetails({ appointment: a, onChange }: { appointment: Appoint
             Cancel this session?
           </h2>
           <p>
-            The session on {formatDay(a.date)} at {a.time} will be cancelled and {counterpart ?? 'the other party'} will be told by
-            email. This cannot be undone; you can book a new session afterwards.
+            The session on {formatDateTime(a.startsAt, a.timeZone)} will be cancelled and {counterpart ?? 'the other party'} will be
+            told. This cannot be undone; you can book a new session afterwards.
           </p>
           <div className="actions">
             <button className="button button--warning" type="button" disabled={busy} onClick={cancel}>
