@@ -200,6 +200,39 @@ test('a day without open times, and a time taken while the client chooses', asyn
   await expect(page.getByText('Video Session, 60 minutes')).toBeVisible();
 });
 
+test('one request too many waiting for confirmation: the limit explained', async ({ page, request }) => {
+  const limits = process.env.PORTAL_LIMITS_URL;
+  test.skip(!limits, 'PORTAL_LIMITS_URL (the server with the production booking limits) is not set');
+  await clientWithHours(page, request, 'Hedy Lamarr');
+  // the same portal and API with the default limits; the session cookie belongs to the host,
+  // whatever the port, so the client is signed in there too
+  await page.goto(`${limits}/appointments/book`);
+  await expect(page.getByRole('heading', { name: 'Book a session' })).toBeVisible();
+  const day = dayAhead(4, false);
+  const answers = await page.evaluate(async (date) => {
+    const csrf = decodeURIComponent(/(?:^|; )dp_csrf=([^;]*)/.exec(document.cookie)?.[1] ?? '');
+    const out: number[] = [];
+    for (const time of ['09:00', '10:00', '11:00']) {
+      const res = await fetch('/api/client/appointments', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+        body: JSON.stringify({ date, time, duration: 60 }),
+      });
+      out.push(res.status);
+    }
+    return out;
+  }, day);
+  expect(answers).toEqual([201, 201, 201]);
+
+  await page.getByLabel('Date').fill(day);
+  await expect(slot(page, '09:00')).toHaveCount(0);
+  await slot(page, '13:00').click();
+  await page.getByRole('button', { name: 'Book appointment' }).click();
+  await expect(page.getByRole('alert')).toContainText("You already have 3 appointments waiting for your provider's confirmation.");
+  await expectAccessible(page, 'book, too many pending');
+  await expect(slot(page, '13:00')).toHaveAttribute('aria-pressed', 'true');
+});
+
 test('"Join video" on a confirmed session that is about to start, from its mailed link', async ({ page, request }) => {
   const client = await clientWithHours(page, request, 'Katherine Johnson');
   // the provider's own booking (no notice needed) a few minutes from now

@@ -4,8 +4,8 @@
 # invitation, its confirmations and own bookings); the client claims the mailed invitation and
 # then, in the browser: books from the open slots (pending, with its video link), sees the
 # provider's confirmation, reschedules (back to pending) and cancels with a confirmation step;
-# meets a day without open times and a time taken while choosing (the API's 409 in plain
-# words); joins a confirmed session about to start from the page its mails link to; books on a
+# meets a day without open times, a time taken while choosing and, where the production
+# limits hold, one request too many (the API's 409s in plain words); joins a confirmed session about to start from the page its mails link to; books on a
 # phone-sized screen. First, as HTTP: the mailed links' path /appointments/<id> is the portal's
 # page. Skipped when node or chromium is missing, except in CI (CI=true), where that fails.
 use strict;
@@ -33,6 +33,11 @@ for my $route ('/appointments', '/appointments/book',
     like($r->decoded_content, qr{<div id="root"></div>}, '... the portal\'s page');
 }
 
+# the booking limits' defaults (three pending requests per client, two hours' notice) are on
+# docportal_limits, which serves the same portal
+my $limits = Apache::Test::config()->{vhosts}{docportal_limits}{hostport}
+    or BAIL_OUT('no docportal_limits virtual host in t/conf/extra.conf.in');
+local $ENV{PORTAL_LIMITS_URL} = "http://$limits";
 playwright_tap(base_url => $base, files => ['booking.spec.ts']);
 
 done_testing();
