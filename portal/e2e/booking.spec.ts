@@ -76,7 +76,10 @@ test('a client books from the open slots, sees it confirmed, reschedules and can
   await expect(page.getByRole('heading', { name: 'Book a session' })).toBeVisible();
   await expectAccessible(page, 'book, no day chosen');
 
-  // without a time: the form says what is missing, next to the slots
+  // without a day, then without a time: the form says what is missing, next to its control
+  await page.getByRole('button', { name: 'Book appointment' }).click();
+  await expect(page.getByRole('alert')).toContainText('Choose a day with open times.');
+  await expect(page.getByLabel('Date')).toHaveAttribute('aria-invalid', 'true');
   await page.getByLabel('Date').fill(day);
   await expect(slot(page, '09:00')).toBeVisible();
   await expect(slot(page, '16:00')).toBeVisible();

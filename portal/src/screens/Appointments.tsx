@@ -111,8 +111,11 @@ function AppointmentList() {
 const SESSION_TYPES = ['Video Session', 'Initial consultation', 'Follow-up session'] as const;
 const BOOK_FIELDS = ['date', 'time', 'type', 'notes'] as const;
 
-function choose(): ApiError {
-  return new ApiError(0, { detail: 'Choose one of the open times.', code: 'client_error', field: 'time' });
+/** What the form lacks before it can be sent: a day, then one of its open times. */
+function choose(dayChosen: boolean): ApiError {
+  return dayChosen
+    ? new ApiError(0, { detail: 'Choose one of the open times.', code: 'client_error', field: 'time' })
+    : new ApiError(0, { detail: 'Choose a day with open times.', code: 'client_error', field: 'date' });
 }
 
 /** The slots again after a refusal that means they changed (taken, or no longer open). */
@@ -130,7 +133,7 @@ function Book() {
   const [round, setRound] = useState(0);
   const [slots, retry] = useSlots(date, round);
   const { busy, error, onSubmit } = useSubmit(async () => {
-    if (!time || slots.state !== 'ready') throw choose();
+    if (!time || slots.state !== 'ready') throw choose(slots.state === 'ready' && slots.data.slots.length > 0);
     try {
       const booked = await api.bookAppointment({
         date,
@@ -251,7 +254,7 @@ function RescheduleForm({ appointment: a }: { appointment: Appointment }) {
   const [round, setRound] = useState(0);
   const [slots, retry] = useSlots(date, round);
   const { busy, error, onSubmit } = useSubmit(async () => {
-    if (!time) throw choose();
+    if (!time) throw choose(slots.state === 'ready' && slots.data.slots.length > 0);
     try {
       await api.changeAppointment(a.id, { date, time });
       navigate(`/appointments/${a.id}`, {
