@@ -5,7 +5,10 @@
 // hands over to the unauthorized handler (the app sends the user to /login); a 503 (the
 // database unreachable) is retried with back-off.
 import type {
+  Appointment,
+  AppointmentPatch,
   BillingConfig,
+  ClientBookingInput,
   ClientDashboard,
   Message,
   ErrorBody,
@@ -14,6 +17,7 @@ import type {
   PublicProvider,
   RegisterRequest,
   SessionAnswer,
+  Slots,
   User,
   UserAnswer,
   VideoLink,
@@ -240,6 +244,28 @@ export const api = {
   },
   join(appointmentId: string): Promise<VideoLink> {
     return request('POST', `/appointments/${encodeURIComponent(appointmentId)}/join`);
+  },
+  /** The client's appointments by start: all of them, or only the upcoming (pending or
+   * confirmed, not started) or the completed ones. */
+  clientAppointments(status?: 'upcoming' | 'completed', signal?: AbortSignal): Promise<Appointment[]> {
+    return request('GET', `/client/appointments${status ? `?status=${status}` : ''}`, { signal });
+  },
+  appointment(id: string, signal?: AbortSignal): Promise<Appointment> {
+    return request('GET', `/appointments/${encodeURIComponent(id)}`, { signal });
+  },
+  /** The open slots of the client's provider on a day (YYYY-MM-DD, the provider's zone). */
+  clientSlots(date: string, signal?: AbortSignal): Promise<Slots> {
+    return request('GET', `/client/provider/available-slots/${encodeURIComponent(date)}`, { signal });
+  },
+  bookAppointment(fields: ClientBookingInput): Promise<Appointment> {
+    return request('POST', '/client/appointments', { body: fields });
+  },
+  changeAppointment(id: string, fields: AppointmentPatch): Promise<Appointment> {
+    return request('PATCH', `/appointments/${encodeURIComponent(id)}`, { body: fields });
+  },
+  /** Cancels; the appointment stays, as cancelled. */
+  cancelAppointment(id: string): Promise<Appointment> {
+    return request('DELETE', `/appointments/${encodeURIComponent(id)}`);
   },
   billingConfig(signal?: AbortSignal): Promise<BillingConfig> {
     return request('GET', '/billing/config', { signal });

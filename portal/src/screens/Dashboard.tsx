@@ -7,10 +7,10 @@ import { usePageTitle } from '../components/Layout';
 import { formatDateTime, formatMoney } from '../format';
 import { useSession } from '../session';
 
-type Load<T> = { state: 'loading' } | { state: 'ready'; data: T } | { state: 'failed'; error: ApiError };
+export type Load<T> = { state: 'loading' } | { state: 'ready'; data: T } | { state: 'failed'; error: ApiError };
 
 /** Loads once per mount (and again on retry); aborted when the page is left. */
-function useLoad<T>(load: (signal: AbortSignal) => Promise<T>): [Load<T>, () => void] {
+export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>): [Load<T>, () => void] {
   const [result, setResult] = useState<Load<T>>({ state: 'loading' });
   const [round, setRound] = useState(0);
   useEffect(() => {
@@ -28,7 +28,7 @@ function useLoad<T>(load: (signal: AbortSignal) => Promise<T>): [Load<T>, () => 
   return [result, useCallback(() => setRound((r) => r + 1), [])];
 }
 
-function Failed({ error, retry }: { error: ApiError; retry: () => void }) {
+export function Failed({ error, retry }: { error: ApiError; retry: () => void }) {
   if (error.code === 'email_unverified') {
     // the API's sentence is written for programs; a person gets the way forward
     return (
@@ -60,7 +60,7 @@ function Figure({ label, value }: { label: string; value: string | number }) {
 }
 
 /** "Join video" shows from 15 minutes before a confirmed session until it ends. */
-function joinable(a: Appointment, now: number): boolean {
+export function joinable(a: Appointment, now: number): boolean {
   return a.status === 'confirmed' && now >= Date.parse(a.startsAt) - 15 * 60_000 && now < Date.parse(a.endsAt);
 }
 
@@ -121,6 +121,9 @@ function ClientHome({ user }: { user: ClientUser }) {
       {result.state === 'ready' && (
         <>
           <NextSession appointment={result.data.dash.nextAppointment} />
+          <p>
+            <Link to="/appointments/book">Book a session</Link> or <Link to="/appointments">see all your appointments</Link>
+          </p>
           <section aria-labelledby="summary-title">
             <h2 id="summary-title">At a glance</h2>
             <dl className="figures">
