@@ -3,6 +3,7 @@ import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router-
 import { setUnauthorizedHandler } from './api/client';
 import { PublicLayout, SignedInLayout } from './components/Layout';
 import { Loading } from './components/forms';
+import Billing from './screens/Billing';
 import CheckEmail from './screens/CheckEmail';
 import Dashboard from './screens/Dashboard';
 import ForgotPassword from './screens/ForgotPassword';
@@ -58,7 +59,7 @@ export default function App() {
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="/appointments/*" element={<Placeholder title="Appointments" />} />
           <Route path="/messages" element={<Placeholder title="Messages" />} />
-          <Route path="/billing" element={<Placeholder title="Billing" />} />
+          <Route path="/billing" element={<Billing />} />
           <Route path="/profile" element={<Placeholder title="Profile" />} />
         </Route>
         <Route path="/" element={<Navigate to="/dashboard" replace />} />

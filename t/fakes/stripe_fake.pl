@@ -118,6 +118,7 @@ my %idem;      # "secret key\nidempotency key" => { fp, code, body, request_id }
 my %intents;   # id => PaymentIntent (a hash, as last answered)
 my %webhook;   # url, secret: where 3-D Secure outcomes are announced
 my $STRIPE_JS = "$FindBin::Bin/stripe_js.js";
+my @CORS = (['Access-Control-Allow-Origin', '*']);   # the stand-in's answers, for any page
 
 serve_http(name => 'stripe_fake', port => $port, route => \&route, json => $json,
            type => 'application/json', parse_query => sub { parse_form($_[0], utf8 => 1) },
@@ -490,8 +491,6 @@ sub event {
 }
 
 # ---- the Stripe.js stand-in and its 3-D Secure step --------------------------------------------
-
-my @CORS = (['Access-Control-Allow-Origin', '*']);
 
 sub set_webhook {
     my ($r) = @_;

@@ -8,6 +8,8 @@ import type {
   BillingConfig,
   ClientDashboard,
   ErrorBody,
+  Invoice,
+  PaymentResult,
   ProviderDashboard,
   RegisterRequest,
   SessionAnswer,
@@ -214,5 +216,13 @@ export const api = {
   },
   billingConfig(signal?: AbortSignal): Promise<BillingConfig> {
     return request('GET', '/billing/config', { signal });
+  },
+  /** A client's own invoices, or a provider's clients' ones. */
+  invoices(signal?: AbortSignal): Promise<Invoice[]> {
+    return request('GET', '/billing/invoices', { signal });
+  },
+  /** Pays an invoice with a Stripe PaymentMethod id (from Stripe.js). */
+  pay(invoiceId: string, cardToken: string): Promise<PaymentResult> {
+    return request('POST', '/billing/pay', { body: { invoiceId, paymentMethod: { cardToken } } });
   },
 };

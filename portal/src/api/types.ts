@@ -16,6 +16,8 @@ export type Appointment = Schemas['Appointment'];
 export type ClientDashboard = Schemas['ClientDashboard'];
 export type ProviderDashboard = Schemas['ProviderDashboard'];
 export type BillingConfig = Schemas['BillingConfig'];
+export type Invoice = Schemas['Invoice'];
+export type PaymentResult = Schemas['PaymentResult'];
 export type VideoLink = Schemas['VideoLink'];
 /** The body of every error answer. */
 export type ErrorBody = Schemas['Error'];
