@@ -10,7 +10,10 @@ import { expect, expectAccessible, test } from './support';
 interface Fixture {
   email: string;
   password: string;
-  invoices: Record<'visa' | 'declined' | 'threeDS' | 'overdue', { description: string; amount: string; id: string }>;
+  invoices: Record<
+    'visa' | 'declined' | 'threeDS' | 'threeDSFailed' | 'overdue',
+    { description: string; amount: string; id: string }
+  >;
 }
 
 const fixture: Fixture = JSON.parse(process.env.PORTAL_BILLING || '{}');
@@ -62,10 +65,17 @@ test('a client sees its invoices and pays one by card', async ({ page }) => {
 
   const inv = fixture.invoices.visa;
   const item = await openCardForm(page, 'visa');
+  // Stripe.js came from its own origin (the one the page's policy lets in), added at run time
+  const scripts = await page.evaluate(() => Array.from(document.scripts, (s) => s.src));
+  const stripeJs = scripts.find((src) => src.endsWith('/v3/'));
+  expect(stripeJs, `a Stripe.js script among ${scripts.join(', ')}`).toBeTruthy();
+  expect(new URL(stripeJs as string).origin).not.toBe(new URL(page.url()).origin);
   await expectAccessible(page, 'billing with the card form');
   await fillCard(item, '4242 4242 4242 4242');
   await item.getByRole('button', { name: `Pay ${inv.amount}` }).click();
-  await expect(page.getByRole('status').filter({ hasText: `${inv.description} (${inv.amount}) is paid` })).toBeVisible();
+  const news = page.getByRole('status').filter({ hasText: `${inv.description} (${inv.amount}) is paid` });
+  await expect(news).toBeVisible();
+  await expect(news).toBeFocused();
   const paid = invoiceItem(page, inv.description);
   await expect(paid).toContainText('Paid');
   await expect(paid.getByRole('button', { name: 'Pay' })).toHaveCount(0);
@@ -110,6 +120,19 @@ test('a card that needs 3-D Secure is confirmed in the bank\'s dialog, then read
   await dialog.getByRole('button', { name: 'Complete authentication' }).click();
   await expect(page.getByRole('status').filter({ hasText: `${inv.description} (${inv.amount}) is paid` })).toBeVisible();
   await expect(invoiceItem(page, inv.description)).toContainText('Paid');
+});
+
+test('a 3-D Secure step the card holder fails leaves the invoice payable', async ({ page }) => {
+  await billingAsClient(page);
+  const inv = fixture.invoices.threeDSFailed;
+  const item = await openCardForm(page, 'threeDSFailed');
+  await fillCard(item, '4000 0025 0000 3155');
+  await item.getByRole('button', { name: `Pay ${inv.amount}` }).click();
+  const dialog = page.getByRole('dialog', { name: '3D Secure test payment' });
+  await dialog.getByRole('button', { name: 'Fail authentication' }).click();
+  await expect(item.getByRole('alert')).toContainText('We are unable to authenticate your payment method.');
+  await expect(item).toContainText('Pending');
+  await expect(item.getByRole('button', { name: `Pay ${inv.amount}` })).toBeEnabled();
 });
 
 test.describe('on a phone', () => {

@@ -4,10 +4,10 @@
 # Content-Security-Policy lets in exactly that origin. First, as HTTP: that policy, the
 # billing config naming the stand-in (stripeJsUrl), the stand-in served as JavaScript. Then a
 # practice with a client (who claimed its invitation, so its address counts as confirmed) and
-# four invoices, one overdue, and the browser tests of portal/e2e/billing.spec.ts as that
-# client: pay by card, a declined card, 3-D Secure (the fake announces the confirmation to the
-# API's webhook, which settles the invoice), a phone-sized screen, axe on each state, and an
-# instance without a publishable key. Last, the invoices' rows and what the fake received.
+# five invoices, one overdue, and the browser tests of portal/e2e/billing.spec.ts as that
+# client: pay by card, a declined card, 3-D Secure completed and failed (the fake announces the
+# outcome to the API's webhook, which settles the invoice), a phone-sized screen, axe on each
+# state, and an instance without a publishable key. Last, the invoices' rows and what the fake received.
 # Skipped when node or chromium is missing, except in CI (CI=true), where that fails.
 use strict;
 use warnings FATAL => 'all';
@@ -64,7 +64,8 @@ is($d->{stripeJsUrl}, 'https://js.stripe.com/v3/', "the main server's: Stripe's 
 
 my %invoices;
 for my $i ([visa => 75, 'Session on 1 May'], [declined => 80.5, 'Session on 8 May'],
-           [threeDS => 95.25, 'Session on 15 May'], [overdue => 60, 'Session on 22 April']) {
+           [threeDS => 95.25, 'Session on 15 May'], [threeDSFailed => 70, 'Session on 29 May'],
+           [overdue => 60, 'Session on 22 April']) {
     my ($role, $amount, $desc) = @$i;
     my ($cst, $inv) = create_invoice($ptok, clientId => $client_id, amount => $amount, description => $desc);
     is($cst, 201, "invoice '$desc' created");
@@ -92,6 +93,7 @@ is($row{declined}{status}, 'pending', 'the declined one: still pending');
 is($row{threeDS}{status}, 'paid', 'the 3-D Secure one: paid (by the webhook)');
 is($row{threeDS}{payment_method}, 'pm_card_authenticationRequired', '... with pm_card_authenticationRequired');
 like($row{threeDS}{transaction_id}, qr/^pi_/, '... its PaymentIntent recorded');
+is($row{threeDSFailed}{status}, 'pending', 'the one whose 3-D Secure step failed: still pending');
 is($row{overdue}{status}, 'paid', 'the overdue one, paid on a phone: paid');
 
 my @log = @{ stripe_requests() };
@@ -100,13 +102,13 @@ my %cards = map { ($_->{form}{payment_method} // '') => 1 } @posted;
 ok($cards{$_}, "Stripe was asked to charge $_")
     for qw(pm_card_visa pm_card_chargeDeclined pm_card_authenticationRequired);
 my @auth = grep { $_->{path} =~ m{^/js/payment_intents/} } @log;
-is(scalar @auth, 1, 'one 3-D Secure step, from the browser');
-if (@auth) {
-    is($auth[0]{form}{key}, 'pk_test_docportal_suite', '... with the publishable key (never the secret one)');
-    is($auth[0]{form}{outcome}, 'complete', '... completed');
-    is($auth[0]{webhook}{type}, 'payment_intent.succeeded', '... announced as payment_intent.succeeded');
-    is($auth[0]{webhook}{status}, 200, '... which the webhook took');
-}
+is(scalar @auth, 2, 'two 3-D Secure steps, from the browser');
+is_deeply([sort map { $_->{form}{key} // '' } @auth], [('pk_test_docportal_suite') x 2],
+          '... with the publishable key (never the secret one)');
+my %step = map { ($_->{form}{outcome} // '') => $_ } @auth;
+is($step{complete}{webhook}{type}, 'payment_intent.succeeded', 'one completed, announced as payment_intent.succeeded');
+is($step{fail}{webhook}{type}, 'payment_intent.payment_failed', 'one failed, announced as payment_intent.payment_failed');
+is($_->{webhook}{status}, 200, "... the webhook took the $_->{form}{outcome} one") for @auth;
 unlike(JSON::PP->new->encode(\@auth), qr/sk_test_|whsec_/, 'no secret ever went to the browser side');
 
 stripe_reset();

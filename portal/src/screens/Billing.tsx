@@ -75,10 +75,11 @@ function CardForm({ invoice, config, onPaid, onCancel }: CardFormProps) {
   const titleId = `pay-title-${invoice.id}`;
 
   useEffect(() => {
+    let active = true; // this mount's, so that a remount never gets a second card element
     alive.current = true;
     loadStripe(config.stripeJsUrl).then(
       (Stripe) => {
-        if (!alive.current || !mountRef.current || !config.publishableKey) return;
+        if (!active || !mountRef.current || !config.publishableKey) return;
         const stripe = Stripe(config.publishableKey);
         const card = stripe.elements().create('card');
         card.mount(mountRef.current);
@@ -89,12 +90,13 @@ function CardForm({ invoice, config, onPaid, onCancel }: CardFormProps) {
         card.focus();
       },
       (e: unknown) => {
-        if (!alive.current) return;
+        if (!active) return;
         setError(e instanceof Error ? e.message : String(e));
         setPhase('unavailable');
       },
     );
     return () => {
+      active = false;
       alive.current = false;
       cardRef.current?.destroy();
       cardRef.current = null;
@@ -262,6 +264,12 @@ export default function Billing() {
   const [round, setRound] = useState(0);
   const [openId, setOpenId] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const noticeRef = useRef<HTMLDivElement>(null);
+
+  // the card form is gone once paid: the focus goes to the news
+  useEffect(() => {
+    if (notice) noticeRef.current?.focus();
+  }, [notice]);
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -289,7 +297,7 @@ export default function Billing() {
     <>
       <h1>Billing</h1>
       {notice && (
-        <div className="notice" role="status">
+        <div className="notice" role="status" tabIndex={-1} ref={noticeRef}>
           {notice}
         </div>
       )}
