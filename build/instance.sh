@@ -122,6 +122,16 @@ stripe_lines() {
     [ -z "${STRIPE_WEBHOOK_SECRET:-}" ] || secret_line DocPortalStripeWebhookSecretFile stripe_webhook_secret "$STRIPE_WEBHOOK_SECRET"
     [ -z "${STRIPE_PUBLISHABLE_KEY:-}" ] || echo "DocPortalStripePublishableKey \"$STRIPE_PUBLISHABLE_KEY\""
     [ -z "${STRIPE_API_BASE:-}" ] || echo "DocPortalStripeAPIBase \"$STRIPE_API_BASE\""
+    [ -z "${STRIPE_JS_URL:-}" ] || echo "DocPortalStripeJsURL \"$STRIPE_JS_URL\""
+}
+
+# The origin (scheme://host[:port]) of the Stripe.js the portal loads: STRIPE_JS_URL, else
+# Stripe's own.
+stripe_js_origin() {
+    local url=${STRIPE_JS_URL:-https://js.stripe.com/v3/}
+    [[ $url =~ ^(https?://[A-Za-z0-9.-]+(:[0-9]+)?)(/[^[:space:]\"\;,]*)?$ ]] ||
+        die "STRIPE_JS_URL must be an http(s) URL"
+    echo "${BASH_REMATCH[1]}"
 }
 
 # Mail: SMTP_URL (with SMTP_USER / SMTP_PASSWORD for AUTH, kept in 0600 files), else every mail
@@ -159,14 +169,18 @@ install_portal() {
     bash build/portal.sh stage "$(portal_root)"
 }
 
-# The portal's Content-Security-Policy: scripts from the portal itself, plus Stripe.js and
-# Google Identity Services when their keys are configured; no inline script, no framing.
+# The portal's Content-Security-Policy: scripts from the portal itself, plus Stripe.js (from
+# STRIPE_JS_URL's origin) and Google Identity Services when their keys are configured; no
+# inline script, no framing. A Stripe.js stand-in served from elsewhere than js.stripe.com
+# talks to its own origin, which connect-src then allows too.
 portal_csp() {
-    local script="'self'" style="'self'" connect="'self'" frame=""
+    local script="'self'" style="'self'" connect="'self'" frame="" js
     if [ -n "${STRIPE_PUBLISHABLE_KEY:-}" ]; then
-        script+=" https://js.stripe.com"
+        js=$(stripe_js_origin)
+        script+=" $js"
         connect+=" https://api.stripe.com"
-        frame+=" https://js.stripe.com https://hooks.stripe.com"
+        [ "$js" = https://js.stripe.com ] || connect+=" $js"
+        frame+=" $js https://hooks.stripe.com"
     fi
     if [ -n "${GOOGLE_CLIENT_ID:-}" ]; then
         script+=" https://accounts.google.com/gsi/client"
@@ -196,6 +210,7 @@ Group nogroup"; fi
              REMINDER_LEAD_HOURS; do
         case ${!v:-1} in *[!0-9]* | '') die "$v must be a whole number" ;; esac
     done
+    stripe_js_origin >/dev/null
     mkdir -p "$state/httpd/run"
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \

@@ -365,6 +365,7 @@ dp_error *dp_billing_config(dp_ctx *c)
 {
     json_t *out = dp_json_own(c->r->pool, json_object());
     dp_json_set_str(out, "publishableKey", c->cfg->stripe_publishable);
+    dp_json_set_str(out, "stripeJsUrl", c->cfg->stripe_js_url);
     dp_json_set_str(out, "currency", c->cfg->currency);
     dp_reply_json(c, 200, out);
     return NULL;

@@ -83,6 +83,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_NUM(stripe.timeout_ms);
     MERGE_PTR(stripe_publishable);
     MERGE_PTR(stripe_webhook_secret);
+    MERGE_PTR(stripe_js_url);
     /* transport */
     MERGE_INT(require_tls);
     MERGE_INT(trust_forwarded_proto);
@@ -310,6 +311,18 @@ static const char *check_url(cmd_parms *cmd, const char *arg, const char **out)
     }
     *out = apr_pstrmemdup(cmd->pool, arg, len);
     return NULL;
+}
+
+/* A script's URL, kept exactly as given (Stripe.js lives at a path ending in a slash). */
+static const char *set_script_url(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *checked;
+    const char *err = check_url(cmd, arg, &checked);
+    (void)d;
+    if (err == NULL) {
+        *(const char **)((char *)cmd_cfg(cmd) + (size_t)cmd->info) = arg;
+    }
+    return err;
 }
 
 static const char *set_url(cmd_parms *cmd, void *d, const char *arg)
@@ -594,6 +607,9 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_STRIPE_HOOK_FILE, set_secret_file,
                   (void *)APR_OFFSETOF(dp_config, stripe_webhook_secret), RSRC_CONF,
                   "File holding the Stripe webhook signing secret (whsec_...)"),
+    AP_INIT_TAKE1(DP_DIR_STRIPE_JS_URL, set_script_url,
+                  (void *)APR_OFFSETOF(dp_config, stripe_js_url), RSRC_CONF,
+                  "Where the portal loads Stripe.js from (default https://js.stripe.com/v3/)"),
     AP_INIT_TAKE1(DP_DIR_JITSI_BASE, set_url, (void *)APR_OFFSETOF(dp_config, jitsi_base),
                   RSRC_CONF, "Jitsi Meet server for video rooms (default https://meet.jit.si)"),
     AP_INIT_TAKE1(DP_DIR_PUBLIC_URL, set_url, (void *)APR_OFFSETOF(dp_config, public_url),
@@ -683,6 +699,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->google.timeout_ms == 0) c->google.timeout_ms = 10000;
     if (c->currency == NULL) c->currency = DP_DEFAULT_CURRENCY;
     if (c->stripe.api_base == NULL) c->stripe.api_base = DP_DEFAULT_STRIPE_API;
+    if (c->stripe_js_url == NULL) c->stripe_js_url = DP_DEFAULT_STRIPE_JS;
     if (c->stripe.api_version == NULL) c->stripe.api_version = DP_STRIPE_VERSION;
     if (c->stripe.timeout_ms == 0) c->stripe.timeout_ms = 20000;
     /* transport */

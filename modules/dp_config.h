@@ -30,6 +30,7 @@
 #define DP_DIR_STRIPE_PUBLIC    "DocPortalStripePublishableKey"
 #define DP_DIR_STRIPE_API_BASE  "DocPortalStripeAPIBase"
 #define DP_DIR_STRIPE_HOOK_FILE "DocPortalStripeWebhookSecretFile"
+#define DP_DIR_STRIPE_JS_URL    "DocPortalStripeJsURL"
 /* transport */
 #define DP_DIR_TRUST_FWD_PROTO "DocPortalTrustForwardedProto"
 #define DP_DIR_HSTS            "DocPortalHSTS"
@@ -65,6 +66,7 @@
 #define DP_DEFAULT_JITSI_BASE  "https://meet.jit.si"
 #define DP_DEFAULT_GOOGLE_API  "https://www.googleapis.com"
 #define DP_DEFAULT_STRIPE_API  "https://api.stripe.com"
+#define DP_DEFAULT_STRIPE_JS   "https://js.stripe.com/v3/"
 #define DP_DEFAULT_CURRENCY    "usd"
 #define DP_DEFAULT_HSTS        "max-age=31536000"
 #define DP_STRIPE_VERSION      "2024-06-20" /* the API version the module was written for */
@@ -113,6 +115,7 @@ typedef struct dp_config {
     dp_stripe_cfg stripe;          /* secret_key NULL: payments are off */
     const char *stripe_publishable;
     const char *stripe_webhook_secret;
+    const char *stripe_js_url; /* where the portal loads Stripe.js from, kept as given */
     const char *dummy_hash; /* bcrypt hash at this cost, for unknown-email logins */
     /* transport */
     int trust_forwarded_proto; /* -1: unset; On: X-Forwarded-Proto https counts as TLS */

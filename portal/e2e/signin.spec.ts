@@ -110,7 +110,7 @@ test('a wrong password shows the API\'s answer; the right one signs in', async (
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Profile' }).click();
   await expect(page.getByRole('heading', { name: 'Profile' })).toBeVisible();
-  await expectAccessible(page, 'a section still to come');
+  await expectAccessible(page, 'the profile');
   await nav.getByRole('link', { name: 'Dashboard' }).click();
   await expect(page.getByRole('heading', { name: 'Log in' })).toBeVisible();
   await expect(page).toHaveURL(/\/login\?next=%2Fdashboard$/);

@@ -4,6 +4,7 @@ import { setUnauthorizedHandler } from './api/client';
 import { PublicLayout, SignedInLayout } from './components/Layout';
 import { Loading } from './components/forms';
 import Appointments from './screens/Appointments';
+import Billing from './screens/Billing';
 import CheckEmail from './screens/CheckEmail';
 import Dashboard from './screens/Dashboard';
 import ForgotPassword from './screens/ForgotPassword';
@@ -11,7 +12,6 @@ import Invite from './screens/Invite';
 import Login, { safeNext } from './screens/Login';
 import Messages from './screens/Messages';
 import NotFound from './screens/NotFound';
-import Placeholder from './screens/Placeholder';
 import Profile from './screens/Profile';
 import Register from './screens/Register';
 import ResetPassword from './screens/ResetPassword';
@@ -61,7 +61,7 @@ export default function App() {
           <Route path="/dashboard" element={<Dashboard />} />
           <Route path="/appointments/*" element={<Appointments />} />
           <Route path="/messages" element={<Messages />} />
-          <Route path="/billing" element={<Placeholder title="Billing" />} />
+          <Route path="/billing" element={<Billing />} />
           <Route path="/profile" element={<Profile />} />
         </Route>
         <Route path="/" element={<Navigate to="/dashboard" replace />} />

@@ -117,8 +117,9 @@ success_is($res, 200, 'Stripe back: 200');
 for my $who ([$ctok, 'client'], [$ptok, 'provider']) {
     ($st, $d, $res) = api(GET => '/api/billing/config', token => $who->[0]);
     success_is($res, 200, "GET /api/billing/config as $who->[1]: 200");
-    is_deeply($d, { publishableKey => 'pk_test_docportal_suite', currency => 'usd' },
-              '{publishableKey: pk_test_docportal_suite, currency: usd}');
+    is_deeply($d, { publishableKey => 'pk_test_docportal_suite', currency => 'usd',
+                    stripeJsUrl => 'https://js.stripe.com/v3/' },
+              '{publishableKey: pk_test_docportal_suite, stripeJsUrl: Stripe\'s (the default), currency: usd}');
     unlike($res->content, qr/sk_test_|whsec_|\Q$secret_key\E|\Q$hook_secret\E/, 'no secret in it');
 }
 # config is for signed-in users (the route is ANY): without a valid token it is a 401 like every
@@ -126,7 +127,8 @@ for my $who ([$ctok, 'client'], [$ptok, 'provider']) {
 for my $t ([undef, 'no token'], ['not.a.jwt', 'a malformed token']) {
     ($st, $d, $res) = api(GET => '/api/billing/config', (defined $t->[0] ? (token => $t->[0]) : ()));
     if ($st == 200) {
-        is_deeply($d, { publishableKey => 'pk_test_docportal_suite', currency => 'usd' },
+        is_deeply($d, { publishableKey => 'pk_test_docportal_suite', currency => 'usd',
+                        stripeJsUrl => 'https://js.stripe.com/v3/' },
                   "GET /api/billing/config with $t->[1]: 200 with the public config");
     }
     else {

@@ -46,6 +46,22 @@
 #                       intent (whose status it first moves to succeeded, or back to
 #                       requires_payment_method with a last_payment_error), ready to be signed
 #                       and posted to a webhook
+#   POST /__webhook     {"url": "http://.../api/billing/webhook", "secret": "whsec_..."}: where
+#                       the outcome of a 3-D Secure step is announced, signed as Stripe signs
+#                       (until /__reset)
+#
+# For the portal's browser tests, a stand-in for Stripe.js (t/fakes/stripe_js.js, not Stripe's
+# code) and what it calls, both for any origin (Access-Control-Allow-Origin: *):
+#   GET  /v3/           the stand-in script
+#   POST /js/payment_intents/ID/authenticate
+#                       form: key (a publishable test key, pk_test_...), client_secret (the
+#                       intent's), outcome (complete | fail): the card holder's answer to the
+#                       3-D Secure step of an intent in requires_action. complete moves it to
+#                       succeeded, fail back to requires_payment_method with
+#                       payment_intent_authentication_failure; then, when /__webhook named a
+#                       webhook, the matching payment_intent.succeeded / .payment_failed event
+#                       is posted to it before the answer: {"payment_intent": the intent} or
+#                       Stripe's {"error": ...}. Logged in /__requests with the webhook's status.
 #
 # Idempotency (keys are scoped to the secret key, as Stripe scopes them to the account): the
 # first answer to a key is stored once the endpoint "executed" (a 200 or a 402 decline;
@@ -97,14 +113,17 @@ GetOptions('port=i' => \$port, 'mode=s' => \$mode, 'delay=f' => \$delay, 'key=s'
 die "stripe_fake: unknown mode '$mode'\n" unless $MODES{$mode};
 
 my $json = JSON::PP->new->utf8->canonical->allow_nonref;
-my @log;       # what /v1/ received
+my @log;       # what /v1/ (and the stand-in's /js/) received
 my %idem;      # "secret key\nidempotency key" => { fp, code, body, request_id }
 my %intents;   # id => PaymentIntent (a hash, as last answered)
+my %webhook;   # url, secret: where 3-D Secure outcomes are announced
+my $STRIPE_JS = "$FindBin::Bin/stripe_js.js";
+my @CORS = (['Access-Control-Allow-Origin', '*']);   # the stand-in's answers, for any page
 
 serve_http(name => 'stripe_fake', port => $port, route => \&route, json => $json,
            type => 'application/json', parse_query => sub { parse_form($_[0], utf8 => 1) },
            control => { requests => sub { \@log },
-                        reset => sub { @log = (); %idem = (); %intents = () },
+                        reset => sub { @log = (); %idem = (); %intents = (); %webhook = () },
                         modes => \%MODES, mode => \$mode });
 
 # ---- HTTP ----------------------------------------------------------------------------------
@@ -114,6 +133,10 @@ sub route {
     my ($m, $p) = ($r->{method}, $r->{path});
     return sign($r) if $m eq 'POST' && $p eq '/__sign';
     return make_event($r) if $m eq 'POST' && $p eq '/__event';
+    return set_webhook($r) if $m eq 'POST' && $p eq '/__webhook';
+    return stripe_js() if $m eq 'GET' && $p =~ m{^/v3/?$};
+    return authenticate($r, $1)
+        if $m eq 'POST' && $p =~ m{^/js/payment_intents/([A-Za-z0-9_]+)/authenticate$};
     return api($r) if $p =~ m{^/v1/};
     return (404, { error => 'not found' });
 }
@@ -416,9 +439,15 @@ sub sign {
     return (400, { error => 'timestamp must be an integer' }) unless $t =~ /^\d+$/;
     my ($payload, $secret) = ($b->{payload}, $b->{secret});
     utf8::encode($payload);   # Stripe signs the bytes it sends
-    utf8::encode($secret);
-    my $sig = hmac_sha256_hex("$t.$payload", $secret);
+    my $sig = signature($payload, $secret, $t);
     return (200, { header => "t=$t,v1=$sig", timestamp => $t + 0, signature => $sig });
+}
+
+# the hex HMAC-SHA256 of "t.payload" (payload as bytes) under the secret
+sub signature {
+    my ($payload, $secret, $t) = @_;
+    utf8::encode($secret);
+    return hmac_sha256_hex("$t.$payload", $secret);
 }
 
 sub make_event {
@@ -429,21 +458,113 @@ sub make_event {
     my $pi = $intents{ $b->{intent} };
     return (404, { error => "no intent $b->{intent}" }) unless $pi;
     if ($b->{type} eq 'payment_intent.succeeded') {
-        @$pi{qw(status amount_received last_payment_error next_action)} =
-            ('succeeded', $pi->{amount}, undef, undef);
-        $pi->{latest_charge} //= 'ch_' . rand_id(24);
+        succeed($pi);
     }
     elsif ($b->{type} eq 'payment_intent.payment_failed') {
-        $pi->{status} = 'requires_payment_method';
-        $pi->{last_payment_error} = { type => 'card_error', code => 'card_declined',
-                                      decline_code => 'generic_decline',
-                                      message => 'Your card was declined.' };
-        $pi->{next_action} = undef;
+        fail($pi, { type => 'card_error', code => 'card_declined',
+                    decline_code => 'generic_decline', message => 'Your card was declined.' });
     }
-    return (200, {
+    return (200, event($b->{type}, $pi));
+}
+
+sub succeed {
+    my ($pi) = @_;
+    @$pi{qw(status amount_received last_payment_error next_action)} =
+        ('succeeded', $pi->{amount}, undef, undef);
+    $pi->{latest_charge} //= 'ch_' . rand_id(24);
+}
+
+sub fail {
+    my ($pi, $error) = @_;
+    @$pi{qw(status last_payment_error next_action)} = ('requires_payment_method', $error, undef);
+}
+
+# a Stripe Event object of that type about the intent as it is now
+sub event {
+    my ($type, $pi) = @_;
+    return {
         id => 'evt_' . rand_id(24), object => 'event', api_version => '2024-06-20',
         created => time, livemode => JSON::PP::false, pending_webhooks => 1,
         request => { id => 'req_' . rand_id(14), idempotency_key => undef },
-        type => $b->{type}, data => { object => $pi },
-    });
+        type => $type, data => { object => $pi },
+    };
+}
+
+# ---- the Stripe.js stand-in and its 3-D Secure step --------------------------------------------
+
+sub set_webhook {
+    my ($r) = @_;
+    my $b = json_body($r);
+    return (400, { error => 'need {"url": "http://...", "secret": "whsec_..."}' })
+        unless $b && ($b->{url} // '') =~ m{^https?://\S+$} && ($b->{secret} // '') =~ /^whsec_/;
+    %webhook = (url => $b->{url}, secret => $b->{secret});
+    return (200, {});
+}
+
+sub stripe_js {
+    open my $fh, '<:raw', $STRIPE_JS or return (500, { error => "$STRIPE_JS: $!" });
+    local $/;
+    my $js = <$fh>;
+    return (200, $js, { type => 'text/javascript; charset=utf-8',
+                        headers => [@CORS, ['Cache-Control', 'no-store']] });
+}
+
+# Stripe's answer to the stand-in: an error object (type, code, message) or the intent
+sub js_answer {
+    my ($entry, $code, $body) = @_;
+    $entry->{status} = $code;
+    $entry->{response} = $body->{error}
+        ? { error_type => $body->{error}{type}, error_code => $body->{error}{code} }
+        : { map { $_ => $body->{payment_intent}{$_} } qw(id status) };
+    return ($code, $body, { headers => \@CORS });
+}
+
+sub authenticate {
+    my ($r, $id) = @_;
+    my ($form) = parse_form($r->{body}, utf8 => 1);
+    my $entry = { method => $r->{method}, path => $r->{path}, query => $r->{query},
+                  headers => header_subset($r->{headers}), body => $r->{body}, form => { %$form },
+                  replayed => JSON::PP::false };
+    push @log, $entry;
+    my $pi = $intents{$id};
+    my $outcome = $form->{outcome} // '';
+    return js_answer($entry, 401, { error => { type => 'invalid_request_error',
+        message => 'A publishable test key (pk_test_...) is needed here.' } })
+        unless ($form->{key} // '') =~ /^pk_test_\w+$/;
+    return js_answer($entry, 404, { error => { type => 'invalid_request_error',
+        code => 'resource_missing', message => "No such payment_intent: '$id'" } })
+        unless $pi && ($form->{client_secret} // '') eq $pi->{client_secret};
+    return js_answer($entry, 400, { error => { type => 'invalid_request_error',
+        message => 'outcome must be complete or fail.' } })
+        unless $outcome =~ /^(complete|fail)$/;
+    return js_answer($entry, 200, { payment_intent => $pi }) unless $pi->{status} eq 'requires_action';
+
+    my $type;
+    if ($outcome eq 'complete') {
+        succeed($pi);
+        $type = 'payment_intent.succeeded';
+    }
+    else {
+        fail($pi, { type => 'card_error', code => 'payment_intent_authentication_failure',
+                    message => 'We are unable to authenticate your payment method. Please '
+                        . 'choose a different payment method and try again.' });
+        $type = 'payment_intent.payment_failed';
+    }
+    $entry->{webhook} = deliver(event($type, $pi)) if $webhook{url};
+    return js_answer($entry, 200, { payment_intent => $pi }) if $outcome eq 'complete';
+    return js_answer($entry, 402, { error => { %{ $pi->{last_payment_error} },
+                                               payment_intent => $pi } });
+}
+
+# posts the event to the configured webhook, signed; -> {type, status}
+sub deliver {
+    my ($ev) = @_;
+    require HTTP::Tiny;
+    my $payload = $json->encode($ev);
+    my $t = time;
+    my $res = HTTP::Tiny->new(timeout => 10)->post($webhook{url}, {
+        headers => { 'Content-Type' => 'application/json',
+                     'Stripe-Signature' => "t=$t,v1=" . signature($payload, $webhook{secret}, $t) },
+        content => $payload });
+    return { type => $ev->{type}, status => $res->{status} };
 }

@@ -12,7 +12,9 @@ import type {
   ClientDashboard,
   Message,
   ErrorBody,
+  Invoice,
   MeUpdate,
+  PaymentResult,
   ProviderDashboard,
   PublicProvider,
   RegisterRequest,
@@ -269,5 +271,13 @@ export const api = {
   },
   billingConfig(signal?: AbortSignal): Promise<BillingConfig> {
     return request('GET', '/billing/config', { signal });
+  },
+  /** A client's own invoices, or a provider's clients' ones. */
+  invoices(signal?: AbortSignal): Promise<Invoice[]> {
+    return request('GET', '/billing/invoices', { signal });
+  },
+  /** Pays an invoice with a Stripe PaymentMethod id (from Stripe.js). */
+  pay(invoiceId: string, cardToken: string): Promise<PaymentResult> {
+    return request('POST', '/billing/pay', { body: { invoiceId, paymentMethod: { cardToken } } });
   },
 };

@@ -1274,7 +1274,13 @@ export interface components {
             clientSecret: string;
         };
         BillingConfig: {
+            /** @description null: card payment is not set up. */
             publishableKey: string | null;
+            /**
+             * Format: uri
+             * @description Where Stripe.js is loaded from (DocPortalStripeJsURL, default https://js.stripe.com/v3/).
+             */
+            stripeJsUrl: string;
             currency: string;
         };
         WebhookAck: {

@@ -25,9 +25,11 @@
 #   serve_http(name => 'stripe_fake', port => N, route => \&route, json => $json, ...)
 #
 # The serial loop for an HTTP/1.1 fake (Connection: close, one request per connection):
-# each request is read into {method, path, query, headers, body} (`query` parsed by
-# `parse_query`, default parse_form; headers by lower-case name; a body up to `max_body`
-# bytes, default 1 000 000; 10 s to read it all) and given to route, which returns
+# connections are read side by side (a browser opens connections it sends nothing on for a
+# while, which must not hold up the others) and answered one at a time, in the order their
+# requests are complete. Each request is read into {method, path, query, headers, body}
+# (`query` parsed by `parse_query`, default parse_form; headers by lower-case name; a body up
+# to `max_body` bytes, default 1 000 000; 10 s to send it all) and given to route, which returns
 # (status, body, {type, headers => [[name, value], ...]}); a reference body is sent as JSON
 # (`json`), a string as it is, with `type` (default: `type` given to serve_http, else
 # "application/json; charset=UTF-8"). The test-control endpoints the fakes share come
@@ -72,6 +74,7 @@ sub serve {
     write_atomic($o{pidfile}, "$$\n") if defined $o{pidfile};
     $| = 1;
     print 'ready ', $srv->sockport, "\n";
+    return $o{loop}->($srv) if $o{loop};
     $o{forked} ? _forked($srv, %o) : _serial($srv, %o);
 }
 
@@ -161,41 +164,80 @@ sub serve_http {
     my %http = (max_body => $o{max_body} // 1_000_000, parse_query => $o{parse_query}
                 // \&parse_form, type => $o{type} // 'application/json; charset=UTF-8',
                 json => $o{json}, route => $o{route}, control => $o{control});
-    serve(name => $o{name}, port => $o{port}, session => sub { _http_session($_[0], \%http) });
+    serve(name => $o{name}, port => $o{port}, loop => sub { _http_loop($_[0], \%http) });
 }
 
-sub _http_session {
-    my ($c, $http) = @_;
-    my $req = _read_request($c, $http) or return;
+sub _http_loop {
+    my ($srv, $http) = @_;
+    my $sel = IO::Select->new($srv);
+    my %open;    # fileno => {sock, buf, since}
+    my $drop = sub {
+        my ($st) = @_;
+        $sel->remove($st->{sock});
+        delete $open{ fileno $st->{sock} };
+        close $st->{sock};
+    };
+    while (1) {
+        for my $s ($sel->can_read(1)) {
+            if ($s == $srv) {
+                my $c = $srv->accept or next;
+                $sel->add($c);
+                $open{ fileno $c } = { sock => $c, buf => '', since => time };
+                next;
+            }
+            my $st = $open{ fileno $s };
+            my $n = sysread($s, $st->{buf}, 65536, length $st->{buf});
+            if (!$n) {
+                $drop->($st);
+                next;
+            }
+            my $req = eval { _parse_request(\$st->{buf}, $http) };
+            if (!defined $req && $@) {
+                _report($NAME, $@);
+                $drop->($st);
+                next;
+            }
+            next unless $req;    # more to come
+            $sel->remove($s);
+            delete $open{ fileno $s };
+            if (ref $req) {
+                eval { _http_answer($s, $http, $req); 1 } or _report($NAME, $@);
+            }
+            close $s;
+        }
+        for my $st (grep { time - $_->{since} > 10 } values %open) {
+            _report($NAME, "timeout reading a request\n") if length $st->{buf};
+            $drop->($st);
+        }
+    }
+}
+
+sub _http_answer {
+    my ($c, $http, $req) = @_;
     my @answer = _control($req, $http->{control});
     @answer = $http->{route}->($req) unless @answer;
     _respond($c, $http, @answer);
 }
 
-sub _read_request {
-    my ($c, $http) = @_;
-    local $SIG{ALRM} = sub { die "timeout reading a request\n" };
-    alarm 10;
-    my $line = <$c>;
-    unless (defined $line && $line =~ m{^([A-Z]+) (\S+) HTTP/1\.[01]\r?\n$}) {
-        alarm 0;
-        return undef;
-    }
+# The request in a connection's bytes so far: undef while it is incomplete, 0 for one that is
+# not HTTP (closed without an answer), else {method, path, query, headers, body}. Dies on a
+# bad Content-Length.
+sub _parse_request {
+    my ($buf, $http) = @_;
+    my $end = index($$buf, "\n");
+    return undef if $end < 0;
+    return 0 unless substr($$buf, 0, $end + 1) =~ m{^([A-Z]+) (\S+) HTTP/1\.[01]\r?\n$};
     my ($method, $target) = ($1, $2);
+    return undef unless $$buf =~ /\r?\n\r?\n/;
+    my $head_end = $+[0];
     my %h;
-    while (defined(my $hl = <$c>)) {
-        $hl =~ s/\r?\n$//;
-        last if $hl eq '';
+    for my $hl (split /\r?\n/, substr($$buf, $end + 1, $head_end - $end - 1)) {
         $h{lc $1} = $2 if $hl =~ /^([^:]+):\s*(.*?)\s*$/;
     }
-    my $body = '';
     my $len = $h{'content-length'} // 0;
     die "bad Content-Length\n" unless $len =~ /^\d+$/ && $len <= $http->{max_body};
-    while (length($body) < $len) {
-        my $n = read($c, $body, $len - length($body), length($body));
-        die "short body\n" unless $n;
-    }
-    alarm 0;
+    return undef if length($$buf) - $head_end < $len;
+    my $body = substr($$buf, $head_end, $len);
     my ($path, $query) = split /\?/, $target, 2;
     my ($q) = $http->{parse_query}->($query // '');
     return { method => $method, path => $path, query => $q, headers => \%h, body => $body };
