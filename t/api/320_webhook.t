@@ -222,6 +222,58 @@ $p7 =~ s/^\{/{"note":"Zo\x{c3}\x{ab} \x{e2}\x{82}\x{ac}",/;
 success_is($res, 200, 'a payload with UTF-8 bytes: 200');
 is(invoice_row($inv7->{id})->{status}, 'paid', '... settled');
 
+# ---- body size: one event, up to 256 KiB ------------------------------------------------------------------
+{
+    my $invb = new_invoice($ptok, $cli->{id}, 42.00);
+    my (undef, $bjson) = stripe_event_json(invoice => $invb->{id}, amount => 4200);
+    my $ev = $JSON->decode($bjson);
+    my $o = $ev->{data}{object};
+    # the most metadata Stripe keeps: 50 keys of up to 40 characters, values of up to 500
+    $o->{metadata}{ sprintf 'practice_note_%026d', $_ } = 'm' x 500 for 1 .. 49;
+    $o->{description} = 'd' x 1000;
+    # the charges list that API versions before 2022-11-15 embed in a PaymentIntent
+    my %card = (brand => 'visa', last4 => '4242', exp_month => 12, exp_year => 2030,
+                country => 'US', funding => 'credit', fingerprint => 'Xt5EWLLDS7FJjR1c',
+                checks => { cvc_check => 'pass', address_line1_check => undef, address_postal_code_check => 'pass' },
+                network => 'visa', three_d_secure => undef, wallet => undef);
+    $o->{charges} = {
+        object => 'list', has_more => JSON::PP::false(), total_count => 10,
+        url => "/v1/charges?payment_intent=$o->{id}",
+        data => [map { {
+            id => "ch_3Kq${_}abcdefghijklmnop", object => 'charge', amount => 4200,
+            amount_captured => 4200, amount_refunded => 0, currency => 'usd', captured => JSON::PP::true(),
+            paid => JSON::PP::true(), status => 'succeeded', payment_intent => $o->{id},
+            payment_method => 'pm_card_visa', created => time, livemode => JSON::PP::false(),
+            billing_details => { name => 'Billed Client', email => 'billed@example.com', phone => undef,
+                                 address => { city => 'Springfield', country => 'US', line1 => '1 Main St',
+                                              line2 => undef, postal_code => '12345', state => 'IL' } },
+            outcome => { network_status => 'approved_by_network', reason => undef, risk_level => 'normal',
+                         risk_score => 32, seller_message => 'Payment complete.', type => 'authorized' },
+            payment_method_details => { type => 'card', card => \%card },
+            receipt_url => 'https://pay.stripe.com/receipts/payment/' . ('C' x 120),
+            metadata => {}, refunds => { object => 'list', data => [], has_more => JSON::PP::false(),
+                                         total_count => 0, url => "/v1/charges/ch_$_/refunds" },
+        } } 1 .. 10],
+    };
+    my $big = $JSON->encode($ev);
+    ok(length($big) > 40 * 1024 && length($big) < 256 * 1024,
+       'setup: a large realistic event of ' . length($big) . ' bytes');
+    ($st, $d, $res) = webhook_post($big, stripe_sign($big));
+    success_is($res, 200, 'a large event below the cap: 200');
+    is(invoice_row($invb->{id})->{status}, 'paid', '... settled');
+
+    # beyond 256 KiB: refused before it is read (the server may answer early and close)
+    my $huge = '{"id":"evt_huge","pad":"' . ('h' x (300 * 1024)) . '"}';
+    my $head = "POST /api/billing/webhook HTTP/1.1\r\nHost: " . Apache::TestRequest::hostport() . "\r\n"
+             . "Content-Type: application/json\r\nStripe-Signature: " . stripe_sign($huge) . "\r\n"
+             . "Content-Length: " . length($huge) . "\r\nConnection: close\r\n\r\n";
+    my ($hst, $hh, $hbody, $hraw, $hwerr) = raw_http($head, [$huge]);
+    is($hst, 413, 'an event over 256 KiB: 413') or diag("write: $hwerr\n" . substr($hraw, 0, 500));
+    my $hd = eval { decode_json($hbody) } || {};
+    is($hd->{code}, 'payload_too_large', '... payload_too_large') or diag($hbody);
+    is(event_count('evt_huge'), '0', '... and nothing recorded');
+}
+
 # ---- bodies that are not events ---------------------------------------------------------------------------
 for my $b (['this is not json', 'a non-JSON body'], ['[1,2,3]', 'a JSON array'],
            ['{"type":"payment_intent.succeeded","data":{"object":{}}}', 'an event without id'],
