@@ -1,8 +1,8 @@
 /* Billing: invoices in integer cents, payments through Stripe's PaymentIntents API, and
- * Stripe's webhook. A payment holds the invoice's row lock while Stripe is asked, so a second
- * click waits and then finds the invoice paid; the idempotency key is derived from the
- * invoice and the payment method, so a retry never charges twice and another card can still
- * be tried after a decline. */
+ * Stripe's webhook. A payment claims the invoice (a recorded claim, not a held lock) while
+ * Stripe is asked, so a second click is refused at once and no transaction stays open during
+ * the call; the idempotency key is derived from the invoice and the payment method, so a
+ * retry never charges twice and another card can still be tried after a decline. */
 #include "dp_audit.h"
 #include "dp_handlers.h"
 #include "dp_sql.h"
@@ -211,11 +211,62 @@ static dp_error *read_payment_method(apr_pool_t *p, json_t *body, const char **p
     return e;
 }
 
-/* POST /api/billing/pay {invoiceId, paymentMethod: {cardToken}}: the invoice's client. */
+/* The claim a payment holds on its invoice while Stripe answers (sql/014_payment_claims.sql):
+ * older than this, it belonged to a request that died, and another payment may take it. Well
+ * beyond the longest Stripe call, so a live payment is never taken over. */
+static int claim_stale_seconds(const dp_config *cfg)
+{
+    return (int)(cfg->stripe.timeout_ms / 1000) * 2 + 10;
+}
+
+/* Why the invoice could not be claimed: not the caller's, paid, or another payment's. */
+static dp_error *claim_refused(dp_ctx *c, dp_db *db, dp_audit_event *ev, const char *invoice)
+{
+    apr_pool_t *p = c->r->pool;
+    dp_rows *rows;
+    dp_error *e;
+
+    if ((e = dp_db_select(db, DPQ_INVOICE_PAY_STATE, &rows, DP_ARGS(invoice, c->who->user_id)))) {
+        return e;
+    }
+    if (rows->nrows == 0) {
+        ev->outcome = DP_OUTCOME_DENIED;
+        return dp_audit_refusal(
+            c, db, ev, dp_error_make(p, 404, DP_E_NOT_FOUND, "invoiceId", "No such invoice."));
+    }
+    if (strcmp(dp_rows_get(rows, 0, "status"), "paid") == 0) {
+        return dp_audit_refusal(
+            c, db, ev,
+            dp_error_make(p, 409, DP_E_ALREADY_PAID, NULL, "This invoice is already paid."));
+    }
+    return dp_audit_refusal(c, db, ev,
+                            dp_error_make(p, 409, DP_E_PAYMENT_IN_PROGRESS, NULL,
+                                          "A payment of this invoice is in progress; wait for "
+                                          "its answer before trying again."));
+}
+
+/* The answer did not settle the invoice: its claim ends (the audit row goes with it). */
+static dp_error *release_claim(dp_ctx *c, dp_db *db, const dp_audit_event *ev, const char *invoice,
+                               const char *claim)
+{
+    dp_error *e;
+
+    if ((e = dp_db_begin(db))
+        || (e = dp_db_exec(db, DPQ_INVOICE_PAY_RELEASE, NULL, DP_ARGS(invoice, claim)))
+        || (e = dp_audit(c, ev))) {
+        return e;
+    }
+    return dp_db_commit(db);
+}
+
+/* POST /api/billing/pay {invoiceId, paymentMethod: {cardToken}}: the invoice's client. The
+ * invoice is claimed in one short statement, Stripe is asked with no transaction open, and
+ * the answer is recorded in a second short transaction; a payment of an invoice already
+ * claimed is 409 payment_in_progress at once. */
 dp_error *dp_billing_pay(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
-    const char *invoice, *pm;
+    const char *invoice, *pm, *claim;
     dp_stripe_payment req;
     dp_stripe_result res;
     dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_FAILURE};
@@ -232,70 +283,61 @@ dp_error *dp_billing_pay(dp_ctx *c)
     invoice = dp_lower(p, invoice); /* the key, metadata and audit use the stored form */
     ev.resource_id = invoice;
     if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_begin(db))) return e;
-    if ((e = dp_db_select(db, DPQ_INVOICE_LOCK_FOR_CLIENT, &rows,
-                          DP_ARGS(invoice, c->who->user_id)))) {
+    if ((e = dp_db_select(
+             db, DPQ_INVOICE_PAY_CLAIM, &rows,
+             DP_ARGS(apr_itoa(p, claim_stale_seconds(c->cfg)), invoice, c->who->user_id)))) {
         return e;
     }
     if (rows->nrows == 0) {
-        ev.outcome = DP_OUTCOME_DENIED;
-        return dp_audit_refusal(
-            c, db, &ev, dp_error_make(p, 404, DP_E_NOT_FOUND, "invoiceId", "No such invoice."));
+        return claim_refused(c, db, &ev, invoice);
     }
-    if (strcmp(dp_rows_get(rows, 0, "status"), "paid") == 0) {
-        return dp_audit_refusal(
-            c, db, &ev,
-            dp_error_make(p, 409, DP_E_ALREADY_PAID, NULL, "This invoice is already paid."));
-    }
-    if (c->cfg->stripe.secret_key == NULL) {
-        return dp_audit_refusal(c, db, &ev, payments_off(p));
-    }
+    claim = dp_rows_get(rows, 0, "claim");
     memset(&req, 0, sizeof(req));
     req.amount_cents = apr_atoi64(dp_rows_get(rows, 0, "amount_cents"));
     req.currency = dp_rows_get(rows, 0, "currency");
     req.payment_method = pm;
     req.invoice_id = invoice;
-    /* same invoice + same card: Stripe replays the first answer instead of charging again */
     {
         /* same invoice + same card: Stripe replays its first answer instead of charging again */
         const char *basis = apr_pstrcat(p, invoice, ":", pm, NULL);
         req.idempotency_key =
             apr_pstrcat(p, "dp-inv-", dp_sha256_hex(p, basis, strlen(basis)), NULL);
     }
-    if ((e = dp_stripe_pay(p, &c->cfg->stripe, &req, &res))) {
-        if (e->status < 500) {
-            return dp_audit_refusal(c, db, &ev, e); /* refused before anything was sent */
+    e = c->cfg->stripe.secret_key == NULL ? payments_off(p)
+                                          : dp_stripe_pay(p, &c->cfg->stripe, &req, &res);
+    if (e != NULL) {
+        dp_error *re;
+        if (e->status >= 500 && c->cfg->stripe.secret_key != NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                          "DP07001: Stripe payment for invoice %s failed: %s", invoice, e->detail);
+            e = dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
+                              "The payment service is unavailable; you were not charged. "
+                              "Try again.");
         }
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
-                      "DP07001: Stripe payment for invoice %s failed: %s", invoice, e->detail);
-        return dp_audit_refusal(c, db, &ev,
-                                dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
-                                              "The payment service is unavailable; "
-                                              "you were not charged. Try again."));
+        /* a 4xx: refused before anything was sent */
+        return (re = release_claim(c, db, &ev, invoice, claim)) != NULL ? re : e;
     }
     out = dp_json_own(p, json_object());
     switch (res.kind) {
     case DP_STRIPE_SUCCEEDED:
-        if ((e = dp_db_select(db, DPQ_INVOICE_MARK_PAID, &rows,
-                              DP_ARGS(pm, res.intent_id, invoice)))) {
+        ev.outcome = DP_OUTCOME_SUCCESS;
+        if ((e = dp_db_begin(db))
+            || (e = dp_db_select(db, DPQ_INVOICE_MARK_PAID, &rows,
+                                 DP_ARGS(pm, res.intent_id, invoice)))
+            || (e = dp_audit(c, &ev)) || (e = dp_db_commit(db))) {
             return e;
         }
-        ev.outcome = DP_OUTCOME_SUCCESS;
-        if ((e = dp_audit(c, &ev))) return e;
-        if ((e = dp_db_commit(db))) return e;
         json_object_set_new(out, "success", json_true());
         dp_json_set_str(out, "transactionId", res.intent_id);
         dp_reply_json(c, 200, out);
         return NULL;
     case DP_STRIPE_DECLINED:
-        return dp_audit_refusal(
-            c, db, &ev,
-            dp_error_make(p, 402, DP_E_CARD_DECLINED, NULL, "%s",
-                          res.decline_message ? res.decline_message : "The card was declined."));
+        if ((e = release_claim(c, db, &ev, invoice, claim))) return e;
+        return dp_error_make(p, 402, DP_E_CARD_DECLINED, NULL, "%s",
+                             res.decline_message ? res.decline_message : "The card was declined.");
     default:
         /* requires_action (3-D Secure) or still processing: the webhook settles it later */
-        if ((e = dp_audit(c, &ev))) return e;
-        if ((e = dp_db_commit(db))) return e;
+        if ((e = release_claim(c, db, &ev, invoice, claim))) return e;
         json_object_set_new(out, "success", json_false());
         json_object_set_new(out, "requiresAction",
                             json_boolean(res.kind == DP_STRIPE_REQUIRES_ACTION));
