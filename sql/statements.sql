@@ -430,6 +430,25 @@ SELECT status FROM invoices WHERE id = %s::uuid AND client_id = %s::uuid;
 UPDATE invoices SET pay_claimed_at = NULL
  WHERE id = %s::uuid AND pay_claimed_at = %s::timestamptz;
 
+-- name: invoice_intent_candidates
+-- What a client's PaymentIntent may be for (015): the invoice named (any status, checked by
+-- the caller), else the client's unpaid invoices of that amount in cents (two at most: one
+-- is an answer, two an ambiguity).
+SELECT id, amount_cents, currency, status, intent_id
+  FROM invoices
+ WHERE client_id = %s::uuid
+   AND CASE WHEN %s::uuid IS NULL THEN status <> 'paid' AND amount_cents = %s::bigint
+            ELSE id = %s::uuid END
+ ORDER BY created_at, id
+ LIMIT 2;
+
+-- name: invoice_intent_record
+-- The invoice's new PaymentIntent, unless another request recorded one meanwhile (the
+-- previous value must be the one the caller saw).
+UPDATE invoices SET intent_id = %s
+ WHERE id = %s::uuid AND status <> 'paid' AND intent_id IS NOT DISTINCT FROM %s
+RETURNING id;
+
 -- name: invoice_mark_paid
 UPDATE invoices SET status = 'paid', payment_method = %s, transaction_id = %s,
                     paid_at = now(), updated_at = now(), pay_claimed_at = NULL

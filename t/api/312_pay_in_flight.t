@@ -20,18 +20,6 @@ END { eval { stripe_reset() } }
 
 stripe_reset();
 
-sub posts_for {
-    my ($invoice_id) = @_;
-    return grep { ($_->{form}{'metadata[invoice_id]'} // '') eq $invoice_id } stripe_intents_posted();
-}
-
-sub new_invoice {
-    my ($ptok, $client_id, $amount) = @_;
-    my ($st, $inv, $res) = create_invoice($ptok, clientId => $client_id, amount => $amount);
-    die "new_invoice: $st\n" . dump_res($res) unless $st == 201;
-    return $inv;
-}
-
 sub claimed_at {
     my ($id) = @_;
     return scalar psql(q{SELECT coalesce(pay_claimed_at::text, '') FROM invoices WHERE id = }
@@ -63,7 +51,7 @@ sub pay_in_background {
 my ($ptok, $prov, $ctok, $cli) = billing_practice();
 
 # ---- a payment in flight --------------------------------------------------------------------------
-my $inv = new_invoice($ptok, $cli->{id}, 77.70);
+my $inv = make_invoice($ptok, $cli->{id}, 77.70);
 stripe_mode('slow');    # the fake answers after 3 s
 my $first = pay_in_background($ctok, $inv->{id}, 'pm_card_visa');
 my $deadline = time + 5;
@@ -88,7 +76,7 @@ my ($st, $d) = $first->();
 is($st, 200, 'the first payment completes: 200');
 ok(ref $d eq 'HASH' && $d->{success}, '... success');
 stripe_mode('ok');
-is(scalar(posts_for($inv->{id})), 1, 'Stripe received one PaymentIntent for the invoice');
+is(scalar(stripe_intents_for($inv->{id})), 1, 'Stripe received one PaymentIntent for the invoice');
 my $row = invoice_row($inv->{id});
 is($row->{status}, 'paid', 'the invoice is paid');
 is($row->{transaction_id}, $d->{transactionId}, '... by the first payment\'s PaymentIntent');
@@ -99,7 +87,7 @@ is(psql(q{SELECT count(*) FROM audit_events WHERE action = 'invoice.pay' AND res
       . sql_quote($inv->{id})), '4', 'every attempt is audited');
 
 # ---- a claim left by a request that died ----------------------------------------------------------
-my $inv2 = new_invoice($ptok, $cli->{id}, 12.34);
+my $inv2 = make_invoice($ptok, $cli->{id}, 12.34);
 psql_must(q{UPDATE invoices SET pay_claimed_at = now() - interval '10 minutes' WHERE id = }
         . sql_quote($inv2->{id}) . q{::uuid});
 ($st, $d, $res) = pay_invoice($ctok, $inv2->{id}, 'pm_card_visa');
@@ -107,14 +95,14 @@ success_is($res, 200, 'a stale claim (a crashed child) does not block the invoic
 is(invoice_row($inv2->{id})->{status}, 'paid', '... paid');
 is(claimed_at($inv2->{id}), '', '... the claim ended');
 
-my $inv3 = new_invoice($ptok, $cli->{id}, 56.78);
+my $inv3 = make_invoice($ptok, $cli->{id}, 56.78);
 psql_must(q{UPDATE invoices SET pay_claimed_at = now() WHERE id = } . sql_quote($inv3->{id}) . q{::uuid});
 ($st, $d, $res) = pay_invoice($ctok, $inv3->{id}, 'pm_card_visa');
 error_is($res, 409, 'payment_in_progress', undef, 'a fresh claim: 409 payment_in_progress');
-is(scalar(posts_for($inv3->{id})), 0, '... without asking Stripe');
+is(scalar(stripe_intents_for($inv3->{id})), 0, '... without asking Stripe');
 
 # ---- answers that do not settle end the claim too ----------------------------------------------------
-my $inv4 = new_invoice($ptok, $cli->{id}, 9.99);
+my $inv4 = make_invoice($ptok, $cli->{id}, 9.99);
 ($st, $d, $res) = pay_invoice($ctok, $inv4->{id}, 'pm_card_chargeDeclined');
 error_is($res, 402, 'card_declined', undef, 'a declined card: 402');
 is(claimed_at($inv4->{id}), '', '... the claim ended');
