@@ -42,11 +42,11 @@ static const dp_route routes[] = {
     {"GET", "/api/openapi.json", DP_ROLE_PUBLIC, DP_ROUTE_PLAIN_HTTP | DP_ROUTE_NO_AUDIT,
      NULL, NULL, dp_openapi_get},
 
-    {"POST", "/api/auth/register", DP_ROLE_PUBLIC, DP_ROUTE_BODY,
+    {"POST", "/api/auth/register", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_PROFILE_BODY,
      "auth.register", "user", dp_auth_register},
-    {"POST", "/api/auth/login", DP_ROLE_PUBLIC, DP_ROUTE_BODY,
+    {"POST", "/api/auth/login", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY,
      "auth.login", "user", dp_auth_login},
-    {"POST", "/api/auth/google", DP_ROLE_PUBLIC, DP_ROUTE_BODY,
+    {"POST", "/api/auth/google", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY,
      "auth.google", "user", dp_auth_google},
     {"GET", "/api/auth/me", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,
      "user.read", "user", dp_auth_me},
@@ -54,15 +54,17 @@ static const dp_route routes[] = {
      "auth.logout", "user", dp_auth_logout},
     {"PATCH", "/api/auth/me", DP_ROLE_ANY, DP_ROUTE_BODY | DP_ROUTE_UNVERIFIED,
      "user.update", "user", dp_auth_me_update},
-    {"POST", "/api/auth/verify-email", DP_ROLE_PUBLIC, DP_ROUTE_BODY,
+    {"POST", "/api/auth/verify-email", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY,
      "auth.verify_email", "user", dp_account_verify_email},
     {"POST", "/api/auth/verify-email/resend", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,
      "auth.verify_resend", "user", dp_account_verify_resend},
-    {"POST", "/api/auth/password-reset", DP_ROLE_PUBLIC, DP_ROUTE_BODY,
+    {"POST", "/api/auth/password-reset", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY,
      "auth.password_reset", "user", dp_account_reset_request},
-    {"POST", "/api/auth/password-reset/confirm", DP_ROLE_PUBLIC, DP_ROUTE_BODY,
+    {"POST", "/api/auth/password-reset/confirm", DP_ROLE_PUBLIC,
+     DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY,
      "auth.password_reset_confirm", "user", dp_account_reset_confirm},
-    {"POST", "/api/auth/change-password", DP_ROLE_ANY, DP_ROUTE_BODY | DP_ROUTE_UNVERIFIED,
+    {"POST", "/api/auth/change-password", DP_ROLE_ANY,
+     DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY | DP_ROUTE_UNVERIFIED,
      "auth.change_password", "user", dp_account_change_password},
 
     {"GET", "/api/provider/dashboard", DP_ROLE_PROVIDER, 0,
@@ -141,7 +143,7 @@ static const dp_route routes[] = {
      "payment_intent.create", "payment_intent", dp_billing_intent},
     {"GET", "/api/billing/config", DP_ROLE_ANY, DP_ROUTE_NO_AUDIT,
      NULL, NULL, dp_billing_config},
-    {"POST", "/api/billing/webhook", DP_ROLE_PUBLIC, DP_ROUTE_RAW_BODY,
+    {"POST", "/api/billing/webhook", DP_ROLE_PUBLIC, DP_ROUTE_RAW_BODY | DP_ROUTE_EVENT_BODY,
      "billing.webhook", "invoice", dp_billing_webhook},
 
     {"GET", "/api/audit", DP_ROLE_PROVIDER, 0,
@@ -241,10 +243,15 @@ static dp_error *dispatch(dp_ctx *c)
         }
     }
     if (c->route->flags & DP_ROUTE_BODY) {
-        if ((e = dp_read_json_body(r, c->cfg, &c->body))) return e;
+        if ((e = dp_read_json_body(r, dp_route_body_cap(c->route, c->cfg->max_body), &c->body))) {
+            return e;
+        }
     }
     else if (c->route->flags & DP_ROUTE_RAW_BODY) {
-        if ((e = dp_read_body(r, c->cfg, &c->raw_body, &c->raw_len))) return e;
+        if ((e = dp_read_body(r, dp_route_body_cap(c->route, c->cfg->max_body), &c->raw_body,
+                              &c->raw_len))) {
+            return e;
+        }
     }
     if ((c->route->flags & DP_ROUTE_UUID_PARAM) && (e = uuid_param(c))) return e;
     e = c->route->handler(c);

@@ -6,7 +6,8 @@
  * It walks audit_seals in position order, recomputes each MAC from its audit_events row with
  * the module's chain code (modules/core/dp_auditchain.c) and the key of DocPortalAuditKeyFile,
  * and checks every checkpoint's signature and MAC. With --log it also checks the checkpoints
- * the sealer wrote to httpd's error log (lines "DP09001: audit checkpoint ..."): each must be
+ * the sealer wrote to httpd's error log (lines whose message is "DP09001: audit checkpoint
+ * ...", see dp_auditchain_checkpoint_parse; any other line is ignored): each must be
  * signed and match the chain at its position, and the newest must lie within the chain, so a
  * chain whose tail was deleted together with its seals and checkpoints (and perhaps sealed
  * anew) is still found out. The logs are read before the database, whose rows are read in
@@ -207,24 +208,29 @@ static int read_log(verifier *v, const char *path)
     FILE *f = fopen(path, "r");
     char line[4096];
     long n = 0;
-    int rc = 0;
+    int rc = 0, whole = 1;
 
     if (f == NULL) {
         fprintf(stderr, "dp-audit-verify: cannot read the log %s\n", path);
         return 2;
     }
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        log_cp *cp, *seen;
+        log_cp got, *cp, *seen;
         unsigned char sig[MAC_LEN];
+        int begins = whole; /* this piece starts a line */
 
+        /* a line longer than the buffer comes in pieces: only a line's first piece can hold
+         * the message, so a later piece is never taken for a line of its own */
+        whole = strchr(line, '\n') != NULL || feof(f);
+        if (!begins) {
+            continue;
+        }
         n++;
-        if (strstr(line, DP_AUDITCHAIN_CHECKPOINT_TAG) == NULL) {
+        if (!whole
+            || dp_auditchain_checkpoint_parse(line, &got.position, &got.at, got.mac, sig) != 0) {
             continue;
         }
-        cp = apr_pcalloc(v->p, sizeof(*cp));
-        if (dp_auditchain_checkpoint_parse(line, &cp->position, &cp->at, cp->mac, sig) != 0) {
-            continue;
-        }
+        cp = apr_pmemdup(v->p, &got, sizeof(got));
         cp->where = apr_psprintf(v->p, "%s line %ld", path, n);
         seen = apr_hash_get(v->logged, &cp->position, sizeof(cp->position));
         if (!cp_signed(v, cp->position, cp->mac, cp->at, sig)) {

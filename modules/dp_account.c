@@ -76,17 +76,16 @@ dp_error *dp_account_reply_session(dp_ctx *c, int status, const dp_rows *user, i
     return NULL;
 }
 
-/* The per-address count; NULL within the limit, else the 429 (not yet audited). */
-static dp_error *rate_check(dp_ctx *c, dp_db *db, const char *prefix, int limit)
+/* One request counted under key against limit per hour; NULL within the limit, else the 429
+ * (not yet audited). whose: what the count is of, for the log and the answer. */
+static dp_error *rate_hit(dp_ctx *c, dp_db *db, const char *key, int limit, const char *whose)
 {
     apr_pool_t *p = c->r->pool;
     const char *retry;
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_db_select(db, DPQ_RATE_HIT, &rows,
-                          DP_ARGS(apr_pstrcat(p, prefix, dp_client_address(c), NULL),
-                                  apr_itoa(p, limit), "3600")))) {
+    if ((e = dp_db_select(db, DPQ_RATE_HIT, &rows, DP_ARGS(key, apr_itoa(p, limit), "3600")))) {
         return e;
     }
     retry = dp_rows_get(rows, 0, "retry_after");
@@ -94,22 +93,42 @@ static dp_error *rate_check(dp_ctx *c, dp_db *db, const char *prefix, int limit)
         return NULL;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, c->r,
-                  "DP04010: %s refused: the address's hourly limit is used (retry after %s s)",
-                  c->route->pattern, retry);
+                  "DP04010: %s refused: the %s hourly limit is used (retry after %s s)",
+                  c->route->pattern, whose, retry);
     apr_table_setn(c->r->err_headers_out, "Retry-After", retry);
     return dp_error_make(p, 429, DP_E_RATE_LIMITED, NULL,
-                         "Too many requests from your address; try again in %s seconds.", retry);
+                         "Too many requests from your %s; try again in %s seconds.", whose, retry);
 }
 
-dp_error *dp_account_rate_limit(dp_ctx *c, dp_db *db, const char *prefix, int limit)
+/* The per-address count. */
+static dp_error *rate_check(dp_ctx *c, dp_db *db, const char *prefix, int limit)
+{
+    return rate_hit(c, db, apr_pstrcat(c->r->pool, prefix, dp_client_address(c), NULL), limit,
+                    "address");
+}
+
+/* The refusal audited (denied), the 429 answered. */
+static dp_error *rate_refused(dp_ctx *c, dp_error *e)
 {
     dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
-    dp_error *e = rate_check(c, db, prefix, limit), *ae;
+    dp_error *ae;
 
     if (e == NULL || e->status != 429) {
         return e;
     }
     return (ae = dp_audit(c, &ev)) != NULL ? ae : e;
+}
+
+dp_error *dp_account_rate_limit(dp_ctx *c, dp_db *db, const char *prefix, int limit)
+{
+    return rate_refused(c, rate_check(c, db, prefix, limit));
+}
+
+dp_error *dp_account_rate_limit_user(dp_ctx *c, dp_db *db, const char *prefix, int limit)
+{
+    return rate_refused(
+        c,
+        rate_hit(c, db, apr_pstrcat(c->r->pool, prefix, c->who->user_id, NULL), limit, "account"));
 }
 
 dp_error *dp_account_rate_check(dp_ctx *c, dp_db *db, const char *prefix, int limit)

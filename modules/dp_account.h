@@ -19,7 +19,10 @@ dp_error *dp_account_reply_session(dp_ctx *c, int status, const dp_rows *user, i
  * answer is 429 rate_limited with Retry-After. */
 dp_error *dp_account_rate_limit(dp_ctx *c, dp_db *db, const char *prefix, int limit);
 
-/* The same count without the audit event, for a refusal inside a transaction (the caller
+/* The same per signed-in user (the caller's account) under prefix ("i:" payment intents). */
+dp_error *dp_account_rate_limit_user(dp_ctx *c, dp_db *db, const char *prefix, int limit);
+
+/* The per-address count without the audit event, for a refusal inside a transaction (the caller
  * records it with dp_audit_refusal). */
 dp_error *dp_account_rate_check(dp_ctx *c, dp_db *db, const char *prefix, int limit);
 

@@ -198,7 +198,8 @@ static const char *seal_batch(seal_tx *t, int *sealed)
         *sealed = 0;
         return err;
     }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->sl->s, "DP09001: %s", log_line);
+    /* DP09001: the id leads DP_AUDITCHAIN_CHECKPOINT_TAG, the verifier reads it there */
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->sl->s, "%s", log_line);
     return NULL;
 }
 

@@ -165,15 +165,15 @@ static int is_json_type(const char *ct)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-static dp_error *too_large(request_rec *r, const dp_config *cfg)
+static dp_error *too_large(request_rec *r, long max)
 {
     /* the rest of the body is not read: close rather than drain megabytes */
     r->connection->keepalive = AP_CONN_CLOSE;
     return dp_error_make(r->pool, 413, DP_E_TOO_LARGE, NULL,
-                         "The request body is larger than %d bytes.", cfg->max_body);
+                         "The request body is larger than %ld bytes.", max);
 }
 
-dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, apr_size_t *out_len)
+dp_error *dp_read_body(request_rec *r, long max, const char **out, apr_size_t *out_len)
 {
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *bb;
@@ -190,8 +190,8 @@ dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, a
             return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
                                  "Content-Length is not a number.");
         }
-        if (n > cfg->max_body) {
-            return too_large(r, cfg);
+        if (n > max) {
+            return too_large(r, max);
         }
     }
     /* Read through the input filters into one buffer that never exceeds the cap; it grows
@@ -223,9 +223,9 @@ dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, a
                 return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
                                      "The request body could not be read.");
             }
-            if ((apr_off_t)(used + len) > cfg->max_body) {
+            if ((apr_off_t)(used + len) > max) {
                 apr_brigade_destroy(bb);
-                return too_large(r, cfg);
+                return too_large(r, max);
             }
             if (used + len > cap) {
                 char *bigger;
@@ -247,7 +247,7 @@ dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, a
     return NULL;
 }
 
-dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
+dp_error *dp_read_json_body(request_rec *r, long max, json_t **out)
 {
     const char *buf;
     apr_size_t len;
@@ -258,7 +258,7 @@ dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out)
         return dp_error_make(r->pool, 400, DP_E_INVALID_JSON, NULL,
                              "The request body must be sent as application/json.");
     }
-    if ((e = dp_read_body(r, cfg, &buf, &len))) return e;
+    if ((e = dp_read_body(r, max, &buf, &len))) return e;
     return dp_json_parse_object(r->pool, buf, len, out);
 }
 

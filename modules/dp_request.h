@@ -59,11 +59,12 @@ void dp_reply_bytes(request_rec *r, int status, const char *ctype, const void *b
 /* Write an error as {"detail","code"[,"field"]}; used by the dispatcher only. */
 int dp_reply_error(request_rec *r, const dp_error *e);
 
-/* Read the raw body within cfg->max_body (for signed payloads: the webhook). */
-dp_error *dp_read_body(request_rec *r, const dp_config *cfg, const char **out, apr_size_t *len);
+/* Read the raw body of at most max bytes (for signed payloads: the webhook); a longer one is
+ * 413 payload_too_large. The dispatcher gives the route's cap (dp_route_body_cap). */
+dp_error *dp_read_body(request_rec *r, long max, const char **out, apr_size_t *len);
 
-/* Read and parse a JSON object body within cfg->max_body. */
-dp_error *dp_read_json_body(request_rec *r, const dp_config *cfg, json_t **out);
+/* Read and parse a JSON object body of at most max bytes. */
+dp_error *dp_read_json_body(request_rec *r, long max, json_t **out);
 
 /* The client's address as httpd sees it (behind a proxy: mod_remoteip's), "" when unknown. */
 const char *dp_client_address(const dp_ctx *c);

@@ -408,16 +408,50 @@ RETURNING id;
 SELECT * FROM invoices_api
  WHERE id = %s::uuid AND (provider_id = %s::uuid OR client_id = %s::uuid);
 
--- name: invoice_lock_for_client
--- Held while the payment is in flight: a second click waits, then finds it paid.
-SELECT i.id, i.status, i.amount_cents, i.currency, i.client_id
-  FROM invoices i
- WHERE i.id = %s::uuid AND i.client_id = %s::uuid
-   FOR UPDATE;
+-- name: invoice_pay_claim
+-- A payment claims the client's unpaid invoice for the Stripe call (014): one at a time,
+-- unless the last claim is older than the stale limit in seconds (its request died). Of two
+-- concurrent claims the second waits for the first's commit, re-checks the row and finds it
+-- claimed: no row. The claim's time (exact text) identifies it for its release.
+UPDATE invoices SET pay_claimed_at = clock_timestamp()
+ WHERE status <> 'paid'
+   AND (pay_claimed_at IS NULL
+        OR pay_claimed_at < clock_timestamp() - make_interval(secs => %s::int))
+   AND id = %s::uuid AND client_id = %s::uuid
+RETURNING amount_cents, currency, pay_claimed_at::text AS claim;
+
+-- name: invoice_pay_state
+-- Why a claim found no row: no such invoice of this client, paid, or claimed.
+SELECT status FROM invoices WHERE id = %s::uuid AND client_id = %s::uuid;
+
+-- name: invoice_pay_release
+-- Stripe answered without settling (declined, pending, failed): the claim ends, if it is
+-- still this request's.
+UPDATE invoices SET pay_claimed_at = NULL
+ WHERE id = %s::uuid AND pay_claimed_at = %s::timestamptz;
+
+-- name: invoice_intent_candidates
+-- What a client's PaymentIntent may be for (015): the invoice named (any status, checked by
+-- the caller), else the client's unpaid invoices of that amount in cents (two at most: one
+-- is an answer, two an ambiguity).
+SELECT id, amount_cents, currency, status, intent_id
+  FROM invoices
+ WHERE client_id = %s::uuid
+   AND CASE WHEN %s::uuid IS NULL THEN status <> 'paid' AND amount_cents = %s::bigint
+            ELSE id = %s::uuid END
+ ORDER BY created_at, id
+ LIMIT 2;
+
+-- name: invoice_intent_record
+-- The invoice's new PaymentIntent, unless another request recorded one meanwhile (the
+-- previous value must be the one the caller saw).
+UPDATE invoices SET intent_id = %s
+ WHERE id = %s::uuid AND status <> 'paid' AND intent_id IS NOT DISTINCT FROM %s
+RETURNING id;
 
 -- name: invoice_mark_paid
 UPDATE invoices SET status = 'paid', payment_method = %s, transaction_id = %s,
-                    paid_at = now(), updated_at = now()
+                    paid_at = now(), updated_at = now(), pay_claimed_at = NULL
  WHERE id = %s::uuid AND status <> 'paid'
 RETURNING id, client_id;
 

@@ -191,13 +191,39 @@ static int parse_mac(const char **s, const char *name, unsigned char out[DP_AUDI
     return dp_hex_decode(hex, out, DP_AUDITCHAIN_MAC_LEN);
 }
 
+/* The message of an error log line: the text after the leading bracketed fields ("[time]
+ * [module:level] [pid ...] "), as httpd's default ErrorLogFormat writes them. NULL when a
+ * field is not closed. */
+static const char *log_message(const char *line)
+{
+    const char *s = line;
+
+    while (*s == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || close[1] != ' ') {
+            return NULL;
+        }
+        s = close + 2;
+    }
+    return s;
+}
+
+/* The end of the line: nothing but an optional line break. */
+static int line_end(const char *s)
+{
+    return s[strspn(s, "\r\n")] == '\0';
+}
+
 int dp_auditchain_checkpoint_parse(const char *line, long long *position, long long *at_us,
                                    unsigned char mac[DP_AUDITCHAIN_MAC_LEN],
                                    unsigned char sig[DP_AUDITCHAIN_MAC_LEN])
 {
-    const char *s = strstr(line, DP_AUDITCHAIN_CHECKPOINT_TAG);
+    const char *s = log_message(line);
+    apr_size_t digits;
 
-    if (s == NULL) {
+    if (s == NULL
+        || strncmp(s, DP_AUDITCHAIN_CHECKPOINT_TAG, strlen(DP_AUDITCHAIN_CHECKPOINT_TAG)) != 0) {
         return -1;
     }
     s += strlen(DP_AUDITCHAIN_CHECKPOINT_TAG);
@@ -206,5 +232,13 @@ int dp_auditchain_checkpoint_parse(const char *line, long long *position, long l
         || parse_mac(&s, "sig=", sig) != 0) {
         return -1;
     }
-    return 0;
+    if (strncmp(s, "rows=", 5) == 0) { /* the batch size, not signed */
+        s += 5;
+        digits = strspn(s, "0123456789");
+        if (digits == 0) {
+            return -1;
+        }
+        s += digits;
+    }
+    return line_end(s) ? 0 : -1;
 }

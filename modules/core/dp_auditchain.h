@@ -51,10 +51,14 @@ int dp_auditchain_checkpoint_sign(const unsigned char *key, apr_size_t keylen, l
                                   const unsigned char mac[DP_AUDITCHAIN_MAC_LEN], long long at_us,
                                   unsigned char out[DP_AUDITCHAIN_MAC_LEN]);
 
-/* The checkpoint line the sealer writes to the error log, and its parser (for the verifier's
- * --log): "audit checkpoint position=N at=US mac=HEX sig=HEX". dp_auditchain_checkpoint_parse
- * finds that text anywhere in line; returns 0 and fills the values, or -1. */
-#define DP_AUDITCHAIN_CHECKPOINT_TAG "audit checkpoint "
+/* The checkpoint message the sealer writes to the error log, with its log id DP09001
+ * (modules/dp_auditseal.c), and its parser (for the verifier's --log):
+ * "DP09001: audit checkpoint position=N at=US mac=HEX sig=HEX rows=N". The parser accepts a
+ * line only when its message (what follows the bracketed fields httpd's default
+ * ErrorLogFormat puts first, if any) is that message, whole, up to the line's end: another
+ * message that merely contains the text, or the text under another id, is not a checkpoint.
+ * Returns 0 and fills the values, or -1. */
+#define DP_AUDITCHAIN_CHECKPOINT_TAG "DP09001: audit checkpoint "
 int dp_auditchain_checkpoint_parse(const char *line, long long *position, long long *at_us,
                                    unsigned char mac[DP_AUDITCHAIN_MAC_LEN],
                                    unsigned char sig[DP_AUDITCHAIN_MAC_LEN]);

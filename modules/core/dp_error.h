@@ -28,6 +28,7 @@ typedef struct dp_error {
 #define DP_E_NOTE_EXISTS          "note_exists"
 #define DP_E_NOTE_SIGNED          "note_signed"
 #define DP_E_ALREADY_PAID         "already_paid"
+#define DP_E_PAYMENT_IN_PROGRESS  "payment_in_progress" /* another payment awaits Stripe */
 #define DP_E_CARD_DECLINED        "card_declined"
 #define DP_E_INVALID_SIGNATURE    "invalid_signature"
 #define DP_E_TOO_LARGE            "payload_too_large"

@@ -63,3 +63,19 @@ dp_match_status dp_route_match(apr_pool_t *p, const dp_route *table, apr_size_t 
     }
     return DP_MATCH_NOT_FOUND;
 }
+
+long dp_route_body_cap(const dp_route *route, long configured)
+{
+    long own = configured;
+
+    if (route->flags & DP_ROUTE_SMALL_BODY) {
+        own = DP_ROUTE_SMALL_BODY_MAX;
+    }
+    else if (route->flags & DP_ROUTE_PROFILE_BODY) {
+        own = DP_ROUTE_PROFILE_BODY_MAX;
+    }
+    else if (route->flags & DP_ROUTE_EVENT_BODY) {
+        own = DP_ROUTE_EVENT_BODY_MAX;
+    }
+    return own < configured ? own : configured;
+}

@@ -24,6 +24,17 @@
     0x20u /* the first path parameter is a row's UUID: lower-cased for
                                      the handler, or refused as naming nothing */
 
+/* A body cap of the route's own, below DocPortalMaxBody (which stays the ceiling); at most
+ * one per route, without one the configured maximum applies. Public routes read what an
+ * anonymous sender chooses to send: each reads a little more than its largest valid body. */
+#define DP_ROUTE_SMALL_BODY   0x40u  /* credentials, a token or an email: 16 KiB */
+#define DP_ROUTE_PROFILE_BODY 0x80u  /* an account with its whole profile (register): 64 KiB */
+#define DP_ROUTE_EVENT_BODY   0x100u /* one Stripe event (the webhook): 256 KiB */
+
+#define DP_ROUTE_SMALL_BODY_MAX   (16 * 1024)  /* a Google ID token may have 8192 characters */
+#define DP_ROUTE_PROFILE_BODY_MAX (64 * 1024)  /* the longest valid profile: about 32 KiB */
+#define DP_ROUTE_EVENT_BODY_MAX   (256 * 1024) /* see docs/api.md, "Webhook" */
+
 #define DP_ROUTE_MAX_PARAMS 4
 
 /* A route's handler. The request context is the glue's (modules/dp_request.h); the core
@@ -49,6 +60,10 @@ typedef struct dp_match {
     const char *params[DP_ROUTE_MAX_PARAMS];
     const char *allow; /* for DP_MATCH_METHOD: "GET, POST" */
 } dp_match;
+
+/* The most bytes the route's body may have: its own cap (DP_ROUTE_*_BODY), never more than
+ * configured (DocPortalMaxBody). */
+long dp_route_body_cap(const dp_route *route, long configured);
 
 /* Match path (already percent-decoded by httpd) against n routes. */
 dp_match_status dp_route_match(apr_pool_t *p, const dp_route *table, apr_size_t n,

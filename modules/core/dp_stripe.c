@@ -164,8 +164,11 @@ static const char *currency_code(apr_pool_t *p, const char *c)
     return out;
 }
 
-static dp_error *post_intents(apr_pool_t *p, const dp_stripe_cfg *cfg, const char *body,
-                              apr_size_t body_len, const char *idempotency_key, dp_http_resp *resp)
+/* One call to /v1/payment_intents: a form-encoded POST (body), or with body NULL a GET of
+ * the intent named by id. */
+static dp_error *call_intents(apr_pool_t *p, const dp_stripe_cfg *cfg, const char *id,
+                              const char *body, apr_size_t body_len, const char *idempotency_key,
+                              dp_http_resp *resp)
 {
     const char *base =
         cfg->api_base != NULL && cfg->api_base[0] != '\0' ? cfg->api_base : DP_STRIPE_API_BASE;
@@ -183,12 +186,15 @@ static dp_error *post_intents(apr_pool_t *p, const dp_stripe_cfg *cfg, const cha
     if (idempotency_key != NULL) {
         headers[h++] = apr_pstrcat(p, "Idempotency-Key: ", idempotency_key, NULL);
     }
-    headers[h++] = "Content-Type: application/x-www-form-urlencoded";
+    if (body != NULL) {
+        headers[h++] = "Content-Type: application/x-www-form-urlencoded";
+    }
     headers[h++] = "Accept: application/json";
     headers[h] = NULL;
 
-    req.method = "POST";
-    req.url = apr_pstrcat(p, apr_pstrndup(p, base, n), "/v1/payment_intents", NULL);
+    req.method = body != NULL ? "POST" : "GET";
+    req.url = apr_pstrcat(p, apr_pstrndup(p, base, n), "/v1/payment_intents", id != NULL ? "/" : "",
+                          id != NULL ? id : "", NULL);
     req.headers = headers;
     req.body = body;
     req.body_len = body_len;
@@ -335,7 +341,7 @@ dp_error *dp_stripe_pay(apr_pool_t *p, const dp_stripe_cfg *cfg, const dp_stripe
     kv[n] = NULL;
     body = dp_stripe_form(p, kv, &body_len);
 
-    if ((e = post_intents(p, cfg, body, body_len, req->idempotency_key, &resp)) != NULL) {
+    if ((e = call_intents(p, cfg, NULL, body, body_len, req->idempotency_key, &resp)) != NULL) {
         return e;
     }
     j = dp_json_own(p, json_loadb(resp.body, resp.len, 0, NULL));
@@ -392,16 +398,44 @@ dp_error *dp_stripe_pay(apr_pool_t *p, const dp_stripe_cfg *cfg, const dp_stripe
     return NULL;
 }
 
-dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long amount_cents,
-                           const char *currency, const char *idempotency_key,
-                           const char **client_secret, const char **intent_id)
+/* A PaymentIntent answer (HTTP 200, else Stripe's refusal) for amount and currency, with a
+ * client secret. */
+static dp_error *intent_answer(apr_pool_t *p, const dp_http_resp *resp, long long amount_cents,
+                               const char *currency, intent_view *v)
 {
-    const char *kv[7], *body, *cur;
+    json_t *j = dp_json_own(p, json_loadb(resp->body, resp->len, 0, NULL));
+
+    if (resp->status != 200) {
+        json_t *err = json_object_get(j, "error");
+        if (!json_is_object(err)) {
+            return dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
+                                 "Stripe answered HTTP %d without an error object.", resp->status);
+        }
+        return refusal(p, resp->status, err);
+    }
+    if (!read_intent(p, j, v) || v->client_secret == NULL) {
+        return upstream(p,
+                        "Stripe's answer (HTTP 200) is not a PaymentIntent with a client "
+                        "secret.");
+    }
+    if (!intent_matches(j, amount_cents, currency)) {
+        return upstream(p,
+                        "Stripe's PaymentIntent does not match the request (amount or "
+                        "currency).");
+    }
+    return NULL;
+}
+
+dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long amount_cents,
+                           const char *currency, const char *invoice_id,
+                           const char *idempotency_key, const char **client_secret,
+                           const char **intent_id)
+{
+    const char *kv[9], *body, *cur;
     apr_size_t body_len;
     dp_http_resp resp;
     intent_view v;
     dp_error *e;
-    json_t *j;
 
     *client_secret = NULL;
     *intent_id = NULL;
@@ -414,9 +448,10 @@ dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long am
                               "limit.");
     }
     cur = currency_code(p, currency);
-    if (cur == NULL || (idempotency_key != NULL && !idempotency_key_ok(idempotency_key))) {
+    if (cur == NULL || (idempotency_key != NULL && !idempotency_key_ok(idempotency_key))
+        || (invoice_id != NULL && !token_ok(invoice_id, METADATA_VALUE_MAX, "-"))) {
         return dp_error_make(p, 500, DP_E_INTERNAL, NULL,
-                             "The payment intent request is incomplete (currency or "
+                             "The payment intent request is incomplete (currency, invoice or "
                              "idempotency key).");
     }
     kv[0] = "amount";
@@ -425,33 +460,48 @@ dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long am
     kv[3] = cur;
     kv[4] = "automatic_payment_methods[enabled]";
     kv[5] = "true";
-    kv[6] = NULL;
+    kv[6] = "metadata[invoice_id]";
+    kv[7] = invoice_id; /* NULL: left out */
+    kv[8] = NULL;
     body = dp_stripe_form(p, kv, &body_len);
 
-    if ((e = post_intents(p, cfg, body, body_len, idempotency_key, &resp)) != NULL) {
+    if ((e = call_intents(p, cfg, NULL, body, body_len, idempotency_key, &resp)) != NULL
+        || (e = intent_answer(p, &resp, amount_cents, cur, &v)) != NULL) {
         return e;
-    }
-    j = dp_json_own(p, json_loadb(resp.body, resp.len, 0, NULL));
-    if (resp.status != 200) {
-        json_t *err = json_object_get(j, "error");
-        if (!json_is_object(err)) {
-            return dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
-                                 "Stripe answered HTTP %d without an error object.", resp.status);
-        }
-        return refusal(p, resp.status, err);
-    }
-    if (!read_intent(p, j, &v) || v.client_secret == NULL) {
-        return upstream(p,
-                        "Stripe's answer (HTTP 200) is not a PaymentIntent with a client "
-                        "secret.");
-    }
-    if (!intent_matches(j, amount_cents, cur)) {
-        return upstream(p,
-                        "Stripe's PaymentIntent does not match the request (amount or "
-                        "currency).");
     }
     *client_secret = v.client_secret;
     *intent_id = v.id;
+    return NULL;
+}
+
+dp_error *dp_stripe_intent_get(apr_pool_t *p, const dp_stripe_cfg *cfg, const char *intent_id,
+                               long long amount_cents, const char *currency,
+                               const char **client_secret, const char **status)
+{
+    const char *cur;
+    dp_http_resp resp;
+    intent_view v;
+    dp_error *e;
+
+    *client_secret = NULL;
+    *status = NULL;
+    if ((e = check_cfg(p, cfg)) != NULL) {
+        return e;
+    }
+    cur = currency_code(p, currency);
+    if (cur == NULL || !token_ok(intent_id, KEY_MAX, "_") || strncmp(intent_id, "pi_", 3) != 0) {
+        return dp_error_make(p, 500, DP_E_INTERNAL, NULL,
+                             "The payment intent lookup is incomplete (currency or id).");
+    }
+    if ((e = call_intents(p, cfg, intent_id, NULL, 0, NULL, &resp)) != NULL
+        || (e = intent_answer(p, &resp, amount_cents, cur, &v)) != NULL) {
+        return e;
+    }
+    if (strcmp(v.id, intent_id) != 0) {
+        return upstream(p, "Stripe answered another PaymentIntent than the one asked for.");
+    }
+    *client_secret = v.client_secret;
+    *status = v.status;
     return NULL;
 }
 

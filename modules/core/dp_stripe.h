@@ -1,7 +1,8 @@
 /* dp_stripe: card payments through Stripe's PaymentIntents API, and Stripe's webhooks.
  *
  * Outbound: one form-encoded POST /v1/payment_intents per payment (created and confirmed in
- * the same call) or per Stripe.js client secret, through dp_http, with the secret key as a
+ * the same call) or per Stripe.js client secret, or a GET of an intent made before, through
+ * dp_http, with the secret key as a
  * Bearer token, a pinned Stripe-Version and the caller's Idempotency-Key. Stripe stores the
  * answer to the first request made with a key and replays it to a retry with the same key
  * and the same parameters (and refuses the key with other parameters): the key is what keeps
@@ -92,12 +93,21 @@ dp_error *dp_stripe_pay(apr_pool_t *p, const dp_stripe_cfg *cfg, const dp_stripe
                         dp_stripe_result *res);
 
 /* Create an unconfirmed PaymentIntent (automatic payment methods) for Stripe.js to confirm
- * in the browser; idempotency_key may be NULL (then a retry creates another intent).
+ * in the browser, for the invoice invoice_id (metadata[invoice_id], so the webhook settles
+ * it; NULL: none); idempotency_key may be NULL (then a retry creates another intent).
  * On success *client_secret and *intent_id are set; any failure (Stripe's 4xx included) is
  * an error as for dp_stripe_pay, and leaves both NULL. */
 dp_error *dp_stripe_intent(apr_pool_t *p, const dp_stripe_cfg *cfg, long long amount_cents,
-                           const char *currency, const char *idempotency_key,
-                           const char **client_secret, const char **intent_id);
+                           const char *currency, const char *invoice_id,
+                           const char *idempotency_key, const char **client_secret,
+                           const char **intent_id);
+
+/* Read back the PaymentIntent intent_id (GET /v1/payment_intents/ID), which must be for
+ * amount_cents in currency: on success *client_secret and *status (Stripe's: "requires_
+ * payment_method", ..., "succeeded", "canceled") are set; failures as for dp_stripe_intent. */
+dp_error *dp_stripe_intent_get(apr_pool_t *p, const dp_stripe_cfg *cfg, const char *intent_id,
+                               long long amount_cents, const char *currency,
+                               const char **client_secret, const char **status);
 
 /* ---- webhooks ---- */
 

@@ -189,6 +189,21 @@ error_is($emp, [400, 422], ['invalid_json', 'validation_error'], undef, 'empty b
 my (undef, undef, $trail) = api(POST => '/api/auth/register', json => '{"email":"x@example.com"} garbage');
 error_is($trail, 400, 'invalid_json', undef, 'JSON followed by garbage: 400 invalid_json');
 
+# --- body cap: 64 KiB, above the longest valid profile -----------------------------------
+{
+    my %long = (email => unique_email('long'), password => 'Sup3r-secret-pw', userType => 'provider',
+                name => "\x{e9}" x 200, specialty => "\x{e9}" x 200, license => 'L' x 100,
+                bio => "\x{1f600}" x 5000, phone => '+1 555 0100');
+    my (undef, $ld, $lres) = api(POST => '/api/auth/register', json => \%long);
+    my $sent = length $lres->request->content;
+    ok($sent > 16 * 1024 && $sent < 64 * 1024, "setup: a provider with the longest bio is $sent bytes");
+    success_is($lres, 201, 'a registration with every profile field at its longest: 201');
+    is(length($ld->{user}{bio} // ''), 5000, '... with the whole bio');
+    my (undef, undef, $bres) = api(POST => '/api/auth/register',
+        json => { %long, email => unique_email('toolong'), pad => 'x' x (64 * 1024) });
+    error_is($bres, 413, 'payload_too_large', undef, 'a registration body over 64 KiB: 413');
+}
+
 # --- storage ------------------------------------------------------------------------------
 my $row = psql('SELECT email, password_hash FROM users WHERE id = ' . sql_quote($prov->{id} // uuid_v4()));
 my ($db_email, $db_hash) = split /\|/, $row, 2;

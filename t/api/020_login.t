@@ -64,4 +64,15 @@ my (undef, undef, $tp) = api(POST => '/api/auth/login', ctype => 'text/plain',
                              body => qq({"email":"$email","password":"$sent->{password}"}));
 error_is($tp, 400, 'invalid_json', undef, 'login as text/plain: 400 invalid_json');
 
+# the body cap of the public auth routes: 16 KiB, not DocPortalMaxBody (1 MiB)
+my (undef, undef, $big) = api(POST => '/api/auth/login',
+                              json => { email => $email, password => $sent->{password}, pad => 'p' x (20 * 1024) });
+my $bd = error_is($big, 413, 'payload_too_large', undef, 'a 20 KiB login body: 413 payload_too_large');
+like($bd->{detail} // '', qr/16384 bytes/, '... naming the route\'s cap');
+my (undef, undef, $okres) = login($email, $sent->{password});
+success_is($okres, 200, 'a normal login still works');
+my (undef, undef, $edge) = api(POST => '/api/auth/login',
+                               json => { email => $email, password => $sent->{password}, pad => 'p' x (15 * 1024) });
+success_is($edge, 200, 'a 15 KiB login body is read (unknown members are ignored)');
+
 done_testing();

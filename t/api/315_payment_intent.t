@@ -1,5 +1,7 @@
-# GET /api/billing/payment-intent?amount= and POST {amount}: a client gets a PaymentIntent's
-# clientSecret (from the Stripe fake) for Stripe.js; GET /api/billing/config answers what
+# GET /api/billing/payment-intent?amount=&invoiceId= and POST {amount, invoiceId?}: a client
+# gets the clientSecret of a PaymentIntent (from the Stripe fake) for Stripe.js, only for what
+# one of its own unpaid invoices owes; the invoice's live intent is handed out again instead of
+# a new one; each client may ask 30 times an hour. GET /api/billing/config answers what
 # Stripe.js needs and nothing secret.
 use strict;
 use warnings FATAL => 'all';
@@ -23,11 +25,22 @@ my $secret_key = do {
 };
 my $hook_secret = webhook_secret();
 
-my ($ptok, $prov, $ctok, $cli) = billing_practice();
+sub intent_of {
+    my ($id) = @_;
+    return scalar psql(q{SELECT coalesce(intent_id, '') FROM invoices WHERE id = } . sql_quote($id) . q{::uuid});
+}
 
-# ---- GET ?amount= ---------------------------------------------------------------------------------------
+sub intent_gets {
+    return grep { $_->{method} eq 'GET' && $_->{path} =~ m{^/v1/payment_intents/} } @{ stripe_requests() };
+}
+
+my ($ptok, $prov, $ctok, $cli) = billing_practice();
+my ($c2tok, $cli2) = client_session($prov->{id}, name => 'Neighbour Client');
+
+# ---- GET ?amount=: the one unpaid invoice of that amount ----------------------------------------------
+my $inv = make_invoice($ptok, $cli->{id}, 20.50);
 my ($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=20.50', token => $ctok);
-success_is($res, 200, 'GET /api/billing/payment-intent?amount=20.50: 200');
+success_is($res, 200, 'GET /api/billing/payment-intent?amount=20.50 (an unpaid invoice of 20.50): 200');
 is_deeply([sort keys %{ $d // {} }], ['clientSecret'], 'answer is {clientSecret}');
 like($d->{clientSecret} // '', qr/^pi_[A-Za-z0-9]+_secret_[A-Za-z0-9]+$/, 'a PaymentIntent client secret');
 my @posts = stripe_intents_posted();
@@ -36,36 +49,87 @@ my $p = $posts[0] // { form => {}, headers => {} };
 is($p->{form}{amount}, '2050', 'amount=2050 (cents)');
 is($p->{form}{currency}, 'usd', 'currency=usd');
 is($p->{form}{'automatic_payment_methods[enabled]'}, 'true', 'automatic payment methods');
+is($p->{form}{'metadata[invoice_id]'}, $inv->{id}, 'metadata[invoice_id] names the invoice (the webhook settles it)');
 ok(!exists $p->{form}{confirm} || $p->{form}{confirm} eq 'false', 'not confirmed server-side');
 ok(!exists $p->{form}{payment_method}, 'no payment method');
+like($p->{headers}{'idempotency-key'} // '', qr/^dp-pi-[0-9a-f]{64}$/, 'an idempotency key of the invoice');
 is($p->{headers}{authorization}, "Bearer $secret_key", 'the secret key as Bearer');
 like($p->{headers}{'stripe-version'} // '', qr/^\d{4}-\d\d-\d\d$/, 'a pinned Stripe-Version');
 is($p->{status}, 200, 'the fake created it');
-is($d->{clientSecret}, $p->{response}{client_secret}, "the answer is that intent's client_secret");
+my $secret1 = $d->{clientSecret} // '';
+is($secret1, $p->{response}{client_secret}, "the answer is that intent's client_secret");
+my $pi1 = $p->{response}{id} // 'none';
+is(intent_of($inv->{id}), $pi1, 'the intent is recorded on the invoice');
 audit_single($res, { action => 'payment_intent.create', outcome => 'success', actor_id => $cli->{id},
                      actor_type => 'client', resource_type => 'payment_intent',
-                     resource_id => $p->{response}{id} // 'none', client_id => $cli->{id} },
+                     resource_id => $pi1, client_id => $cli->{id} },
              'one payment_intent.create success event naming the intent');
+
+# ---- the live intent is handed out again -------------------------------------------------------------------
+for my $again ([GET => '/api/billing/payment-intent?amount=20.50'],
+               [GET => "/api/billing/payment-intent?amount=20.5&invoiceId=$inv->{id}"],
+               [POST => '/api/billing/payment-intent', json => { amount => 20.5 }],
+               [POST => '/api/billing/payment-intent', json => { amount => 20.5, invoiceId => uc $inv->{id} }]) {
+    my ($m, $path, @o) = @$again;
+    ($st, $d, $res) = api($m => $path, token => $ctok, @o);
+    success_is($res, 200, "$m $path again: 200");
+    is($d->{clientSecret}, $secret1, '... the same client secret');
+}
+is(scalar(stripe_intents_posted()), 1, 'no second PaymentIntent was created');
+my @gets = intent_gets();
+is(scalar @gets, 4, 'each time the recorded intent was read back from Stripe');
+is($gets[0]{path}, "/v1/payment_intents/$pi1", '... by its id');
 
 for my $q (['10', 1000], ['0.5', 50], ['149.99', 14999], ['999999.99', 99999999]) {
     my ($a, $cents) = @$q;
+    my $i = make_invoice($ptok, $cli->{id}, $a + 0);
     ($st, $d, $res) = api(GET => "/api/billing/payment-intent?amount=$a", token => $ctok);
-    success_is($res, 200, "?amount=$a: 200");
+    success_is($res, 200, "?amount=$a (an invoice of $a): 200");
     is((stripe_intents_posted())[-1]{form}{amount}, $cents, "... amount=$cents sent");
+    is((stripe_intents_posted())[-1]{form}{'metadata[invoice_id]'}, $i->{id}, '... for that invoice');
 }
 
-# ---- POST {amount} ------------------------------------------------------------------------------------
-($st, $d, $res) = api(POST => '/api/billing/payment-intent', token => $ctok, json => { amount => 20.5 });
-success_is($res, 200, 'POST /api/billing/payment-intent {amount: 20.5}: 200');
-like($d->{clientSecret} // '', qr/^pi_\w+_secret_\w+$/, 'a clientSecret');
-is((stripe_intents_posted())[-1]{form}{amount}, '2050', 'amount=2050 sent');
+# ---- which invoice: anything but one payable invoice of the caller for that amount is 422 ----------------
+my $n = scalar stripe_intents_posted();
+my ($twin1, $twin2) = map { make_invoice($ptok, $cli->{id}, 44.44) } 1 .. 2;
+my $theirs = make_invoice($ptok, $cli2->{id}, 55.55);
+my $paid = make_invoice($ptok, $cli->{id}, 66.66);
+($st) = pay_invoice($ctok, $paid->{id}, 'pm_card_visa');
+is($st, 200, 'setup: an invoice of 66.66 paid');
+$n = scalar stripe_intents_posted();
+for my $c (['?amount=33.33', 'amount', 'no unpaid invoice of that amount'],
+           ['?amount=44.44', 'invoiceId', 'two unpaid invoices of that amount'],
+           ['?amount=55.55', 'amount', 'only another client has an invoice of that amount'],
+           ["?amount=55.55&invoiceId=$theirs->{id}", 'invoiceId', 'another client\'s invoice named'],
+           ['?amount=66.66', 'amount', 'the invoice of that amount is paid'],
+           ["?amount=66.66&invoiceId=$paid->{id}", 'invoiceId', 'a paid invoice named'],
+           ["?amount=44.45&invoiceId=$twin1->{id}", 'amount', 'another amount than the invoice owes'],
+           ['?amount=44.44&invoiceId=' . uuid_v4(), 'invoiceId', 'an unknown invoice'],
+           ['?amount=44.44&invoiceId=abc', 'invoiceId', 'an invoiceId that is no id']) {
+    my ($q, $field, $name) = @$c;
+    ($st, $d, $res) = api(GET => "/api/billing/payment-intent$q", token => $ctok);
+    my $b = error_is($res, 422, 'validation_error', $field, "$name: 422 field $field");
+    ok(length($b->{detail} // '') > 10, "... with a detail: " . ($b->{detail} // ''));
+}
 ($st, $d, $res) = api(POST => '/api/billing/payment-intent', token => $ctok,
-                      json => '{"amount":149.99}');
-success_is($res, 200, 'POST {amount: 149.99}: 200');
-is((stripe_intents_posted())[-1]{form}{amount}, '14999', 'amount=14999 sent');
+                      json => { amount => 55.55, invoiceId => $theirs->{id} });
+error_is($res, 422, 'validation_error', 'invoiceId', 'POST naming another client\'s invoice: 422 field invoiceId');
+is(scalar(stripe_intents_posted()), $n, 'none of these reached Stripe');
+is(intent_of($theirs->{id}), '', 'the other client\'s invoice has no intent');
+($st, $d, $res) = api(GET => "/api/billing/payment-intent?amount=44.44&invoiceId=$twin2->{id}", token => $ctok);
+success_is($res, 200, 'one of two invoices of the same amount, named: 200');
+is((stripe_intents_posted())[-1]{form}{'metadata[invoice_id]'}, $twin2->{id}, '... for the one named');
+
+# ---- an intent that succeeded is not replaced --------------------------------------------------------------
+my ($est) = stripe_fake(POST => '/__event', { type => 'payment_intent.succeeded', intent => $pi1 });
+is($est, 200, 'setup: the first intent succeeded at Stripe (its webhook not yet received)');
+$n = scalar stripe_intents_posted();
+($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=20.50', token => $ctok);
+error_is($res, 409, 'already_paid', undef, 'its invoice: 409 already_paid');
+is(scalar(stripe_intents_posted()), $n, '... and no new intent');
 
 # ---- bad amounts: 422, nothing sent ---------------------------------------------------------------------
-my $n = scalar stripe_intents_posted();
+$n = scalar stripe_intents_posted();
 for my $a ('0', '-1', '0.49', '1.234', 'abc', '', '1000000.01', '20,50', '1e400', 'null', '%2210%22',
            '20.50;x') {
     ($st, $d, $res) = api(GET => "/api/billing/payment-intent?amount=$a", token => $ctok);
@@ -101,17 +165,36 @@ error_is($res, 400, 'invalid_json', undef, 'POST with a form body: 400 invalid_j
 is(scalar(stripe_intents_posted()), $n, 'none of these reached Stripe');
 
 # ---- Stripe failing ---------------------------------------------------------------------------------------
+my %fail_amount = (down500 => 21, garbage => 22, rate_limited => 23, tampered => 24);
+make_invoice($ptok, $cli->{id}, $_) for values %fail_amount;
 for my $mode (qw(down500 garbage rate_limited tampered)) {
     stripe_mode($mode);
-    ($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=20', token => $ctok);
+    ($st, $d, $res) = api(GET => "/api/billing/payment-intent?amount=$fail_amount{$mode}", token => $ctok);
     error_is($res, 502, 'upstream_error', undef, "Stripe in mode $mode: 502 upstream_error");
     unlike($res->content, qr/_secret_|sk_test_/, "... no secret in the answer ($mode)");
     audit_single($res, { action => 'payment_intent.create', outcome => 'failure', actor_id => $cli->{id} },
                  "... a payment_intent.create failure event ($mode)");
 }
 stripe_mode('ok');
-($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=20', token => $ctok);
+($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=21', token => $ctok);
 success_is($res, 200, 'Stripe back: 200');
+
+# ---- 30 requests an hour per client ---------------------------------------------------------------------
+{
+    my ($rtok, $rcli) = client_session($prov->{id}, name => 'Eager Client');
+    make_invoice($ptok, $rcli->{id}, 12.00);
+    my @codes = map { (api(GET => '/api/billing/payment-intent?amount=12', token => $rtok))[0] } 1 .. 30;
+    is(scalar(grep { $_ == 200 } @codes), 30, '30 requests in an hour: 200 each');
+    ($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=12', token => $rtok);
+    error_is($res, 429, 'rate_limited', undef, 'the 31st: 429 rate_limited');
+    like($res->header('Retry-After') // '', qr/^[1-9]\d*$/, '... with Retry-After');
+    audit_single($res, { action => 'payment_intent.create', outcome => 'denied', actor_id => $rcli->{id} },
+                 '... a denied payment_intent.create event');
+    ($st, $d, $res) = api(POST => '/api/billing/payment-intent', token => $rtok, json => { amount => 12 });
+    error_is($res, 429, 'rate_limited', undef, '... POST too');
+    ($st, $d, $res) = api(GET => '/api/billing/payment-intent?amount=21', token => $ctok);
+    success_is($res, 200, 'another client is not limited by it');
+}
 
 # ---- config -----------------------------------------------------------------------------------------------
 for my $who ([$ctok, 'client'], [$ptok, 'provider']) {

@@ -26,17 +26,10 @@ sub event_count {
     return scalar psql(q{SELECT count(*) FROM stripe_events WHERE id = } . sql_quote($id));
 }
 
-sub new_invoice {
-    my ($ptok, $client_id, $amount) = @_;
-    my ($st, $inv, $res) = create_invoice($ptok, clientId => $client_id, amount => $amount);
-    die "new_invoice: $st\n" . dump_res($res) unless $st == 201;
-    return $inv;
-}
-
 my ($ptok, $prov, $ctok, $cli) = billing_practice();
 
 # ---- a real flow: 3-D Secure at pay time, then Stripe's payment_intent.succeeded --------------------
-my $inv = new_invoice($ptok, $cli->{id}, 149.99);
+my $inv = make_invoice($ptok, $cli->{id}, 149.99);
 my ($st, $d, $res) = pay_invoice($ctok, $inv->{id}, 'pm_card_authenticationRequired');
 ok($st == 200 && $d->{requiresAction}, 'pay with a 3-D Secure card: requiresAction');
 my $pi = $d->{transactionId} // (map { $_->{response}{id} } stripe_intents_posted())[-1];
@@ -77,7 +70,7 @@ is_deeply(invoice_row($inv->{id}), $row, 'nothing changed (paidAt, updatedAt, tr
 is(event_count($event->{id}), '1', 'the event id is recorded once');
 
 # ---- signatures -----------------------------------------------------------------------------------
-my $inv2 = new_invoice($ptok, $cli->{id}, 50);
+my $inv2 = make_invoice($ptok, $cli->{id}, 50);
 my ($eid2, $p2) = stripe_event_json(invoice => $inv2->{id}, amount => 5000);
 my $before = psql(q{SELECT count(*) FROM stripe_events});
 my @bad = (
@@ -125,7 +118,7 @@ my $t3 = time;
 success_is($res, 200, 'v1 before t, upper-case hex, a space after the comma: 200');
 
 # ---- event types --------------------------------------------------------------------------------------
-my $inv4 = new_invoice($ptok, $cli->{id}, 80);
+my $inv4 = make_invoice($ptok, $cli->{id}, 80);
 my $snap4 = invoice_row($inv4->{id});
 for my $type ('customer.created', 'charge.succeeded', 'payment_intent.created',
               'payment_intent.requires_action', 'invoice.paid') {
@@ -178,7 +171,7 @@ success_is($res, 200, 'another succeeded event for the paid invoice: 200');
 is_deeply(invoice_row($inv4->{id}), $row, '... the first settlement stands');
 
 # an overdue invoice is still pending underneath: the webhook settles it
-my $inv8 = new_invoice($ptok, $cli->{id}, 33.33);
+my $inv8 = make_invoice($ptok, $cli->{id}, 33.33);
 invoice_to_overdue($inv8->{id}, 5);
 my ($eid8, $p8) = stripe_event_json(invoice => $inv8->{id}, amount => 3333);
 ($st, $d, $res) = webhook_post($p8, stripe_sign($p8));
@@ -186,7 +179,7 @@ success_is($res, 200, 'succeeded for an overdue invoice: 200');
 is(invoice_row($inv8->{id})->{status}, 'paid', '... it is paid');
 
 # the same event delivered eight times at once: all acknowledged, settled once
-my $inv9 = new_invoice($ptok, $cli->{id}, 19.19);
+my $inv9 = make_invoice($ptok, $cli->{id}, 19.19);
 my ($eid9, $p9) = stripe_event_json(invoice => $inv9->{id}, amount => 1919);
 my $sig9 = stripe_sign($p9);
 my $hostport = Apache::TestRequest::hostport();
@@ -215,12 +208,64 @@ is(psql(q{SELECT count(*) FROM audit_events WHERE action = 'billing.webhook' AND
       . sql_quote($inv9->{id})), '8', 'every delivery is audited');
 
 # non-ASCII bytes are signed as bytes
-my $inv7 = new_invoice($ptok, $cli->{id}, 12.5);
+my $inv7 = make_invoice($ptok, $cli->{id}, 12.5);
 my ($eid7, $p7) = stripe_event_json(invoice => $inv7->{id}, amount => 1250);
 $p7 =~ s/^\{/{"note":"Zo\x{c3}\x{ab} \x{e2}\x{82}\x{ac}",/;
 ($st, $d, $res) = webhook_post($p7, stripe_sign($p7));
 success_is($res, 200, 'a payload with UTF-8 bytes: 200');
 is(invoice_row($inv7->{id})->{status}, 'paid', '... settled');
+
+# ---- body size: one event, up to 256 KiB ------------------------------------------------------------------
+{
+    my $invb = make_invoice($ptok, $cli->{id}, 42.00);
+    my (undef, $bjson) = stripe_event_json(invoice => $invb->{id}, amount => 4200);
+    my $ev = $JSON->decode($bjson);
+    my $o = $ev->{data}{object};
+    # the most metadata Stripe keeps: 50 keys of up to 40 characters, values of up to 500
+    $o->{metadata}{ sprintf 'practice_note_%026d', $_ } = 'm' x 500 for 1 .. 49;
+    $o->{description} = 'd' x 1000;
+    # the charges list that API versions before 2022-11-15 embed in a PaymentIntent
+    my %card = (brand => 'visa', last4 => '4242', exp_month => 12, exp_year => 2030,
+                country => 'US', funding => 'credit', fingerprint => 'Xt5EWLLDS7FJjR1c',
+                checks => { cvc_check => 'pass', address_line1_check => undef, address_postal_code_check => 'pass' },
+                network => 'visa', three_d_secure => undef, wallet => undef);
+    $o->{charges} = {
+        object => 'list', has_more => JSON::PP::false(), total_count => 10,
+        url => "/v1/charges?payment_intent=$o->{id}",
+        data => [map { {
+            id => "ch_3Kq${_}abcdefghijklmnop", object => 'charge', amount => 4200,
+            amount_captured => 4200, amount_refunded => 0, currency => 'usd', captured => JSON::PP::true(),
+            paid => JSON::PP::true(), status => 'succeeded', payment_intent => $o->{id},
+            payment_method => 'pm_card_visa', created => time, livemode => JSON::PP::false(),
+            billing_details => { name => 'Billed Client', email => 'billed@example.com', phone => undef,
+                                 address => { city => 'Springfield', country => 'US', line1 => '1 Main St',
+                                              line2 => undef, postal_code => '12345', state => 'IL' } },
+            outcome => { network_status => 'approved_by_network', reason => undef, risk_level => 'normal',
+                         risk_score => 32, seller_message => 'Payment complete.', type => 'authorized' },
+            payment_method_details => { type => 'card', card => \%card },
+            receipt_url => 'https://pay.stripe.com/receipts/payment/' . ('C' x 120),
+            metadata => {}, refunds => { object => 'list', data => [], has_more => JSON::PP::false(),
+                                         total_count => 0, url => "/v1/charges/ch_$_/refunds" },
+        } } 1 .. 10],
+    };
+    my $big = $JSON->encode($ev);
+    ok(length($big) > 40 * 1024 && length($big) < 256 * 1024,
+       'setup: a large realistic event of ' . length($big) . ' bytes');
+    ($st, $d, $res) = webhook_post($big, stripe_sign($big));
+    success_is($res, 200, 'a large event below the cap: 200');
+    is(invoice_row($invb->{id})->{status}, 'paid', '... settled');
+
+    # beyond 256 KiB: refused before it is read (the server may answer early and close)
+    my $huge = '{"id":"evt_huge","pad":"' . ('h' x (300 * 1024)) . '"}';
+    my $head = "POST /api/billing/webhook HTTP/1.1\r\nHost: " . Apache::TestRequest::hostport() . "\r\n"
+             . "Content-Type: application/json\r\nStripe-Signature: " . stripe_sign($huge) . "\r\n"
+             . "Content-Length: " . length($huge) . "\r\nConnection: close\r\n\r\n";
+    my ($hst, $hh, $hbody, $hraw, $hwerr) = raw_http($head, [$huge]);
+    is($hst, 413, 'an event over 256 KiB: 413') or diag("write: $hwerr\n" . substr($hraw, 0, 500));
+    my $hd = eval { decode_json($hbody) } || {};
+    is($hd->{code}, 'payload_too_large', '... payload_too_large') or diag($hbody);
+    is(event_count('evt_huge'), '0', '... and nothing recorded');
+}
 
 # ---- bodies that are not events ---------------------------------------------------------------------------
 for my $b (['this is not json', 'a non-JSON body'], ['[1,2,3]', 'a JSON array'],

@@ -54,13 +54,6 @@ sub cmoney_is {
     is(money_in_json($res, 'outstandingAmount') // 'missing', $want, $name) or diag($res->content);
 }
 
-sub new_invoice {
-    my ($ptok, $client_id, $amount) = @_;
-    my ($st, $inv, $res) = create_invoice($ptok, clientId => $client_id, amount => $amount);
-    die "new_invoice: $st\n" . dump_res($res) unless $st == 201;
-    return $inv;
-}
-
 # paid_at moved to the provider-zone start of this month plus an offset ('1 minute', '-1 minute')
 sub paid_at_month_start {
     my ($id, $offset) = @_;
@@ -92,21 +85,21 @@ ok(!exists $d->{revenueThisMonth} && !exists $d->{pendingInvoices}, "no provider
 cmoney_is($c1tok, '0', 'a new client: nothing outstanding');
 
 # ---- invoices created ---------------------------------------------------------------------------------
-my $i1 = new_invoice($ptok, $c1->{id}, 149.99);
+my $i1 = make_invoice($ptok, $c1->{id}, 149.99);
 pmoney_is($ptok, { pendingInvoices => 1, outstandingAmount => '149.99', revenueThisMonth => '0' },
           'one invoice of 149.99: 1 pending, 149.99 outstanding');
 cmoney_is($c1tok, '149.99', 'client 1 owes 149.99');
 cmoney_is($c2tok, '0', 'client 2 owes nothing');
-my $i2 = new_invoice($ptok, $c2->{id}, 50.01);
+my $i2 = make_invoice($ptok, $c2->{id}, 50.01);
 pmoney_is($ptok, { pendingInvoices => 2, outstandingAmount => '200' }, '+ 50.01: 2 pending, 200 outstanding (exact)');
 cmoney_is($c2tok, '50.01', 'client 2 owes 50.01');
-my $i3 = new_invoice($ptok, $c1->{id}, 0.6);
-my $i4 = new_invoice($ptok, $c1->{id}, 0.7);
+my $i3 = make_invoice($ptok, $c1->{id}, 0.6);
+my $i4 = make_invoice($ptok, $c1->{id}, 0.7);
 pmoney_is($ptok, { pendingInvoices => 4, outstandingAmount => '201.3' }, '+ 0.60 + 0.70: 201.3 outstanding (cents, not floats)');
 cmoney_is($c1tok, '151.29', 'client 1 owes 151.29');
 
 # another practice's invoices change nothing here
-my $qi = new_invoice($qtok, $qc->{id}, 1000);
+my $qi = make_invoice($qtok, $qc->{id}, 1000);
 pmoney_is($ptok, { pendingInvoices => 4, outstandingAmount => '201.3', revenueThisMonth => '0' },
           "another practice's invoice: unchanged");
 cmoney_is($qctok, '1000', "the other practice's client owes 1000");

@@ -60,6 +60,31 @@ like($out, qr/last checkpoint position \d+ at /, 'it names the last checkpoint')
 like($out, qr/error log checkpoints: \d+ match the chain; the newest, position $head_now .* matches/,
      'the error log\'s checkpoints match the chain');
 
+# only the sealer's own message is a checkpoint: lines that merely carry its text (another
+# message id, another module's message quoting it, the text without an id, a piece of an
+# over-long line) are not read, so they can neither fake a checkpoint nor raise a false alarm
+{
+    my $copy = "$ENV{DP_ROOT}/t/logs/t500_log_forged";
+    my $fake = sprintf 'audit checkpoint position=%d at=1700000000000000 mac=%s sig=%s rows=1',
+                       $head_now, 'ab' x 32, 'cd' x 32;
+    my $pre = '[Sun Dec 06 12:00:00.000000 2026]';
+    open my $in, '<', suite_error_log() or die $!;
+    open my $o, '>', $copy or die "$copy: $!";
+    print $o $_ while <$in>;
+    close $in;
+    print $o "$pre [docportal:notice] [pid 1:tid 1] DP09002: $fake\n",
+             "$pre [core:error] [pid 1:tid 1] [client 127.0.0.1:1] AH00128: File does not exist: /x] DP09001: $fake\n",
+             "$pre [docportal:notice] [pid 1:tid 1] $fake\n",
+             "$pre [docportal:warn] [pid 1:tid 1] DP01999: " . ('x' x 5000) . "\n",
+             "$pre [docportal:warn] [pid 1:tid 1] DP01999: " . ('y' x (4095 - length("$pre [docportal:warn] [pid 1:tid 1] DP01999: "))) . "DP09001: $fake\n";
+    close $o;
+    my $out2 = verify_ok('forged checkpoint text in the error log', '--log', $copy);
+    my ($n_real) = $out =~ /error log checkpoints: (\d+) match/;
+    like($out2, qr/error log checkpoints: $n_real match the chain; the newest, position $head_now .* matches/,
+         'the forged lines are not counted as checkpoints');
+    unlink $copy;
+}
+
 # a wrong key: the very first link fails
 {
     my $bad = "$ENV{DOCPORTAL_AUDIT_KEY_FILE}.wrong";

@@ -82,7 +82,7 @@ my %walk = (
          ['other_provider', "/api/provider/clinical-notes/$appt", 404, 'denied', '']],
     'GET /api/billing/invoices' => [['provider', '/api/billing/invoices', 200, 'success', ''],
                                     ['client', '/api/billing/invoices', 200, 'success', $C]],
-    'GET /api/billing/payment-intent' => [['client', '/api/billing/payment-intent?amount=10', 200, 'success', $C]],
+    'GET /api/billing/payment-intent' => [['client', '/api/billing/payment-intent?amount=120', 200, 'success', $C]],
     'GET /api/audit' => [['provider', '/api/audit', 200, 'success', ''],
                          ['provider', "/api/audit?clientId=$C", 200, 'success', $C],
                          ['provider', "/api/audit?clientId=$dcl->{id}", 404, 'denied', '']],

@@ -201,34 +201,59 @@ static void test_hex(dp_test_env *env)
     CHECK_EQ(dp_hex_decode(NULL, b, sizeof(b)), -1);
 }
 
+/* Lines that carry the checkpoint text but are not the sealer's message. */
+static const char *const not_checkpoints[] = {
+    "[t] [docportal:notice] DP09002: audit checkpoint position=2 at=1 mac=" MAC2 " sig=" SIG2 "\n",
+    "[t] [core:error] [client 10.0.0.1:1] AH00128: File does not exist: /x] DP09001: audit "
+    "checkpoint position=2 at=1 mac=" MAC2 " sig=" SIG2 "\n",
+    "[t] [docportal:notice] audit checkpoint position=2 at=1 mac=" MAC2 " sig=" SIG2 "\n",
+    "[t] [docportal:notice] DP09001: audit checkpoint position=2 at=1 mac=" MAC2 " sig=" SIG2
+    " rows=1 and more\n",
+    "[t] [docportal:notice DP09001: audit checkpoint position=2 at=1 mac=" MAC2 " sig=" SIG2 "\n",
+};
+
 static void test_checkpoint_parse(dp_test_env *env)
 {
     long long pos = 0, at = 0;
     unsigned char mac[DP_AUDITCHAIN_MAC_LEN], sig[DP_AUDITCHAIN_MAC_LEN];
-    const char *line =
-        "[Mon Jan 01 00:00:00.000000 2024] [docportal:notice] [pid 7:tid 9] "
-        "DP05001: audit checkpoint position=2 at=1700000000999999 mac=" MAC2 " sig=" SIG2 "\n";
+    const char *line = "[Mon Jan 01 00:00:00.000000 2024] [docportal:notice] [pid 7:tid 9] "
+                       "DP09001: audit checkpoint position=2 at=1700000000999999 mac=" MAC2
+                       " sig=" SIG2 " rows=3\n";
 
     CHECK_EQ(dp_auditchain_checkpoint_parse(line, &pos, &at, mac, sig), 0);
     CHECK_EQ(pos, 2);
     CHECK_EQ(at, AT2);
     CHECK_STR(hex(env->pool, mac), MAC2);
     CHECK_STR(hex(env->pool, sig), SIG2);
+    /* the message alone, and without the batch size */
+    CHECK_EQ(dp_auditchain_checkpoint_parse("DP09001: audit checkpoint position=2 at=1 mac=" MAC2
+                                            " sig=" SIG2,
+                                            &pos, &at, mac, sig),
+             0);
     /* malformed lines are refused, never half-read */
-    CHECK_EQ(dp_auditchain_checkpoint_parse("DP05001: audit checkpoint position=x at=1 mac=" MAC2
+    CHECK_EQ(dp_auditchain_checkpoint_parse("DP09001: audit checkpoint position=x at=1 mac=" MAC2
                                             " sig=" SIG2,
                                             &pos, &at, mac, sig),
              -1);
-    CHECK_EQ(dp_auditchain_checkpoint_parse(
-                 "audit checkpoint position=0 at=1 mac=" MAC2 " sig=" SIG2, &pos, &at, mac, sig),
+    CHECK_EQ(dp_auditchain_checkpoint_parse("DP09001: audit checkpoint position=0 at=1 mac=" MAC2
+                                            " sig=" SIG2,
+                                            &pos, &at, mac, sig),
              -1);
-    CHECK_EQ(dp_auditchain_checkpoint_parse(
-                 "audit checkpoint position=2 at=1 mac=" MAC2 "0 sig=" SIG2, &pos, &at, mac, sig),
+    CHECK_EQ(dp_auditchain_checkpoint_parse("DP09001: audit checkpoint position=2 at=1 mac=" MAC2
+                                            "0 sig=" SIG2,
+                                            &pos, &at, mac, sig),
              -1);
-    CHECK_EQ(dp_auditchain_checkpoint_parse("audit checkpoint position=2 at=1 mac=" MAC2 " sig=abc",
+    CHECK_EQ(dp_auditchain_checkpoint_parse("DP09001: audit checkpoint position=2 at=1 mac=" MAC2
+                                            " sig=abc",
                                             &pos, &at, mac, sig),
              -1);
     CHECK_EQ(dp_auditchain_checkpoint_parse("some other line", &pos, &at, mac, sig), -1);
+    /* only the sealer's message counts: not another id, not the text inside another
+     * message, not the text without its id, not trailing text after it, not a line whose
+     * leading fields do not close */
+    for (size_t i = 0; i < sizeof(not_checkpoints) / sizeof(not_checkpoints[0]); i++) {
+        CHECK_EQ(dp_auditchain_checkpoint_parse(not_checkpoints[i], &pos, &at, mac, sig), -1);
+    }
 }
 
 const dp_test_case dp_suite_auditchain[] = {

@@ -152,11 +152,36 @@ static void test_param_limit(dp_test_env *env)
     CHECK_EQ(dp_route_match(p, many, 2, "GET", "/x/1/2/3/4/5", &m), DP_MATCH_NOT_FOUND);
 }
 
+static void test_body_cap(dp_test_env *env)
+{
+    const dp_route plain = {"POST", "/a", DP_ROLE_PUBLIC, DP_ROUTE_BODY, NULL, NULL, NULL};
+    const dp_route small = {"POST", "/b", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY, NULL,
+                            NULL,   NULL};
+    const dp_route profile = {
+        "POST", "/c", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_PROFILE_BODY, NULL, NULL, NULL};
+    const dp_route event = {
+        "POST", "/d", DP_ROLE_PUBLIC, DP_ROUTE_RAW_BODY | DP_ROUTE_EVENT_BODY, NULL, NULL, NULL};
+
+    (void)env;
+    /* without a cap of its own: the configured one */
+    CHECK_EQ(dp_route_body_cap(&plain, 1048576), 1048576);
+    CHECK_EQ(dp_route_body_cap(&plain, 2048), 2048);
+    /* its own cap, below the configured one */
+    CHECK_EQ(dp_route_body_cap(&small, 1048576), DP_ROUTE_SMALL_BODY_MAX);
+    CHECK_EQ(dp_route_body_cap(&profile, 1048576), DP_ROUTE_PROFILE_BODY_MAX);
+    CHECK_EQ(dp_route_body_cap(&event, 1048576), DP_ROUTE_EVENT_BODY_MAX);
+    CHECK_EQ(dp_route_body_cap(&event, 64L * 1024 * 1024), DP_ROUTE_EVENT_BODY_MAX);
+    /* the configured maximum stays the ceiling */
+    CHECK_EQ(dp_route_body_cap(&small, 4096), 4096);
+    CHECK_EQ(dp_route_body_cap(&event, 100000), 100000);
+}
+
 const dp_test_case dp_suite_route[] = {
     {"matches",           test_matches          },
     {"params_are_copies", test_params_are_copies},
     {"not_found",         test_not_found        },
     {"method",            test_method           },
     {"param_limit",       test_param_limit      },
+    {"body_cap",          test_body_cap         },
     {NULL,                NULL                  },
 };

@@ -807,7 +807,7 @@ static void pay_upstream_failures(dp_test_env *env)
         }
         check_upstream(dp_stripe_pay(p, make_cfg(p), &req, &res), cases[i].detail);
         CHECK_EQ(json_array_size(fake_log(p)), 1);
-        check_upstream(dp_stripe_intent(p, make_cfg(p), 5000, "usd", NULL, &cs, &id),
+        check_upstream(dp_stripe_intent(p, make_cfg(p), 5000, "usd", NULL, NULL, &cs, &id),
                        cases[i].detail);
         CHECK_NULL(cs);
         CHECK_NULL(id);
@@ -880,7 +880,7 @@ static void pay_bad_config(dp_test_env *env)
     cfg->secret_key = SK;
     cfg->api_version = "2024-06-20\r\nX: y";
     check_upstream(dp_stripe_pay(p, cfg, &req, &res), "API version");
-    check_upstream(dp_stripe_intent(p, cfg, 100, "usd", NULL, &cs, &id), "API version");
+    check_upstream(dp_stripe_intent(p, cfg, 100, "usd", NULL, NULL, &cs, &id), "API version");
     CHECK_EQ(json_array_size(fake_log(p)), 0);
 }
 
@@ -934,11 +934,11 @@ static void pay_bad_input(dp_test_env *env)
         CHECK(dp_stripe_pay(p, cfg, &req, &res) != NULL);
         CHECK(dp_stripe_pay(p, cfg, NULL, &res) != NULL);
     }
-    e = dp_stripe_intent(p, cfg, 0, "usd", NULL, &cs, &id);
+    e = dp_stripe_intent(p, cfg, 0, "usd", NULL, NULL, &cs, &id);
     CHECK(e != NULL && e->status == 422);
-    e = dp_stripe_intent(p, cfg, 100, "u$d", NULL, &cs, &id);
+    e = dp_stripe_intent(p, cfg, 100, "u$d", NULL, NULL, &cs, &id);
     CHECK(e != NULL && e->status == 500);
-    e = dp_stripe_intent(p, cfg, 100, "usd", "bad key", &cs, &id);
+    e = dp_stripe_intent(p, cfg, 100, "usd", NULL, "bad key", &cs, &id);
     CHECK(e != NULL && e->status == 500);
     CHECK_EQ(json_array_size(fake_log(p)), 0); /* nothing reached the fake */
 }
@@ -1042,7 +1042,7 @@ static void intent_create(dp_test_env *env)
     if (!fake_ready(env, "ok")) {
         return;
     }
-    e = dp_stripe_intent(p, make_cfg(p), 7500, "EUR", "pi-create-1", &cs, &id);
+    e = dp_stripe_intent(p, make_cfg(p), 7500, "EUR", NULL, "pi-create-1", &cs, &id);
     if (!CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "")) {
         return;
     }
@@ -1067,13 +1067,64 @@ static void intent_create(dp_test_env *env)
         const char *cs2 = NULL, *id2 = NULL, *cs3 = NULL, *id3 = NULL;
         dp_stripe_cfg *cfg = make_cfg(p);
         cfg->api_version = NULL; /* the pinned default */
-        CHECK_NULL(dp_stripe_intent(p, cfg, 7500, "eur", NULL, &cs2, &id2));
-        CHECK_NULL(dp_stripe_intent(p, cfg, 7500, "eur", NULL, &cs3, &id3));
+        CHECK_NULL(dp_stripe_intent(p, cfg, 7500, "eur", NULL, NULL, &cs2, &id2));
+        CHECK_NULL(dp_stripe_intent(p, cfg, 7500, "eur", NULL, NULL, &cs3, &id3));
         CHECK(id2 != NULL && id3 != NULL && strcmp(id2, id3) != 0);
         r = json_array_get(fake_log(p), 1);
         CHECK_NULL(jget(r, "headers.idempotency-key"));
         CHECK_STR(jstr(r, "headers.stripe-version"), DP_STRIPE_API_VERSION);
     }
+}
+
+static void intent_read_back(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    const char *cs = NULL, *id = NULL, *cs2 = NULL, *status = NULL;
+    dp_stripe_cfg *cfg = make_cfg(p);
+    json_t *log, *r;
+    dp_error *e;
+
+    if (!fake_ready(env, "ok")) {
+        return;
+    }
+    /* made for an invoice: the webhook's way back is in the metadata */
+    e = dp_stripe_intent(p, cfg, 2500, "usd", "4b6f2c1e-0d3a-4f5e-9a7b-1c2d3e4f5a6b", "pi-get-1",
+                         &cs, &id);
+    if (!CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "")) {
+        return;
+    }
+    r = json_array_get(fake_log(p), 0);
+    CHECK_STR(jstr(r, "form.metadata[invoice_id]"), "4b6f2c1e-0d3a-4f5e-9a7b-1c2d3e4f5a6b");
+
+    /* read back: the same client secret and Stripe's status, by a GET without a key */
+    e = dp_stripe_intent_get(p, cfg, id, 2500, "USD", &cs2, &status);
+    if (!CHECK_MSG(e == NULL, "error: %s", e ? e->detail : "")) {
+        return;
+    }
+    CHECK_STR(cs2, cs);
+    CHECK_STR(status, "requires_payment_method");
+    log = fake_log(p);
+    CHECK_EQ(json_array_size(log), 2);
+    r = json_array_get(log, 1);
+    CHECK_STR(jstr(r, "method"), "GET");
+    CHECK_STR(jstr(r, "path"), apr_pstrcat(p, "/v1/payment_intents/", id, NULL));
+    CHECK_NULL(jget(r, "headers.idempotency-key"));
+    CHECK_NULL(jget(r, "headers.content-type"));
+    CHECK_STR(jstr(r, "headers.authorization"), "Bearer " SK);
+
+    /* an intent for another amount or currency is not handed out */
+    check_upstream(dp_stripe_intent_get(p, cfg, id, 2600, "usd", &cs2, &status), "match");
+    CHECK_NULL(cs2);
+    check_upstream(dp_stripe_intent_get(p, cfg, id, 2500, "eur", &cs2, &status), "match");
+    /* one Stripe does not know: its 404, as a 502 */
+    check_upstream(dp_stripe_intent_get(p, cfg, "pi_unknown123", 2500, "usd", &cs2, &status),
+                   "resource_missing");
+    /* what is not an intent id never reaches Stripe */
+    e = dp_stripe_intent_get(p, cfg, "../charges", 2500, "usd", &cs2, &status);
+    CHECK(e != NULL && e->status == 500);
+    e = dp_stripe_intent_get(p, cfg, "ch_123", 2500, "usd", &cs2, &status);
+    CHECK(e != NULL && e->status == 500);
+    CHECK_EQ(json_array_size(fake_log(p)), 5);
 }
 
 static void zz_teardown(dp_test_env *env)
@@ -1111,6 +1162,7 @@ const dp_test_case dp_suite_stripe[] = {
     {"pay_idempotent_replay",     pay_idempotent_replay    },
     {"pay_decline_then_new_card", pay_decline_then_new_card},
     {"intent_create",             intent_create            },
+    {"intent_read_back",          intent_read_back         },
     {"zz_teardown",               zz_teardown              },
     {NULL,                        NULL                     },
 };

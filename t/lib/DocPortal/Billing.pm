@@ -5,15 +5,15 @@ use warnings;
 
 use Exporter 'import';
 use JSON::PP ();
-use DocPortal::Http qw(api $JSON);
+use DocPortal::Http qw(api dump_res $JSON);
 use DocPortal::Db qw(psql sql_quote);
 use DocPortal::Users qw(provider_session client_session secret_file);
 
 our @EXPORT = qw(
     stripe_fake stripe_reset stripe_mode stripe_requests stripe_intents_posted
     webhook_secret stripe_sign webhook_post stripe_event_json
-    billing_practice create_invoice invoice_list pay_invoice invoice_row invoice_to_overdue
-    money_in_json INVOICE_KEYS
+    billing_practice create_invoice make_invoice invoice_list pay_invoice invoice_row
+    invoice_to_overdue money_in_json INVOICE_KEYS stripe_intents_for
 );
 
 use constant INVOICE_KEYS => [sort qw(id clientId providerId appointmentId clientName amount currency
@@ -62,6 +62,13 @@ sub stripe_requests {
 sub stripe_intents_posted {
     return grep { $_->{method} eq 'POST' && $_->{path} eq '/v1/payment_intents' }
            @{ stripe_requests() };
+}
+
+# stripe_intents_for($invoice_id) -> the POST /v1/payment_intents entries for one invoice
+# (metadata[invoice_id])
+sub stripe_intents_for {
+    my ($invoice_id) = @_;
+    return grep { ($_->{form}{'metadata[invoice_id]'} // '') eq $invoice_id } stripe_intents_posted();
 }
 
 # The suite server's webhook signing secret (DOCPORTAL_STRIPE_WEBHOOK_FILE).
@@ -131,6 +138,14 @@ sub create_invoice {
     $b{description} = 'Session' unless exists $b{description};
     delete @b{ grep { !defined $b{$_} } keys %b };
     return api(POST => '/api/billing/invoices', token => $token, json => \%b);
+}
+
+# make_invoice($provider_token, $client_id, $amount) -> the invoice created (dies otherwise)
+sub make_invoice {
+    my ($ptok, $client_id, $amount) = @_;
+    my ($st, $inv, $res) = create_invoice($ptok, clientId => $client_id, amount => $amount);
+    die "make_invoice: $st\n" . dump_res($res) unless $st == 201;
+    return $inv;
 }
 
 # invoice_list($token, $status_or_undef) -> (status, body, res): GET /api/billing/invoices

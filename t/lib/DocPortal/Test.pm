@@ -21,9 +21,9 @@ package DocPortal::Test;
 #                           message_row, utf8_hex, dp_rekey, MESSAGE_KEYS
 #   DocPortal::Billing      stripe_fake, stripe_reset, stripe_mode, stripe_requests,
 #                           stripe_intents_posted, webhook_secret, stripe_sign, webhook_post,
-#                           stripe_event_json, billing_practice, create_invoice, invoice_list,
-#                           pay_invoice, invoice_row, invoice_to_overdue, money_in_json,
-#                           INVOICE_KEYS
+#                           stripe_event_json, billing_practice, create_invoice, make_invoice,
+#                           invoice_list, pay_invoice, invoice_row, invoice_to_overdue,
+#                           money_in_json, stripe_intents_for, INVOICE_KEYS
 #   DocPortal::Notes        note_create, note_get, note_patch, note_sign, note_addendum,
 #                           appointment_for_note, note_row, addendum_rows, sha256_text,
 #                           note_hash_expected, note_audit_is, NOTE_KEYS, ADDENDUM_KEYS,
