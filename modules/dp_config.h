@@ -116,7 +116,7 @@ typedef struct dp_config {
     const char *stripe_publishable;
     const char *stripe_webhook_secret;
     const char *stripe_js_url; /* where the portal loads Stripe.js from, kept as given */
-    const char *dummy_hash; /* bcrypt hash at this cost, for unknown-email logins */
+    const char *dummy_hash;    /* bcrypt hash at this cost, for unknown-email logins */
     /* transport */
     int trust_forwarded_proto; /* -1: unset; On: X-Forwarded-Proto https counts as TLS */
     const char *hsts;          /* Strict-Transport-Security value; "" (Off): not sent */

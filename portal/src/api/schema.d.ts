@@ -761,7 +761,7 @@ export interface paths {
          * Pay an invoice by card (Stripe)
          * @description Who: Clients.
          *
-         *     The invoice's client. 402 `card_declined`; 404 `invoiceId`; 409 `already_paid`; 502 `upstream_error` (the invoice stays pending).
+         *     The invoice's client. 402 `card_declined`; 404 `invoiceId`; 409 `already_paid`, or `payment_in_progress` while another payment of the invoice waits for Stripe (answered at once); 502 `upstream_error` (the invoice stays pending).
          */
         post: operations["postBillingPay"];
         delete?: never;
@@ -780,12 +780,16 @@ export interface paths {
         /**
          * A PaymentIntent's client secret for Stripe.js
          * @description Who: Clients.
+         *
+         *     For one of the caller's unpaid invoices and exactly what it owes: the one named by `invoiceId`, else the one unpaid invoice of that `amount` (none, several, another client's, a paid one, or another amount: 422). The invoice's live PaymentIntent is handed out again, a new one is recorded on the invoice. 409 `already_paid` when its intent already succeeded; 429 `rate_limited` past 30 requests an hour per client.
          */
         get: operations["getBillingPaymentIntent"];
         put?: never;
         /**
          * A PaymentIntent's client secret for Stripe.js
          * @description Who: Clients.
+         *
+         *     For one of the caller's unpaid invoices and exactly what it owes: the one named by `invoiceId`, else the one unpaid invoice of that `amount` (none, several, another client's, a paid one, or another amount: 422). The invoice's live PaymentIntent is handed out again, a new one is recorded on the invoice. 409 `already_paid` when its intent already succeeded; 429 `rate_limited` past 30 requests an hour per client.
          */
         post: operations["postBillingPaymentIntent"];
         delete?: never;
@@ -916,7 +920,7 @@ export interface components {
              * @description Stable machine code (docs/api.md, Errors).
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_signature" | "invalid_token" | "invalid_credentials" | "unauthorized" | "card_declined" | "forbidden" | "tls_required" | "csrf_failed" | "email_unverified" | "not_found" | "method_not_allowed" | "email_taken" | "slot_taken" | "too_many_pending" | "invalid_transition" | "note_exists" | "note_signed" | "already_paid" | "already_verified" | "no_password" | "payload_too_large" | "validation_error" | "outside_availability" | "rate_limited" | "internal_error" | "upstream_error" | "unavailable";
+            code: "invalid_json" | "invalid_signature" | "invalid_token" | "invalid_credentials" | "unauthorized" | "card_declined" | "forbidden" | "tls_required" | "csrf_failed" | "email_unverified" | "not_found" | "method_not_allowed" | "email_taken" | "slot_taken" | "too_many_pending" | "invalid_transition" | "note_exists" | "note_signed" | "already_paid" | "payment_in_progress" | "already_verified" | "no_password" | "payload_too_large" | "validation_error" | "outside_availability" | "rate_limited" | "internal_error" | "upstream_error" | "unavailable";
             /** @description The field at fault, nested as `content.plan` or `tuesday.breakEnd`. */
             field?: string;
         };
@@ -1485,6 +1489,11 @@ export interface components {
         };
         AmountInput: {
             amount: number;
+            /**
+             * Format: uuid
+             * @description The invoice to pay; without it, the one unpaid invoice of that amount.
+             */
+            invoiceId?: string;
         };
         /** @description A Stripe event, as Stripe sends it; checked by its `Stripe-Signature`. */
         StripeEvent: {
@@ -1548,7 +1557,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 413 `payload_too_large`: the body is over `DocPortalMaxBody`. */
+        /** @description 413 `payload_too_large`: the body is over the route's cap: 16 KiB for the public auth routes and change-password, 64 KiB for register, 256 KiB for the webhook, `DocPortalMaxBody` (default 1 MiB) elsewhere. */
         PayloadTooLarge: {
             headers: {
                 [name: string]: unknown;
@@ -2877,6 +2886,8 @@ export interface operations {
         parameters: {
             query: {
                 amount: number;
+                /** @description The invoice to pay; without it, the one unpaid invoice of that amount. */
+                invoiceId?: string;
             };
             header?: never;
             path?: never;
@@ -2895,7 +2906,9 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             default: components["responses"]["Error"];
         };
@@ -2925,8 +2938,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             default: components["responses"]["Error"];
         };
