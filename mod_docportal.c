@@ -48,6 +48,8 @@ static const dp_route routes[] = {
      "auth.login", "user", dp_auth_login},
     {"POST", "/api/auth/google", DP_ROLE_PUBLIC, DP_ROUTE_BODY | DP_ROUTE_SMALL_BODY,
      "auth.google", "user", dp_auth_google},
+    {"GET", "/api/auth/config", DP_ROLE_PUBLIC, DP_ROUTE_NO_AUDIT,
+     NULL, NULL, dp_auth_config},
     {"GET", "/api/auth/me", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,
      "user.read", "user", dp_auth_me},
     {"POST", "/api/auth/logout", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,

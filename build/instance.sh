@@ -107,6 +107,7 @@ audit_key_file() {
 google_lines() {
     [ -z "${GOOGLE_CLIENT_ID:-}" ] || echo "DocPortalGoogleClientID \"$GOOGLE_CLIENT_ID\""
     [ -z "${GOOGLE_CERTS_URL:-}" ] || echo "DocPortalGoogleCertsURL \"$GOOGLE_CERTS_URL\""
+    [ -z "${GOOGLE_GSI_URL:-}" ] || echo "DocPortalGoogleGsiURL \"$GOOGLE_GSI_URL\""
 }
 
 # "DIRECTIVE path" for a secret from the environment, kept in a 0600 file httpd reads as root.
@@ -125,14 +126,18 @@ stripe_lines() {
     [ -z "${STRIPE_JS_URL:-}" ] || echo "DocPortalStripeJsURL \"$STRIPE_JS_URL\""
 }
 
-# The origin (scheme://host[:port]) of the Stripe.js the portal loads: STRIPE_JS_URL, else
-# Stripe's own.
-stripe_js_origin() {
-    local url=${STRIPE_JS_URL:-https://js.stripe.com/v3/}
+# The origin (scheme://host[:port]) of a script the portal loads: the URL in the variable
+# named $1, else the default $2.
+script_origin() {
+    local url=${!1:-$2}
     [[ $url =~ ^(https?://[A-Za-z0-9.-]+(:[0-9]+)?)(/[^[:space:]\"\;,]*)?$ ]] ||
-        die "STRIPE_JS_URL must be an http(s) URL"
+        die "$1 must be an http(s) URL"
     echo "${BASH_REMATCH[1]}"
 }
+# Stripe.js: STRIPE_JS_URL, else Stripe's own.
+stripe_js_origin() { script_origin STRIPE_JS_URL https://js.stripe.com/v3/; }
+# Google Identity Services: GOOGLE_GSI_URL, else Google's own.
+google_gsi_origin() { script_origin GOOGLE_GSI_URL https://accounts.google.com/gsi/client; }
 
 # Mail: SMTP_URL (with SMTP_USER / SMTP_PASSWORD for AUTH, kept in 0600 files), else every mail
 # is written as a file into var/mail/; links point at PUBLIC_URL (default: this instance).
@@ -170,11 +175,11 @@ install_portal() {
 }
 
 # The portal's Content-Security-Policy: scripts from the portal itself, plus Stripe.js (from
-# STRIPE_JS_URL's origin) and Google Identity Services when their keys are configured; no
-# inline script, no framing. A Stripe.js stand-in served from elsewhere than js.stripe.com
-# talks to its own origin, which connect-src then allows too.
+# STRIPE_JS_URL's origin) and Google Identity Services (from GOOGLE_GSI_URL's) when their keys
+# are configured; no inline script, no framing. A stand-in served from elsewhere than Stripe's
+# or Google's own host talks to its own origin, which connect-src then allows too.
 portal_csp() {
-    local script="'self'" style="'self'" connect="'self'" frame="" js
+    local script="'self'" style="'self'" connect="'self'" frame="" js gsi
     if [ -n "${STRIPE_PUBLISHABLE_KEY:-}" ]; then
         js=$(stripe_js_origin)
         script+=" $js"
@@ -183,10 +188,16 @@ portal_csp() {
         frame+=" $js https://hooks.stripe.com"
     fi
     if [ -n "${GOOGLE_CLIENT_ID:-}" ]; then
-        script+=" https://accounts.google.com/gsi/client"
-        style+=" https://accounts.google.com/gsi/style"
-        connect+=" https://accounts.google.com/gsi/"
-        frame+=" https://accounts.google.com/gsi/"
+        gsi=$(google_gsi_origin)
+        if [ "$gsi" = https://accounts.google.com ]; then
+            script+=" https://accounts.google.com/gsi/client"
+            style+=" https://accounts.google.com/gsi/style"
+            connect+=" https://accounts.google.com/gsi/"
+            frame+=" https://accounts.google.com/gsi/"
+        else
+            script+=" $gsi"
+            connect+=" $gsi"
+        fi
     fi
     [ -n "$frame" ] || frame=" 'none'"
     echo "default-src 'self'; script-src $script; style-src $style; img-src 'self' data:;" \
@@ -211,6 +222,7 @@ Group nogroup"; fi
         case ${!v:-1} in *[!0-9]* | '') die "$v must be a whole number" ;; esac
     done
     stripe_js_origin >/dev/null
+    google_gsi_origin >/dev/null
     mkdir -p "$state/httpd/run"
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \

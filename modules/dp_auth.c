@@ -499,6 +499,17 @@ dp_error *dp_auth_google(dp_ctx *c)
     return dp_account_reply_session(c, created ? 201 : 200, user, cookie_only);
 }
 
+/* GET /api/auth/config: public, before sign-in; whether Google sign-in is on (its OAuth
+ * client id, which is public) and where the portal loads Google Identity Services from. */
+dp_error *dp_auth_config(dp_ctx *c)
+{
+    json_t *out = dp_json_own(c->r->pool, json_object());
+    dp_json_set_str(out, "googleClientId", c->cfg->google_id.client_id);
+    dp_json_set_str(out, "googleGsiUrl", c->cfg->google_gsi_url);
+    dp_reply_json(c, 200, out);
+    return NULL;
+}
+
 /* POST /api/auth/logout: provider or client; revokes the presented token everywhere. */
 dp_error *dp_auth_logout(dp_ctx *c)
 {

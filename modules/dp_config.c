@@ -75,6 +75,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(google_id.client_id);
     MERGE_NUM(google_id.timeout_ms);
     MERGE_NUM(google_id.leeway_s);
+    MERGE_PTR(google_gsi_url);
     /* billing */
     MERGE_PTR(currency);
     MERGE_PTR(stripe.api_base);
@@ -595,6 +596,10 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_GOOGLE_CERTS, set_url,
                   (void *)APR_OFFSETOF(dp_config, google_id.certs_url), RSRC_CONF,
                   "Where Google's signing keys are fetched (default: Google's v1 certs)"),
+    AP_INIT_TAKE1(DP_DIR_GOOGLE_GSI_URL, set_script_url,
+                  (void *)APR_OFFSETOF(dp_config, google_gsi_url), RSRC_CONF,
+                  "Where the portal loads Google Identity Services from "
+                  "(default https://accounts.google.com/gsi/client)"),
     AP_INIT_TAKE1(DP_DIR_CURRENCY, set_currency, NULL, RSRC_CONF,
                   "Currency of invoices and payments (ISO 4217, default usd)"),
     AP_INIT_TAKE1(DP_DIR_STRIPE_KEY_FILE, set_secret_file,
@@ -700,6 +705,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->currency == NULL) c->currency = DP_DEFAULT_CURRENCY;
     if (c->stripe.api_base == NULL) c->stripe.api_base = DP_DEFAULT_STRIPE_API;
     if (c->stripe_js_url == NULL) c->stripe_js_url = DP_DEFAULT_STRIPE_JS;
+    if (c->google_gsi_url == NULL) c->google_gsi_url = DP_DEFAULT_GOOGLE_GSI;
     if (c->stripe.api_version == NULL) c->stripe.api_version = DP_STRIPE_VERSION;
     if (c->stripe.timeout_ms == 0) c->stripe.timeout_ms = 20000;
     /* transport */

@@ -25,6 +25,7 @@
 #define DP_DIR_MESSAGE_KEY      "DocPortalMessageKey"
 #define DP_DIR_GOOGLE_CLIENT    "DocPortalGoogleClientID"
 #define DP_DIR_GOOGLE_CERTS     "DocPortalGoogleCertsURL"
+#define DP_DIR_GOOGLE_GSI_URL   "DocPortalGoogleGsiURL"
 #define DP_DIR_CURRENCY         "DocPortalCurrency"
 #define DP_DIR_STRIPE_KEY_FILE  "DocPortalStripeSecretKeyFile"
 #define DP_DIR_STRIPE_PUBLIC    "DocPortalStripePublishableKey"
@@ -67,6 +68,7 @@
 #define DP_DEFAULT_GOOGLE_API  "https://www.googleapis.com"
 #define DP_DEFAULT_STRIPE_API  "https://api.stripe.com"
 #define DP_DEFAULT_STRIPE_JS   "https://js.stripe.com/v3/"
+#define DP_DEFAULT_GOOGLE_GSI  "https://accounts.google.com/gsi/client"
 #define DP_DEFAULT_CURRENCY    "usd"
 #define DP_DEFAULT_HSTS        "max-age=31536000"
 #define DP_STRIPE_VERSION      "2024-06-20" /* the API version the module was written for */
@@ -111,6 +113,7 @@ typedef struct dp_config {
     dp_google_cfg google;          /* key_file_json NULL: Google Meet is off */
     dp_keyring *message_keys;      /* AES-256-GCM keys for PHI at rest, one current */
     dp_google_id_cfg google_id;    /* client_id NULL: Google sign-in is off */
+    const char *google_gsi_url;    /* where the portal loads Google Identity Services from */
     const char *currency;          /* ISO 4217, lower case */
     dp_stripe_cfg stripe;          /* secret_key NULL: payments are off */
     const char *stripe_publishable;

@@ -18,6 +18,7 @@ dp_error *dp_auth_me(dp_ctx *c);
 dp_error *dp_auth_logout(dp_ctx *c);
 dp_error *dp_auth_me_update(dp_ctx *c);
 dp_error *dp_auth_google(dp_ctx *c);
+dp_error *dp_auth_config(dp_ctx *c);
 
 /* account.c: verified email, password reset and change */
 dp_error *dp_account_verify_email(dp_ctx *c);
