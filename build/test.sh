@@ -14,9 +14,10 @@ export DP_PG_PORT
 DP_PG_PORT=$(bash build/freeport.sh)
 http_port=$(bash build/freeport.sh $((DP_PG_PORT + 1)))
 
-fake_pid=
+fake_pid= google_pid=
 cleanup() {
     [ -z "$fake_pid" ] || kill "$fake_pid" 2>/dev/null || true
+    [ -z "$google_pid" ] || kill "$google_pid" 2>/dev/null || true
     # the SMTP sink: a test may have restarted it, so its pid file names the live one
     [ ! -s "${DP_SMTP_DIR:-/nonexistent}/.pid" ] || kill "$(cat "$DP_SMTP_DIR/.pid")" 2>/dev/null || true
     bash build/pg.sh destroy >/dev/null 2>&1 || true
@@ -51,6 +52,22 @@ fake_pid=$STRIPE_FAKE_PID
 read -r ready port <&"${STRIPE_FAKE[0]}" || true
 [ "$ready" = ready ] || { echo "test.sh: the Stripe fake did not start" >&2; exit 1; }
 export DOCPORTAL_STRIPE_API_BASE=http://127.0.0.1:$port
+
+# Google sign-in for the portal's tests: a local stand-in for Google's keys and for Google
+# Identity Services (t/fakes/google_certs_fake.pl), signing ID tokens with a key of its own
+mkdir -p "$real_var/google"
+openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=google-fake \
+    -keyout "$real_var/google/signer.key" -out "$real_var/google/signer.crt" 2>/dev/null
+perl t/fakes/google_certs_fake.pl --port 0 --cert "suite=$real_var/google/signer.crt" \
+    --signer "suite=$real_var/google/signer.key" >"$real_var/google/ready" 2>"$real_var/google/log" &
+google_pid=$!
+for _ in $(seq 1 100); do
+    grep -q '^ready' "$real_var/google/ready" 2>/dev/null && break
+    sleep 0.1
+done
+read -r ready port <"$real_var/google/ready" || true
+[ "$ready" = ready ] || { echo "test.sh: the Google fake did not start" >&2; cat "$real_var/google/log" >&2; exit 1; }
+export DOCPORTAL_GOOGLE_FAKE=http://127.0.0.1:$port
 
 # Mail: the suite's server delivers to a local SMTP sink (t/fakes/smtp_fake.pl) that keeps
 # each message as a file in DP_SMTP_DIR, where the tests read it (t/lib/DocPortal/Mail.pm).

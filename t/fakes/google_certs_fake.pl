@@ -4,6 +4,7 @@
 #
 #   perl t/fakes/google_certs_fake.pl --port N --cert KID=CERTFILE [--cert KID=CERTFILE ...]
 #                                     [--max-age SECONDS] [--mode ok|down|garbage]
+#                                     [--signer KID=KEYFILE --client-id ID]
 #
 # --port 0 picks a free port. Once listening it prints "ready <port>" on stdout, then serves
 # one connection at a time (HTTP/1.1, Connection: close) until killed. Each CERTFILE is a PEM
@@ -23,7 +24,18 @@
 #   POST /__remove?kid=K            stop serving a key
 #   POST /__max_age?s=N             change the max-age answered
 #
-# Core Perl only: JSON::PP, MIME::Base64, POSIX, and the fakes' server loop
+# For the portal's browser tests, with --signer (the RSA private key of one of the --cert
+# keys, PEM), a stand-in for Google Identity Services (t/fakes/google_gsi.js, not Google's
+# code) and the ID tokens it hands to the page, both for any origin
+# (Access-Control-Allow-Origin: *):
+#   GET  /gsi/client    the stand-in script
+#   POST /gsi/token     form: email, client_id: {"credential": an ID token as Google makes it
+#                       (RS256, kid KID, iss https://accounts.google.com, aud client_id, sub
+#                       derived from the email, email_verified true, an hour to live)}
+#   POST /__claims      a JSON object of claims that every later token carries instead (e.g.
+#                       {"email_verified": false}, {"aud": "another-client"}), until /__reset
+#
+# Core Perl only: Digest::SHA, JSON::PP, MIME::Base64, POSIX, and the fakes' server loop
 # (t/lib/DocPortal/FakeServer.pm); keys through the openssl command line.
 use strict;
 use warnings;
@@ -34,16 +46,17 @@ use lib "$FindBin::Bin/../lib";
 use DocPortal::FakeServer qw(serve_http);
 use Getopt::Long qw(GetOptions);
 use JSON::PP;
+use Digest::SHA qw(sha256_hex);
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(strftime);
 
 my %MODES = map { $_ => 1 } qw(ok down garbage);
 my @V = ('/oauth2/v1/certs', '/oauth2/v3/certs');
 
-my ($port, $mode, $max_age0, @certs) = (0, 'ok', 21600);
+my ($port, $mode, $max_age0, $signer, @certs) = (0, 'ok', 21600);
 GetOptions('port=i' => \$port, 'cert=s' => \@certs, 'max-age=i' => \$max_age0,
-           'mode=s' => \$mode)
-    or die "usage: $0 --port N --cert KID=CERTFILE ... [--max-age S] [--mode M]\n";
+           'mode=s' => \$mode, 'signer=s' => \$signer)
+    or die "usage: $0 --port N --cert KID=CERTFILE ... [--max-age S] [--mode M] [--signer KID=KEYFILE]\n";
 die "google_certs_fake: unknown mode '$mode'\n" unless $MODES{$mode};
 
 my $json = JSON::PP->new->canonical;
@@ -55,8 +68,13 @@ for my $c (@certs) {
     push @initial_order, $kid unless exists $initial{$kid};
     $initial{$kid} = $k;
 }
+my ($signer_kid, $signer_key) = defined $signer ? $signer =~ /^([^=]+)=(.+)$/ : ();
+die "google_certs_fake: --signer wants KID=KEYFILE (a readable PEM key)\n"
+    if defined $signer && !(defined $signer_key && -r $signer_key);
+my $GSI_JS = "$FindBin::Bin/google_gsi.js";
+my @CORS = (['Access-Control-Allow-Origin', '*'], ['Cache-Control', 'no-store']);
 my $mode0 = $mode;
-my ($keys, $order, %count, $max_age);
+my ($keys, $order, %count, $max_age, %claims);
 reset_state();
 
 serve_http(name => 'google_certs_fake', port => $port, route => \&route, json => $json,
@@ -70,6 +88,7 @@ sub reset_state {
     %count = map { $_ => 0 } @V;
     $mode = $mode0;
     $max_age = $max_age0;
+    %claims = ();
 }
 
 # ---- keys ------------------------------------------------------------------------------------
@@ -130,6 +149,9 @@ sub certs_jwks {
 sub route {
     my ($r) = @_;
     my ($m, $p, $q) = ($r->{method}, $r->{path}, $r->{query});
+    return gsi_script() if $m eq 'GET' && $p eq '/gsi/client';
+    return gsi_token($r) if $m eq 'POST' && $p eq '/gsi/token';
+    return set_claims($r) if $m eq 'POST' && $p eq '/__claims';
     if (grep { $_ eq $p } @V) {
         return (405, { error => 'method' }) unless $m eq 'GET';
         $count{$p}++;
@@ -165,4 +187,52 @@ sub route {
         return (200, { max_age => $max_age + 0 });
     }
     return (404, { error => 'not found' });
+}
+
+# ---- the Google Identity Services stand-in and its ID tokens ----------------------------------
+
+sub gsi_script {
+    open my $fh, '<:raw', $GSI_JS or return (500, { error => "$GSI_JS: $!" });
+    local $/;
+    my $js = <$fh>;
+    return (200, $js, { type => 'text/javascript; charset=utf-8', headers => \@CORS });
+}
+
+sub set_claims {
+    my ($r) = @_;
+    my $c = eval { $json->decode($r->{body}) };
+    return (400, { error => 'a JSON object of claims' }) unless ref $c eq 'HASH';
+    %claims = %$c;
+    return (200, { claims => \%claims });
+}
+
+# The RS256 signature of INPUT under the signer's key (openssl reads it from a file).
+sub rs256 {
+    my ($input) = @_;
+    my $tmp = "/tmp/google_certs_fake.$$.in";
+    open(my $f, '>:raw', $tmp) or die "$tmp: $!";
+    print {$f} $input;
+    close $f;
+    my $sig = run_openssl('dgst', '-sha256', '-sign', $signer_key, $tmp);
+    unlink $tmp;
+    return $sig;
+}
+
+sub gsi_token {
+    my ($r) = @_;
+    return (404, { error => 'no --signer' }, { headers => \@CORS }) unless defined $signer;
+    my $f = DocPortal::FakeServer::parse_form($r->{body} // '');
+    my ($email, $aud) = ($f->{email} // '', $f->{client_id} // '');
+    return (400, { error => 'email and client_id are required' }, { headers => \@CORS })
+        unless $email =~ /^[^@\s]+@[^@\s]+$/ && length $aud;
+    my $now = time;
+    my $sub = '1' . substr(sha256_hex(lc $email), 0, 20);
+    my %c = (iss => 'https://accounts.google.com', azp => $aud, aud => $aud,
+             sub => $sub, email => lc $email, email_verified => JSON::PP::true,
+             name => (split /@/, $email)[0], iat => $now, exp => $now + 3600, %claims);
+    my $input = b64url($json->encode({ alg => 'RS256', kid => $signer_kid, typ => 'JWT' }))
+        . '.' . b64url($json->encode(\%c));
+    my $sig = rs256($input);
+    return (500, { error => 'signing failed' }, { headers => \@CORS }) unless defined $sig;
+    return (200, { credential => "$input." . b64url($sig) }, { headers => \@CORS });
 }
