@@ -1,7 +1,7 @@
 // Stripe.js, loaded when a card form first needs it from the URL the API names
-// (GET /api/billing/config: stripeJsUrl), by a script element added at run time: the page has
-// no inline script, and its Content-Security-Policy lets in that one origin. Only the part of
-// Stripe.js's interface the portal uses is typed here.
+// (GET /api/billing/config: stripeJsUrl), by a script element added at run time (script.ts).
+// Only the part of Stripe.js's interface the portal uses is typed here.
+import { loadScript } from './script';
 
 export interface StripeError {
   type: string;
@@ -41,29 +41,12 @@ declare global {
   }
 }
 
-const loads = new Map<string, Promise<StripeFactory>>();
-
 /** Stripe.js from url, once per page; a failed load may be tried again. */
 export function loadStripe(url: string): Promise<StripeFactory> {
-  if (window.Stripe) return Promise.resolve(window.Stripe);
-  let load = loads.get(url);
-  if (!load) {
-    load = new Promise<StripeFactory>((resolve, reject) => {
-      const script = document.createElement('script');
-      script.src = url;
-      script.async = true;
-      script.onload = () => {
-        if (window.Stripe) resolve(window.Stripe);
-        else reject(new Error('Stripe.js did not start.'));
-      };
-      script.onerror = () => {
-        script.remove();
-        loads.delete(url);
-        reject(new Error('The card form could not be loaded. Check your connection and try again.'));
-      };
-      document.head.appendChild(script);
-    });
-    loads.set(url, load);
-  }
-  return load;
+  return loadScript(
+    url,
+    () => window.Stripe,
+    'The card form could not be loaded. Check your connection and try again.',
+    'Stripe.js',
+  );
 }

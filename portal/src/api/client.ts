@@ -7,6 +7,7 @@
 import type {
   Appointment,
   AppointmentPatch,
+  AuthConfig,
   BillingConfig,
   ClientBookingInput,
   ClientDashboard,
@@ -194,6 +195,19 @@ export const api = {
   login(email: string, password: string): Promise<SessionAnswer> {
     return request('POST', '/auth/login', {
       body: { email, password, ...cookieSession },
+      noAuthRedirect: true,
+    });
+  },
+  /** What the sign-in pages need before anyone is signed in: Google sign-in's client id (null:
+   * off) and where Google Identity Services is loaded from. */
+  authConfig(signal?: AbortSignal): Promise<AuthConfig> {
+    return request('GET', '/auth/config', { noAuthRedirect: true, signal });
+  },
+  /** Signs in with a Google ID token (from Google Identity Services): a known account, a
+   * linked email or an invited client's record. */
+  googleSignIn(googleToken: string): Promise<SessionAnswer> {
+    return request('POST', '/auth/google', {
+      body: { googleToken, ...cookieSession },
       noAuthRedirect: true,
     });
   },

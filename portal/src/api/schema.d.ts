@@ -114,6 +114,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a sign-in page needs: Google sign-in's client id and script
+         * @description Who: Anyone (no session).
+         *
+         *     Not audited (no user data). `googleClientId` is null when Google sign-in is off.
+         */
+        get: operations["getAuthConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/me": {
         parameters: {
             query?: never;
@@ -1277,6 +1299,15 @@ export interface components {
         ClientSecret: {
             clientSecret: string;
         };
+        AuthConfig: {
+            /** @description The OAuth client id Google ID tokens must name (DocPortalGoogleClientID); null: Google sign-in is off. */
+            googleClientId: string | null;
+            /**
+             * Format: uri
+             * @description Where Google Identity Services is loaded from (DocPortalGoogleGsiURL, default https://accounts.google.com/gsi/client).
+             */
+            googleGsiUrl: string;
+        };
         BillingConfig: {
             /** @description null: card payment is not set up. */
             publishableKey: string | null;
@@ -1777,6 +1808,27 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getAuthConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No secret: the OAuth client id is public. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthConfig"];
+                };
+            };
             default: components["responses"]["Error"];
         };
     };

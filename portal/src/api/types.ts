@@ -24,6 +24,7 @@ export type Slot = Schemas['Slot'];
 export type ClientDashboard = Schemas['ClientDashboard'];
 export type ProviderDashboard = Schemas['ProviderDashboard'];
 export type BillingConfig = Schemas['BillingConfig'];
+export type AuthConfig = Schemas['AuthConfig'];
 export type Invoice = Schemas['Invoice'];
 export type PaymentResult = Schemas['PaymentResult'];
 export type VideoLink = Schemas['VideoLink'];

@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { api } from '../api/client';
+import type { User } from '../api/types';
 import { ErrorSummary, Field, SubmitButton, fieldError, useSubmit } from '../components/forms';
+import GoogleSignIn from '../components/GoogleSignIn';
 import { useSession } from '../session';
 import { usePageTitle } from '../components/Layout';
 
@@ -16,10 +18,12 @@ export default function Invite() {
   const token = params.get('token') ?? '';
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const { busy, error, onSubmit } = useSubmit(async () => {
-    const { user } = await api.register({ email, password, inviteToken: token });
+  const signedIn = (user: User) => {
     setUser(user);
     navigate('/dashboard', { replace: true });
+  };
+  const { busy, error, onSubmit } = useSubmit(async () => {
+    signedIn((await api.register({ email, password, inviteToken: token })).user);
   });
 
   if (!token) {
@@ -40,6 +44,10 @@ export default function Invite() {
         <Field id="password" label="Password" type="password" autoComplete="new-password" hint="8 to 72 characters." value={password} onChange={setPassword} error={fieldError(error, 'password')} />
         <SubmitButton busy={busy}>Create account</SubmitButton>
       </form>
+      <GoogleSignIn
+        intro={<p>Instead of a password, continue with Google: sign in with the Google account of the address the invitation was sent to.</p>}
+        onSignedIn={signedIn}
+      />
       <p>
         Already set up? <Link to="/login">Log in</Link>
       </p>

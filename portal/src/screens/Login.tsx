@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { api } from '../api/client';
+import type { User } from '../api/types';
 import { ErrorSummary, Field, SubmitButton, fieldError, useSubmit } from '../components/forms';
+import GoogleSignIn from '../components/GoogleSignIn';
 import { useSession } from '../session';
 import { usePageTitle } from '../components/Layout';
 
@@ -19,10 +21,12 @@ export default function Login() {
   const [params] = useSearchParams();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const { busy, error, onSubmit } = useSubmit(async () => {
-    const { user } = await api.login(email, password);
+  const signedIn = (user: User) => {
     setUser(user);
     navigate(user.emailVerified ? safeNext(params.get('next')) : '/check-email', { replace: true });
+  };
+  const { busy, error, onSubmit } = useSubmit(async () => {
+    signedIn((await api.login(email, password)).user);
   });
 
   return (
@@ -34,6 +38,7 @@ export default function Login() {
         <Field id="password" label="Password" type="password" autoComplete="current-password" value={password} onChange={setPassword} error={fieldError(error, 'password')} />
         <SubmitButton busy={busy}>Log in</SubmitButton>
       </form>
+      <GoogleSignIn intro={<p>Sign in with the Google account of your email address.</p>} onSignedIn={signedIn} />
       <p>
         <Link to="/forgot-password">Forgot your password?</Link>
       </p>
