@@ -7,6 +7,7 @@ use FindBin;
 use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
+use Apache::TestRequest ();
 use Digest::SHA qw(hmac_sha256);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
@@ -89,6 +90,17 @@ sub call {
 }
 
 sub fetches { decode_json($http->get("$fake_url/__requests")->{content})->{'/oauth2/v1/certs'} // 0 }
+
+# what a sign-in page learns before anyone signs in: the client id, where Google Identity
+# Services comes from (the default here); on the main server, which has no client id, null
+my ($cst, $cfg) = call(GET => '/auth/config');
+is($cst, 200, 'GET /api/auth/config without a session: 200');
+is_deeply($cfg, { googleClientId => $CLIENT_ID, googleGsiUrl => 'https://accounts.google.com/gsi/client' },
+          '... {googleClientId: the configured one, googleGsiUrl: Google\'s (the default)}');
+($cst, $cfg) = call(GET => '/auth/config', undef, undef, Apache::TestRequest::resolve_url('/api'));
+is($cst, 200, "the main server's: 200");
+is_deeply($cfg, { googleClientId => undef, googleGsiUrl => 'https://accounts.google.com/gsi/client' },
+          '... googleClientId null (Google sign-in is off)');
 
 my $n = int(rand(1e9));
 my $email = "g.person.$n\@gmail.example";

@@ -54,7 +54,7 @@
     var problem = el('p', { role: 'alert' });
     var cont = el('button', { type: 'submit', text: 'Continue' });
     var cancel = el('button', { type: 'button', text: 'Cancel' });
-    var form = el('form', { 'aria-label': 'Choose a Google account', novalidate: '' }, [
+    var form = el('form', { 'aria-label': 'Account chooser', novalidate: '' }, [
       el('label', { for: input.id, text: 'Google account' }),
       input,
       problem,
