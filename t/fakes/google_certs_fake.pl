@@ -22,6 +22,8 @@
 #   POST /__add?kid=K&cert=PATH     serve one more key (rotation); PATH is read now
 #   POST /__remove?kid=K            stop serving a key
 #   POST /__max_age?s=N             change the max-age answered
+#   POST /__delay?ms=N              answer the certs paths N ms late (0 after a reset), so
+#                                   that concurrent fetches would overlap
 #
 # Core Perl only: JSON::PP, MIME::Base64, POSIX, and the fakes' server loop
 # (t/lib/DocPortal/FakeServer.pm); keys through the openssl command line.
@@ -36,6 +38,7 @@ use Getopt::Long qw(GetOptions);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(strftime);
+use Time::HiRes ();
 
 my %MODES = map { $_ => 1 } qw(ok down garbage);
 my @V = ('/oauth2/v1/certs', '/oauth2/v3/certs');
@@ -56,7 +59,7 @@ for my $c (@certs) {
     $initial{$kid} = $k;
 }
 my $mode0 = $mode;
-my ($keys, $order, %count, $max_age);
+my ($keys, $order, %count, $max_age, $delay_ms);
 reset_state();
 
 serve_http(name => 'google_certs_fake', port => $port, route => \&route, json => $json,
@@ -70,6 +73,7 @@ sub reset_state {
     %count = map { $_ => 0 } @V;
     $mode = $mode0;
     $max_age = $max_age0;
+    $delay_ms = 0;
 }
 
 # ---- keys ------------------------------------------------------------------------------------
@@ -133,6 +137,7 @@ sub route {
     if (grep { $_ eq $p } @V) {
         return (405, { error => 'method' }) unless $m eq 'GET';
         $count{$p}++;
+        Time::HiRes::sleep($delay_ms / 1000) if $delay_ms;
         return (500, { error => { code => 500, message => 'Backend Error' } }) if $mode eq 'down';
         return (200, 'this is not JSON {', { type => 'text/plain' }) if $mode eq 'garbage';
         my @cache = (
@@ -163,6 +168,12 @@ sub route {
         return (400, { error => 's must be a number' }) unless $s =~ /^\d+$/;
         $max_age = $s;
         return (200, { max_age => $max_age + 0 });
+    }
+    if ($p eq '/__delay') {
+        my $ms = $q->{ms} // '';
+        return (400, { error => 'ms must be a number' }) unless $ms =~ /^\d{1,5}$/;
+        $delay_ms = $ms;
+        return (200, { delay_ms => $delay_ms + 0 });
     }
     return (404, { error => 'not found' });
 }
