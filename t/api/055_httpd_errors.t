@@ -56,6 +56,24 @@ for my $c (@cases) {
     is_json_error($name, $status, exchange($req), $code);
 }
 
+# a body over httpd's own LimitRequestBody (100 bytes on this virtual host, below the module's
+# cap): httpd refuses it while the module reads it; 413 JSON, by Content-Length and chunked
+SKIP: {
+    skip 'the virtual host with LimitRequestBody is plain HTTP', 16 if $ENV{DP_TLS};
+    my $main = Apache::TestRequest::module();
+    Apache::TestRequest::module('docportal_httpd_limits');
+    my $lhost = "Host: " . Apache::TestRequest::hostport() . "\r\nConnection: close\r\n"
+        . "Content-Type: application/json\r\n";
+    my $json = '{"email":"a@b.example","password":"' . ('x' x 400) . '"}';
+    is_json_error('a body over LimitRequestBody (Content-Length)', 413,
+                  exchange("POST /api/auth/login HTTP/1.1\r\n${lhost}Content-Length: " . length($json)
+                           . "\r\n\r\n", $json), 'payload_too_large');
+    is_json_error('a body over LimitRequestBody (chunked)', 413,
+                  exchange("POST /api/auth/login HTTP/1.1\r\n${lhost}Transfer-Encoding: chunked\r\n\r\n",
+                           sprintf("%x\r\n%s\r\n0\r\n\r\n", length $json, $json)), 'payload_too_large');
+    Apache::TestRequest::module($main);
+}
+
 # a bad %-escape reaches the module (the path is pointed at no route): its 404
 is_json_error('a bad %-escape', 404, exchange("GET /api/health%zz HTTP/1.1\r\n$H\r\n"), 'not_found');
 
