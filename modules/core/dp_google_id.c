@@ -547,7 +547,11 @@ static key_result find_key(apr_pool_t *p, const dp_google_id_cfg *cfg, const cha
             cache_unlock();
             return KEY_OK;
         }
-        cache_wait_fetch(cfg);
+        if (!cache_wait_fetch(cfg)) {
+            *why = "Another request's fetch of Google's keys did not end in time.";
+            cache_unlock();
+            return KEY_UPSTREAM;
+        }
         kr = cached_result(p, kid, pem, why);
         cache_unlock();
         return kr;
