@@ -27,6 +27,7 @@
 #include "modules/dp_config.h"
 #include "modules/dp_db.h"
 #include "modules/dp_handlers.h"
+#include "modules/dp_httpd_error.h"
 #include "modules/dp_request.h"
 #include "modules/dp_session.h"
 #include "modules/dp_auditseal.h"
@@ -291,6 +292,7 @@ static int dp_handler_hook(request_rec *r)
     dp_match_status ms;
     dp_error *e;
     const char *method;
+    int httpd_status;
 
     if (r->handler == NULL || strcmp(r->handler, "docportal-api") != 0) {
         return DECLINED;
@@ -301,6 +303,9 @@ static int dp_handler_hook(request_rec *r)
     c->cfg = cfg;
     c->request_id = dp_request_id(r);
     dp_common_headers(r, cfg, c->request_id);
+    if ((httpd_status = dp_httpd_error_status(r)) != 0) { /* ErrorDocument */
+        return dp_httpd_error_reply(r, httpd_status);
+    }
 
     method = r->header_only ? "GET" : r->method; /* HEAD is GET without the body */
     ms = dp_route_match(r->pool, routes, N_ROUTES, method, r->uri, &m);

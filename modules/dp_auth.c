@@ -449,7 +449,9 @@ static dp_error *google_user(dp_ctx *c, dp_db *db, const dp_google_identity *g,
 /* POST /api/auth/google {googleToken, userType?, session?}: public. A verified Google ID
  * token (Google vouches for the address) logs in a known account (by Google id, else by
  * email: see google_link), or creates a verified one (counted against the address's hourly
- * limit of new accounts). */
+ * limit of new accounts). The token is verified before a database connection is taken; a
+ * refused one is still audited (and, with the database away, answers 503 like every other
+ * refusal that cannot be recorded). */
 dp_error *dp_auth_google(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
@@ -473,7 +475,8 @@ dp_error *dp_auth_google(dp_ctx *c)
         return dp_error_make(p, 502, DP_E_UPSTREAM, NULL,
                              "Google sign-in is not configured on this server.");
     }
-    if ((e = dp_ctx_db(c, &db))) return e;
+    /* the token (and the fetch of Google's keys it may need) before a pooled connection is
+     * taken: a slow or failing Google holds no database connection */
     e = dp_google_id_verify(p, &c->cfg->google_id, token, (long long)apr_time_sec(apr_time_now()),
                             &g, &reason);
     if (e != NULL) {
@@ -482,6 +485,7 @@ dp_error *dp_auth_google(dp_ctx *c)
                       "DP04004: Google sign-in refused (%s)", reason ? reason : e->detail);
         return (ae = dp_audit(c, &ev)) != NULL ? ae : e;
     }
+    if ((e = dp_ctx_db(c, &db))) return e;
     if ((e = dp_db_begin(db))) return e;
     if ((e = google_user(c, db, &g, user_type, &user, &created))) {
         return e->status < 500 ? dp_audit_refusal(c, db, &ev, e) : e;

@@ -32,6 +32,10 @@ typedef struct dp_error {
 #define DP_E_CARD_DECLINED        "card_declined"
 #define DP_E_INVALID_SIGNATURE    "invalid_signature"
 #define DP_E_TOO_LARGE            "payload_too_large"
+#define DP_E_BAD_REQUEST          "bad_request"     /* refused by httpd (ErrorDocument) */
+#define DP_E_TIMEOUT              "request_timeout" /* likewise */
+#define DP_E_URI_TOO_LONG         "uri_too_long"    /* likewise */
+#define DP_E_NOT_IMPLEMENTED      "not_implemented" /* likewise */
 #define DP_E_VALIDATION           "validation_error"
 #define DP_E_RATE_LIMITED         "rate_limited"
 #define DP_E_UPSTREAM             "upstream_error"

@@ -6,7 +6,9 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
+#include <apr_time.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <limits.h>
@@ -30,9 +32,10 @@
 /* ---- the key cache ---------------------------------------------------------------------
  * One set of keys (kid -> SubjectPublicKeyInfo PEM, the form libjwt verifies with) in its own
  * subpool of the cache pool, swapped whole when a new set arrives, guarded by one mutex.
- * Fetches run without the lock: a thread claims a fetch under the lock (the timestamps and
- * the fetching count), fetches and parses in its request pool, then installs under the lock.
- * Readers copy the PEM they need into their own pool before unlocking. */
+ * Fetches are single-flight: a thread claims the one fetch under the lock, fetches and parses
+ * in its request pool without the lock, then installs the set (or records the failure and the
+ * back-off) under the lock and wakes the threads that wait for that fetch's result. Readers
+ * copy the PEM they need into their own pool before unlocking. */
 
 static struct {
     apr_pool_t *pool;         /* NULL: no dp_google_id_init, run uncached */
@@ -40,10 +43,14 @@ static struct {
     apr_hash_t *keys;         /* NULL when no set */
     long long expires;        /* the set is stale from this time on */
     long long last_kid_fetch; /* last fetch caused by an unknown kid */
-    long long retry_after;    /* after a failed refresh, no new attempt before this */
-    int fetching;             /* threads fetching right now */
+    long long retry_after;    /* after a failed fetch, no new attempt before this */
+    long long backoff;        /* the last back-off in seconds; 0 after a success */
+    int fetching;             /* 1 while a thread fetches */
+    unsigned long fetches;    /* fetches ended; a waiter waits for this to change */
+    int last_failed;          /* the last fetch that ended failed */
 #if APR_HAS_THREADS
     apr_thread_mutex_t *mutex;
+    apr_thread_cond_t *done; /* signalled when a fetch ends */
 #endif
 } C;
 
@@ -54,7 +61,9 @@ static void cache_reset_state(void)
     C.expires = 0;
     C.last_kid_fetch = LLONG_MIN / 2;
     C.retry_after = LLONG_MIN / 2;
+    C.backoff = 0;
     C.fetching = 0;
+    C.last_failed = 0;
 }
 
 static apr_status_t cache_forget(void *unused)
@@ -64,6 +73,7 @@ static apr_status_t cache_forget(void *unused)
     cache_reset_state();
 #if APR_HAS_THREADS
     C.mutex = NULL;
+    C.done = NULL;
 #endif
     return APR_SUCCESS;
 }
@@ -80,8 +90,12 @@ apr_status_t dp_google_id_init(apr_pool_t *pconf)
     apr_pool_tag(cp, "dp_google_id_keys");
 #if APR_HAS_THREADS
     rv = apr_thread_mutex_create(&C.mutex, APR_THREAD_MUTEX_DEFAULT, pconf);
+    if (rv == APR_SUCCESS) {
+        rv = apr_thread_cond_create(&C.done, pconf);
+    }
     if (rv != APR_SUCCESS) {
         C.mutex = NULL;
+        C.done = NULL;
         apr_pool_destroy(cp);
         return rv;
     }
@@ -94,7 +108,7 @@ apr_status_t dp_google_id_init(apr_pool_t *pconf)
 }
 
 /* Only dp_google_id_init and the pconf cleanup, both outside the threads' lifetime, set
- * C.mutex and C.pool: reading them unlocked is safe. The rest changes under the lock. */
+ * C.mutex, C.done and C.pool: reading them unlocked is safe. The rest changes under the lock. */
 static int cache_lock(void)
 {
 #if APR_HAS_THREADS
@@ -118,7 +132,7 @@ void dp_google_id_cache_clear(void)
             apr_pool_destroy(C.set_pool);
         }
         {
-            int fetching = C.fetching; /* threads in flight still decrement it */
+            int fetching = C.fetching; /* a fetch in flight still ends and wakes its waiters */
             cache_reset_state();
             C.fetching = fetching;
         }
@@ -149,8 +163,55 @@ static int cache_install(apr_hash_t *keys, long long expires)
     C.set_pool = np;
     C.keys = h;
     C.expires = expires;
-    C.retry_after = LLONG_MIN / 2;
     return 1;
+}
+
+/* Under the lock: the end of the fetch in flight. A failure (or a set that could not be
+ * installed) starts or doubles the back-off, whether or not a set is cached; a success ends
+ * it. The threads waiting for this fetch wake up. */
+static void cache_fetch_done(apr_hash_t *fresh, long long now, long long ttl)
+{
+    int ok = fresh != NULL && cache_install(fresh, now + ttl);
+
+    if (ok) {
+        C.backoff = 0;
+        C.retry_after = LLONG_MIN / 2;
+    }
+    else {
+        C.backoff = C.backoff <= 0 ? DP_GOOGLE_ID_BACKOFF_MIN : C.backoff * 2;
+        if (C.backoff > DP_GOOGLE_ID_REFETCH_MIN) {
+            C.backoff = DP_GOOGLE_ID_REFETCH_MIN;
+        }
+        C.retry_after = now + C.backoff;
+    }
+    C.last_failed = !ok;
+    C.fetching = 0;
+    C.fetches++;
+#if APR_HAS_THREADS
+    apr_thread_cond_broadcast(C.done);
+#endif
+}
+
+/* Under the lock: wait until the fetch in flight ends (up to its own timeout and a second
+ * more). 1 when it ended, 0 when the wait gave up. */
+static int cache_wait_fetch(const dp_google_id_cfg *cfg)
+{
+#if APR_HAS_THREADS
+    unsigned long seen = C.fetches;
+    long ms = (cfg->timeout_ms > 0 ? cfg->timeout_ms : DP_HTTP_DEFAULT_TIMEOUT_MS) + 1000;
+    apr_time_t until = apr_time_now() + apr_time_from_msec(ms);
+
+    while (C.fetching && C.fetches == seen && C.pool != NULL) {
+        apr_time_t left = until - apr_time_now();
+        if (left <= 0 || apr_thread_cond_timedwait(C.done, C.mutex, left) == APR_TIMEUP) {
+            break;
+        }
+    }
+    return C.fetches != seen;
+#else
+    (void)cfg;
+    return 0;
+#endif
 }
 
 /* ---- Cache-Control ---------------------------------------------------------------------- */
@@ -414,56 +475,96 @@ static apr_hash_t *fetch_keys(apr_pool_t *p, const dp_google_id_cfg *cfg, long l
 
 typedef enum { KEY_OK, KEY_UNKNOWN, KEY_UPSTREAM } key_result;
 
-/* The PEM public key for kid, in p. */
+/* Under the lock: kid in the cached set, copied to p. */
+static const char *cached_key(apr_pool_t *p, const char *kid)
+{
+    const char *hit = C.keys != NULL ? apr_hash_get(C.keys, kid, APR_HASH_KEY_STRING) : NULL;
+    return hit != NULL ? apr_pstrdup(p, hit) : NULL;
+}
+
+/* Without a cache: fetch every time. */
+static key_result find_key_uncached(apr_pool_t *p, const dp_google_id_cfg *cfg, const char *kid,
+                                    const char **pem, const char **why)
+{
+    long long ttl;
+    apr_hash_t *fresh = fetch_keys(p, cfg, &ttl, why);
+
+    if (fresh == NULL) {
+        return KEY_UPSTREAM;
+    }
+    *pem = apr_hash_get(fresh, kid, APR_HASH_KEY_STRING);
+    *why = "The token's kid is not among Google's keys.";
+    return *pem != NULL ? KEY_OK : KEY_UNKNOWN;
+}
+
+/* Under the lock, with no fetch to make or wait for: what the cache has. */
+static key_result cached_result(apr_pool_t *p, const char *kid, const char **pem,
+                                const char **why)
+{
+    *pem = cached_key(p, kid);
+    if (*pem != NULL) {
+        return KEY_OK;
+    }
+    if (C.keys == NULL) {
+        *why = C.last_failed ? "Google's keys endpoint failed; no key is cached (backing off)."
+                             : "No key is cached.";
+        return KEY_UPSTREAM;
+    }
+    *why = C.last_failed ? "The token's kid is not among the cached keys (refetch failed)."
+                         : "The token's kid is not among the cached keys.";
+    return KEY_UNKNOWN;
+}
+
+/* The PEM public key for kid, in p. One fetch at a time per process: a thread that needs
+ * the keys while another fetches them waits for that fetch's result (or goes on with a stale
+ * key it has); after a failed fetch nobody fetches again before the back-off ends. */
 static key_result find_key(apr_pool_t *p, const dp_google_id_cfg *cfg, const char *kid,
                            long long now, const char **pem, const char **why)
 {
     apr_hash_t *fresh;
-    const char *hit = NULL;
+    const char *hit;
     long long ttl = DP_GOOGLE_ID_DEFAULT_TTL;
-    int have_set, is_fresh, fetch, kid_fetch = 0;
+    int is_fresh, need, kid_fetch;
+    key_result kr;
 
     *pem = NULL;
-    if (!cache_lock()) { /* no cache: fetch every time */
-        fresh = fetch_keys(p, cfg, &ttl, why);
-        if (fresh == NULL) {
-            return KEY_UPSTREAM;
-        }
-        *pem = apr_hash_get(fresh, kid, APR_HASH_KEY_STRING);
-        *why = "The token's kid is not among Google's keys.";
-        return *pem != NULL ? KEY_OK : KEY_UNKNOWN;
+    if (!cache_lock()) {
+        return find_key_uncached(p, cfg, kid, pem, why);
     }
-
-    have_set = C.keys != NULL;
-    hit = have_set ? apr_hash_get(C.keys, kid, APR_HASH_KEY_STRING) : NULL;
-    is_fresh = have_set && now < C.expires;
+    hit = cached_key(p, kid);
+    is_fresh = C.keys != NULL && now < C.expires;
     if (hit != NULL && is_fresh) {
-        *pem = apr_pstrdup(p, hit);
+        *pem = hit;
         cache_unlock();
         return KEY_OK;
     }
-    if (!have_set) {
-        fetch = 1; /* nothing to fall back on: every caller tries */
-    }
-    else if (!is_fresh) {
-        fetch = C.fetching == 0 && now >= C.retry_after; /* one refresher, others use stale */
-    }
-    else {
-        fetch = now - C.last_kid_fetch >= DP_GOOGLE_ID_REFETCH_MIN; /* unknown kid */
-        kid_fetch = fetch;
-    }
-    if (!fetch) {
-        if (hit != NULL) {
-            *pem = apr_pstrdup(p, hit); /* stale but the best there is */
+    /* an unknown kid in a fresh set refetches at most once a minute */
+    kid_fetch = is_fresh;
+    need = !kid_fetch || now - C.last_kid_fetch >= DP_GOOGLE_ID_REFETCH_MIN;
+    if (need && C.fetching) {
+        if (hit != NULL) { /* stale, but good enough while another thread refreshes */
+            *pem = hit;
+            cache_unlock();
+            return KEY_OK;
         }
+        if (!cache_wait_fetch(cfg)) {
+            *why = "Another request's fetch of Google's keys did not end in time.";
+            cache_unlock();
+            return KEY_UPSTREAM;
+        }
+        kr = cached_result(p, kid, pem, why);
         cache_unlock();
-        *why = "The token's kid is not among the cached keys (no refetch allowed now).";
-        return hit != NULL ? KEY_OK : KEY_UNKNOWN;
+        return kr;
+    }
+    if (!need || now < C.retry_after) {
+        kr = cached_result(p, kid, pem, why);
+        cache_unlock();
+        return kr;
     }
     if (kid_fetch) {
         C.last_kid_fetch = now;
     }
-    C.fetching++;
+    C.fetching = 1;
     cache_unlock();
 
     fresh = fetch_keys(p, cfg, &ttl, why);
@@ -476,35 +577,18 @@ static key_result find_key(apr_pool_t *p, const dp_google_id_cfg *cfg, const cha
         *why = "The token's kid is not among Google's keys.";
         return *pem != NULL ? KEY_OK : KEY_UNKNOWN;
     }
-    C.fetching--;
-    if (fresh == NULL || !cache_install(fresh, now + ttl)) {
-        if (fresh == NULL && C.keys != NULL) {
-            C.retry_after = now + DP_GOOGLE_ID_REFETCH_MIN; /* keep using what we have */
-        }
-        if (fresh != NULL) {
-            *why = "Out of memory installing Google's keys.";
-        }
-    }
+    cache_fetch_done(fresh, now, ttl);
     if (fresh != NULL) {
-        hit = apr_hash_get(fresh, kid, APR_HASH_KEY_STRING);
+        *pem = apr_hash_get(fresh, kid, APR_HASH_KEY_STRING);
+        kr = *pem != NULL ? KEY_OK : KEY_UNKNOWN;
+        *why = "The token's kid is not among Google's keys (refetched).";
     }
-    else {
-        hit = C.keys != NULL ? apr_hash_get(C.keys, kid, APR_HASH_KEY_STRING) : NULL;
-        have_set = C.keys != NULL;
-    }
-    if (hit != NULL) {
-        *pem = apr_pstrdup(p, hit);
+    else { /* *why says why the fetch failed; a stale set still serves */
+        *pem = cached_key(p, kid);
+        kr = *pem != NULL ? KEY_OK : C.keys != NULL ? KEY_UNKNOWN : KEY_UPSTREAM;
     }
     cache_unlock();
-    if (*pem != NULL) {
-        return KEY_OK;
-    }
-    if (fresh == NULL && !have_set) {
-        return KEY_UPSTREAM;
-    }
-    *why = fresh != NULL ? "The token's kid is not among Google's keys (refetched)."
-                         : "The token's kid is not among the cached keys (refetch failed).";
-    return KEY_UNKNOWN;
+    return kr;
 }
 
 /* ---- the token ------------------------------------------------------------------------------ */

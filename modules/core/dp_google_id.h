@@ -11,11 +11,16 @@
  * the v1 map {"kid": "-----BEGIN CERTIFICATE-----..."} and a JWKS {"keys":[{kid, kty "RSA",
  * n, e, alg, use}]}. Only RSA keys of 2048 to 8192 bits are kept. The set is cached per
  * process for the response's Cache-Control max-age (clamped to 1 s .. 24 h; without one,
- * DP_GOOGLE_ID_DEFAULT_TTL). An unknown kid refetches the set at most once per
- * DP_GOOGLE_ID_REFETCH_MIN seconds per process (any fetch counts), so random kids cannot
- * turn sign-in attempts into traffic to Google. When the endpoint fails, an expired set keeps
- * being used and the next attempt waits DP_GOOGLE_ID_REFETCH_MIN seconds.
- * All cache timing uses the caller's `now`.
+ * DP_GOOGLE_ID_DEFAULT_TTL). One fetch at a time per process (single flight): a thread that
+ * needs the keys while another fetches them waits for that fetch and uses its result (a
+ * thread holding a stale key for its kid goes on with it instead). An unknown kid refetches
+ * the set at most once per DP_GOOGLE_ID_REFETCH_MIN seconds per process, so random kids
+ * cannot turn sign-in attempts into traffic to Google. When the endpoint fails, nobody fetches
+ * again for DP_GOOGLE_ID_BACKOFF_MIN seconds, doubling with each failure in a row up to
+ * DP_GOOGLE_ID_REFETCH_MIN, whether or not a set is cached: a failing endpoint sees one
+ * request per back-off from each process, not one per sign-in. An expired set keeps being
+ * used meanwhile. All cache timing uses the caller's `now`; a wait for another thread's fetch
+ * lasts at most the fetch's timeout and a second.
  *
  * Errors: Google unreachable (or answering no usable key set) with nothing cached is a 502
  * upstream_error; every other failure is a 401 unauthorized whose detail is always the same
@@ -38,6 +43,7 @@
 #define DP_GOOGLE_ID_DEFAULT_TTL  3600  /* key set lifetime without a max-age */
 #define DP_GOOGLE_ID_MAX_TTL      86400 /* a larger max-age is cut to this */
 #define DP_GOOGLE_ID_REFETCH_MIN  60    /* at most one fetch a minute for unknown kids */
+#define DP_GOOGLE_ID_BACKOFF_MIN  5     /* after a failed fetch, doubling up to REFETCH_MIN */
 #define DP_GOOGLE_ID_MAX_KEYS     32    /* keys kept from one answer */
 #define DP_GOOGLE_ID_MAX_RESPONSE (256 * 1024)
 #define DP_GOOGLE_ID_DETAIL       "The Google sign-in could not be verified."

@@ -67,12 +67,12 @@ my $secret = "$dir/jwt";
 { open my $s, '>', $secret or die $!; print $s ('s' x 48), "\n"; close $s; chmod 0600, $secret }
 
 sub server {
-    my ($name, $certs) = @_;
+    my ($name, $certs, @more) = @_;
     return start_httpd(name => $name, dir => $dir, params => $ENV{DOCPORTAL_DBDPARAMS}, secs => 15,
                        until => \&DocPortal::Server::listening,
                        extra => join("\n", "DocPortalJWTSecretFile $secret", 'DocPortalRequireTLS Off',
                                      "DocPortalGoogleClientID $CLIENT_ID",
-                                     "DocPortalGoogleCertsURL $certs"));
+                                     "DocPortalGoogleCertsURL $certs", @more));
 }
 
 my $srv = server('gsignin', "$fake_url/oauth2/v1/certs");
@@ -181,6 +181,47 @@ my $down = server('gdown', 'http://127.0.0.1:' . free_port() . '/oauth2/v1/certs
 is($st, 502, 'certs unreachable, nothing cached: 502');
 is($b->{code}, 'upstream_error', '... upstream_error');
 stop_httpd($down);
+
+# Google's keys failing and nothing cached: one fetch, then none while the back-off runs (the
+# server has one child: one key cache), however many sign-ins come
+my $dfake_pid = open(my $dfake, '-|', 'perl', "$FindBin::Bin/../fakes/google_certs_fake.pl",
+                     '--port', '0', '--mode', 'down', '--cert', "kid-1=$dir/k1.crt") or die "fake: $!";
+my ($dport) = (<$dfake> // '') =~ /^ready (\d+)/ or die 'second certs fake did not start';
+my $failing = server('gfailing', "http://127.0.0.1:$dport/oauth2/v1/certs");
+my %fst;
+for (1 .. 6) {
+    ($st, $b) = call(POST => '/auth/google', { googleToken => id_token(key => 'k1', sub => $sub, email => $email) },
+                     undef, "http://127.0.0.1:$failing->{port}/api");
+    $fst{$st}++;
+}
+is_deeply(\%fst, { 502 => 6 }, 'certs failing: six sign-ins, six 502');
+is(decode_json($http->get("http://127.0.0.1:$dport/__requests")->{content})->{'/oauth2/v1/certs'}, 1,
+   '... and one fetch of the failing certs URL');
+stop_httpd($failing);
+kill 'TERM', $dfake_pid;
+close $dfake;
+
+# The token is verified before a database connection is taken: with PostgreSQL down a bad
+# token is still refused by the verification (logged before the audit's failure), and the
+# refusal, which cannot be audited, answers 503 like every refusal then. A server of its own,
+# whose log holds the database's errors.
+SKIP: {
+    skip 'DP_PG_SH not set or not executable', 5 unless $ENV{DP_PG_SH} && -x $ENV{DP_PG_SH};
+    my $gdb = server('gdbdown', "$fake_url/oauth2/v1/certs", 'LogLevel warn docportal:info');
+    my $pg = sub { my $out = `$ENV{DP_PG_SH} $_[0] 2>&1`; return ($? >> 8, $out) };
+    my ($rc, $out) = $pg->('stop');
+    ok($rc == 0, 'PostgreSQL stopped') or diag($out);
+    ($st, $b) = call(POST => '/auth/google', { googleToken => id_token(key => 'other', sub => $sub, email => $email) },
+                     undef, "http://127.0.0.1:$gdb->{port}/api");
+    my ($rc2, $out2) = $rc == 0 ? $pg->('start') : (0, '');
+    is($rc2, 0, 'PostgreSQL started again') or diag($out2);
+    is($st, 503, 'a bad token with PostgreSQL down: 503 (the refusal cannot be audited)');
+    is($b->{code}, 'unavailable', '... unavailable');
+    stop_httpd($gdb);
+    like($gdb->{log}, qr/DP04004: Google sign-in refused \(The signature does not verify.*DP01201/s,
+         '... after the verification refused the token')
+        or diag($gdb->{log});
+}
 
 stop_httpd($srv);
 unlike($srv->{log}, qr/\[docportal:error\]/, 'no error-level lines from the module');

@@ -23,6 +23,8 @@
 #   POST /__add?kid=K&cert=PATH     serve one more key (rotation); PATH is read now
 #   POST /__remove?kid=K            stop serving a key
 #   POST /__max_age?s=N             change the max-age answered
+#   POST /__delay?ms=N              answer the certs paths N ms late (0 after a reset), so
+#                                   that concurrent fetches would overlap
 #
 # For the portal's browser tests, with --signer (the RSA private key of one of the --cert
 # keys, PEM), a stand-in for Google Identity Services (t/fakes/google_gsi.js, not Google's
@@ -49,6 +51,7 @@ use JSON::PP;
 use Digest::SHA qw(sha256_hex);
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(strftime);
+use Time::HiRes ();
 
 my %MODES = map { $_ => 1 } qw(ok down garbage);
 my @V = ('/oauth2/v1/certs', '/oauth2/v3/certs');
@@ -74,7 +77,7 @@ die "google_certs_fake: --signer wants KID=KEYFILE (a readable PEM key)\n"
 my $GSI_JS = "$FindBin::Bin/google_gsi.js";
 my @CORS = (['Access-Control-Allow-Origin', '*'], ['Cache-Control', 'no-store']);
 my $mode0 = $mode;
-my ($keys, $order, %count, $max_age, %claims);
+my ($keys, $order, %count, $max_age, %claims, $delay_ms);
 reset_state();
 
 serve_http(name => 'google_certs_fake', port => $port, route => \&route, json => $json,
@@ -89,6 +92,7 @@ sub reset_state {
     $mode = $mode0;
     $max_age = $max_age0;
     %claims = ();
+    $delay_ms = 0;
 }
 
 # ---- keys ------------------------------------------------------------------------------------
@@ -155,6 +159,7 @@ sub route {
     if (grep { $_ eq $p } @V) {
         return (405, { error => 'method' }) unless $m eq 'GET';
         $count{$p}++;
+        Time::HiRes::sleep($delay_ms / 1000) if $delay_ms;
         return (500, { error => { code => 500, message => 'Backend Error' } }) if $mode eq 'down';
         return (200, 'this is not JSON {', { type => 'text/plain' }) if $mode eq 'garbage';
         my @cache = (
@@ -185,6 +190,12 @@ sub route {
         return (400, { error => 's must be a number' }) unless $s =~ /^\d+$/;
         $max_age = $s;
         return (200, { max_age => $max_age + 0 });
+    }
+    if ($p eq '/__delay') {
+        my $ms = $q->{ms} // '';
+        return (400, { error => 'ms must be a number' }) unless $ms =~ /^\d{1,5}$/;
+        $delay_ms = $ms;
+        return (200, { delay_ms => $delay_ms + 0 });
     }
     return (404, { error => 'not found' });
 }

@@ -704,10 +704,12 @@ static void wrong_key(dp_test_env *env)
     verify_ok(p, cfg, good, now, "the original");
 }
 
+/* Down with nothing cached: one fetch, then nobody fetches before the back-off (5 s, doubling
+ * with each failure in a row up to a minute) ends; every verification meanwhile is a 502. */
 static void certs_down_nothing_cached(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
-    long long now = now_s();
+    long long now = now_s(), t;
     dp_google_id_cfg *cfg;
     const char *tok;
 
@@ -718,30 +720,53 @@ static void certs_down_nothing_cached(dp_test_env *env)
     tok = sign(p, &S.a, KID_A, claims_at(p, now));
     fake_mode(p, "down");
     verify_502(p, cfg, tok, now, "certs answer 500");
-    verify_502(p, cfg, tok, now, "again: nothing cached, it tries again");
+    CHECK_EQ(fetches(p, V1), 1);
+    for (int i = 0; i < 5; i++) {
+        verify_502(p, cfg, tok, now + i % 5, "within the back-off: no fetch");
+    }
+    CHECK_EQ(fetches(p, V1), 1);
+    t = now + DP_GOOGLE_ID_BACKOFF_MIN;
+    verify_502(p, cfg, tok, t, "the back-off over: one more fetch");
     CHECK_EQ(fetches(p, V1), 2);
+    verify_502(p, cfg, tok, t + 2 * DP_GOOGLE_ID_BACKOFF_MIN - 1, "twice as long now");
+    CHECK_EQ(fetches(p, V1), 2);
+    t += 2 * DP_GOOGLE_ID_BACKOFF_MIN;
     fake_mode(p, "garbage");
-    verify_502(p, cfg, tok, now, "certs answer garbage");
+    verify_502(p, cfg, tok, t, "certs answer garbage");
+    CHECK_EQ(fetches(p, V1), 3);
+    t += 4 * DP_GOOGLE_ID_BACKOFF_MIN;
     cfg->certs_url = fake_url(p, "/nowhere");
-    verify_502(p, cfg, tok, now, "certs URL answers an error status");
+    verify_502(p, cfg, tok, t, "certs URL answers an error status");
+    t += 8 * DP_GOOGLE_ID_BACKOFF_MIN;
     {
         dp_google_id_cfg closed = *cfg;
         closed.certs_url = "http://127.0.0.1:1/oauth2/v1/certs";
-        verify_502(p, &closed, tok, now, "connection refused");
+        verify_502(p, &closed, tok, t, "connection refused");
     }
     /* a bad token is still a 401 first: no fetch for it */
-    verify_401(p, cfg, "a.b", now, "malformed while down");
+    verify_401(p, cfg, "a.b", t, "malformed while down");
     fake_mode(p, "ok");
     cfg->certs_url = fake_url(p, V1);
-    verify_ok(p, cfg, tok, now, "back up");
+    verify_502(p, cfg, tok, t + DP_GOOGLE_ID_REFETCH_MIN - 1, "up, but the back-off (capped) runs");
+    CHECK_EQ(fetches(p, V1), 3);
+    t += DP_GOOGLE_ID_REFETCH_MIN;
+    verify_ok(p, cfg, tok, t, "back up");
+    CHECK_EQ(fetches(p, V1), 4);
+    /* a success ends the back-off: the next failure waits the shortest again */
+    dp_google_id_cache_clear();
+    fake_mode(p, "down");
+    verify_502(p, cfg, tok, t, "down again");
+    verify_502(p, cfg, tok, t + DP_GOOGLE_ID_BACKOFF_MIN, "after the shortest back-off");
+    CHECK_EQ(fetches(p, V1), 6);
 }
 
 /* Down with a cached set: a fresh set needs no fetch; a stale one is tried once, then used
- * as it is; the next attempt waits a minute. */
+ * as it is until the back-off ends. */
 static void certs_down_cached(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
     long long now = now_s(), later = now + 3600 + 5; /* the set (max-age 3600) is stale then */
+    long long retry = later + DP_GOOGLE_ID_BACKOFF_MIN;
     dp_google_id_cfg *cfg;
 
     if (!begin(env)) {
@@ -754,14 +779,15 @@ static void certs_down_cached(dp_test_env *env)
     CHECK_EQ(fetches(p, V1), 1);
     verify_ok(p, cfg, sign(p, &S.a, KID_A, claims_at(p, later)), later, "down, stale cache");
     CHECK_EQ(fetches(p, V1), 2);
-    verify_ok(p, cfg, sign(p, &S.a, KID_A, claims_at(p, later + 30)), later + 30, "stale, +30");
+    verify_ok(p, cfg, sign(p, &S.a, KID_A, claims_at(p, retry - 1)), retry - 1, "stale, backing off");
     CHECK_EQ(fetches(p, V1), 2);
     /* an unknown kid while down with a cache is a 401, not a 502 */
-    verify_401(p, cfg, sign(p, &S.c, KID_C, claims_at(p, later + 30)), later + 30, "unknown kid");
+    verify_401(p, cfg, sign(p, &S.c, KID_C, claims_at(p, retry - 1)), retry - 1, "unknown kid");
+    CHECK_EQ(fetches(p, V1), 2);
     fake_mode(p, "ok");
-    verify_ok(p, cfg, sign(p, &S.a, KID_A, claims_at(p, later + 61)), later + 61, "retry");
+    verify_ok(p, cfg, sign(p, &S.a, KID_A, claims_at(p, retry)), retry, "retry");
     CHECK_EQ(fetches(p, V1), 3);
-    verify_ok(p, cfg, sign(p, &S.a, KID_A, claims_at(p, later + 62)), later + 62, "fresh again");
+    verify_ok(p, cfg, sign(p, &S.a, KID_A, claims_at(p, retry + 1)), retry + 1, "fresh again");
     CHECK_EQ(fetches(p, V1), 3);
 }
 
@@ -989,7 +1015,7 @@ static void *APR_THREAD_FUNC verify_thread(apr_thread_t *t, void *data)
 }
 
 /* Threads share the cache: a stale set is refreshed by one of them while the others go on
- * with it; unknown kids from all of them refetch at most once. */
+ * with it (or wait for it, without a key); unknown kids from all of them refetch at most once. */
 static void threads(dp_test_env *env)
 {
     apr_pool_t *p = env->pool;
@@ -1019,8 +1045,88 @@ static void threads(dp_test_env *env)
         CHECK_EQ(jobs[i].refused, 25);
     }
     n = fetches(p, V1);
-    /* the load, one refresh of the stale set (or a few racing it), one kid refetch at most */
-    CHECK_MSG(n >= 2 && n <= 6, "fetches: %lld", n);
+    /* the load, one refresh of the stale set (single flight), one kid refetch at most */
+    CHECK_MSG(n >= 2 && n <= 3, "fetches: %lld", n);
+}
+
+typedef struct once_job {
+    const dp_google_id_cfg *cfg;
+    const char *token;
+    long long now;
+    int status; /* 200 on success, else the error's status */
+} once_job;
+
+static void *APR_THREAD_FUNC verify_once_thread(apr_thread_t *t, void *data)
+{
+    once_job *job = data;
+    apr_pool_t *p;
+    dp_google_identity id;
+    dp_error *e;
+
+    (void)t;
+    job->status = -1;
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    e = dp_google_id_verify(p, job->cfg, job->token, job->now, &id, NULL);
+    job->status = e == NULL ? (id.sub != NULL && strcmp(id.sub, SUB) == 0 ? 200 : -2) : e->status;
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+#define N_CONCURRENT 8
+
+/* N_CONCURRENT verifications at once against an empty cache, with the fake answering 300 ms
+ * late so that they overlap: one fetch, every one answered from its result. */
+static void concurrent(dp_test_env *env, const char *mode, int want_status, long long want_fetches)
+{
+    apr_pool_t *p = env->pool;
+    long long now = now_s();
+    apr_thread_t *th[N_CONCURRENT];
+    once_job jobs[N_CONCURRENT];
+    dp_google_id_cfg *cfg;
+
+    if (!begin(env)) {
+        return;
+    }
+    cfg = make_cfg(p, V1);
+    fake_mode(p, mode);
+    fake_call(p, "POST", "/__delay?ms=300");
+    for (int i = 0; i < N_CONCURRENT; i++) {
+        jobs[i].cfg = cfg;
+        jobs[i].token = sign(p, &S.a, KID_A, claims_at(p, now));
+        jobs[i].now = now;
+        CHECK_EQ(apr_thread_create(&th[i], NULL, verify_once_thread, &jobs[i], p), APR_SUCCESS);
+    }
+    for (int i = 0; i < N_CONCURRENT; i++) {
+        apr_status_t rv;
+        apr_thread_join(&rv, th[i]);
+        CHECK_MSG(jobs[i].status == want_status, "thread %d: %d, expected %d", i,
+                  jobs[i].status, want_status);
+    }
+    CHECK_EQ(fetches(p, V1), want_fetches);
+}
+
+static void concurrent_one_fetch(dp_test_env *env)
+{
+    concurrent(env, "ok", 200, 1);
+}
+
+/* The same against a failing endpoint: one fetch for all of them, and none again while the
+ * back-off runs, however many verifications come. */
+static void concurrent_failing_one_fetch(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    long long now;
+    dp_google_id_cfg *cfg;
+
+    concurrent(env, "down", 502, 1);
+    now = now_s();
+    cfg = make_cfg(p, V1);
+    for (int i = 0; i < 20; i++) {
+        verify_502(p, cfg, sign(p, &S.a, KID_A, claims_at(p, now)), now, "backing off");
+    }
+    CHECK_EQ(fetches(p, V1), 1);
 }
 
 static void zz_teardown(dp_test_env *env)
@@ -1052,6 +1158,8 @@ const dp_test_case dp_suite_google_id[] = {
     {"config_errors",             config_errors            },
     {"no_cache",                  no_cache                 },
     {"threads",                   threads                  },
+    {"concurrent_one_fetch",      concurrent_one_fetch     },
+    {"concurrent_failing_one_fetch", concurrent_failing_one_fetch},
     {"zz_teardown",               zz_teardown              },
     {NULL,                        NULL                     },
 };

@@ -942,7 +942,7 @@ export interface components {
              * @description Stable machine code (docs/api.md, Errors).
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_signature" | "invalid_token" | "invalid_credentials" | "unauthorized" | "card_declined" | "forbidden" | "tls_required" | "csrf_failed" | "email_unverified" | "not_found" | "method_not_allowed" | "email_taken" | "slot_taken" | "too_many_pending" | "invalid_transition" | "note_exists" | "note_signed" | "already_paid" | "payment_in_progress" | "already_verified" | "no_password" | "payload_too_large" | "validation_error" | "outside_availability" | "rate_limited" | "internal_error" | "upstream_error" | "unavailable";
+            code: "invalid_json" | "invalid_signature" | "invalid_token" | "invalid_credentials" | "unauthorized" | "card_declined" | "forbidden" | "tls_required" | "csrf_failed" | "email_unverified" | "not_found" | "method_not_allowed" | "email_taken" | "slot_taken" | "too_many_pending" | "invalid_transition" | "note_exists" | "note_signed" | "already_paid" | "payment_in_progress" | "already_verified" | "no_password" | "payload_too_large" | "bad_request" | "request_timeout" | "uri_too_long" | "not_implemented" | "validation_error" | "outside_availability" | "rate_limited" | "internal_error" | "upstream_error" | "unavailable";
             /** @description The field at fault, nested as `content.plan` or `tuesday.breakEnd`. */
             field?: string;
         };
