@@ -583,11 +583,11 @@ ON CONFLICT (jti) DO UPDATE SET last_used_at = now()
 
 -- name: audit_refusals_close
 -- Run by the sealer thread before its batches, outside their transactions: every count of
--- anonymous refusals whose minute closed (with two seconds' margin for a statement that
--- began inside it) is deleted, and each that went past the limit becomes one audit event
--- (actor anonymous, action audit.refusals, resource type refusals, the address, the most
--- frequent kind of refusal as resource id suffix and outcome):
---   resource_id "minute=2026-05-14T10:31Z refused=250 recorded=20 action=user.read".
+-- anonymous refusals whose minute has ended (with two seconds' margin for a statement that
+-- began inside it) is deleted, and each that went past the limit becomes one audit event:
+-- actor anonymous, action audit.refusals, resource type refusals, the address, the outcome
+-- of the most frequent kind of refusal, and as resource id the minute, the counts and that
+-- kind's action: "minute=2026-05-14T10:31Z refused=250 recorded=20 action=user.read".
 -- The DELETE claims each row once, so sealers of several children or servers that run this
 -- at the same moment write each event once, with no lock; a refusal counted after its row
 -- went starts a new row, closed at the next run. Answers one row per event written.
