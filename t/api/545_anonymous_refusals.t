@@ -189,7 +189,8 @@ is("$e->{actor_type}|$e->{actor_id}|$e->{resource_type}|$e->{outcome}|$e->{reque
 ok(wait_sealed(20), 'the sealer chains the event') or diag('unsealed: ' . unsealed_count());
 is(psql(qq{SELECT count(*) FROM audit_seals WHERE event_seq = } . ($e->{seq} // 0)), '1',
    '... it has a seal');
-my ($rc, $out, $err) = chain_verify('--log', suite_error_log());
+# (the database's chain: t/api/500_audit_chain.t leaves cut chains' checkpoints in the log)
+my ($rc, $out, $err) = chain_verify();
 is($rc, 0, 'dp-audit-verify: the chain with the event is intact') or diag("$out\n$err");
 like($out, qr/^dp-audit-verify: OK$/m, '... it says OK');
 
