@@ -1,16 +1,36 @@
 #include "dp_audit.h"
 
+#include <apr_strings.h>
 #include <http_log.h>
 
 #include "dp_sql.h"
 
 APLOG_USE_MODULE(docportal);
 
-/* audit_insert's nine arguments for ev, with the caller and the route filling the gaps */
-static const char **event_args(dp_ctx *c, const dp_audit_event *ev)
+/* The statement that writes an event: its name, and its arguments (audit_insert's nine, plus
+ * the limit for audit_refusal_insert). */
+typedef struct audit_stmt {
+    const char *name;
+    int nargs;
+    const char **args;
+} audit_stmt;
+
+/* A refusal of an anonymous request that names no account or record: under
+ * DocPortalAnonymousAuditLimit it is counted per client address and minute (a flood must
+ * not grow the append-only trail without bound). One that names a record (a wrong password
+ * for an existing account) is always its own row; the lockout bounds how many there are. */
+static int limited_refusal(const dp_ctx *c, const char *const *args)
+{
+    return c->cfg->anon_audit_limit > 0 && args[0] == NULL && strcmp(args[1], "anonymous") == 0
+        && strcmp(args[7], DP_OUTCOME_SUCCESS) != 0 && args[4] == NULL && args[5] == NULL;
+}
+
+/* The statement and arguments for ev, with the caller and the route filling the gaps */
+static audit_stmt event_stmt(dp_ctx *c, const dp_audit_event *ev)
 {
     const char *actor_id = ev->actor_id, *actor_type = ev->actor_type;
-    const char **args = apr_palloc(c->r->pool, sizeof(char *) * 9);
+    const char **args = apr_palloc(c->r->pool, sizeof(char *) * 10);
+    audit_stmt st = {DPQ_AUDIT_INSERT, 9, args};
 
     if (actor_id == NULL && c->who != NULL) {
         actor_id = c->who->user_id;
@@ -27,7 +47,12 @@ static const char **event_args(dp_ctx *c, const dp_audit_event *ev)
     args[6] = c->r->useragent_ip;
     args[7] = ev->outcome;
     args[8] = c->request_id;
-    return args;
+    if (limited_refusal(c, args)) {
+        args[9] = apr_itoa(c->r->pool, c->cfg->anon_audit_limit);
+        st.name = DPQ_AUDIT_REFUSAL_INSERT;
+        st.nargs = 10;
+    }
+    return st;
 }
 
 static dp_error *written(dp_ctx *c, const dp_audit_event *ev, dp_error *e)
@@ -49,7 +74,8 @@ dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
     dp_error *e = dp_ctx_db(c, &db);
 
     if (e == NULL) {
-        e = dp_db_exec(db, DPQ_AUDIT_INSERT, NULL, 9, event_args(c, ev));
+        audit_stmt st = event_stmt(c, ev);
+        e = dp_db_exec(db, st.name, NULL, st.nargs, st.args);
     }
     return written(c, ev, e);
 }
@@ -61,7 +87,8 @@ dp_error *dp_audited(dp_ctx *c, const dp_audit_event *ev, const char *name, dp_r
     dp_error *e = dp_ctx_db(c, &db);
 
     if (e == NULL) {
-        e = dp_db_pair(db, name, rows, nargs, args, DPQ_AUDIT_INSERT, 9, event_args(c, ev));
+        audit_stmt st = event_stmt(c, ev);
+        e = dp_db_pair(db, name, rows, nargs, args, st.name, st.nargs, st.args);
     }
     return written(c, ev, e);
 }

@@ -18,7 +18,13 @@
  * same however busy the last ten minutes were. Without a frontier (the first batch after an
  * upgrade, too many open seqs) and on the first wake and every SEAL_SWEEP_EVERY-th wake
  * after it, the batch searches every row of the window instead, as a safety net: such a
- * search also chains a row whose seal went missing below the frontier. */
+ * search also chains a row whose seal went missing below the frontier.
+ *
+ * Before its batches, each wake also closes the counts of anonymous refusals whose minute has
+ * ended (DocPortalAnonymousAuditLimit, sql/016_audit_refusal_counts.sql): one statement that
+ * deletes them and writes one audit event for each address that went past the limit, so the
+ * same wake seals those events. It needs no lock (the DELETE hands each count to one sealer),
+ * and its failure does not keep the batches from running. */
 #include "dp_auditseal.h"
 
 #include "dp_config.h"
@@ -203,6 +209,24 @@ static const char *seal_batch(seal_tx *t, int *sealed)
     return NULL;
 }
 
+/* The counts of anonymous refusals whose minute has ended, into events (see the top). */
+static const char *close_refusals(sealer *sl, dp_bg *db)
+{
+    dp_rows *rows;
+    const char *err = dp_bg_select(db, DPQ_AUDIT_REFUSALS_CLOSE, &rows, DP_NOARGS);
+
+    if (err != NULL) {
+        return apr_pstrcat(db->p, "closing the counts of anonymous refusals: ", err, NULL);
+    }
+    if (rows->nrows > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, sl->s,
+                     "DP09005: audit: %d client address(es) went past %s in a minute; each "
+                     "one's refusals beyond it are recorded as one audit.refusals event",
+                     rows->nrows, DP_DIR_ANON_AUDIT_LIMIT);
+    }
+    return NULL;
+}
+
 /* A failure is a warning (the database may just be down; the next run retries), logged
  * once when it starts and again every few minutes while it lasts. */
 static void report(sealer *sl, const char *err)
@@ -227,7 +251,7 @@ static void seal_run(dp_worker *w, void *baton, apr_pool_t *p)
         sl, {sl->s, p, sl->dbd_open(p, sl->s)},
          sl->wakes++ % SEAL_SWEEP_EVERY == 0
     };
-    const char *err = NULL;
+    const char *err = NULL, *closing = NULL;
 
     if (t.db.dbd == NULL) {
         err = "no database connection";
@@ -239,6 +263,7 @@ static void seal_run(dp_worker *w, void *baton, apr_pool_t *p)
         /* each batch in its own pool, cleared after it: a backlog of many batches never
          * holds more than one batch's rows and results */
         apr_pool_t *batch;
+        closing = close_refusals(sl, &t.db);
         if (apr_pool_create(&batch, p) != APR_SUCCESS) {
             err = "out of memory";
         }
@@ -254,6 +279,9 @@ static void seal_run(dp_worker *w, void *baton, apr_pool_t *p)
             }
         }
         t.db.p = p;
+        if (err == NULL) {
+            err = closing;
+        }
     }
     if (t.db.dbd != NULL) {
         sl->dbd_close(sl->s, t.db.dbd);

@@ -4,7 +4,8 @@
  * works at a time across all children and servers), chains the audit rows committed since
  * its last run (dp_auditchain), stores their seals and a signed checkpoint, and writes the
  * checkpoint to the error log as well. Requests never wait for it: they only INSERT audit
- * rows, which the sealer reads and never locks. */
+ * rows, which the sealer reads and never locks. Each wake first turns the ended minutes'
+ * counts of anonymous refusals past DocPortalAnonymousAuditLimit into audit events. */
 #ifndef DP_AUDITSEAL_H
 #define DP_AUDITSEAL_H
 

@@ -25,6 +25,7 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->lockout.failures = -1;
     c->lockout_ip.failures = -1;
     c->audit_seal_interval = -1;
+    c->anon_audit_limit = -1;
     c->mail_interval = -1;
     c->mail_tries = -1;
     c->require_verified = -1;
@@ -99,6 +100,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR_WITH(audit_key_len, audit_key);
     MERGE_PTR_WITH(audit_key_origin, audit_key);
     MERGE_INT(audit_seal_interval);
+    MERGE_INT(anon_audit_limit);
     /* accounts and mail */
     MERGE_PTR(public_url);
     MERGE_PTR(smtp_url);
@@ -472,6 +474,8 @@ static const char *set_audit_seal_interval(cmd_parms *cmd, void *d, const char *
     return err ? err : set_int(cmd, d, arg);
 }
 
+static const int_rule anon_audit_rule = {APR_OFFSETOF(dp_config, anon_audit_limit), 0, 1000000};
+
 /* ---- accounts and mail. The transport belongs to the main server: one delivery thread per
  * child sends the whole outbox with the main server's settings. */
 
@@ -653,6 +657,9 @@ const command_rec dp_config_cmds[] = {
                   "File holding the HMAC key that seals the audit trail (at least 32 bytes)"),
     AP_INIT_TAKE1(DP_DIR_AUDIT_SEAL_EVERY, set_audit_seal_interval, (void *)&audit_seal_rule,
                   RSRC_CONF, "Seconds between two runs of the audit sealer, 1..3600 (default 5)"),
+    AP_INIT_TAKE1(DP_DIR_ANON_AUDIT_LIMIT, set_int, (void *)&anon_audit_rule, RSRC_CONF,
+                  "Refusals of anonymous requests audited one by one per client address a "
+                  "minute, the rest counted into one event (0: all one by one; default 20)"),
     /* accounts and mail */
     AP_INIT_TAKE1(DP_DIR_SMTP_URL, set_smtp_url, NULL, RSRC_CONF,
                   "smtps://host[:port], or smtp://host[:port] (STARTTLS required except on "
@@ -790,6 +797,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     }
     /* audit chain: sealing is on by default, so the key is required */
     if (c->audit_seal_interval == -1) c->audit_seal_interval = DP_DEFAULT_SEAL_EVERY;
+    if (c->anon_audit_limit == -1) c->anon_audit_limit = DP_DEFAULT_ANON_AUDIT;
     if (c->audit_key == NULL) {
         return apr_psprintf(p,
                             "no %s is configured: audit events are sealed into a "

@@ -43,6 +43,7 @@
 /* audit chain (tamper evidence) */
 #define DP_DIR_AUDIT_KEY_FILE   "DocPortalAuditKeyFile"
 #define DP_DIR_AUDIT_SEAL_EVERY "DocPortalAuditSealInterval"
+#define DP_DIR_ANON_AUDIT_LIMIT "DocPortalAnonymousAuditLimit"
 /* accounts and mail */
 #define DP_DIR_PUBLIC_URL       "DocPortalPublicURL"
 #define DP_DIR_SMTP_URL         "DocPortalSMTPURL"
@@ -91,6 +92,7 @@ typedef struct dp_lockout_rule {
     int lock_s;
 } dp_lockout_rule;
 #define DP_DEFAULT_SEAL_EVERY     5           /* seconds between two runs of the audit sealer */
+#define DP_DEFAULT_ANON_AUDIT     20          /* anonymous refusals audited per address a minute */
 #define DP_DEFAULT_MAIL_EVERY     5           /* seconds between two delivery passes */
 #define DP_DEFAULT_MAIL_TRIES     10          /* attempts before a mail is given up */
 #define DP_DEFAULT_MAIL_MAX_AGE   (2 * 86400) /* seconds after which a mail is given up */
@@ -133,6 +135,7 @@ typedef struct dp_config {
     apr_size_t audit_key_len;
     const char *audit_key_origin; /* "DocPortalAuditKeyFile /path" for messages */
     int audit_seal_interval;      /* seconds; -1: unset */
+    int anon_audit_limit;         /* per client address a minute, 0: no limit; -1: unset */
     /* accounts and mail; the mail transport is the main server's (one delivery thread) */
     const char *public_url; /* the portal's base URL for links; NULL: this server */
     const char *smtp_url;   /* NULL: mail is written to mail_dir */

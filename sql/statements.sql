@@ -30,6 +30,37 @@ INSERT INTO audit_events (actor_id, actor_type, action, resource_type, resource_
                           client_id, ip, outcome, request_id)
 VALUES (%s::uuid, %s, %s, %s, %s, %s::uuid, %s, %s, %s);
 
+-- name: audit_refusal_insert
+-- A refusal of an anonymous request that names no record (modules/dp_audit.c): audit_insert's
+-- nine parameters, then DocPortalAnonymousAuditLimit. The refusal is counted for its address
+-- and minute in one upsert, and its event written only while the count is within the limit;
+-- past it the refusal stays counted, and audit_refusals_close writes one event for the rest
+-- of the minute. One statement, so a refused request costs the round trip it always did.
+-- recorded grows exactly when the event is written (refused, after this one, <= the limit),
+-- so a server with another limit on the same database keeps the two counts true.
+WITH ev (actor_id, actor_type, action, resource_type, resource_id, client_id, ip, outcome,
+         request_id, max_n) AS (
+    VALUES (%s::uuid, %s, %s, %s, %s, %s::uuid, %s, %s, %s, %s::int)
+), arg AS (
+    SELECT left(coalesce(ip, ''), 64) AS addr, action || ' ' || outcome AS kind, max_n FROM ev
+), hit AS (
+    INSERT INTO audit_refusal_counts AS n (ip, window_start, refused, recorded, tally)
+    SELECT addr, date_trunc('minute', now()), 1, (max_n >= 1)::int, jsonb_build_object(kind, 1)
+      FROM arg
+    ON CONFLICT (ip, window_start) DO UPDATE SET
+        refused  = n.refused + 1,
+        recorded = n.recorded + (n.refused < (SELECT max_n FROM arg))::int,
+        tally    = n.tally || (SELECT jsonb_build_object(kind, coalesce((n.tally ->> kind)::int, 0) + 1)
+                                 FROM arg)
+    RETURNING n.refused
+)
+INSERT INTO audit_events (actor_id, actor_type, action, resource_type, resource_id,
+                          client_id, ip, outcome, request_id)
+SELECT actor_id, actor_type, action, resource_type, resource_id, client_id, ip, outcome,
+       request_id
+  FROM ev, hit
+ WHERE hit.refused <= ev.max_n;
+
 -- name: zone_exists
 SELECT 1 AS ok FROM pg_timezone_names WHERE name = %s;
 
@@ -549,6 +580,37 @@ ON CONFLICT (jti) DO UPDATE SET last_used_at = now()
  WHERE s.last_used_at < now() - interval '60 s';
 -- ---------------------------------------------------------------- audit chain (006)
 -- Used by the sealer thread (modules/dp_auditseal.c), one transaction per batch.
+
+-- name: audit_refusals_close
+-- Run by the sealer thread before its batches, outside their transactions: every count of
+-- anonymous refusals whose minute has ended (with two seconds' margin for a statement that
+-- began inside it) is deleted, and each that went past the limit becomes one audit event:
+-- actor anonymous, action audit.refusals, resource type refusals, the address, the outcome
+-- of the most frequent kind of refusal, and as resource id the minute, the counts and that
+-- kind's action: "minute=2026-05-14T10:31Z refused=250 recorded=20 action=user.read".
+-- The DELETE claims each row once, so sealers of several children or servers that run this
+-- at the same moment write each event once, with no lock; a refusal counted after its row
+-- went starts a new row, closed at the next run. Answers one row per event written.
+WITH closed AS (
+    DELETE FROM audit_refusal_counts
+     WHERE window_start < now() - interval '62 seconds'
+    RETURNING ip, window_start, refused, recorded, tally
+), over AS (
+    SELECT c.ip, c.window_start, c.refused, c.recorded, k.kind
+      FROM closed c
+     CROSS JOIN LATERAL (SELECT key AS kind FROM jsonb_each_text(c.tally)
+                          ORDER BY value::int DESC, key LIMIT 1) k
+     WHERE c.refused > c.recorded
+)
+INSERT INTO audit_events (actor_type, action, resource_type, resource_id, ip, outcome)
+SELECT 'anonymous', 'audit.refusals', 'refusals',
+       'minute=' || to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"')
+           || ' refused=' || refused || ' recorded=' || recorded
+           || ' action=' || split_part(kind, ' ', 1),
+       nullif(ip, ''), split_part(kind, ' ', 2)
+  FROM over
+ ORDER BY window_start, ip
+RETURNING ip;
 
 -- name: audit_seal_lock
 -- One sealer at a time across every child and server on this database (key: the bytes
