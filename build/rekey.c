@@ -1,5 +1,6 @@
 /* dp-rekey: after a key rotation, re-encrypt the rows still sealed under older keys with the
- * current key, in batches, each batch one transaction: messages, then clinical_notes, then
+ * current key, and the rows still in an older format (aead_version 1, dp_aead.h) in the current
+ * format, in batches, each batch one transaction: messages, then clinical_notes, then
  * note_addenda (a table the database does not have yet, an older schema, is skipped with a
  * note). Each batch first runs SET LOCAL docportal.rekey = 'on', which lets the owner re-seal
  * signed clinical notes (their trigger refuses any other change).
@@ -12,7 +13,9 @@
  * open (its key is not in the ring, or it was tampered with) is reported by id, counted and
  * left as it is. Rows are visited once per run in id order, so the run ends even then; rows
  * locked by someone else are skipped and left for the next run (the summary counts what is
- * still under other keys). Prints one line per batch, a summary line per table and a total;
+ * still under other keys, and what is still in the old format). A second run finds nothing
+ * left to do. Prints one line per batch, a summary line per table, a line of the rows moved
+ * to the current format and a total;
  * exit status 0, 1 on a database (or sealing) failure, 2 on bad arguments or keys. Run it as
  * the owner of the tables (the app role may not update note_addenda or signed notes).
  *
@@ -36,34 +39,43 @@
 #define MAX_BATCH     100000
 #define CONF_MAX      (8 * 1024 * 1024)
 
-/* The tables sealed with the key ring, visited in this order. For each: the id, the column
- * the AAD binds it to (dp_aead_message_aad(id, bound)), and the statements. The SELECT takes
- * the rows not under the current key, after the last one visited ($3 NULL on the first
- * batch); the UPDATE (key_id = $5) replaces only the row as it was read, and touches only
- * key_id, nonce and ciphertext (what the signed-note trigger lets a rekey change). */
+/* The tables sealed with the key ring, visited in this order. For each: its purpose, the
+ * columns the AAD binds the id to (dp_aead_binding: owner, and a receiver for messages), and
+ * the statements. The SELECT takes the rows not under the current key or not in the current
+ * format, after the last one visited ($3 NULL on the first batch); the UPDATE (key_id = $5,
+ * aead_version = $6) replaces only the row as it was read, and touches only key_id, nonce,
+ * ciphertext and aead_version (what the signed-note trigger lets a rekey change). */
 typedef struct rekey_table {
     const char *name;  /* also the to_regclass() argument, with "public." */
     const char *bound; /* what the AAD binds the id to, in words for the output */
+    dp_aead_purpose purpose;
     const char *select_sql, *update_sql, *remaining_sql;
 } rekey_table;
 
-#define REKEY_SELECT(table, bound)                                                                 \
-    "SELECT id, " bound ", key_id, encode(nonce, 'base64'), encode(ciphertext, 'base64')"          \
-    " FROM " table " WHERE key_id <> $1 AND ($3::uuid IS NULL OR id > $3::uuid)"                   \
-    " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
+#define REKEY_CURRENT_FORMAT "aead_version = " DP_AEAD_VERSION_TEXT
+#define REKEY_SELECT(table, bound, receiver)                                                       \
+    "SELECT id, " bound ", " receiver ", key_id, encode(nonce, 'base64'),"                         \
+    " encode(ciphertext, 'base64'), aead_version FROM " table                                     \
+    " WHERE (key_id <> $1 OR NOT " REKEY_CURRENT_FORMAT ")"                                        \
+    " AND ($3::uuid IS NULL OR id > $3::uuid) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
 #define REKEY_UPDATE(table)                                                                        \
     "UPDATE " table " SET key_id = $1, nonce = decode($2, 'base64'),"                              \
-    " ciphertext = decode($3, 'base64') WHERE id = $4 AND key_id = $5"
-#define REKEY_REMAINING(table) "SELECT count(*) FROM " table " WHERE key_id <> $1"
-#define REKEY_TABLE(table, bound, what)                                                            \
+    " ciphertext = decode($3, 'base64'), " REKEY_CURRENT_FORMAT                                    \
+    " WHERE id = $4 AND key_id = $5 AND aead_version = $6::smallint"
+/* rows under other keys; rows in an older format */
+#define REKEY_REMAINING(table)                                                                     \
+    "SELECT count(*) FILTER (WHERE key_id <> $1),"                                                 \
+    " count(*) FILTER (WHERE NOT " REKEY_CURRENT_FORMAT ") FROM " table
+#define REKEY_TABLE(table, purpose, bound, receiver, what)                                         \
     {                                                                                              \
-        table, what, REKEY_SELECT(table, bound), REKEY_UPDATE(table), REKEY_REMAINING(table)       \
+        table, what, purpose, REKEY_SELECT(table, bound, receiver), REKEY_UPDATE(table),           \
+            REKEY_REMAINING(table)                                                                 \
     }
 
 static const rekey_table TABLES[] = {
-    REKEY_TABLE("messages", "sender_id", "sender"),
-    REKEY_TABLE("clinical_notes", "appointment_id", "appointment"),
-    REKEY_TABLE("note_addenda", "note_id", "note"),
+    REKEY_TABLE("messages", DP_AEAD_MESSAGE, "sender_id", "receiver_id", "sender"),
+    REKEY_TABLE("clinical_notes", DP_AEAD_NOTE, "appointment_id", "NULL", "appointment"),
+    REKEY_TABLE("note_addenda", DP_AEAD_ADDENDUM, "note_id", "NULL", "note"),
 };
 #define NTABLES ((int)(sizeof(TABLES) / sizeof(TABLES[0])))
 
@@ -74,6 +86,8 @@ static const char *const SQL_EXISTS = "SELECT to_regclass($1) IS NOT NULL";
 
 typedef struct rekey_counts {
     long rekeyed, unknown, tampered, bad_ids, raced, remain;
+    long upgraded;    /* of rekeyed: rows that were in an older format */
+    long old_remain;  /* rows still in an older format after the run */
 } rekey_counts;
 
 typedef struct rekey_run {
@@ -279,26 +293,30 @@ static int db_command(PGconn *db, const char *sql)
  * failure that must stop the run. */
 static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
 {
-    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    unsigned char aad[DP_AEAD_ROW_AAD_MAX];
     const char *id = PQgetvalue(rows, i, 0);
-    const char *bound = PQgetisnull(rows, i, 1) ? NULL : PQgetvalue(rows, i, 1);
+    dp_aead_binding bind = {run->t->purpose, id,
+                            PQgetisnull(rows, i, 1) ? NULL : PQgetvalue(rows, i, 1),
+                            PQgetisnull(rows, i, 2) ? NULL : PQgetvalue(rows, i, 2)};
+    const char *version_text = PQgetvalue(rows, i, 6);
+    int version = dp_aead_version_parse(version_text);
     dp_sealed in, out;
-    const char *plain, *params[5];
-    apr_size_t aadlen, len;
+    const char *plain, *params[6];
+    apr_size_t len;
     dp_error *e;
     PGresult *res;
     dp_aead_status st;
     int ok;
 
-    in.key_id = PQgetvalue(rows, i, 2);
-    in.nonce_b64 = PQgetvalue(rows, i, 3);
-    in.ct_b64 = PQgetvalue(rows, i, 4);
-    if ((aadlen = dp_aead_message_aad(id, bound, aad)) == 0) {
+    in.key_id = PQgetvalue(rows, i, 3);
+    in.nonce_b64 = PQgetvalue(rows, i, 4);
+    in.ct_b64 = PQgetvalue(rows, i, 5);
+    if (dp_aead_row_aad(&bind, version, aad) == 0) {
         fprintf(stderr, "dp-rekey: skipped %s: no %s id\n", id, run->t->bound);
         run->c->bad_ids++;
         return 0;
     }
-    st = dp_aead_open(p, run->kr, &in, aad, aadlen, &plain, &len);
+    st = dp_aead_open_row(p, run->kr, &bind, version, &in, &plain, &len);
     if (st != DP_AEAD_OK) {
         fprintf(stderr, "dp-rekey: skipped %s (key %s): %s\n", id, in.key_id,
                 dp_aead_status_name(st));
@@ -312,13 +330,14 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
         }
         return -1;
     }
-    e = dp_aead_seal(p, run->kr, aad, aadlen, plain, len, &out);
+    e = dp_aead_seal_row(p, run->kr, &bind, plain, len, &out);
     OPENSSL_cleanse((void *)plain, len); /* PHI: gone as soon as it is sealed again */
     if (e != NULL) {
         fprintf(stderr, "dp-rekey: sealing %s failed: %s\n", id, e->detail);
         return -1;
     }
     if (run->dry_run) {
+        run->c->upgraded += version != DP_AEAD_VERSION;
         return 1;
     }
     params[0] = out.key_id;
@@ -326,7 +345,8 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
     params[2] = out.ct_b64;
     params[3] = id;
     params[4] = in.key_id;
-    res = PQexecParams(run->db, run->t->update_sql, 5, NULL, params, NULL, NULL, 0);
+    params[5] = version_text;
+    res = PQexecParams(run->db, run->t->update_sql, 6, NULL, params, NULL, NULL, 0);
     if (!dp_cli_db_ok(run->db, res, PGRES_COMMAND_OK,
                       apr_psprintf(p, "UPDATE %s (row %s)", run->t->name, id))) {
         PQclear(res);
@@ -338,6 +358,9 @@ static int rekey_row(rekey_run *run, apr_pool_t *p, PGresult *rows, int i)
         /* locked FOR UPDATE, so this does not happen unless someone bypasses locks */
         fprintf(stderr, "dp-rekey: skipped %s: changed meanwhile\n", id);
         run->c->raced++;
+    }
+    else if (version != DP_AEAD_VERSION) {
+        run->c->upgraded++;
     }
     return ok;
 }
@@ -430,6 +453,7 @@ static int remaining(rekey_run *run, apr_pool_t *p)
 
     if (ok) {
         run->c->remain = atol(PQgetvalue(res, 0, 0));
+        run->c->old_remain = atol(PQgetvalue(res, 0, 1));
     }
     PQclear(res);
     return ok;
@@ -488,13 +512,21 @@ static int run_rekey(rekey_run *run, apr_pool_t *p)
                " %ld changed meanwhile); %ld rows under other keys remain\n",
                run->t->name, run->c->rekeyed, did, skipped_of(run->c), run->c->unknown,
                run->c->tampered, run->c->bad_ids, run->t->bound, run->c->raced, run->c->remain);
+        printf("%s: %ld %s from format version 1 to %d; %ld rows in an older format remain\n",
+               run->t->name, run->c->upgraded, run->dry_run ? "would be moved" : "moved",
+               DP_AEAD_VERSION, run->c->old_remain);
         total.rekeyed += run->c->rekeyed;
         total.unknown += run->c->unknown;
         total.tampered += run->c->tampered;
         total.bad_ids += run->c->bad_ids;
         total.raced += run->c->raced;
         total.remain += run->c->remain;
+        total.upgraded += run->c->upgraded;
+        total.old_remain += run->c->old_remain;
     }
+    printf("format: %ld rows %s to version %d; %ld rows in an older format remain\n",
+           total.upgraded, run->dry_run ? "would be moved" : "moved", DP_AEAD_VERSION,
+           total.old_remain);
     /* the total keeps the one-table tool's format ("without sender": without the id the
      * row is bound to, whichever table) */
     printf("%s%ld %s, %ld skipped (%ld unknown key, %ld tampered, %ld without sender,"

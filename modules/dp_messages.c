@@ -1,6 +1,7 @@
 /* Secure messaging between a client and its provider. Bodies are sealed with AES-256-GCM
- * before they reach SQL (the message id and sender bound as associated data, so a ciphertext
- * moved to another row does not open), and opened only on the way out. */
+ * before they reach SQL (the purpose, the message id, its sender and its receiver bound as
+ * associated data, so a ciphertext moved to another row does not open), and opened only on the
+ * way out. */
 #include "dp_audit.h"
 #include "dp_handlers.h"
 #include "dp_outbox.h"
@@ -24,7 +25,7 @@ APLOG_USE_MODULE(docportal);
 
 /* The columns of a message result, looked up once for all its rows. */
 typedef struct msg_cols {
-    int id, sender, receiver, sender_type, key_id, nonce, ciphertext, created, is_read;
+    int id, sender, receiver, sender_type, key_id, nonce, ciphertext, version, created, is_read;
 } msg_cols;
 
 static void msg_cols_of(const dp_rows *rows, msg_cols *k)
@@ -36,6 +37,7 @@ static void msg_cols_of(const dp_rows *rows, msg_cols *k)
     k->key_id = dp_rows_col(rows, "key_id");
     k->nonce = dp_rows_col(rows, "nonce");
     k->ciphertext = dp_rows_col(rows, "ciphertext");
+    k->version = dp_rows_col(rows, "aead_version");
     k->created = dp_rows_col(rows, "created_at");
     k->is_read = dp_rows_col(rows, "is_read");
 }
@@ -46,20 +48,19 @@ static void msg_cols_of(const dp_rows *rows, msg_cols *k)
 static void message_fields(dp_ctx *c, dp_jw *w, const dp_rows *rows, int i, const msg_cols *k)
 {
     const char *id = dp_rows_at(rows, i, k->id), *sender = dp_rows_at(rows, i, k->sender);
+    const char *receiver = dp_rows_at(rows, i, k->receiver);
     const char *is_read = dp_rows_at(rows, i, k->is_read);
-    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_aead_binding bind = {DP_AEAD_MESSAGE, id, sender, receiver};
     dp_sealed sealed = {dp_rows_at(rows, i, k->key_id), dp_rows_at(rows, i, k->nonce),
                         dp_rows_at(rows, i, k->ciphertext)};
     const char *plain = NULL;
-    dp_aead_status st = DP_AEAD_TAMPERED;
+    dp_aead_status st = dp_aead_open_row(
+        c->r->pool, c->cfg->message_keys, &bind,
+        dp_aead_version_parse(dp_rows_at(rows, i, k->version)), &sealed, &plain, NULL);
 
-    if (dp_aead_message_aad(id, sender, aad) == sizeof(aad)) {
-        st =
-            dp_aead_open(c->r->pool, c->cfg->message_keys, &sealed, aad, sizeof(aad), &plain, NULL);
-    }
     dp_jw_kstr(w, "id", id);
     dp_jw_kstr(w, "senderId", sender);
-    dp_jw_kstr(w, "receiverId", dp_rows_at(rows, i, k->receiver));
+    dp_jw_kstr(w, "receiverId", receiver);
     dp_jw_kstr(w, "senderType", dp_rows_at(rows, i, k->sender_type));
     if (st == DP_AEAD_OK) {
         dp_jw_kstr(w, "message", plain);
@@ -156,7 +157,7 @@ dp_error *dp_messages_send(dp_ctx *c)
 {
     apr_pool_t *p = c->r->pool;
     const char *receiver, *text, *id, *client_id = NULL;
-    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_aead_binding bind = {DP_AEAD_MESSAGE, NULL, NULL, NULL};
     dp_sealed sealed;
     dp_rows *rows;
     dp_db *db;
@@ -179,12 +180,13 @@ dp_error *dp_messages_send(dp_ctx *c)
         dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
         return ae ? ae : e;
     }
-    if ((id = dp_uuid_new(p)) == NULL
-        || dp_aead_message_aad(id, c->who->user_id, aad) != sizeof(aad)) {
+    if ((id = dp_uuid_new(p)) == NULL) {
         return dp_error_internal(p);
     }
-    if ((e = dp_aead_seal(p, c->cfg->message_keys, aad, sizeof(aad), text, strlen(text),
-                          &sealed))) {
+    bind.row_id = id;
+    bind.owner = c->who->user_id;
+    bind.receiver = receiver;
+    if ((e = dp_aead_seal_row(p, c->cfg->message_keys, &bind, text, strlen(text), &sealed))) {
         return e;
     }
     {
@@ -193,7 +195,7 @@ dp_error *dp_messages_send(dp_ctx *c)
             .resource_id = id, .client_id = client_id, .outcome = DP_OUTCOME_SUCCESS};
         if ((e = dp_audited(c, &ev, DPQ_MSG_INSERT, &rows,
                             DP_ARGS(id, c->who->user_id, receiver, c->who->role, sealed.key_id,
-                                    sealed.nonce_b64, sealed.ct_b64)))) {
+                                    sealed.nonce_b64, sealed.ct_b64, DP_AEAD_VERSION_TEXT)))) {
             return e;
         }
     }

@@ -1,8 +1,9 @@
 /* Clinical notes: written, read and signed only by the appointment's provider. Content,
- * diagnosis and private notes are sealed together (AES-256-GCM, the message key ring; the note
- * id and appointment id bound as associated data). Signing fixes a SHA-256 of the canonical
- * note and locks it (a database trigger refuses later updates); changes then go in as signed
- * addenda. */
+ * diagnosis and private notes are sealed together (AES-256-GCM, the message key ring; the
+ * purpose, the note id and the appointment id bound as associated data). Signing fixes a
+ * SHA-256 of the canonical note and locks it (a database trigger refuses later updates);
+ * changes then go in as signed addenda. Every read checks a signed note, and each addendum,
+ * against its hash: a mismatch reads as tampered, like a row that does not decrypt. */
 #include "dp_audit.h"
 #include "dp_handlers.h"
 #include "dp_sql.h"
@@ -87,7 +88,7 @@ static dp_error *seal_body(dp_ctx *c, const char *note_id, const char *appointme
                            const note_body *b, dp_sealed *out)
 {
     apr_pool_t *p = c->r->pool;
-    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_aead_binding bind = {DP_AEAD_NOTE, note_id, appointment_id, NULL};
     json_t *j = dp_json_own(p, json_object());
     apr_size_t len;
     const char *plain;
@@ -97,26 +98,26 @@ static dp_error *seal_body(dp_ctx *c, const char *note_id, const char *appointme
     dp_json_set_str(j, "diagnosis", b->diagnosis);
     dp_json_set_str(j, "privateNotes", b->private_notes);
     plain = dp_json_dump(p, j, &len);
-    if (dp_aead_message_aad(note_id, appointment_id, aad) != sizeof(aad)) {
-        return dp_error_internal(p);
-    }
-    return dp_aead_seal(p, c->cfg->message_keys, aad, sizeof(aad), plain, len, out);
+    return dp_aead_seal_row(p, c->cfg->message_keys, &bind, plain, len, out);
 }
 
-/* Open a note's sealed part; NULL (and a logged warning) when it does not open. */
-static json_t *open_body(dp_ctx *c, const dp_rows *rows, const char *id, const char *bound)
+/* Open the sealed part of a note (purpose DP_AEAD_NOTE, bound to its appointment) or of an
+ * addendum (DP_AEAD_ADDENDUM, bound to its note); NULL (and a logged warning) when it does not
+ * open. */
+static json_t *open_body(dp_ctx *c, const dp_rows *rows, dp_aead_purpose purpose, const char *id,
+                         const char *bound)
 {
     apr_pool_t *p = c->r->pool;
-    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_aead_binding bind = {purpose, id, bound, NULL};
     dp_sealed s = {dp_rows_get(rows, 0, "key_id"), dp_rows_get(rows, 0, "nonce"),
                    dp_rows_get(rows, 0, "ciphertext")};
     const char *plain = NULL;
     apr_size_t len = 0;
-    dp_aead_status st = DP_AEAD_TAMPERED;
+    dp_aead_status st =
+        dp_aead_open_row(p, c->cfg->message_keys, &bind,
+                         dp_aead_version_parse(dp_rows_get(rows, 0, "aead_version")), &s, &plain,
+                         &len);
 
-    if (dp_aead_message_aad(id, bound, aad) == sizeof(aad)) {
-        st = dp_aead_open(p, c->cfg->message_keys, &s, aad, sizeof(aad), &plain, &len);
-    }
     if (st == DP_AEAD_OK) {
         json_t *body = dp_json_own(p, json_loadb(plain, len, 0, NULL));
         const char *type = dp_rows_get(rows, 0, "type"), *sealed_type;
@@ -153,6 +154,22 @@ static const char *note_hash(apr_pool_t *p, const char *appointment_id, const ch
     return hash;
 }
 
+/* Does a signed row still hold what was signed? An unsigned one (no hash) always does. A
+ * mismatch is logged by id only. */
+static int hash_holds(dp_ctx *c, const char *what, const char *id, const char *signed_hash,
+                      const char *hash)
+{
+    if (signed_hash == NULL) {
+        return 1;
+    }
+    if (hash != NULL && strcmp(hash, signed_hash) == 0) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                  "DP08002: %s %s does not match its signed content hash", what, id);
+    return 0;
+}
+
 static dp_error *no_note(apr_pool_t *p)
 {
     return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No clinical note for that appointment.");
@@ -179,7 +196,13 @@ static dp_error *reply_note(dp_ctx *c, dp_db *db, int status, const char *appoin
     dp_json_set_str(out, "providerId", dp_rows_get(rows, 0, "provider_id"));
     dp_json_set_str(out, "date", dp_rows_get(rows, 0, "date"));
     dp_json_set_str(out, "type", dp_rows_get(rows, 0, "type"));
-    body = open_body(c, rows, id, dp_rows_get(rows, 0, "appointment_id"));
+    body = open_body(c, rows, DP_AEAD_NOTE, id, dp_rows_get(rows, 0, "appointment_id"));
+    if (body != NULL
+        && !hash_holds(c, "clinical note", id, dp_rows_get(rows, 0, "content_hash"),
+                       note_hash(p, dp_rows_get(rows, 0, "appointment_id"),
+                                 dp_rows_get(rows, 0, "type"), body))) {
+        body = NULL;
+    }
     if (body != NULL) {
         json_object_set(out, "content", json_object_get(body, "content"));
         json_object_set(out, "diagnosis", json_object_get(body, "diagnosis"));
@@ -199,7 +222,13 @@ static dp_error *reply_note(dp_ctx *c, dp_db *db, int status, const char *appoin
         dp_rows one = {add->ncols, add->cols, 1, &add->vals[i]};
         const char *aid = dp_rows_get(add, i, "id");
         json_t *a = dp_json_own(p, json_object());
-        json_t *t = open_body(c, &one, aid, id);
+        json_t *t = open_body(c, &one, DP_AEAD_ADDENDUM, aid, id);
+        const char *text = json_string_value(json_object_get(t, "text"));
+        if (t != NULL
+            && !hash_holds(c, "note addendum", aid, dp_rows_get(add, i, "content_hash"),
+                           text ? dp_sha256_hex(p, text, strlen(text)) : NULL)) {
+            t = NULL;
+        }
         dp_json_set_str(a, "id", aid);
         json_object_set(a, "text", t ? json_object_get(t, "text") : json_null());
         if (t == NULL) {
@@ -269,7 +298,7 @@ dp_error *dp_notes_create(dp_ctx *c)
     if ((e = dp_db_begin(db))) return e;
     if ((e = dp_db_select(db, DPQ_NOTE_INSERT, &rows,
                           DP_ARGS(id, appt, c->who->user_id, ev.client_id, type, sealed.key_id,
-                                  sealed.nonce_b64, sealed.ct_b64)))) {
+                                  sealed.nonce_b64, sealed.ct_b64, DP_AEAD_VERSION_TEXT)))) {
         return e;
     }
     if (rows->nrows == 0) {
@@ -337,7 +366,7 @@ static dp_error *current_body(dp_ctx *c, dp_db *db, const char *appt, dp_rows **
 {
     dp_error *e = dp_db_select(db, DPQ_NOTE_GET, rows, DP_ARGS(appt, c->who->user_id));
     if (e != NULL) return e;
-    *body = open_body(c, *rows, dp_rows_get(*rows, 0, "id"), appt);
+    *body = open_body(c, *rows, DP_AEAD_NOTE, dp_rows_get(*rows, 0, "id"), appt);
     if (*body == NULL) {
         ev->outcome = DP_OUTCOME_FAILURE;
         return dp_audit_refusal(c, db, ev,
@@ -390,7 +419,8 @@ dp_error *dp_notes_update(dp_ctx *c)
     }
     if ((e = seal_body(c, id, appt, &b, &sealed))) return e;
     if ((e = dp_db_exec(db, DPQ_NOTE_UPDATE, NULL,
-                        DP_ARGS(type, sealed.key_id, sealed.nonce_b64, sealed.ct_b64, id)))) {
+                        DP_ARGS(type, sealed.key_id, sealed.nonce_b64, sealed.ct_b64,
+                                DP_AEAD_VERSION_TEXT, id)))) {
         return e;
     }
     if ((e = dp_audit(c, &ev))) return e;
@@ -430,7 +460,7 @@ dp_error *dp_notes_addendum(dp_ctx *c)
     apr_pool_t *p = c->r->pool;
     const char *appt = c->params[0], *text, *aid, *plain;
     dp_audit_event ev = {.resource_id = appt, .outcome = DP_OUTCOME_SUCCESS};
-    unsigned char aad[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_aead_binding bind = {DP_AEAD_ADDENDUM, NULL, NULL, NULL};
     json_t *j;
     dp_sealed sealed;
     dp_rows *rows;
@@ -453,20 +483,21 @@ dp_error *dp_notes_addendum(dp_ctx *c)
                                 dp_error_make(p, 409, DP_E_INVALID_TRANSITION, NULL,
                                               "The note is not signed yet: edit it instead."));
     }
-    if ((aid = dp_uuid_new(p)) == NULL
-        || dp_aead_message_aad(aid, dp_rows_get(rows, 0, "id"), aad) != sizeof(aad)) {
+    if ((aid = dp_uuid_new(p)) == NULL) {
         return dp_error_internal(p);
     }
+    bind.row_id = aid;
+    bind.owner = dp_rows_get(rows, 0, "id");
     j = dp_json_own(p, json_object());
     json_object_set_new(j, "text", json_string(text));
     plain = dp_json_dump(p, j, &len);
-    if ((e = dp_aead_seal(p, c->cfg->message_keys, aad, sizeof(aad), plain, len, &sealed))) {
+    if ((e = dp_aead_seal_row(p, c->cfg->message_keys, &bind, plain, len, &sealed))) {
         return e;
     }
     if ((e = dp_db_exec(db, DPQ_ADDENDUM_INSERT, NULL,
                         DP_ARGS(aid, dp_rows_get(rows, 0, "id"), c->who->user_id, sealed.key_id,
                                 sealed.nonce_b64, sealed.ct_b64,
-                                dp_sha256_hex(p, text, strlen(text)))))) {
+                                dp_sha256_hex(p, text, strlen(text)), DP_AEAD_VERSION_TEXT)))) {
         return e;
     }
     if ((e = dp_audit(c, &ev))) return e;

@@ -238,8 +238,10 @@ SELECT id, user_type, provider_id, coalesce(provider_id, id) AS practice_id
   FROM users WHERE id = %s::uuid;
 
 -- name: msg_insert
-INSERT INTO messages (id, sender_id, receiver_id, sender_type, key_id, nonce, ciphertext)
-VALUES (%s::uuid, %s::uuid, %s::uuid, %s, %s, decode(%s, 'base64'), decode(%s, 'base64'))
+INSERT INTO messages (id, sender_id, receiver_id, sender_type, key_id, nonce, ciphertext,
+                      aead_version)
+VALUES (%s::uuid, %s::uuid, %s::uuid, %s, %s, decode(%s, 'base64'), decode(%s, 'base64'),
+        %s::smallint)
 RETURNING dp_ts(created_at) AS created_at;
 
 -- name: msg_conversation
@@ -255,7 +257,7 @@ RETURNING dp_ts(created_at) AS created_at;
 WITH pair AS (SELECT least(%s::uuid, %s::uuid) AS lo, greatest(%s::uuid, %s::uuid) AS hi)
 SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
        encode(m.nonce, 'base64') AS nonce, encode(m.ciphertext, 'base64') AS ciphertext,
-       m.is_read, dp_ts(m.created_at) AS created_at
+       m.aead_version, m.is_read, dp_ts(m.created_at) AS created_at
   FROM messages m
  WHERE least(m.sender_id, m.receiver_id) = (SELECT lo FROM pair)
    AND greatest(m.sender_id, m.receiver_id) = (SELECT hi FROM pair)
@@ -268,7 +270,7 @@ SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
 WITH pair AS (SELECT least(%s::uuid, %s::uuid) AS lo, greatest(%s::uuid, %s::uuid) AS hi)
 SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
        encode(m.nonce, 'base64') AS nonce, encode(m.ciphertext, 'base64') AS ciphertext,
-       m.is_read, dp_ts(m.created_at) AS created_at
+       m.aead_version, m.is_read, dp_ts(m.created_at) AS created_at
   FROM messages m
  WHERE least(m.sender_id, m.receiver_id) = (SELECT lo FROM pair)
    AND greatest(m.sender_id, m.receiver_id) = (SELECT hi FROM pair)
@@ -285,7 +287,7 @@ WITH pair AS (SELECT least(%s::uuid, %s::uuid) AS lo, greatest(%s::uuid, %s::uui
                  AND greatest(b.sender_id, b.receiver_id) = pair.hi)
 SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
        encode(m.nonce, 'base64') AS nonce, encode(m.ciphertext, 'base64') AS ciphertext,
-       m.is_read, dp_ts(m.created_at) AS created_at
+       m.aead_version, m.is_read, dp_ts(m.created_at) AS created_at
   FROM messages m
  WHERE least(m.sender_id, m.receiver_id) = (SELECT lo FROM pair)
    AND greatest(m.sender_id, m.receiver_id) = (SELECT hi FROM pair)
@@ -303,7 +305,8 @@ SELECT l.*, u.name AS counterpart_name,
   FROM (SELECT DISTINCT ON (counterpart_id) *
           FROM (SELECT m.id, m.sender_id, m.receiver_id, m.sender_type, m.key_id,
                        encode(m.nonce, 'base64') AS nonce,
-                       encode(m.ciphertext, 'base64') AS ciphertext, m.is_read,
+                       encode(m.ciphertext, 'base64') AS ciphertext, m.aead_version,
+                       m.is_read,
                        dp_ts(m.created_at) AS created_at, m.created_at AS created_ts,
                        CASE WHEN m.sender_id = %s::uuid THEN m.receiver_id ELSE m.sender_id END
                            AS counterpart_id
@@ -317,7 +320,8 @@ SELECT l.*, u.name AS counterpart_name,
 UPDATE messages SET is_read = true
  WHERE id = %s::uuid AND receiver_id = %s::uuid
 RETURNING id, sender_id, receiver_id, sender_type, key_id, encode(nonce, 'base64') AS nonce,
-          encode(ciphertext, 'base64') AS ciphertext, is_read, dp_ts(created_at) AS created_at;
+          encode(ciphertext, 'base64') AS ciphertext, aead_version, is_read,
+          dp_ts(created_at) AS created_at;
 
 -- name: msg_visible
 -- Does the caller take part in this message at all (to tell 403 from 404)?
@@ -333,16 +337,16 @@ SELECT id, client_id, status, date FROM appointments_api
 
 -- name: note_insert
 INSERT INTO clinical_notes (id, appointment_id, provider_id, client_id, type, key_id, nonce,
-                            ciphertext)
+                            ciphertext, aead_version)
 VALUES (%s::uuid, %s::uuid, %s::uuid, %s::uuid, %s, %s, decode(%s, 'base64'),
-        decode(%s, 'base64'))
+        decode(%s, 'base64'), %s::smallint)
 ON CONFLICT (appointment_id) DO NOTHING
 RETURNING id;
 
 -- name: note_get
 SELECT n.id, n.appointment_id, n.provider_id, n.client_id, n.type, n.key_id,
        encode(n.nonce, 'base64') AS nonce, encode(n.ciphertext, 'base64') AS ciphertext,
-       dp_ts(n.signed_at) AS signed_at, n.signed_by, n.content_hash, a.date,
+       n.aead_version, dp_ts(n.signed_at) AS signed_at, n.signed_by, n.content_hash, a.date,
        dp_ts(n.created_at) AS created_at, dp_ts(n.updated_at) AS updated_at
   FROM clinical_notes n JOIN appointments_api a ON a.id = n.appointment_id
  WHERE n.appointment_id = %s::uuid AND n.provider_id = %s::uuid;
@@ -355,7 +359,7 @@ SELECT id, client_id, type, signed_at IS NOT NULL AS signed FROM clinical_notes
 -- name: note_update
 UPDATE clinical_notes
    SET type = %s, key_id = %s, nonce = decode(%s, 'base64'),
-       ciphertext = decode(%s, 'base64'), updated_at = now()
+       ciphertext = decode(%s, 'base64'), aead_version = %s::smallint, updated_at = now()
  WHERE id = %s::uuid AND signed_at IS NULL;
 
 -- name: note_sign
@@ -364,12 +368,14 @@ UPDATE clinical_notes
  WHERE id = %s::uuid AND signed_at IS NULL;
 
 -- name: addendum_insert
-INSERT INTO note_addenda (id, note_id, author_id, key_id, nonce, ciphertext, content_hash)
-VALUES (%s::uuid, %s::uuid, %s::uuid, %s, decode(%s, 'base64'), decode(%s, 'base64'), %s);
+INSERT INTO note_addenda (id, note_id, author_id, key_id, nonce, ciphertext, content_hash,
+                         aead_version)
+VALUES (%s::uuid, %s::uuid, %s::uuid, %s, decode(%s, 'base64'), decode(%s, 'base64'), %s,
+        %s::smallint);
 
 -- name: addenda_of_note
 SELECT id, author_id, key_id, encode(nonce, 'base64') AS nonce,
-       encode(ciphertext, 'base64') AS ciphertext, content_hash,
+       encode(ciphertext, 'base64') AS ciphertext, aead_version, content_hash,
        dp_ts(signed_at) AS signed_at
   FROM note_addenda WHERE note_id = %s::uuid
  ORDER BY signed_at, id;

@@ -158,3 +158,94 @@ apr_size_t dp_aead_message_aad(const char *message_id, const char *sender_id,
     memcpy(out, b, sizeof(b));
     return DP_AEAD_MESSAGE_AAD_LEN;
 }
+
+/* ---- rows ---- */
+
+/* One place for the labels: each purpose has its own, and none is a prefix of another. */
+static const char *const PURPOSE_LABELS[] = {
+    [DP_AEAD_MESSAGE] = "docportal/message",
+    [DP_AEAD_NOTE] = "docportal/note",
+    [DP_AEAD_ADDENDUM] = "docportal/addendum",
+};
+#define NPURPOSES ((int)(sizeof(PURPOSE_LABELS) / sizeof(PURPOSE_LABELS[0])))
+
+const char *dp_aead_purpose_label(dp_aead_purpose purpose)
+{
+    return (int)purpose >= 0 && (int)purpose < NPURPOSES ? PURPOSE_LABELS[purpose] : NULL;
+}
+
+apr_size_t dp_aead_row_aad(const dp_aead_binding *b, int version,
+                           unsigned char out[DP_AEAD_ROW_AAD_MAX])
+{
+    unsigned char buf[DP_AEAD_ROW_AAD_MAX];
+    const char *label;
+    apr_size_t n, at;
+
+    if (b == NULL || (label = dp_aead_purpose_label(b->purpose)) == NULL) {
+        return 0;
+    }
+    if (version == DP_AEAD_VERSION_1) {
+        return dp_aead_message_aad(b->row_id, b->owner, out);
+    }
+    if (version != DP_AEAD_VERSION) {
+        return 0;
+    }
+    n = strlen(label) + 1; /* the NUL ends the label: no label runs into the bytes after it */
+    memcpy(buf, label, n);
+    buf[n] = (unsigned char)version;
+    at = n + 1;
+    if (dp_uuid_to_bytes(b->row_id, buf + at) != 0
+        || dp_uuid_to_bytes(b->owner, buf + at + DP_UUID_BYTES) != 0) {
+        return 0;
+    }
+    at += 2 * DP_UUID_BYTES;
+    if (b->purpose == DP_AEAD_MESSAGE) {
+        if (dp_uuid_to_bytes(b->receiver, buf + at) != 0) {
+            return 0;
+        }
+        at += DP_UUID_BYTES;
+    }
+    memcpy(out, buf, at);
+    return at;
+}
+
+_Static_assert(sizeof("docportal/addendum") <= 32 + 1, "DP_AEAD_ROW_AAD_MAX holds every label");
+
+int dp_aead_version_parse(const char *text)
+{
+    if (text != NULL && text[0] != '\0' && text[1] == '\0') {
+        if (text[0] == '1') return DP_AEAD_VERSION_1;
+        if (text[0] == '2') return DP_AEAD_VERSION;
+    }
+    return 0;
+}
+
+dp_error *dp_aead_seal_row(apr_pool_t *p, const dp_keyring *kr, const dp_aead_binding *b,
+                           const char *plain, apr_size_t len, dp_sealed *out)
+{
+    unsigned char aad[DP_AEAD_ROW_AAD_MAX];
+    apr_size_t n = dp_aead_row_aad(b, DP_AEAD_VERSION, aad);
+
+    if (n == 0) {
+        memset(out, 0, sizeof(*out));
+        return dp_error_internal(p);
+    }
+    return dp_aead_seal(p, kr, aad, n, plain, len, out);
+}
+
+dp_aead_status dp_aead_open_row(apr_pool_t *p, const dp_keyring *kr, const dp_aead_binding *b,
+                                int version, const dp_sealed *in, const char **plain,
+                                apr_size_t *len)
+{
+    unsigned char aad[DP_AEAD_ROW_AAD_MAX];
+    apr_size_t n = dp_aead_row_aad(b, version, aad);
+
+    if (n == 0) {
+        *plain = NULL;
+        if (len != NULL) {
+            *len = 0;
+        }
+        return DP_AEAD_TAMPERED;
+    }
+    return dp_aead_open(p, kr, in, aad, n, plain, len);
+}
