@@ -82,7 +82,7 @@ unit: build
 # and httpd on free ports.
 test: unit
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=8
-	@$(MAKE) --no-print-directory $(OUT)/dp-rekey
+	@$(MAKE) --no-print-directory $(OUT)/dp-rekey $(OUT)/dp-test-seal-v1
 	@$(MAKE) --no-print-directory $(OUT)/dp-audit-verify
 	@bash build/test.sh
 
@@ -134,6 +134,10 @@ migrate:
 REKEY_OBJ := $(addprefix $(OUT)/modules/core/,dp_aead.o dp_keyring.o dp_uuid.o dp_crypto.o dp_error.o)
 $(OUT)/dp-rekey: build/rekey.c $(REKEY_OBJ)
 	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ build/rekey.c $(REKEY_OBJ) $(LIBS)
+
+# dp-test-seal-v1: writes format version 1 ciphertexts for the API suite (t/api/425).
+$(OUT)/dp-test-seal-v1: t/tools/seal_v1.c $(REKEY_OBJ)
+	$(CC) $(ALL_CFLAGS) -Imodules/core -o $@ t/tools/seal_v1.c $(REKEY_OBJ) $(LIBS)
 
 # After adding a new current key: make rekey [DATABASE_URL=postgresql://owner@host/db
 # CONF=/etc/apache2/mods-available/docportal.conf] [REKEY_ARGS='--dry-run --batch 200'].

@@ -891,6 +891,170 @@ static void test_cleansed(dp_test_env *env)
     apr_pool_destroy(sub);
 }
 
+
+/* ---- rows: purposes and format versions ---- */
+
+#define NOTE_ID  "11111111-2222-4333-8444-555555555555"
+#define APPT_ID  "99999999-8888-4777-8666-555555555555"
+#define RECEIVER "abcdefab-cdef-4abc-8def-abcdefabcdef"
+
+static int seal_row(apr_pool_t *p, const dp_keyring *kr, const dp_aead_binding *b, const char *text,
+                    dp_sealed *out)
+{
+    dp_error *e = dp_aead_seal_row(p, kr, b, text, strlen(text), out);
+
+    CHECK_MSG(e == NULL, "seal_row: %s", e ? e->detail : "");
+    return e == NULL;
+}
+
+static dp_aead_status open_row(apr_pool_t *p, const dp_keyring *kr, const dp_aead_binding *b,
+                               int version, const dp_sealed *s)
+{
+    const char *out = NULL;
+    dp_aead_status st = dp_aead_open_row(p, kr, b, version, s, &out, NULL);
+
+    if (st != DP_AEAD_OK) {
+        CHECK_NULL(out);
+    }
+    return st;
+}
+
+/* each purpose opens as itself, in the current format, and as no other purpose with the same
+ * ids */
+static void test_row_purposes(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    dp_keyring *kr = ring1(p, "a", KEY_A_HEX);
+    const dp_aead_purpose all[] = {DP_AEAD_MESSAGE, DP_AEAD_NOTE, DP_AEAD_ADDENDUM};
+
+    CHECK_STR(dp_aead_purpose_label(DP_AEAD_MESSAGE), "docportal/message");
+    CHECK_STR(dp_aead_purpose_label(DP_AEAD_NOTE), "docportal/note");
+    CHECK_STR(dp_aead_purpose_label(DP_AEAD_ADDENDUM), "docportal/addendum");
+    CHECK_NULL(dp_aead_purpose_label((dp_aead_purpose)42));
+    for (int i = 0; i < 3; i++) {
+        dp_aead_binding b = {all[i], NOTE_ID, APPT_ID, RECEIVER};
+        const char *out = NULL;
+        dp_sealed s;
+
+        if (!seal_row(p, kr, &b, "the same ids, another purpose", &s)) {
+            continue;
+        }
+        CHECK_EQ(dp_aead_open_row(p, kr, &b, DP_AEAD_VERSION, &s, &out, NULL), DP_AEAD_OK);
+        CHECK_STR(out, "the same ids, another purpose");
+        for (int j = 0; j < 3; j++) {
+            dp_aead_binding other = {all[j], NOTE_ID, APPT_ID, RECEIVER};
+            if (j != i) {
+                CHECK_MSG(open_row(p, kr, &other, DP_AEAD_VERSION, &s) == DP_AEAD_TAMPERED,
+                          "purpose %d opened as purpose %d", i, j);
+            }
+        }
+        /* read as version 1 (the column changed behind the module's back): does not open */
+        CHECK_EQ(open_row(p, kr, &b, DP_AEAD_VERSION_1, &s), DP_AEAD_TAMPERED);
+        /* an unknown version, an unknown purpose */
+        CHECK_EQ(open_row(p, kr, &b, 3, &s), DP_AEAD_TAMPERED);
+        CHECK_EQ(open_row(p, kr, &b, 0, &s), DP_AEAD_TAMPERED);
+        b.purpose = (dp_aead_purpose)42;
+        CHECK_EQ(open_row(p, kr, &b, DP_AEAD_VERSION, &s), DP_AEAD_TAMPERED);
+    }
+}
+
+/* a message is bound to its receiver as well as to its id and sender */
+static void test_row_receiver(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    dp_keyring *kr = ring1(p, "a", KEY_A_HEX);
+    dp_aead_binding b = {DP_AEAD_MESSAGE, MSG_ID, SENDER, RECEIVER};
+    dp_aead_binding moved = b;
+    dp_sealed s;
+
+    if (!seal_row(p, kr, &b, "to one receiver", &s)) {
+        return;
+    }
+    CHECK_EQ(open_row(p, kr, &b, DP_AEAD_VERSION, &s), DP_AEAD_OK);
+    moved.receiver = SENDER2;
+    CHECK_EQ(open_row(p, kr, &moved, DP_AEAD_VERSION, &s), DP_AEAD_TAMPERED);
+    moved = b;
+    moved.owner = SENDER2;
+    CHECK_EQ(open_row(p, kr, &moved, DP_AEAD_VERSION, &s), DP_AEAD_TAMPERED);
+    moved = b;
+    moved.row_id = MSG_ID2;
+    CHECK_EQ(open_row(p, kr, &moved, DP_AEAD_VERSION, &s), DP_AEAD_TAMPERED);
+    /* sender and receiver swapped */
+    moved = b;
+    moved.owner = RECEIVER;
+    moved.receiver = SENDER;
+    CHECK_EQ(open_row(p, kr, &moved, DP_AEAD_VERSION, &s), DP_AEAD_TAMPERED);
+    /* a message without a receiver seals nothing and opens nothing */
+    moved = b;
+    moved.receiver = NULL;
+    CHECK_EQ(open_row(p, kr, &moved, DP_AEAD_VERSION, &s), DP_AEAD_TAMPERED);
+    CHECK_NOT_NULL(dp_aead_seal_row(p, kr, &moved, "x", 1, &s));
+    moved.receiver = "not-a-uuid";
+    CHECK_NOT_NULL(dp_aead_seal_row(p, kr, &moved, "x", 1, &s));
+    CHECK_NOT_NULL(dp_aead_seal_row(p, kr, NULL, "x", 1, &s));
+}
+
+/* version 1 rows (sealed with dp_aead_message_aad) still open */
+static void test_row_version1(dp_test_env *env)
+{
+    apr_pool_t *p = env->pool;
+    dp_keyring *kr = ring1(p, "a", KEY_A_HEX);
+    dp_aead_binding msg = {DP_AEAD_MESSAGE, MSG_ID, SENDER, RECEIVER};
+    dp_aead_binding note = {DP_AEAD_NOTE, MSG_ID, SENDER, NULL};
+    dp_aead_binding moved = msg;
+    const char *out = NULL;
+    dp_sealed s;
+
+    if (!seal_msg(p, kr, MSG_ID, SENDER, "sealed in format 1", 18, &s)) {
+        return;
+    }
+    CHECK_EQ(dp_aead_open_row(p, kr, &msg, DP_AEAD_VERSION_1, &s, &out, NULL), DP_AEAD_OK);
+    CHECK_STR(out, "sealed in format 1");
+    /* version 1 bound no purpose and no receiver: that is what version 2 adds */
+    CHECK_EQ(open_row(p, kr, &note, DP_AEAD_VERSION_1, &s), DP_AEAD_OK);
+    moved.receiver = SENDER2;
+    CHECK_EQ(open_row(p, kr, &moved, DP_AEAD_VERSION_1, &s), DP_AEAD_OK);
+    /* but still its id and sender, and only as version 1 */
+    moved = msg;
+    moved.owner = SENDER2;
+    CHECK_EQ(open_row(p, kr, &moved, DP_AEAD_VERSION_1, &s), DP_AEAD_TAMPERED);
+    CHECK_EQ(open_row(p, kr, &msg, DP_AEAD_VERSION, &s), DP_AEAD_TAMPERED);
+    /* the version column's spellings */
+    CHECK_EQ(dp_aead_version_parse("1"), DP_AEAD_VERSION_1);
+    CHECK_EQ(dp_aead_version_parse("2"), DP_AEAD_VERSION);
+    CHECK_EQ(dp_aead_version_parse(DP_AEAD_VERSION_TEXT), DP_AEAD_VERSION);
+    CHECK_EQ(dp_aead_version_parse("3"), 0);
+    CHECK_EQ(dp_aead_version_parse("12"), 0);
+    CHECK_EQ(dp_aead_version_parse(""), 0);
+    CHECK_EQ(dp_aead_version_parse(NULL), 0);
+}
+
+/* the version 2 layout: label, NUL, version byte, row id, owner, and a message's receiver */
+static void test_row_aad_layout(dp_test_env *env)
+{
+    unsigned char aad[DP_AEAD_ROW_AAD_MAX], v1[DP_AEAD_MESSAGE_AAD_LEN];
+    dp_aead_binding msg = {DP_AEAD_MESSAGE, MSG_ID, SENDER, RECEIVER};
+    dp_aead_binding add = {DP_AEAD_ADDENDUM, MSG_ID, SENDER, RECEIVER};
+    apr_size_t n;
+
+    (void)env;
+    n = dp_aead_row_aad(&msg, DP_AEAD_VERSION, aad);
+    CHECK_EQ(n, sizeof("docportal/message") + 1 + 48);
+    CHECK(memcmp(aad, "docportal/message", sizeof("docportal/message")) == 0);
+    CHECK_EQ(aad[sizeof("docportal/message")], DP_AEAD_VERSION);
+    CHECK_EQ(aad[sizeof("docportal/message") + 1], 0x6f);
+    CHECK_EQ(aad[n - 1], 0xef);
+    /* an addendum has no receiver: none is bound, whatever the binding holds */
+    n = dp_aead_row_aad(&add, DP_AEAD_VERSION, aad);
+    CHECK_EQ(n, sizeof("docportal/addendum") + 1 + 32);
+    CHECK_EQ(aad[n - 1], 0xe9);
+    /* version 1 is dp_aead_message_aad */
+    CHECK_EQ(dp_aead_row_aad(&msg, DP_AEAD_VERSION_1, aad), DP_AEAD_MESSAGE_AAD_LEN);
+    dp_aead_message_aad(MSG_ID, SENDER, v1);
+    CHECK(memcmp(aad, v1, sizeof(v1)) == 0);
+    CHECK_EQ(dp_aead_row_aad(&msg, 7, aad), 0);
+}
+
 const dp_test_case dp_suite_aead[] = {
     {"roundtrip",      test_roundtrip     },
     {"nonces_differ",  test_nonces_differ },
@@ -907,5 +1071,9 @@ const dp_test_case dp_suite_aead[] = {
     {"wrapped_base64", test_wrapped_base64},
     {"seal_errors",    test_seal_errors   },
     {"cleansed",       test_cleansed      },
+    {"row_purposes",   test_row_purposes  },
+    {"row_receiver",   test_row_receiver  },
+    {"row_version1",   test_row_version1  },
+    {"row_aad_layout", test_row_aad_layout},
     {NULL,             NULL               },
 };
