@@ -55,7 +55,7 @@ typedef struct rekey_table {
 #define REKEY_CURRENT_FORMAT "aead_version = " DP_AEAD_VERSION_TEXT
 #define REKEY_SELECT(table, bound, receiver)                                                       \
     "SELECT id, " bound ", " receiver ", key_id, encode(nonce, 'base64'),"                         \
-    " encode(ciphertext, 'base64'), aead_version FROM " table                                     \
+    " encode(ciphertext, 'base64'), aead_version FROM " table                                      \
     " WHERE (key_id <> $1 OR NOT " REKEY_CURRENT_FORMAT ")"                                        \
     " AND ($3::uuid IS NULL OR id > $3::uuid) ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"
 #define REKEY_UPDATE(table)                                                                        \
@@ -86,8 +86,8 @@ static const char *const SQL_EXISTS = "SELECT to_regclass($1) IS NOT NULL";
 
 typedef struct rekey_counts {
     long rekeyed, unknown, tampered, bad_ids, raced, remain;
-    long upgraded;    /* of rekeyed: rows that were in an older format */
-    long old_remain;  /* rows still in an older format after the run */
+    long upgraded;   /* of rekeyed: rows that were in an older format */
+    long old_remain; /* rows still in an older format after the run */
 } rekey_counts;
 
 typedef struct rekey_run {

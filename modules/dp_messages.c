@@ -54,9 +54,9 @@ static void message_fields(dp_ctx *c, dp_jw *w, const dp_rows *rows, int i, cons
     dp_sealed sealed = {dp_rows_at(rows, i, k->key_id), dp_rows_at(rows, i, k->nonce),
                         dp_rows_at(rows, i, k->ciphertext)};
     const char *plain = NULL;
-    dp_aead_status st = dp_aead_open_row(
-        c->r->pool, c->cfg->message_keys, &bind,
-        dp_aead_version_parse(dp_rows_at(rows, i, k->version)), &sealed, &plain, NULL);
+    dp_aead_status st = dp_aead_open_row(c->r->pool, c->cfg->message_keys, &bind,
+                                         dp_aead_version_parse(dp_rows_at(rows, i, k->version)),
+                                         &sealed, &plain, NULL);
 
     dp_jw_kstr(w, "id", id);
     dp_jw_kstr(w, "senderId", sender);

@@ -113,10 +113,9 @@ static json_t *open_body(dp_ctx *c, const dp_rows *rows, dp_aead_purpose purpose
                    dp_rows_get(rows, 0, "ciphertext")};
     const char *plain = NULL;
     apr_size_t len = 0;
-    dp_aead_status st =
-        dp_aead_open_row(p, c->cfg->message_keys, &bind,
-                         dp_aead_version_parse(dp_rows_get(rows, 0, "aead_version")), &s, &plain,
-                         &len);
+    dp_aead_status st = dp_aead_open_row(
+        p, c->cfg->message_keys, &bind, dp_aead_version_parse(dp_rows_get(rows, 0, "aead_version")),
+        &s, &plain, &len);
 
     if (st == DP_AEAD_OK) {
         json_t *body = dp_json_own(p, json_loadb(plain, len, 0, NULL));

@@ -79,8 +79,8 @@ apr_size_t dp_aead_message_aad(const char *message_id, const char *sender_id,
 
 /* ---- rows ---- */
 
-#define DP_AEAD_VERSION_1 1 /* row id + one id, no purpose (read only) */
-#define DP_AEAD_VERSION   2 /* what sealing writes */
+#define DP_AEAD_VERSION_1    1   /* row id + one id, no purpose (read only) */
+#define DP_AEAD_VERSION      2   /* what sealing writes */
 #define DP_AEAD_VERSION_TEXT "2" /* the same, as bound into SQL */
 
 /* What a sealed row is for. Each has its own label in the associated data, so a ciphertext
@@ -94,8 +94,8 @@ typedef enum dp_aead_purpose {
 /* Everything a row's ciphertext is bound to (ids are UUIDs, any case). */
 typedef struct dp_aead_binding {
     dp_aead_purpose purpose;
-    const char *row_id; /* the message, note or addendum id */
-    const char *owner;  /* a message's sender, a note's appointment, an addendum's note */
+    const char *row_id;   /* the message, note or addendum id */
+    const char *owner;    /* a message's sender, a note's appointment, an addendum's note */
     const char *receiver; /* a message's receiver; NULL for the other purposes */
 } dp_aead_binding;
 

@@ -891,7 +891,6 @@ static void test_cleansed(dp_test_env *env)
     apr_pool_destroy(sub);
 }
 
-
 /* ---- rows: purposes and format versions ---- */
 
 #define NOTE_ID  "11111111-2222-4333-8444-555555555555"
