@@ -207,3 +207,20 @@ $(OUT)/bench/bcrypt_ceiling: build/bench/bcrypt_ceiling.c $(OUT)/modules/core/dp
 bench: build
 	@$(MAKE) --no-print-directory $(OUT)/bench/bcrypt_ceiling
 	@bash build/bench.sh
+
+# cluster: two httpd nodes behind HAProxy on a PostgreSQL primary and its streaming standby, on
+# this machine under var/cluster (docs/deploy.md); CLUSTER_SYNC=1 for synchronous replication.
+# test-cluster: node loss, sessions and lockouts across nodes, and a database failover, under
+# load through HAProxy (t/cluster/); it starts and stops its own cluster.
+.PHONY: cluster cluster-stop test-cluster
+cluster: build
+	@bash build/deps.sh --cluster
+	@bash build/cluster.sh start
+
+cluster-stop:
+	@bash build/cluster.sh stop
+
+test-cluster: build
+	@bash build/deps.sh --cluster
+	@$(MAKE) --no-print-directory $(OUT)/dp-audit-verify
+	@bash t/cluster/run.sh

@@ -10,7 +10,9 @@
 #              Python modules of the tests and fakes, Node.js and Chromium for the portal's
 #              browser tests)
 #   --fuzz     the libFuzzer harnesses of `make fuzz` (clang and its sanitizer runtimes)
-# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [EXTRA-PACKAGE...]
+#   --cluster  `make cluster` and `make test-cluster` (HAProxy in front of two httpd nodes, the
+#              PostgreSQL server for a primary and its standby, curl, socat for HAProxy's socket)
+# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [--cluster] [EXTRA-PACKAGE...]
 # Without a group, every group. `make build` and `make install` ask for build and runtime only,
 # so a production web server never gets the PostgreSQL server or mod_perl.
 # Silent and quick when nothing is missing. Otherwise installs with apt-get as
@@ -25,6 +27,7 @@ PORTAL=(nodejs npm ca-certificates)
 TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio-socket-ssl-perl
     python3-icalendar python3-jsonschema nodejs npm chromium)
 FUZZ=(clang libclang-rt-14-dev)
+CLUSTER=(haproxy postgresql curl socat perl)
 
 want=()
 extra=()
@@ -36,6 +39,7 @@ for arg in "$@"; do
         --portal) want+=("${PORTAL[@]}") ;;
         --test) want+=("${TEST[@]}") ;;
         --fuzz) want+=("${FUZZ[@]}") ;;
+        --cluster) want+=("${CLUSTER[@]}") ;;
         --*) echo "deps.sh: unknown group $arg" >&2; exit 2 ;;
         *) extra+=("$arg") ;;
     esac
