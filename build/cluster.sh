@@ -10,14 +10,18 @@
 # Every port is a free one on 127.0.0.1. CLUSTER_SYNC=1 makes the replication synchronous
 # (a commit waits until the standby has the WAL). Each start builds a new database pair (the
 # secrets stay); stop ends every process of the cluster. See docs/deploy.md.
-#   build/cluster.sh start|stop|status|env
+#   build/cluster.sh start|stop|env
+#   build/cluster.sh status|locks     what runs; which node holds the sealer's and mailer's lock
 #   build/cluster.sh kill-node N      SIGKILL node N's parent and children (for the tests)
-#   build/cluster.sh failover         stop db1 at once (immediate), promote db2
+#   build/cluster.sh start-node N     start node N again
+#   build/cluster.sh kill-db N        stop database N at once (pg_ctl stop -m immediate)
+#   build/cluster.sh promote N        promote database N (the standby) to primary
+#   build/cluster.sh failover         kill-db 1, then promote 2
 set -eu
 shopt -s inherit_errexit
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cmd=${1:?usage: cluster.sh start|stop|status|env|kill-node N|failover}
+cmd=${1:?usage: cluster.sh start|stop|status|locks|env|kill-node N|start-node N|kill-db N|promote N|failover}
 state=$(bash build/var.sh "$root")
 cl=$state/cluster
 HTTPD=${HTTPD:-/usr/sbin/apache2}
@@ -209,7 +213,13 @@ DocPortalMessageKey c1 "file:$cl/secrets/message_key" current
 DocPortalRequireTLS Off
 DocPortalMailDir "$dir/mail"
 DocPortalPublicURL "http://127.0.0.1:$LB_PORT"
+# generous limits: the tests (t/cluster/) register and book many times from one address,
+# and use accounts at once (their verification mails are still sent, a pass every second)
+DocPortalRequireVerifiedEmail Off
+DocPortalMailInterval 1
 DocPortalRegisterLimit ${REGISTER_LIMIT:-100000}
+DocPortalMaxPendingPerClient ${MAX_PENDING_PER_CLIENT:-100000}
+DocPortalBookingHorizonDays ${BOOKING_HORIZON_DAYS:-3650}
 
 <Directory />
     Require all denied
@@ -356,10 +366,26 @@ kill-node)
     n=${2:?kill-node N}
     kill_node "$n"
     ;;
-failover)
-    as_pg "$pgbin/pg_ctl" -D "$(pg_data 1)" -m immediate -w -s stop
-    as_pg "$pgbin/pg_ctl" -D "$(pg_data 2)" -w -s promote
-    say "db1 stopped (immediate), db2 promoted"
+start-node)
+    n=${2:?start-node N}
+    load_env || die "no cluster (make cluster)"
+    stop_node "$n"
+    "$HTTPD" -f "$cl/node$n/httpd.conf" -k start
+    wait_healthy "node$n" "$(eval echo "\$NODE${n}_PORT")" "$cl/node$n/error.log"
     ;;
-*) die "usage: cluster.sh start|stop|status|locks|env|kill-node N|failover" ;;
+kill-db)
+    n=${2:?kill-db N}
+    as_pg "$pgbin/pg_ctl" -D "$(pg_data "$n")" -m immediate -w -s stop
+    say "db$n stopped (immediate)"
+    ;;
+promote)
+    n=${2:?promote N}
+    as_pg "$pgbin/pg_ctl" -D "$(pg_data "$n")" -w -s promote
+    say "db$n promoted"
+    ;;
+failover)
+    "$0" kill-db 1
+    "$0" promote 2
+    ;;
+*) die "usage: cluster.sh start|stop|status|locks|env|kill-node N|start-node N|kill-db N|promote N|failover" ;;
 esac
