@@ -51,28 +51,35 @@ pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 pid_of() { [ -s "$1" ] && head -n 1 "$1" || true; }
 
 # Node N's processes: the parent from its pid file, its children; and children left behind by
-# a parent that died (SIGKILL), found by their command line, which names this node's config.
+# a parent that died (SIGKILL), found by their whole command line, which names this node's
+# config file.
 node_pids() {
-    local conf=$cl/node$1/httpd.conf parent p
+    local conf=$cl/node$1/httpd.conf parent
     parent=$(pid_of "$cl/node$1/httpd.pid")
     if pid_alive "$parent"; then
         echo "$parent"
         ps -o pid= --ppid "$parent" || true
     fi
-    for p in /proc/[0-9]*; do
-        [ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" = "$HTTPD -f $conf " ] && echo "${p#/proc/}"
-    done | sort -u
+    pgrep -x -f "$HTTPD -f $conf" || true
+}
+
+# alive and not a zombie (a killed child waits there until something reaps it)
+running_pid() {
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
 }
 
 kill_node() {
-    local n=$1 pids
+    local n=$1 pids p left
     pids=$(node_pids "$n" | sort -u | tr '\n' ' ')
     [ -n "${pids// /}" ] || return 0
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
     for _ in $(seq 50); do
-        # shellcheck disable=SC2086
-        kill -0 $pids 2>/dev/null || break
+        left=0
+        for p in $pids; do running_pid "$p" && left=1; done
+        [ "$left" -eq 1 ] || break
         sleep 0.1
     done
     rm -f "$cl/node$n/httpd.pid"

@@ -15,7 +15,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(
     %PORT $ROOT cluster_sh lb node api is_json_error psql primary practice
-    load_start load_stop acked_writes missing_writes lsn_num
+    load_start load_stop acked_writes missing_writes lsn_num lb_status wait_for
 );
 
 our $ROOT = $ENV{DP_ROOT} // die "DP_ROOT not set (run t/cluster/run.sh)\n";
@@ -63,6 +63,38 @@ sub is_json_error {
     my $d = $a->{d};
     return $a->{json} && ref $d eq 'HASH' && defined $d->{code} && !ref $d->{code}
         && defined $d->{detail} && !ref $d->{detail} && $d->{detail} =~ /\S/;
+}
+
+# lb_status() -> {node1 => 'UP'|'DOWN'|..., node2 => ...}: HAProxy's view (its admin socket)
+sub lb_status {
+    require IO::Socket::UNIX;
+    my $s = IO::Socket::UNIX->new(Peer => "$DIR/lb/admin.sock") or return {};
+    print $s "show stat\n";
+    my @lines = <$s>;
+    close $s;
+    my $head = shift(@lines) // return {};
+    $head =~ s/^# //;
+    my @f = split /,/, $head;
+    my ($sv) = grep { $f[$_] eq 'svname' } 0 .. $#f;
+    my ($st) = grep { $f[$_] eq 'status' } 0 .. $#f;
+    my %status;
+    for (@lines) {
+        my @v = split /,/;
+        $status{ $v[$sv] } = $v[$st] if @v > $st && $v[$sv] =~ /^node\d$/;
+    }
+    return \%status;
+}
+
+# wait_for($seconds, sub { ... }) -> the sub's first true value, or undef after $seconds
+sub wait_for {
+    my ($secs, $cond) = @_;
+    my $end = time + $secs;
+    while (time < $end) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.2;
+    }
+    return undef;
 }
 
 # psql($n, $sql) -> its rows (psql -At) on database n as superuser, or undef if it failed
