@@ -12,6 +12,9 @@ export DP_VAR=$state
 HTTPD=${HTTPD:-/usr/sbin/apache2}
 conf=$state/httpd/httpd.conf
 port=${DOCPORTAL_PORT:-8080}
+# httpd's children and threads; each child opens its database pool at start, one connection
+# per thread (DBDMin = DBDKeep = DBDMax = ThreadsPerChild)
+servers=2 threads=25
 
 say() { echo "docportal: $*"; }
 die() { echo "docportal: $*" >&2; exit 1; }
@@ -46,7 +49,7 @@ setup_database() {
         return
     fi
     case $db in *[!a-z0-9_]* | '') die "DB_NAME must be lower-case letters, digits and _" ;; esac
-    bash build/pg.sh start
+    DP_PG_OPTS="-c max_connections=$(max_connections) ${DP_PG_OPTS:-}" bash build/pg.sh start
     owner_url=$(bash build/pg.sh url owner)
     dbdparams=$(bash build/pg.sh dbdparams)
     app_role=docportal_app
@@ -62,6 +65,12 @@ setup_database() {
         dbdparams=${dbdparams/dbname=docportal/dbname=$db}
     fi
 }
+
+# PostgreSQL's max_connections for the private cluster: every child's full pool (the audit
+# sealer and the mail delivery borrow their connection from it), twice over for a graceful
+# restart whose old children still finish their requests, and 10 for psql, the migrations and
+# dp-audit-verify. A cluster that already runs keeps its setting until it is restarted.
+max_connections() { echo $((2 * servers * threads + 10)); }
 
 # JWT_SECRET from the environment, else the secret kept under var/ (generated once).
 jwt_secret_file() {
@@ -225,6 +234,7 @@ Group nogroup"; fi
     google_gsi_origin >/dev/null
     mkdir -p "$state/httpd/run"
     DPC_STATE=$state DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
+    DPC_SERVERS=$servers DPC_THREADS=$threads DPC_WORKERS=$((servers * threads)) \
     DPC_DBDPARAMS=$dbdparams DPC_JWT_SECRET_FILE=$(jwt_secret_file) \
     DPC_TOKEN_HOURS=${JWT_EXPIRE_HOURS:-24} DPC_MESSAGE_KEYS=$(message_key_lines) DPC_GOOGLE=$(google_lines) \
     DPC_STRIPE=$(stripe_lines) DPC_MAIL=$(mail_lines) DPC_SCHEDULE=$(schedule_lines) \
