@@ -241,14 +241,20 @@ EOF
     "$HTTPD" -t -f "$dir/httpd.conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$dir/httpd.conf"; die "node$n: httpd configuration test failed"; }
 }
 
+# An HTTP answer of HAProxy's: STATUS REASON CODE
+lb_error() {
+    printf 'HTTP/1.0 %s %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n' "$1" "$2"
+    printf '{"detail":"No server could answer the request; try again shortly.","code":"%s"}\n' "$3"
+}
+
 render_lb() {
-    local dir=$cl/lb code
+    local dir=$cl/lb
     install -d -m 755 "$dir"
     # HAProxy's own answers (no node up, a node that does not answer) in the API's error shape
-    for code in 502:bad_gateway 503:service_unavailable 504:gateway_timeout; do
-        printf 'HTTP/1.0 %s %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{"detail":"No server could answer the request; try again shortly.","code":"%s"}\n' \
-            "${code%%:*}" "$(echo "${code#*:}" | tr _ ' ')" "${code#*:}" >"$dir/${code%%:*}.http"
-    done
+    # and codes (docs/api.md)
+    lb_error 502 "Bad Gateway" upstream_error >"$dir/502.http"
+    lb_error 503 "Service Unavailable" unavailable >"$dir/503.http"
+    lb_error 504 "Gateway Timeout" upstream_error >"$dir/504.http"
     cat >"$dir/haproxy.cfg" <<EOF
 # the load balancer of build/cluster.sh (generated)
 global

@@ -11,7 +11,8 @@
 #              browser tests)
 #   --fuzz     the libFuzzer harnesses of `make fuzz` (clang and its sanitizer runtimes)
 #   --cluster  `make cluster` and `make test-cluster` (HAProxy in front of two httpd nodes, the
-#              PostgreSQL server for a primary and its standby, curl, socat for HAProxy's socket)
+#              PostgreSQL server for a primary and its standby, curl, socat for HAProxy's socket,
+#              procps)
 # Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [--cluster] [EXTRA-PACKAGE...]
 # Without a group, every group. `make build` and `make install` ask for build and runtime only,
 # so a production web server never gets the PostgreSQL server or mod_perl.
@@ -27,7 +28,7 @@ PORTAL=(nodejs npm ca-certificates)
 TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio-socket-ssl-perl
     python3-icalendar python3-jsonschema nodejs npm chromium)
 FUZZ=(clang libclang-rt-14-dev)
-CLUSTER=(haproxy postgresql curl socat perl)
+CLUSTER=(haproxy postgresql curl socat perl procps)
 
 want=()
 extra=()

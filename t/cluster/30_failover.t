@@ -26,6 +26,7 @@ $q =~ s/\n/ /g;
 my $sampler = fork // die "fork: $!";
 if (!$sampler) {
     open STDOUT, '>', $samples or die $!;
+    open STDERR, '>', '/dev/null';    # psql's words when db1 goes away
     open my $psql, '|-', 'psql', '-X', '-q', '-At', '-F', '|', '-h', "$Cluster::DIR/db1/pg/run",
         '-p', $PORT{DB1_PORT}, '-U', 'postgres', '-d', 'docportal' or die $!;
     $psql->autoflush(1);
