@@ -254,7 +254,8 @@ sub answers_ok {
     else {
         Test::More::is(scalar @cut, 0, "$name: every request got an HTTP answer") or Test::More::diag(_tally(@cut));
     }
-    Test::More::note("$name: " . _tally(@r));
+    my ($slowest) = sort { $b <=> $a } map { $_->{t} } @r;
+    Test::More::note(sprintf '%s: %s; the slowest answer took %.2f s', $name, _tally(@r), $slowest // 0);
     return 1;
 }
 
