@@ -244,20 +244,17 @@ case $cmd in
     init | start)
         do_start
         ;;
-    stop)
+    stop | crash)
         [ -d "$var" ] || exit 0
         lock
         if running; then
-            as_pg "$pgbin/pg_ctl" -D "$data" -m fast -w -s stop
-            note "PostgreSQL stopped ($data)"
-        fi
-        ;;
-    crash)
-        [ -d "$var" ] || exit 0
-        lock
-        if running; then
-            as_pg "$pgbin/pg_ctl" -D "$data" -m immediate -w -s stop
-            note "PostgreSQL stopped at once, without a checkpoint ($data)"
+            if [ "$cmd" = crash ]; then
+                as_pg "$pgbin/pg_ctl" -D "$data" -m immediate -w -s stop
+                note "PostgreSQL stopped at once, without a checkpoint ($data)"
+            else
+                as_pg "$pgbin/pg_ctl" -D "$data" -m fast -w -s stop
+                note "PostgreSQL stopped ($data)"
+            fi
         fi
         ;;
     status)

@@ -59,13 +59,8 @@ durable(1);
 # the pooled connections that exist already had the old setting: they end, and the module
 # opens new ones as it needs them
 psql_must(q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'docportal_app'});
-my $pr = load_practice(clients => 8);
-pass('setup: a provider with working hours and eight clients who claimed their invitations');
-
-my $WORKERS = 16;
-my $run = load_start($pr, workers => $WORKERS, year => next_year(), tag => 't585');
-ok($run->wait_for(10 * $WORKERS, 60), "$WORKERS workers: " . 10 * $WORKERS . ' answers before the crash')
-    or diag('answers: ' . scalar @{ $run->poll });
+my $run = load_running('the crash', tag => 't585');
+my $WORKERS = $run->{workers};
 
 my $t_stop = time;
 my ($rc, $out) = pg('crash');

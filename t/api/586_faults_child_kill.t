@@ -24,13 +24,8 @@ ok($parent, 'setup: the pid of the suite\'s httpd');
 
 sub children { return grep { /^\d+$/ } split /\s+/, `pgrep -P $parent` }
 
-my $pr = load_practice(clients => 8);
-pass('setup: a provider with working hours and eight clients who claimed their invitations');
-
-my $WORKERS = 16;
-my $run = load_start($pr, workers => $WORKERS, year => next_year(), tag => 't586');
-ok($run->wait_for(10 * $WORKERS, 60), "$WORKERS workers: " . 10 * $WORKERS . ' answers before the kill')
-    or diag('answers: ' . scalar @{ $run->poll });
+my $run = load_running('the kill', tag => 't586');
+my $WORKERS = $run->{workers};
 
 # the child that serves the most connections right now: the one with the most requests in flight
 my @kids = children();

@@ -15,7 +15,7 @@ use Apache::TestRequest ();
 use DocPortal::Test;
 use DocPortal::Http qw($JSON);
 
-our @EXPORT = qw(load_practice load_start answers_ok writes_ok payments_ok httpd_parent_pid);
+our @EXPORT = qw(load_practice load_start load_running answers_ok writes_ok payments_ok httpd_parent_pid);
 
 # a request that takes longer than this is a hang (the workers' own timeout is CLIENT_TIMEOUT)
 use constant { CLIENT_TIMEOUT => 30, HANG => 20 };
@@ -69,7 +69,7 @@ sub load_start {
     my ($pr, %o) = @_;
     my $n = $o{workers} // 16;
     my $dir = tempdir(CLEANUP => 1);
-    my %run = (dir => $dir, records => [], pids => [], fhs => [], practice => $pr);
+    my %run = (dir => $dir, records => [], pids => [], fhs => [], practice => $pr, workers => $n);
     my $days = int(360 / $n);
     for my $w (0 .. $n - 1) {
         my $file = "$dir/w$w.jsonl";
@@ -86,6 +86,21 @@ sub load_start {
         push @{ $run{fhs} }, $fh;
     }
     return bless \%run, 'DocPortal::Load::Run';
+}
+
+# load_running($before, tag => T, workers => N): a practice, its N workers (default 16)
+# started and 10 answers a worker logged before what the test does next ($before names it).
+# -> the run
+sub load_running {
+    my ($before, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $pr = load_practice(clients => 8);
+    Test::More::pass('setup: a provider with working hours and eight clients who claimed their invitations');
+    my $run = load_start($pr, workers => $o{workers} // 16, year => next_year(), tag => $o{tag});
+    my $n = 10 * $run->{workers};
+    Test::More::ok($run->wait_for($n, 60), "$run->{workers} workers: $n answers before $before")
+        or Test::More::diag('answers: ' . scalar @{ $run->poll });
+    return $run;
 }
 
 sub _base {
