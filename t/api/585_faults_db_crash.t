@@ -109,9 +109,9 @@ is($vrc, 0, 'dp-audit-verify: the chain verifies') or diag("$vout\n$verr");
 
 # The error lines the crash provoked: the outage's own, which 999_error_log.t knows (DP02004,
 # DP02007, mod_dbd's), and, where the statement that met the lost connection was a request's
-# audit row, the refusal that follows it in the same thread (DP01201): those are listed for
-# 999. Nothing else, in particular no statement that failed on a live connection (a 500).
-my (%lost, @audit_refused, @other);
+# audit row, the refusal that follows it in the same thread (DP01201), listed here for 999.
+# Nothing else, in particular no statement that failed on a live connection (a 500).
+my (%lost, @declared, @other);
 for my $l (split /\n/, error_log_since($mark)) {
     next unless $l =~ /^\[[^\]]*\] \[[\w.-]*:(?:error|crit|alert|emerg)\]/;
     next if $l =~ /^\[[^\]]*\] \[dbd:/;
@@ -121,17 +121,17 @@ for my $l (split /\n/, error_log_since($mark)) {
         $lost{$thread} = 1;
     }
     elsif ($l =~ /\] DP01201: / && delete $lost{$thread}) {
-        push @audit_refused, $l;
+        push @declared, $l;
     }
     else {
         delete $lost{$thread};
         push @other, $l;
     }
 }
-expect_error_lines(join "\n", @audit_refused);
+expect_error_lines(join "\n", @declared);
 is(scalar @other, 0, 'no other error-level line in the log')
     or diag(join "\n", @other[0 .. ($#other > 9 ? 9 : $#other)]);
-note(scalar(@audit_refused) . ' requests refused because their audit row met the lost connection')
-    if @audit_refused;
+note(scalar(@declared) . ' requests refused because their audit row met the lost connection')
+    if @declared;
 
 done_testing();
