@@ -1,6 +1,6 @@
 # Writes at full concurrency for the fault tests (t/api/585, 586): a practice, workers that
 # book, write, bill and pay in a loop and log every answer, and the checks that hold those
-# answers against what the API reads back afterwards.
+# answers against what the API reads back afterwards and the audit chain over the test's rows.
 package DocPortal::Load;
 use strict;
 use warnings;
@@ -14,8 +14,10 @@ use Time::Local qw(timegm);
 use Apache::TestRequest ();
 use DocPortal::Test;
 use DocPortal::Http qw($JSON);
+use DocPortal::AuditChain qw(wait_sealed chain_verify);
 
-our @EXPORT = qw(load_practice load_start load_running answers_ok writes_ok payments_ok httpd_parent_pid);
+our @EXPORT = qw(load_practice load_start load_running answers_ok writes_ok payments_ok httpd_parent_pid
+                 audit_mark audit_sealed_ok);
 
 # a request that takes longer than this is a hang (the workers' own timeout is CLIENT_TIMEOUT)
 use constant { CLIENT_TIMEOUT => 30, HANG => 20 };
@@ -451,6 +453,35 @@ sub payments_ok {
     Test::More::is(scalar @extra, 0, "$name: no invoice reads paid that Stripe did not charge")
         or Test::More::diag(_sample(@extra));
     return (scalar @paid_refused, $settled);
+}
+
+# ---- the audit chain --------------------------------------------------------------------------
+
+# audit_mark() -> the highest audit_events.seq now: the audit rows a test writes after this
+# call are those above it
+sub audit_mark {
+    my $seq = psql(q{SELECT coalesce(max(seq), 0) FROM audit_events});
+    die "audit_mark: no answer from the database\n" unless defined $seq && $seq =~ /^\d+$/;
+    return $seq;
+}
+
+# audit_sealed_ok($mark, $name): the audit rows written since audit_mark() answered $mark are
+# all sealed within 60 s (the sealer caught up after the fault), and dp-audit-verify
+# --since-seq verifies the chain over them: every link from the first seal of such a row to
+# the chain's end, its checkpoints, and none of those rows left outside the sealer's window.
+# Rows of earlier test files are not judged: the suite's audit report tests leave back-dated
+# rows on purpose, which the sealer never chains and a whole-table check reports.
+sub audit_sealed_ok {
+    my ($mark, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $mine = 'e.seq > ' . int($mark);
+    Test::More::ok(wait_sealed(60, $mine), "$name: every audit row written since the test began is sealed")
+        or Test::More::diag('unsealed: ' . psql(qq{SELECT count(*) FROM audit_events e WHERE $mine AND NOT EXISTS }
+                                               . q{(SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)}));
+    my ($rc, $out, $err) = chain_verify('--since-seq', $mark + 1);
+    Test::More::is($rc, 0, "$name: dp-audit-verify --since-seq: the chain over those rows verifies")
+        or Test::More::diag("$out\n$err");
+    return $rc == 0;
 }
 
 1;
