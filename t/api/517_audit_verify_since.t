@@ -57,14 +57,19 @@ like($out, qr/BROKEN: row altered at position $pos \(event seq $seq\b/, '... nam
 tamper_must(qq{UPDATE audit_events SET action = left(action, -8) WHERE seq = $seq});
 is((chain_verify('--since-seq', $mark))[0], 0, '... put back: exits 0');
 
-# the seal the range's first link follows from
+# the seal the range's first link follows from (the sealer chains its row anew at the end of
+# the chain, which is undone with it)
+my ($head) = chain_head();
+my $anchor = psql(q{SELECT event_seq FROM audit_seals WHERE position = } . ($first - 1));
 tamper_must(q{CREATE TABLE t517_seal AS SELECT * FROM audit_seals WHERE position = } . ($first - 1)
           . q{; DELETE FROM audit_seals WHERE position = } . ($first - 1));
 ($rc, $out) = chain_verify('--since-seq', $mark);
 is($rc, 1, 'the seal before the range gone: exits 1');
 like($out, qr/BROKEN: seal missing at position @{[$first - 1]}, before the first seal of a row from seq $mark\b/,
      '... naming the gap');
-tamper_must(q{INSERT INTO audit_seals SELECT * FROM t517_seal; DROP TABLE t517_seal});
+ok(wait_sealed(20, "e.seq = $anchor"), '... (its row is chained anew)');
+tamper_must(qq{DELETE FROM audit_seals WHERE position > $head; DELETE FROM audit_checkpoints WHERE position > $head; }
+          . q{INSERT INTO audit_seals SELECT * FROM t517_seal; DROP TABLE t517_seal});
 is((chain_verify('--since-seq', $mark))[0], 0, '... put back: exits 0');
 
 # a back-dated row inside the range
