@@ -1,7 +1,7 @@
 /* dp-audit-verify: checks the tamper-evident chain over audit_events and names the
  * first broken link.
  *
- *   dp-audit-verify --key-file PATH [--database URL] [--log ERROR_LOG ...]
+ *   dp-audit-verify --key-file PATH [--database URL] [--log ERROR_LOG ...] [--since-seq SEQ]
  *
  * It walks audit_seals in position order, recomputes each MAC from its audit_events row with
  * the module's chain code (modules/core/dp_auditchain.c) and the key of DocPortalAuditKeyFile,
@@ -24,6 +24,13 @@
  *                    with a back-dated time, e.g. by hand)
  * Otherwise it prints the counts (sealed rows, rows waiting for the sealer, checkpoints) and
  * exits 0. Exit 2: bad arguments, an unreadable key or log, no database.
+ *
+ * With --since-seq SEQ it checks the part of the chain that holds the rows from
+ * audit_events.seq SEQ on: the walk starts at the lowest position that seals such a row, and
+ * takes the seal before it as given (its MAC is the first link's predecessor; a missing one is
+ * a gap), and only rows from SEQ on count as unsealed. What lies before is not looked at: this
+ * is for checking what happened since a known moment (a test, an incident) on a database whose
+ * older part is known to be broken or is checked elsewhere.
  *
  * Read-only; any role that may SELECT the three tables will do. Prefer DATABASE_URL in the
  * environment to --database (command lines are visible to other users). */
@@ -60,9 +67,19 @@ static const char *const SQL_WALK =
     " FROM audit_seals s"
     " LEFT JOIN audit_events e ON e.seq = s.event_seq"
     " LEFT JOIN audit_checkpoints c ON c.position = s.position"
+    " WHERE s.position >= $1::bigint"
     " ORDER BY s.position, c.id";
 #define COL_ROW 3
 #define COL_CP  15
+
+/* Where the walk of --since-seq ($1) starts: the lowest position that seals a row from $1 on
+ * (past the chain's end when none does yet), and the MAC of the seal before it, NULL when that
+ * seal is missing. */
+static const char *const SQL_START =
+    "SELECT f.first, encode(s.mac, 'hex')"
+    " FROM (SELECT coalesce((SELECT min(position) FROM audit_seals WHERE event_seq >= $1::bigint),"
+    "                       (SELECT coalesce(max(position), 0) + 1 FROM audit_seals)) AS first) f"
+    " LEFT JOIN audit_seals s ON s.position = f.first - 1";
 
 /* The newest checkpoint beyond the chain's end ($1). */
 static const char *const SQL_BEYOND =
@@ -71,14 +88,16 @@ static const char *const SQL_BEYOND =
     " FROM audit_checkpoints WHERE position > $1::bigint ORDER BY position DESC, id DESC LIMIT 1";
 
 /* Rows the sealer has not chained yet, and among them those it never will: older than the
- * window the sealer searches (statement audit_unsealed in sql/statements.sql). */
+ * window the sealer searches (statement audit_unsealed in sql/statements.sql). Rows from seq
+ * $1 on. */
 static const char *const SQL_PENDING =
     "SELECT count(*), count(*) FILTER (WHERE e.at < (SELECT a.at FROM audit_events a"
     "   WHERE a.seq = (SELECT max(event_seq) FROM audit_seals)) - interval '10 minutes'),"
     " min(e.seq) FILTER (WHERE e.at < (SELECT a.at FROM audit_events a"
     "   WHERE a.seq = (SELECT max(event_seq) FROM audit_seals)) - interval '10 minutes')"
     " FROM audit_events e"
-    " WHERE NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)";
+    " WHERE e.seq >= $1::bigint"
+    "   AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)";
 
 static const char *const SQL_NEWEST_CP =
     "SELECT count(*), max(position), (SELECT created_at::text FROM audit_checkpoints"
@@ -100,6 +119,8 @@ typedef struct verifier {
     apr_hash_t *logged;
     const log_cp *log_newest;
     long long log_pos, log_matched;
+    /* --since-seq (1: every row), and the position the walk starts at */
+    long long since_seq, first_pos;
     /* the walk */
     long long last_pos;              /* last verified position (0: none yet) */
     unsigned char last_mac[MAC_LEN]; /* its stored (and verified) MAC; genesis at first */
@@ -114,10 +135,13 @@ typedef struct verifier {
 static void usage(FILE *f)
 {
     fputs("usage: dp-audit-verify --key-file PATH [--database URL] [--log ERROR_LOG ...]\n"
+          "                       [--since-seq SEQ]\n"
           "  --key-file PATH   the DocPortalAuditKeyFile of the servers that seal\n"
           "  --database URL    libpq URL or conninfo (default: $DATABASE_URL)\n"
           "  --log FILE        an httpd error log with the sealer's checkpoint lines; the\n"
-          "                    newest one must be in the chain (repeat for rotated logs)\n",
+          "                    newest one must be in the chain (repeat for rotated logs)\n"
+          "  --since-seq SEQ   only the rows from audit_events.seq SEQ on: the chain from the\n"
+          "                    first seal of such a row to its end, and their unsealed rows\n",
           f);
 }
 
@@ -427,12 +451,42 @@ static int walk_step(verifier *v, const walk_row *w)
     return w->has_cp ? check_checkpoint(v, w) : 0;
 }
 
+/* With --since-seq: the walk's first position, and the stored MAC before it as the link it
+ * follows from. 0, 1 (reported) or 2. */
+static int walk_start(verifier *v)
+{
+    const char *params[1] = {pfmt(v->p, "%lld", v->since_seq)};
+    PGresult *r = PQexecParams(v->db, SQL_START, 1, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+
+    if (!dp_cli_db_ok(v->db, r, PGRES_TUPLES_OK, "finding the first seal")) {
+        PQclear(r);
+        return 2;
+    }
+    v->first_pos = atoll(PQgetvalue(r, 0, 0));
+    v->last_pos = v->first_pos - 1;
+    if (v->first_pos > 1) {
+        if (PQgetisnull(r, 0, 1)) {
+            rc = broken(
+                v, "seal missing at position %lld, before the first seal of a row from seq %lld",
+                v->last_pos, v->since_seq);
+        }
+        else if (dp_hex_decode(PQgetvalue(r, 0, 1), v->last_mac, MAC_LEN) != 0) {
+            rc = broken(v, "seal altered at position %lld: its MAC is not 32 bytes", v->last_pos);
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
 static int walk(verifier *v)
 {
+    const char *params[1] = {pfmt(v->p, "%lld", v->first_pos)};
     PGresult *r;
     int rc = 0, done = 0;
 
-    if (!PQsendQuery(v->db, SQL_WALK) || !PQsetSingleRowMode(v->db)) {
+    if (!PQsendQueryParams(v->db, SQL_WALK, 1, NULL, params, NULL, NULL, 0)
+        || !PQsetSingleRowMode(v->db)) {
         fprintf(stderr, "dp-audit-verify: reading audit_seals failed: %s", PQerrorMessage(v->db));
         return 2;
     }
@@ -502,7 +556,8 @@ static int check_tail(verifier *v)
 
 static int report(verifier *v)
 {
-    PGresult *r = PQexec(v->db, SQL_PENDING);
+    const char *params[1] = {pfmt(v->p, "%lld", v->since_seq)};
+    PGresult *r = PQexecParams(v->db, SQL_PENDING, 1, NULL, params, NULL, NULL, 0);
     PGresult *c;
     int rc = 0;
 
@@ -519,9 +574,13 @@ static int report(verifier *v)
         PQclear(r);
         return rc;
     }
-    printf("dp-audit-verify: chain intact: %lld sealed rows (positions 1..%lld)\n", v->sealed,
-           v->last_pos);
-    printf("dp-audit-verify: unsealed rows pending: %s\n", PQgetvalue(r, 0, 0));
+    printf("dp-audit-verify: chain intact: %lld sealed rows (positions %lld..%lld)%s\n", v->sealed,
+           v->first_pos, v->last_pos,
+           v->since_seq > 1
+               ? pfmt(v->p, ", from the first seal of a row from seq %lld", v->since_seq)
+               : "");
+    printf("dp-audit-verify: unsealed rows pending%s: %s\n",
+           v->since_seq > 1 ? pfmt(v->p, " from seq %lld", v->since_seq) : "", PQgetvalue(r, 0, 0));
     PQclear(r);
     c = PQexec(v->db, SQL_NEWEST_CP);
     if (!dp_cli_db_ok(v->db, c, PGRES_TUPLES_OK, "reading audit_checkpoints")) {
@@ -557,6 +616,7 @@ static int verify_main(apr_pool_t *p, int argc, const char *const *argv)
     memset(&v, 0, sizeof(v));
     v.p = p;
     v.logged = apr_hash_make(p);
+    v.since_seq = v.first_pos = 1;
     dp_auditchain_genesis(v.last_mac);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -571,6 +631,15 @@ static int verify_main(apr_pool_t *p, int argc, const char *const *argv)
         }
         else if ((o = dp_cli_option(argc, argv, &i, "--log")) != NULL && nlogs < MAX_LOGS) {
             logs[nlogs++] = o;
+        }
+        else if ((o = dp_cli_option(argc, argv, &i, "--since-seq")) != NULL) {
+            char *end;
+            v.since_seq = strtoll(o, &end, 10);
+            if (*o < '0' || *o > '9' || *end != '\0' || v.since_seq < 1) {
+                fprintf(stderr, "dp-audit-verify: --since-seq takes a seq from 1 on, not '%s'\n",
+                        o);
+                return 2;
+            }
         }
         else {
             fprintf(stderr, "dp-audit-verify: unknown or incomplete argument '%s'\n", argv[i]);
@@ -604,6 +673,7 @@ static int verify_main(apr_pool_t *p, int argc, const char *const *argv)
     r = PQexec(v.db, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     rc = dp_cli_db_ok(v.db, r, PGRES_COMMAND_OK, "BEGIN") ? 0 : 2;
     PQclear(r);
+    if (rc == 0 && v.since_seq > 1) rc = walk_start(&v);
     if (rc == 0) rc = walk(&v);
     if (rc == 0) rc = check_tail(&v);
     if (rc == 0) rc = report(&v);

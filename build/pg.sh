@@ -4,6 +4,8 @@
 #   init | start      initialise on first use (secrets, initdb, roles, database),
 #                     start if not running; idempotent
 #   stop              fast shutdown if running
+#   crash             immediate shutdown if running: the server processes quit at once, without
+#                     a checkpoint, and the next start recovers from the WAL (fault tests)
 #   status            exit 0 if running (prints one line)
 #   port              print the port the cluster uses
 #   url [owner|app]   libpq URI over TCP 127.0.0.1 (default: owner)
@@ -28,8 +30,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 cmd=${1:-}
 [ $# -eq 0 ] || shift
 case $cmd in
-    init | start | stop | status | port | url | dbdparams | psql | destroy) ;;
-    *) die "usage: DP_VAR=DIR [DP_PG_PORT=N] $0 init|start|stop|status|port|url [owner|app]|dbdparams|psql [ARGS]|destroy" ;;
+    init | start | stop | crash | status | port | url | dbdparams | psql | destroy) ;;
+    *) die "usage: DP_VAR=DIR [DP_PG_PORT=N] $0 init|start|stop|crash|status|port|url [owner|app]|dbdparams|psql [ARGS]|destroy" ;;
 esac
 [ -n "${DP_VAR:-}" ] || die "DP_VAR must name the state directory (e.g. \$(build/var.sh .)/test)"
 
@@ -242,12 +244,17 @@ case $cmd in
     init | start)
         do_start
         ;;
-    stop)
+    stop | crash)
         [ -d "$var" ] || exit 0
         lock
         if running; then
-            as_pg "$pgbin/pg_ctl" -D "$data" -m fast -w -s stop
-            note "PostgreSQL stopped ($data)"
+            if [ "$cmd" = crash ]; then
+                as_pg "$pgbin/pg_ctl" -D "$data" -m immediate -w -s stop
+                note "PostgreSQL stopped at once, without a checkpoint ($data)"
+            else
+                as_pg "$pgbin/pg_ctl" -D "$data" -m fast -w -s stop
+                note "PostgreSQL stopped ($data)"
+            fi
         fi
         ;;
     status)

@@ -69,12 +69,17 @@ static int ensure_prepared(server_rec *s, ap_dbd_t *dbd)
     if (seen != NULL) {
         for (apr_size_t i = 0; i < dp_statements_count; i++) {
             apr_dbd_prepared_t *st = NULL;
-            if (apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, dp_statements[i].sql,
-                                dp_statements[i].name, &st)
-                != 0) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                             "DP02010: re-preparing %s on a reset connection failed",
-                             dp_statements[i].name);
+            int rv = apr_dbd_prepare(dbd->driver, dbd->pool, dbd->handle, dp_statements[i].sql,
+                                     dp_statements[i].name, &st);
+            if (rv != 0) {
+                const char *why = apr_dbd_error(dbd->driver, dbd->handle, rv);
+                why = why != NULL ? why : "";
+                /* PostgreSQL going away meanwhile is part of an outage its caller reports (a
+                 * 503, the background thread's warning); a statement refused on a live
+                 * connection is an error of its own */
+                ap_log_error(APLOG_MARK, dp_pq_connected(dbd) ? APLOG_ERR : APLOG_WARNING, 0, s,
+                             "DP02010: re-preparing %s on a reset connection failed: %.*s",
+                             dp_statements[i].name, (int)strcspn(why, "\n"), why);
                 return 0;
             }
             apr_hash_set(dbd->prepared, dp_statements[i].name, APR_HASH_KEY_STRING, st);

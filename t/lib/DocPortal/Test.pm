@@ -32,7 +32,8 @@ package DocPortal::Test;
 #                           EVENT_KEYS
 #   DocPortal::ErrorLog     error_log_mark, error_log_since, expect_error_lines
 #
-# DocPortal::Mail, ::Server, ::AuditChain and ::Routes stand apart: a test uses them itself.
+# DocPortal::Mail, ::Server, ::AuditChain, ::Load and ::Routes stand apart: a test uses them
+# itself.
 # The helper modules use one another downwards only (Http and Db first) and never this one.
 #
 # The test files say `use Apache::Test qw(-withtestmore);`, which loads Test::More into them;
