@@ -51,7 +51,7 @@ static const dp_route routes[] = {
      "auth.google", "user", dp_auth_google},
     {"GET", "/api/auth/config", DP_ROLE_PUBLIC, DP_ROUTE_NO_AUDIT,
      NULL, NULL, dp_auth_config},
-    {"GET", "/api/auth/me", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,
+    {"GET", "/api/auth/me", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED | DP_ROUTE_FOLD_AUTH,
      "user.read", "user", dp_auth_me},
     {"POST", "/api/auth/logout", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,
      "auth.logout", "user", dp_auth_logout},
@@ -76,7 +76,7 @@ static const dp_route routes[] = {
      "client.list", "client", dp_clients_list},
     {"POST", "/api/provider/clients", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
      "client.create", "client", dp_clients_create},
-    {"GET", "/api/provider/appointments", DP_ROLE_PROVIDER, 0,
+    {"GET", "/api/provider/appointments", DP_ROLE_PROVIDER, DP_ROUTE_FOLD_AUTH,
      "appointment.list", "appointment", dp_appointment_list_provider},
     {"POST", "/api/provider/appointments", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
      "appointment.create", "appointment", dp_appointment_book_by_provider},
@@ -99,7 +99,7 @@ static const dp_route routes[] = {
      "provider.read", "user", dp_client_provider},
     {"GET", "/api/client/provider/available-slots/:date", DP_ROLE_CLIENT, 0,
      "slots.read", "availability", dp_avail_slots_client},
-    {"GET", "/api/client/appointments", DP_ROLE_CLIENT, 0,
+    {"GET", "/api/client/appointments", DP_ROLE_CLIENT, DP_ROUTE_FOLD_AUTH,
      "appointment.list", "appointment", dp_appointment_list_client},
     {"POST", "/api/client/appointments", DP_ROLE_CLIENT, DP_ROUTE_BODY,
      "appointment.create", "appointment", dp_appointment_book},
@@ -115,7 +115,7 @@ static const dp_route routes[] = {
 
     {"POST", "/api/messages", DP_ROLE_ANY, DP_ROUTE_BODY,
      "message.create", "message", dp_messages_send},
-    {"GET", "/api/messages", DP_ROLE_ANY, 0,
+    {"GET", "/api/messages", DP_ROLE_ANY, DP_ROUTE_FOLD_AUTH,
      "message.read", "message", dp_messages_list},
     {"PATCH", "/api/messages/:id/read", DP_ROLE_ANY, DP_ROUTE_UUID_PARAM,
      "message.update", "message", dp_messages_mark_read},
@@ -258,6 +258,12 @@ static dp_error *dispatch(dp_ctx *c)
     }
     if ((c->route->flags & DP_ROUTE_UUID_PARAM) && (e = uuid_param(c))) return e;
     e = c->route->handler(c);
+    /* A handler that refused before its first use of the database (a bad query argument)
+     * left the session unchecked: a revoked or expired session is answered 401 first. */
+    if (e != NULL && c->who != NULL && c->who->pending != NULL) {
+        dp_error *se = dp_session_confirm(c);
+        e = se != NULL ? se : e;
+    }
     /* Every route that touches user data must leave an audit event; a handler that forgot
      * is a bug the error log (and the test suite's scan of it) must show. */
     if (e == NULL && !c->audited && !(c->route->flags & DP_ROUTE_NO_AUDIT)) {
@@ -442,6 +448,7 @@ static void dp_register_hooks(apr_pool_t *p)
      * which its own child_init creates */
     ap_hook_child_init(dp_auditseal_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(dp_mailer_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(dp_audit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(docportal) = {STANDARD20_MODULE_STUFF,
