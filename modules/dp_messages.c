@@ -300,18 +300,18 @@ dp_error *dp_messages_list(dp_ctx *c)
             {DPQ_MSG_COUNTERPART, DP_ARGS(other), NULL},
             { NULL,                  0,           NULL, NULL}
         };
+        const char *lim = apr_itoa(p, limit);
+        const char *page[] = {me, other, me, other, before, lim};
+        const char *sized[] = {me, other, me, other, lim};
         dp_audit_event ev = {.resource_id = other, .outcome = DP_OUTCOME_SUCCESS};
         if (before != NULL) {
-            calls[1] =
-                (dp_db_call){DPQ_MSG_CONVERSATION_BEFORE,
-                             DP_ARGS(me, other, me, other, before, apr_itoa(p, limit)), NULL};
+            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION_BEFORE, 6, page, NULL};
         }
         else if (limit == PAGE_DEFAULT) {
-            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION, DP_ARGS(me, other, me, other), NULL};
+            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION, 4, page, NULL};
         }
         else {
-            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION_SIZED,
-                                    DP_ARGS(me, other, me, other, apr_itoa(p, limit)), NULL};
+            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION_SIZED, 5, sized, NULL};
         }
         if ((e = dp_session_pipeline(c, calls, 2))) return e;
         if ((e = judge_counterpart(c, calls[0].rows, "conversationWith", &client_id))) {
