@@ -72,10 +72,22 @@ static dp_error *written(dp_ctx *c, const dp_audit_event *ev, dp_error *e)
     return e;
 }
 
+/* A session still to be confirmed (DP_ROUTE_FOLD_AUTH) is confirmed before an event names
+ * its caller: when it no longer holds, its own refusal (401, audited as such) is the answer. */
+static dp_error *session_confirmed(dp_ctx *c)
+{
+    return (c->who != NULL && c->who->pending != NULL) ? dp_session_confirm(c) : NULL;
+}
+
 dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev)
 {
     dp_db *db;
-    dp_error *e = dp_ctx_db(c, &db);
+    dp_error *e = session_confirmed(c);
+
+    if (e != NULL) {
+        return e;
+    }
+    e = dp_ctx_db(c, &db);
 
     if (e == NULL) {
         audit_stmt st = event_stmt(c, ev);
@@ -280,10 +292,13 @@ static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *re
 dp_error *dp_audit_read(dp_ctx *c, const dp_audit_event *ev, const char *read)
 {
     dp_db *db;
-    dp_error *e = dp_ctx_db(c, &db);
+    dp_error *e = session_confirmed(c);
     audit_stmt st;
 
     if (e != NULL) {
+        return e;
+    }
+    if ((e = dp_ctx_db(c, &db)) != NULL) {
         return written(c, ev, e);
     }
     st = event_stmt(c, ev);
