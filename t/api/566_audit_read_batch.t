@@ -5,7 +5,7 @@
 #    several reads share one transaction (their rows' xmin);
 #  - a batch PostgreSQL refuses fails its reads: an error, no data, no row;
 #  - a read that cannot see its batch commit within DocPortalAuditBatchWaitMs is 503 with no
-#    data (a second server with a short wait, while a test session locks audit_events);
+#    data (a second server with a short wait, while a test session holds back audit inserts);
 #  - a revoked token, an old session version and an idle session are 401 with no data on the
 #    folded reads, also when the request would otherwise have been refused for its arguments
 #    or its role.
@@ -50,26 +50,39 @@ sub reads {
 }
 my @reads = reads($ptok, $ctok, $c->{id}, $p->{id});
 
-# lock_audit($secs): a psql session holds an EXCLUSIVE lock on audit_events (reads go on,
-# INSERTs wait) for $secs seconds; returns once the lock is held, with the session's pid.
-sub lock_audit {
-    my ($secs) = @_;
+# hold_audit($secs, $sleep): every INSERT into audit_events waits while a psql session holds
+# an advisory lock for $secs seconds (none for 0), and then $sleep seconds more (a trigger
+# for each statement); release_audit() ends it. The statements stay prepared and planned: a
+# lock on the table itself would also stop a new connection from preparing them.
+sub hold_audit {
+    my ($secs, $sleep) = @_;
+    psql_must(q{CREATE FUNCTION dp_test_hold_audit() RETURNS trigger LANGUAGE plpgsql AS $$ }
+            . q{BEGIN PERFORM pg_advisory_lock_shared(4242); PERFORM pg_advisory_unlock_shared(4242); }
+            . qq{PERFORM pg_sleep($sleep); RETURN NULL; END \$\$; }
+            . q{CREATE TRIGGER dp_test_hold_audit BEFORE INSERT ON audit_events }
+            . q{FOR EACH STATEMENT EXECUTE FUNCTION dp_test_hold_audit()});
+    return 0 unless $secs;
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
-        psql("BEGIN; LOCK TABLE audit_events IN EXCLUSIVE MODE; SELECT pg_sleep($secs); COMMIT;");
+        psql("SELECT pg_advisory_lock(4242), pg_sleep($secs)");
         POSIX::_exit(0);
     }
     my $held = 0;
     for (1 .. 100) {
-        my ($out, $rc, $err) = psql(q{SELECT count(*) FROM pg_locks l JOIN pg_class t ON t.oid = l.relation }
-                   . q{WHERE t.relname = 'audit_events' AND l.mode = 'ExclusiveLock' AND l.granted});
-        last if ($held = $out eq '1');
+        last if ($held = psql(q{SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' }
+                            . q{AND objid = 4242 AND mode = 'ExclusiveLock' AND granted}) eq '1');
         Time::HiRes::sleep(0.05);
     }
-    die "lock_audit: the lock on audit_events was not seen\n" unless $held;
+    die "hold_audit: the advisory lock was not seen\n" unless $held;
     return $pid;
 }
+sub release_audit {
+    my ($pid) = @_;
+    waitpid $pid, 0 if $pid;
+    psql(q{DROP TRIGGER IF EXISTS dp_test_hold_audit ON audit_events; DROP FUNCTION IF EXISTS dp_test_hold_audit()});
+}
+END { release_audit(0) }
 
 # parallel($call, @items): $call->($item) in one process each, all released together; each
 # returns a string, handed back in order
@@ -113,24 +126,30 @@ sub rows_of_request {
 # ---- 32 reads at once: each one's row is there when its answer arrives; fewer commits ----------
 {
     my @items = map { $reads[$_ % @reads] } 0 .. 31;
-    my $locker = lock_audit(1.5);    # the reads queue up behind the first batch
+    # each INSERT takes 300 ms more: the reads queue up behind each batch, and a batch commits
+    # well after its events left the queue
+    my $holder = hold_audit(0, 0.3);
     my @got = parallel(sub {
         my ($rd) = @_;
         my ($s, $d, $res) = api(GET => $rd->[2], token => $rd->[1]);
+        my $arrived = Time::HiRes::time();
         my $rid = $res->header('X-Request-Id') // '';
         # at once, before anything else: is its event committed?
         my $n = rows_of_request($rid);
-        return join '|', $s, $rid, $n, ($rd->[4]->($d) ? 1 : 0);
+        return join '|', $s, $rid, $n, ($rd->[4]->($d) ? 1 : 0), $arrived;
     }, @items);
-    waitpid $locker, 0;
+    release_audit($holder);
     my (@bad, @rids);
     for my $i (0 .. $#got) {
-        my ($s, $rid, $n, $data) = split /\|/, $got[$i];
+        my ($s, $rid, $n, $data, $arrived) = split /\|/, $got[$i];
         push @rids, $rid if $rid;
-        push @bad, "$items[$i][0]: status $s, $n rows at arrival, data $data"
-            unless ($s // '') eq '200' && ($n // '') eq '1' && $data;
+        # the row's time is taken after the 300 ms, just before its COMMIT: the answer
+        # arrives after it (one clock, the machine's)
+        my $at = $rid ? psql(q{SELECT extract(epoch FROM at) FROM audit_events WHERE request_id = } . sql_quote($rid)) : '';
+        push @bad, "$items[$i][0]: status $s, $n rows at arrival, data $data, answer at $arrived, row at $at"
+            unless ($s // '') eq '200' && ($n // '') eq '1' && $data && $at ne '' && $arrived > $at;
     }
-    ok(!@bad, '32 concurrent reads: each answered 200 with its data and its one audit row committed')
+    ok(!@bad, '32 concurrent reads: each answered 200 with its data, after its one audit row was committed')
         or diag(join "\n", @bad);
     my @wrong;
     for my $i (0 .. $#got) {
@@ -223,7 +242,7 @@ sub refused_everywhere {
 # ---- a second server: idle sessions, and the batch's bounded wait -----------------------------------
 my $srv = session_server('batch', "DocPortalIdleTimeout 60\nDocPortalAuditBatchWaitMs 200\nDocPortalAuditBatchMax 8");
 SKIP: {
-    skip 'second httpd did not start', 11 if defined $srv->{status};
+    skip 'second httpd did not start', 10 if defined $srv->{status};
     my $port = $srv->{port};
     my ($s, $d) = http_at($port, POST => '/api/auth/login', json => { email => $p->{email}, password => $PW });
     my $t = $d->{token} // '';
@@ -238,19 +257,15 @@ SKIP: {
            '... unauthorized, no data');
     }
 
-    # four pooled connections with their statements prepared (preparing audit_insert_batch
-    # would itself wait on the lock below)
-    my @warm = parallel(sub { (http_at($port, GET => '/api/auth/me', token => $ptok))[0] }, 1 .. 4);
-    is("@warm", '200 200 200 200', 'four reads at once on that server: 200');
-    # the first read's batch waits on the lock; the others give up after 200 ms
-    my $locker = lock_audit(2);
+    # the first read's batch waits 2 s; the others give up after 200 ms
+    my $holder = hold_audit(2, 0);
     my @got = parallel(sub {
         my ($s1, $d1, $r1) = http_at($port, GET => '/api/auth/me', token => $ptok);
         my $rid = $r1->{headers}{'x-request-id'} // '';
         return join '|', $s1, (ref $d1 eq 'HASH' ? ($d1->{code} // '') : ''),
             ($has{me}->($d1) ? 1 : 0), $rid;
     }, 1 .. 4);
-    waitpid $locker, 0;
+    release_audit($holder);
     my @s503 = grep { (split /\|/)[0] eq '503' } @got;
     ok(@s503 >= 1, 'reads waiting on a batch that cannot commit in time: 503 (' . scalar(@s503) . ' of 4)')
         or diag(join "\n", @got);
