@@ -169,20 +169,6 @@ static unsigned role_bit(const char *role)
     return strcmp(role, "provider") == 0 ? DP_ROLE_PROVIDER : DP_ROLE_CLIENT;
 }
 
-/* DocPortalRequireVerifiedEmail: until its owner proved the address, an account reaches only
- * its own profile, logout, its password and the verification endpoints. */
-static dp_error *unverified_refused(dp_ctx *c)
-{
-    dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
-    dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
-    if (e != NULL) {
-        return e;
-    }
-    return dp_error_make(c->r->pool, 403, DP_E_EMAIL_UNVERIFIED, NULL,
-                         "Confirm your email address first: open the link we mailed you, or "
-                         "ask for a new one (POST /api/auth/verify-email/resend).");
-}
-
 /* DP_ROUTE_UUID_PARAM: what an id that is no UUID answers, by the route's resource type: the
  * same 404 as an id that names no row of the caller's. A time-off delete records that refusal
  * as a denied attempt, as it does for an unknown id; the others answer without an audit event. */
@@ -236,14 +222,14 @@ static dp_error *dispatch(dp_ctx *c)
         if ((e = dp_session_authenticate(c))) return e;
         if (!(c->route->roles & role_bit(c->who->role))) {
             dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
+            /* a session still pending is checked first: a dead one is 401, not 403 */
+            if (c->who->pending != NULL && (e = dp_session_check(c))) return e;
             if (!(c->route->flags & DP_ROUTE_NO_AUDIT) && (e = dp_audit(c, &ev))) return e;
             return dp_error_make(r->pool, 403, DP_E_FORBIDDEN, NULL,
                                  "Your role may not use this endpoint.");
         }
-        if (c->cfg->require_verified && !c->who->email_verified
-            && !(c->route->flags & DP_ROUTE_UNVERIFIED)) {
-            return unverified_refused(c);
-        }
+        /* a pending session meets this rule once the database has confirmed it */
+        if (c->who->pending == NULL && (e = dp_session_unverified(c))) return e;
     }
     if (c->route->flags & DP_ROUTE_BODY) {
         if ((e = dp_read_json_body(r, dp_route_body_cap(c->route, c->cfg->max_body), &c->body))) {

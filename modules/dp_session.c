@@ -197,13 +197,30 @@ static dp_error *settle(dp_ctx *c, dp_db *db, const dp_claims *claims, int by_co
 }
 
 /* The database check can wait for the handler's read: a GET of a DP_ROUTE_FOLD_AUTH route
- * (no CSRF token to check) whose dispatcher needs nothing the database knows of the caller
- * (no verified email required). The role the route allows is checked from the token; when
- * it is not allowed the refusal's audit event confirms the session first (dp_ctx_db). */
+ * (no CSRF token to check). The role the route allows is checked from the token (a refused
+ * one confirms the session first: dp_session_check); the verified email once the session is
+ * confirmed (dp_session_confirm, dp_session_pipeline). */
 static int can_fold(const dp_ctx *c)
 {
-    return (c->route->flags & DP_ROUTE_FOLD_AUTH) && c->r->method_number == M_GET
-        && !(c->cfg->require_verified && !(c->route->flags & DP_ROUTE_UNVERIFIED));
+    return (c->route->flags & DP_ROUTE_FOLD_AUTH) && c->r->method_number == M_GET;
+}
+
+dp_error *dp_session_unverified(dp_ctx *c)
+{
+    dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
+    dp_error *e;
+
+    if (!c->cfg->require_verified || c->who->email_verified
+        || (c->route->flags & DP_ROUTE_UNVERIFIED)) {
+        return NULL;
+    }
+    e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
+    if (e != NULL) {
+        return e;
+    }
+    return dp_error_make(c->r->pool, 403, DP_E_EMAIL_UNVERIFIED, NULL,
+                         "Confirm your email address first: open the link we mailed you, or "
+                         "ask for a new one (POST /api/auth/verify-email/resend).");
 }
 
 static dp_error *request_db(dp_ctx *c)
@@ -258,7 +275,7 @@ dp_error *dp_session_authenticate(dp_ctx *c)
     return settle(c, c->db, &claims, by_cookie, check.rows);
 }
 
-dp_error *dp_session_confirm(dp_ctx *c)
+dp_error *dp_session_check(dp_ctx *c)
 {
     const struct dp_session_pending *pend = c->who->pending;
     dp_db_call check = principal_call(c, &pend->claims);
@@ -268,6 +285,12 @@ dp_error *dp_session_confirm(dp_ctx *c)
     if ((e = request_db(c))) return e;
     if ((e = dp_db_select(c->db, check.name, &check.rows, check.nargs, check.args))) return e;
     return settle(c, c->db, &pend->claims, pend->by_cookie, check.rows);
+}
+
+dp_error *dp_session_confirm(dp_ctx *c)
+{
+    dp_error *e = dp_session_check(c);
+    return e != NULL ? e : dp_session_unverified(c);
 }
 
 dp_error *dp_session_pipeline(dp_ctx *c, dp_db_call *calls, int n)
@@ -288,6 +311,7 @@ dp_error *dp_session_pipeline(dp_ctx *c, dp_db_call *calls, int n)
     if ((e = dp_db_pipeline(c->db, all, n + 1))) return e;
     /* the read's rows are dropped unless the session holds */
     if ((e = settle(c, c->db, &pend->claims, pend->by_cookie, all[0].rows))) return e;
+    if ((e = dp_session_unverified(c))) return e;
     for (int i = 0; i < n; i++) {
         calls[i].rows = all[i + 1].rows;
     }
