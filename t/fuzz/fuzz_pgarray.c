@@ -40,8 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FZ_ASSERT(*s++ == '"');
         for (const char *v = vals[i]; *v; v++) {
-            if (*s == '\\') s++;
-            else FZ_ASSERT(*s != '"' && *s != '\\');
+            if (*s == '\\')
+                s++;
+            else
+                FZ_ASSERT(*s != '"' && *s != '\\');
             FZ_ASSERT(*s++ == *v);
         }
         FZ_ASSERT(*s++ == '"');
