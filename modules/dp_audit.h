@@ -1,7 +1,8 @@
 /* dp_audit: the one writer of audit events (docs/api.md, "Audit").
- * A read's event is its own short statement, or goes with the read in one round trip
- * (dp_audited); a write's event goes in the write's transaction (between dp_db_begin and
- * dp_db_commit, or with a single-statement write through dp_audited). A refusal of an
+ * A read's event is committed in a group with other reads' events of the child before the
+ * read is answered (dp_audit_read, dp_audited_read), or is its own short statement; a write's
+ * event goes in the write's transaction (between dp_db_begin and dp_db_commit, or with a
+ * single-statement write through dp_audited). A refusal of an
  * anonymous request that names no record is counted per client address and minute in the
  * same statement, and written only within DocPortalAnonymousAuditLimit; the audit sealer
  * writes one event for the rest of the minute (docs/security.md, "Anonymous refusals"). */

@@ -31,10 +31,11 @@ INSERT INTO audit_events (actor_id, actor_type, action, resource_type, resource_
 VALUES (%s::uuid, %s, %s, %s, %s, %s::uuid, %s, %s, %s);
 
 -- name: audit_insert_batch
--- The events of reads that one request wrote for several (modules/dp_audit.c, group commit):
--- audit_insert's nine columns, each as an array of the batch's values in the same order. One
--- statement, so one implicit transaction: every event of the batch commits, or none. seq and
--- at come from the defaults row by row, in the arrays' order, as for single inserts.
+-- A batch of read events (modules/dp_audit.c, group commit), written by one of the waiting
+-- requests for all of them: audit_insert's nine columns, each as an array of the batch's values
+-- in the same order. One statement, so one implicit transaction: every event of the batch
+-- commits, or none. seq and at come from the defaults row by row, in the arrays' order, as
+-- for single inserts.
 INSERT INTO audit_events (actor_id, actor_type, action, resource_type, resource_id,
                           client_id, ip, outcome, request_id)
 SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[],
