@@ -51,7 +51,7 @@ static const dp_route routes[] = {
      "auth.google", "user", dp_auth_google},
     {"GET", "/api/auth/config", DP_ROLE_PUBLIC, DP_ROUTE_NO_AUDIT,
      NULL, NULL, dp_auth_config},
-    {"GET", "/api/auth/me", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,
+    {"GET", "/api/auth/me", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED | DP_ROUTE_FOLD_AUTH,
      "user.read", "user", dp_auth_me},
     {"POST", "/api/auth/logout", DP_ROLE_ANY, DP_ROUTE_UNVERIFIED,
      "auth.logout", "user", dp_auth_logout},
@@ -76,7 +76,7 @@ static const dp_route routes[] = {
      "client.list", "client", dp_clients_list},
     {"POST", "/api/provider/clients", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
      "client.create", "client", dp_clients_create},
-    {"GET", "/api/provider/appointments", DP_ROLE_PROVIDER, 0,
+    {"GET", "/api/provider/appointments", DP_ROLE_PROVIDER, DP_ROUTE_FOLD_AUTH,
      "appointment.list", "appointment", dp_appointment_list_provider},
     {"POST", "/api/provider/appointments", DP_ROLE_PROVIDER, DP_ROUTE_BODY,
      "appointment.create", "appointment", dp_appointment_book_by_provider},
@@ -99,7 +99,7 @@ static const dp_route routes[] = {
      "provider.read", "user", dp_client_provider},
     {"GET", "/api/client/provider/available-slots/:date", DP_ROLE_CLIENT, 0,
      "slots.read", "availability", dp_avail_slots_client},
-    {"GET", "/api/client/appointments", DP_ROLE_CLIENT, 0,
+    {"GET", "/api/client/appointments", DP_ROLE_CLIENT, DP_ROUTE_FOLD_AUTH,
      "appointment.list", "appointment", dp_appointment_list_client},
     {"POST", "/api/client/appointments", DP_ROLE_CLIENT, DP_ROUTE_BODY,
      "appointment.create", "appointment", dp_appointment_book},
@@ -115,7 +115,7 @@ static const dp_route routes[] = {
 
     {"POST", "/api/messages", DP_ROLE_ANY, DP_ROUTE_BODY,
      "message.create", "message", dp_messages_send},
-    {"GET", "/api/messages", DP_ROLE_ANY, 0,
+    {"GET", "/api/messages", DP_ROLE_ANY, DP_ROUTE_FOLD_AUTH,
      "message.read", "message", dp_messages_list},
     {"PATCH", "/api/messages/:id/read", DP_ROLE_ANY, DP_ROUTE_UUID_PARAM,
      "message.update", "message", dp_messages_mark_read},
@@ -167,20 +167,6 @@ static const dp_route routes[] = {
 static unsigned role_bit(const char *role)
 {
     return strcmp(role, "provider") == 0 ? DP_ROLE_PROVIDER : DP_ROLE_CLIENT;
-}
-
-/* DocPortalRequireVerifiedEmail: until its owner proved the address, an account reaches only
- * its own profile, logout, its password and the verification endpoints. */
-static dp_error *unverified_refused(dp_ctx *c)
-{
-    dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
-    dp_error *e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
-    if (e != NULL) {
-        return e;
-    }
-    return dp_error_make(c->r->pool, 403, DP_E_EMAIL_UNVERIFIED, NULL,
-                         "Confirm your email address first: open the link we mailed you, or "
-                         "ask for a new one (POST /api/auth/verify-email/resend).");
 }
 
 /* DP_ROUTE_UUID_PARAM: what an id that is no UUID answers, by the route's resource type: the
@@ -236,14 +222,14 @@ static dp_error *dispatch(dp_ctx *c)
         if ((e = dp_session_authenticate(c))) return e;
         if (!(c->route->roles & role_bit(c->who->role))) {
             dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
+            /* a session still pending is checked first: a dead one is 401, not 403 */
+            if (c->who->pending != NULL && (e = dp_session_check(c))) return e;
             if (!(c->route->flags & DP_ROUTE_NO_AUDIT) && (e = dp_audit(c, &ev))) return e;
             return dp_error_make(r->pool, 403, DP_E_FORBIDDEN, NULL,
                                  "Your role may not use this endpoint.");
         }
-        if (c->cfg->require_verified && !c->who->email_verified
-            && !(c->route->flags & DP_ROUTE_UNVERIFIED)) {
-            return unverified_refused(c);
-        }
+        /* a pending session meets this rule once the database has confirmed it */
+        if (c->who->pending == NULL && (e = dp_session_unverified(c))) return e;
     }
     if (c->route->flags & DP_ROUTE_BODY) {
         if ((e = dp_read_json_body(r, dp_route_body_cap(c->route, c->cfg->max_body), &c->body))) {
@@ -258,6 +244,12 @@ static dp_error *dispatch(dp_ctx *c)
     }
     if ((c->route->flags & DP_ROUTE_UUID_PARAM) && (e = uuid_param(c))) return e;
     e = c->route->handler(c);
+    /* A handler that refused before its first use of the database (a bad query argument)
+     * left the session unchecked: a revoked or expired session is answered 401 first. */
+    if (e != NULL && c->who != NULL && c->who->pending != NULL) {
+        dp_error *se = dp_session_confirm(c);
+        e = se != NULL ? se : e;
+    }
     /* Every route that touches user data must leave an audit event; a handler that forgot
      * is a bug the error log (and the test suite's scan of it) must show. */
     if (e == NULL && !c->audited && !(c->route->flags & DP_ROUTE_NO_AUDIT)) {
@@ -442,6 +434,7 @@ static void dp_register_hooks(apr_pool_t *p)
      * which its own child_init creates */
     ap_hook_child_init(dp_auditseal_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(dp_mailer_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(dp_audit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(docportal) = {STANDARD20_MODULE_STUFF,

@@ -752,8 +752,8 @@ dp_error *dp_appointment_list_provider(dp_ctx *c)
         return dp_error_field(p, "status",
                               "status must be pending, confirmed, completed or cancelled.");
     }
-    if ((e = dp_audited(c, &ev, DPQ_APPTS_OF_PROVIDER, &rows,
-                        DP_ARGS(c->who->user_id, date, date, status, status)))) {
+    if ((e = dp_audited_read(c, &ev, DPQ_APPTS_OF_PROVIDER, &rows,
+                             DP_ARGS(c->who->user_id, date, date, status, status)))) {
         return e;
     }
     return reply_appointments(c, 200, rows, -1);
@@ -765,20 +765,15 @@ dp_error *dp_appointment_list_client(dp_ctx *c)
     apr_pool_t *p = c->r->pool;
     const char *status = dp_query_arg(c, "status");
     dp_rows *rows;
-    dp_db *db;
     dp_error *e;
+    dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
 
     if (status != NULL && strcmp(status, "upcoming") != 0 && strcmp(status, "completed") != 0) {
         return dp_error_field(p, "status", "status must be upcoming or completed.");
     }
-    if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_APPTS_OF_CLIENT, &rows,
-                          DP_ARGS(c->who->user_id, status, status, status)))) {
+    if ((e = dp_audited_read(c, &ev, DPQ_APPTS_OF_CLIENT, &rows,
+                             DP_ARGS(c->who->user_id, status, status, status)))) {
         return e;
-    }
-    {
-        dp_audit_event ev = {.client_id = c->who->user_id, .outcome = DP_OUTCOME_SUCCESS};
-        if ((e = dp_audit(c, &ev))) return e;
     }
     return reply_appointments(c, 200, rows, -1);
 }

@@ -1,7 +1,8 @@
 /* dp_audit: the one writer of audit events (docs/api.md, "Audit").
- * A read's event is its own short statement, or goes with the read in one round trip
- * (dp_audited); a write's event goes in the write's transaction (between dp_db_begin and
- * dp_db_commit, or with a single-statement write through dp_audited). A refusal of an
+ * A read's event is committed in a group with other reads' events of the child before the
+ * read is answered (dp_audit_read, dp_audited_read), or is its own short statement; a write's
+ * event goes in the write's transaction (between dp_db_begin and dp_db_commit, or with a
+ * single-statement write through dp_audited). A refusal of an
  * anonymous request that names no record is counted per client address and minute in the
  * same statement, and written only within DocPortalAnonymousAuditLimit; the audit sealer
  * writes one event for the rest of the minute (docs/security.md, "Anonymous refusals"). */
@@ -33,6 +34,23 @@ dp_error *dp_audit(dp_ctx *c, const dp_audit_event *ev);
  * is success whatever rows come back). rows: the statement's rows, as dp_db_select. */
 dp_error *dp_audited(dp_ctx *c, const dp_audit_event *ev, const char *name, dp_rows **rows,
                      int nargs, const char **args);
+
+/* A read's event, committed in a group with other reads' events of this child (group
+ * commit: DocPortalAuditBatchMax, DocPortalAuditBatchWaitMs): it returns once the batch
+ * holding the event has committed, or fails the request (a batch PostgreSQL refused: 500;
+ * the connection lost or no commit within the wait: 503), so that no read is answered
+ * before its event is durable. For a read whose event nothing in its rows changes, run
+ * outside a transaction (inside one the event is written at once, as dp_audit). read: the
+ * read's statement name, for the error log. */
+dp_error *dp_audit_read(dp_ctx *c, const dp_audit_event *ev, const char *read);
+
+/* The read (on a DP_ROUTE_FOLD_AUTH route, in one round trip with the session's check:
+ * dp_session_pipeline), then its event through dp_audit_read. rows: the read's rows. */
+dp_error *dp_audited_read(dp_ctx *c, const dp_audit_event *ev, const char *name, dp_rows **rows,
+                          int nargs, const char **args);
+
+/* Child start: the lock and condition of the child's audit batch. */
+void dp_audit_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* A refusal inside a write: roll the transaction back, record the attempt (outcome failure
  * or denied, the route's action) and answer e. */

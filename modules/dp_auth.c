@@ -238,12 +238,13 @@ dp_error *dp_auth_me(dp_ctx *c)
     dp_error *e;
     json_t *out;
 
-    /* the read and its event in one round trip; the caller's role says whose data it is */
+    /* the read in one round trip with the session's check, its event in the child's audit
+     * batch; the caller's role says whose data it is */
     dp_audit_event ev = {.resource_id = c->who->user_id,
                          .client_id = strcmp(c->who->role, "client") == 0 ? c->who->user_id : NULL,
                          .outcome = DP_OUTCOME_SUCCESS};
 
-    if ((e = dp_audited(c, &ev, DPQ_USER_BY_ID, &user, DP_ARGS(c->who->user_id)))) return e;
+    if ((e = dp_audited_read(c, &ev, DPQ_USER_BY_ID, &user, DP_ARGS(c->who->user_id)))) return e;
     if (user->nrows == 0) {
         /* deleted since the token check a moment ago */
         return dp_error_make(c->r->pool, 401, DP_E_UNAUTHORIZED, NULL,

@@ -230,7 +230,7 @@ dp_error *dp_avail_timeoff_list(dp_ctx *c)
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_audited(c, &ev, DPQ_TIME_OFF_LIST, &rows, DP_ARGS(c->who->user_id)))) return e;
+    if ((e = dp_audited_read(c, &ev, DPQ_TIME_OFF_LIST, &rows, DP_ARGS(c->who->user_id)))) return e;
     for (int i = 0; i < rows->nrows; i++) {
         json_array_append_new(arr, time_off_json(rows, i));
     }
@@ -324,9 +324,9 @@ static dp_error *slots_of(dp_ctx *c, const char *provider, const char *client)
     if (set->nrows == 0) {
         return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No such provider.");
     }
-    if ((e = dp_audited(c, &ev, DPQ_AVAILABLE_SLOTS, &rows,
-                        DP_ARGS(provider, date, apr_itoa(p, c->cfg->min_notice),
-                                apr_itoa(p, c->cfg->horizon_days))))) {
+    if ((e = dp_audited_read(c, &ev, DPQ_AVAILABLE_SLOTS, &rows,
+                             DP_ARGS(provider, date, apr_itoa(p, c->cfg->min_notice),
+                                     apr_itoa(p, c->cfg->horizon_days))))) {
         return e;
     }
     out = dp_json_own(p, json_object());

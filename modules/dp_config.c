@@ -26,6 +26,8 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->lockout_ip.failures = -1;
     c->audit_seal_interval = -1;
     c->anon_audit_limit = -1;
+    c->audit_batch_max = -1;
+    c->audit_batch_wait_ms = -1;
     c->mail_interval = -1;
     c->mail_tries = -1;
     c->require_verified = -1;
@@ -101,6 +103,8 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR_WITH(audit_key_origin, audit_key);
     MERGE_INT(audit_seal_interval);
     MERGE_INT(anon_audit_limit);
+    MERGE_INT(audit_batch_max);
+    MERGE_INT(audit_batch_wait_ms);
     /* accounts and mail */
     MERGE_PTR(public_url);
     MERGE_PTR(smtp_url);
@@ -475,6 +479,8 @@ static const char *set_audit_seal_interval(cmd_parms *cmd, void *d, const char *
 }
 
 static const int_rule anon_audit_rule = {APR_OFFSETOF(dp_config, anon_audit_limit), 0, 1000000};
+static const int_rule audit_batch_rule = {APR_OFFSETOF(dp_config, audit_batch_max), 1, 1000};
+static const int_rule audit_wait_rule = {APR_OFFSETOF(dp_config, audit_batch_wait_ms), 10, 60000};
 
 /* ---- accounts and mail. The transport belongs to the main server: one delivery thread per
  * child sends the whole outbox with the main server's settings. */
@@ -660,6 +666,12 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_ANON_AUDIT_LIMIT, set_int, (void *)&anon_audit_rule, RSRC_CONF,
                   "Refusals of anonymous requests audited one by one per client address a "
                   "minute, the rest counted into one event (0: all one by one; default 20)"),
+    AP_INIT_TAKE1(DP_DIR_AUDIT_BATCH_MAX, set_int, (void *)&audit_batch_rule, RSRC_CONF,
+                  "Audit events of reads written by one INSERT and one COMMIT at most "
+                  "(1..1000; default 64)"),
+    AP_INIT_TAKE1(DP_DIR_AUDIT_BATCH_WAIT, set_int, (void *)&audit_wait_rule, RSRC_CONF,
+                  "Milliseconds a read waits for its audit event to commit before it fails "
+                  "with 503 (10..60000; default 3000)"),
     /* accounts and mail */
     AP_INIT_TAKE1(DP_DIR_SMTP_URL, set_smtp_url, NULL, RSRC_CONF,
                   "smtps://host[:port], or smtp://host[:port] (STARTTLS required except on "
@@ -798,6 +810,8 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     /* audit chain: sealing is on by default, so the key is required */
     if (c->audit_seal_interval == -1) c->audit_seal_interval = DP_DEFAULT_SEAL_EVERY;
     if (c->anon_audit_limit == -1) c->anon_audit_limit = DP_DEFAULT_ANON_AUDIT;
+    if (c->audit_batch_max == -1) c->audit_batch_max = DP_DEFAULT_AUDIT_BATCH;
+    if (c->audit_batch_wait_ms == -1) c->audit_batch_wait_ms = DP_DEFAULT_AUDIT_WAIT_MS;
     if (c->audit_key == NULL) {
         return apr_psprintf(p,
                             "no %s is configured: audit events are sealed into a "

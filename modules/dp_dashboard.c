@@ -73,7 +73,8 @@ dp_error *dp_dashboard_provider(dp_ctx *c)
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_PROVIDER_STATS, &rows, DP_ARGS(c->who->user_id)))) {
+    if ((e = dp_audited_read(c, &ev, DPQ_DASHBOARD_PROVIDER_STATS, &rows,
+                             DP_ARGS(c->who->user_id)))) {
         return e;
     }
     set_figures(out, rows, provider_figures,
@@ -92,7 +93,8 @@ dp_error *dp_dashboard_client(dp_ctx *c)
     dp_rows *rows;
     dp_error *e;
 
-    if ((e = dp_audited(c, &ev, DPQ_DASHBOARD_CLIENT_STATS, &rows, DP_ARGS(c->who->user_id)))) {
+    if ((e = dp_audited_read(c, &ev, DPQ_DASHBOARD_CLIENT_STATS, &rows,
+                             DP_ARGS(c->who->user_id)))) {
         return e;
     }
     set_figures(out, rows, client_figures, sizeof(client_figures) / sizeof(client_figures[0]));

@@ -431,6 +431,11 @@ void dp_db_rollback(dp_db *db)
     rollback_open(db);
 }
 
+int dp_db_in_tx(const dp_db *db)
+{
+    return db->in_tx;
+}
+
 int dp_rows_col(const dp_rows *rows, const char *col)
 {
     for (int c = 0; rows != NULL && c < rows->ncols; c++) {

@@ -71,16 +71,35 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
 dp_error *dp_db_begin(dp_db *db);
 dp_error *dp_db_commit(dp_db *db);
 void dp_db_rollback(dp_db *db);
+/* 1 between dp_db_begin and dp_db_commit/dp_db_rollback. */
+int dp_db_in_tx(const dp_db *db);
 
 /* Every row of a result, copied into p (the driver frees its own after the last row). */
 dp_rows *dp_db_drain(apr_pool_t *p, const apr_dbd_driver_t *drv, apr_dbd_results_t *res);
 
-/* Two statements in one round trip, as one unit: they go to PostgreSQL together in a libpq
+/* Statements in one round trip, as one unit: they go to PostgreSQL together in a libpq
  * pipeline ending in a single Sync. Outside a transaction they form one implicit transaction
- * (committed together; if either fails, neither took effect); inside an open one they are part
- * of it. rows (if not NULL) gets the first statement's rows. */
+ * (committed together; if one fails, none took effect); inside an open one they are part of
+ * it. Each call gets its statement's rows (empty for one that returns none). */
+typedef struct dp_db_call {
+    const char *name;
+    int nargs;
+    const char **args;
+    dp_rows *rows; /* out */
+} dp_db_call;
+dp_error *dp_db_pipeline(dp_db *db, dp_db_call *calls, int n);
+
+/* Two of them; rows (if not NULL) gets the first statement's rows. */
 dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **rows, int nargs, const char **args,
                      const char *second, int nargs2, const char **args2);
+
+/* One statement on this connection as it is (no reconnecting), logging nothing: 1 when it
+ * succeeded; else 0 with the first line of PostgreSQL's message in why (whylen bytes) and
+ * *lost set when the connection is gone. For the audit batch (dp_audit.c), whose writer
+ * reports the outcome to every request of the batch. */
+int dp_db_try_exec(dp_db *db, const char *name, int nargs, const char **args, char *why,
+                   apr_size_t whylen, int *lost);
+
 /* Value of column col in row i, or NULL (SQL NULL, or no such row/column). */
 const char *dp_rows_get(const dp_rows *rows, int i, const char *col);
 /* For many rows: the index of column col (-1 when there is none) once, then the value of

@@ -5,6 +5,7 @@
 #include "dp_audit.h"
 #include "dp_handlers.h"
 #include "dp_outbox.h"
+#include "dp_session.h"
 #include "dp_sql.h"
 
 #include "core/dp_aead.h"
@@ -86,18 +87,14 @@ static dp_error *no_user(apr_pool_t *p, const char *field)
 
 /* Messages pass only between a client and its provider. Another practice's user does not
  * exist for the caller (404); someone in the same practice who is not the counterpart is a
- * 403. On success *client_id is the client of the pair (for the audit trail). */
-static dp_error *check_counterpart(dp_ctx *c, dp_db *db, const char *other, const char *field,
+ * 403. On success *client_id is the client of the pair (for the audit trail). u: the
+ * counterpart's row (DPQ_MSG_COUNTERPART). */
+static dp_error *judge_counterpart(dp_ctx *c, const dp_rows *u, const char *field,
                                    const char **client_id)
 {
     apr_pool_t *p = c->r->pool;
     const char *my_practice = c->who->provider_id ? c->who->provider_id : c->who->user_id;
-    dp_rows *u;
-    dp_error *e;
 
-    if (!dp_uuid_valid(other)) return no_user(p, field);
-    other = dp_lower(p, other); /* ids are stored and answered lower-case */
-    if ((e = dp_db_select(db, DPQ_MSG_COUNTERPART, &u, DP_ARGS(other)))) return e;
     if (u->nrows == 0 || my_practice == NULL
         || strcasecmp(dp_rows_get(u, 0, "practice_id"), my_practice) != 0) {
         return no_user(p, field);
@@ -118,6 +115,26 @@ static dp_error *check_counterpart(dp_ctx *c, dp_db *db, const char *other, cons
         *client_id = dp_rows_get(u, 0, "id");
     }
     return NULL;
+}
+
+static dp_error *check_counterpart(dp_ctx *c, dp_db *db, const char *other, const char *field,
+                                   const char **client_id)
+{
+    dp_rows *u;
+    dp_error *e;
+
+    if (!dp_uuid_valid(other)) return no_user(c->r->pool, field);
+    other = dp_lower(c->r->pool, other); /* ids are stored and answered lower-case */
+    if ((e = dp_db_select(db, DPQ_MSG_COUNTERPART, &u, DP_ARGS(other)))) return e;
+    return judge_counterpart(c, u, field, client_id);
+}
+
+/* A refusal of the counterpart, audited (denied) unless the database failed. */
+static dp_error *counterpart_refused(dp_ctx *c, const char *client_id, dp_error *e)
+{
+    dp_audit_event ev = {.client_id = client_id, .outcome = DP_OUTCOME_DENIED};
+    dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
+    return ae ? ae : e;
 }
 
 /* true if s has nothing but white space */
@@ -176,9 +193,7 @@ dp_error *dp_messages_send(dp_ctx *c)
     if ((e = dp_ctx_db(c, &db))) return e;
     receiver = dp_lower(p, receiver); /* canonical (lower-case) UUID */
     if ((e = check_counterpart(c, db, receiver, "receiverId", &client_id))) {
-        dp_audit_event ev = {.client_id = client_id, .outcome = DP_OUTCOME_DENIED};
-        dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
-        return ae ? ae : e;
+        return counterpart_refused(c, client_id, e);
     }
     if ((id = dp_uuid_new(p)) == NULL) {
         return dp_error_internal(p);
@@ -240,7 +255,6 @@ dp_error *dp_messages_list(dp_ctx *c)
     dp_rows *rows;
     dp_jw *w;
     msg_cols k;
-    dp_db *db;
     dp_error *e;
     int limit;
 
@@ -248,14 +262,12 @@ dp_error *dp_messages_list(dp_ctx *c)
     if (before != NULL && !dp_uuid_valid(before)) {
         return dp_error_field(p, "before", "before must be a message id.");
     }
-    if ((e = dp_ctx_db(c, &db))) return e;
     if (other == NULL) {
-        if ((e = dp_db_select(db, DPQ_MSG_LATEST, &rows, DP_ARGS(me, me, me, me)))) return e;
-        {
-            dp_audit_event ev = {.action = "message.list",
-                                 .client_id = strcmp(c->who->role, "client") == 0 ? me : NULL,
-                                 .outcome = DP_OUTCOME_SUCCESS};
-            if ((e = dp_audit(c, &ev))) return e;
+        dp_audit_event ev = {.action = "message.list",
+                             .client_id = strcmp(c->who->role, "client") == 0 ? me : NULL,
+                             .outcome = DP_OUTCOME_SUCCESS};
+        if ((e = dp_audited_read(c, &ev, DPQ_MSG_LATEST, &rows, DP_ARGS(me, me, me, me)))) {
+            return e;
         }
         {
             int cid = dp_rows_col(rows, "counterpart_id");
@@ -277,27 +289,37 @@ dp_error *dp_messages_list(dp_ctx *c)
             return dp_reply_jw(c, 200, w);
         }
     }
-    if ((e = check_counterpart(c, db, other, "conversationWith", &client_id))) {
-        dp_audit_event ev = {.client_id = client_id, .outcome = DP_OUTCOME_DENIED};
-        dp_error *ae = e->status < 500 ? dp_audit(c, &ev) : NULL;
-        return ae ? ae : e;
+    if (!dp_uuid_valid(other)) {
+        return counterpart_refused(c, NULL, no_user(p, "conversationWith"));
     }
     {
-        dp_audit_event ev = {
-            .resource_id = other, .client_id = client_id, .outcome = DP_OUTCOME_SUCCESS};
-        /* three statements, so that PostgreSQL plans each once (sql/statements.sql) */
+        /* the session's check, the counterpart and the page in one round trip (the page is
+         * the caller's own conversation, dropped when either check fails); three statements
+         * for the page, so that PostgreSQL plans each once (sql/statements.sql) */
+        dp_db_call calls[2] = {
+            {DPQ_MSG_COUNTERPART, DP_ARGS(other), NULL},
+            { NULL,                  0,           NULL, NULL}
+        };
+        const char *lim = apr_itoa(p, limit);
+        const char *page[] = {me, other, me, other, before, lim};
+        const char *sized[] = {me, other, me, other, lim};
+        dp_audit_event ev = {.resource_id = other, .outcome = DP_OUTCOME_SUCCESS};
         if (before != NULL) {
-            e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION_BEFORE, &rows,
-                           DP_ARGS(me, other, me, other, before, apr_itoa(p, limit)));
+            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION_BEFORE, 6, page, NULL};
         }
         else if (limit == PAGE_DEFAULT) {
-            e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION, &rows, DP_ARGS(me, other, me, other));
+            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION, 4, page, NULL};
         }
         else {
-            e = dp_audited(c, &ev, DPQ_MSG_CONVERSATION_SIZED, &rows,
-                           DP_ARGS(me, other, me, other, apr_itoa(p, limit)));
+            calls[1] = (dp_db_call){DPQ_MSG_CONVERSATION_SIZED, 5, sized, NULL};
         }
-        if (e != NULL) return e;
+        if ((e = dp_session_pipeline(c, calls, 2))) return e;
+        if ((e = judge_counterpart(c, calls[0].rows, "conversationWith", &client_id))) {
+            return counterpart_refused(c, client_id, e);
+        }
+        ev.client_id = client_id;
+        if ((e = dp_audit_read(c, &ev, calls[1].name))) return e;
+        rows = calls[1].rows;
     }
     /* written straight into one buffer (no jansson tree: see core/dp_jsonw.h) */
     w = dp_jw_make(p, 600 * (apr_size_t)rows->nrows + 16);

@@ -128,7 +128,7 @@ int dp_pq_switch_if_dead(dp_db *db)
     return revive(db->r->server, db->dbd) && ensure_prepared(db->r->server, db->dbd);
 }
 
-/* ---- two statements in one round trip ---------------------------------------------------- */
+/* ---- statements in one round trip -------------------------------------------------------- */
 
 /* A libpq result copied into p (text values; NULL for SQL NULL). */
 static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
@@ -155,77 +155,81 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
     return rows;
 }
 
-/* Sends both statements and one Sync, then reads every result up to the Sync's. 1 when both
- * succeeded (*first holds the first one's result, to be cleared by the caller); else *why is
+/* Sends the statements and one Sync, then reads every result up to the Sync's. 1 when all
+ * succeeded (res[i] holds statement i's result, to be cleared by the caller); else *why is
  * PostgreSQL's message for the statement that failed, copied into p, when there is one. */
-static int run_pair(apr_pool_t *p, PGconn *conn, const char *n1, int c1, const char **a1,
-                    const char *n2, int c2, const char **a2, PGresult **first, const char **why)
+static int run_pipeline(apr_pool_t *p, PGconn *conn, const dp_db_call *calls, int n, PGresult **res,
+                        const char **why)
 {
-    int ok = PQenterPipelineMode(conn) && PQsendQueryPrepared(conn, n1, c1, a1, NULL, NULL, 0)
-        && PQsendQueryPrepared(conn, n2, c2, a2, NULL, NULL, 0) && PQpipelineSync(conn);
-    PGresult *res;
+    int ok = PQenterPipelineMode(conn);
+    PGresult *r;
 
-    *first = NULL;
+    for (int q = 0; q < n; q++) {
+        res[q] = NULL;
+        ok = ok
+            && PQsendQueryPrepared(conn, calls[q].name, calls[q].nargs, calls[q].args, NULL, NULL,
+                                   0);
+    }
+    ok = ok && PQpipelineSync(conn);
     *why = NULL;
     if (ok) {
-        /* each statement's results end with a NULL (after an error, the second one's is
+        /* each statement's results end with a NULL (after an error, the later ones' are
          * PGRES_PIPELINE_ABORTED); then comes the Sync's own result */
-        for (int q = 0; q < 2; q++) {
+        for (int q = 0; q < n; q++) {
             int got = 0;
-            while ((res = PQgetResult(conn)) != NULL) {
-                ExecStatusType st = PQresultStatus(res);
+            while ((r = PQgetResult(conn)) != NULL) {
+                ExecStatusType st = PQresultStatus(r);
                 got = 1;
-                if (q == 0 && st == PGRES_TUPLES_OK && *first == NULL) {
-                    *first = res;
+                if (st == PGRES_TUPLES_OK && res[q] == NULL) {
+                    res[q] = r;
                     continue;
                 }
                 if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-                    const char *m = PQresultErrorMessage(res);
+                    const char *m = PQresultErrorMessage(r);
                     if (*why == NULL && m != NULL && *m) {
                         *why = apr_pstrdup(p, m);
                     }
                     ok = 0;
                 }
-                PQclear(res);
+                PQclear(r);
             }
             ok = ok && got;
         }
-        res = PQgetResult(conn);
-        ok = ok && res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-        PQclear(res);
+        r = PQgetResult(conn);
+        ok = ok && r != NULL && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
     }
     if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn)) {
         /* results left unread: never hand a connection in pipeline mode back to the pool */
         PQreset(conn);
         ok = 0;
     }
-    if (!ok && *first != NULL) {
-        PQclear(*first);
-        *first = NULL;
+    for (int q = 0; !ok && q < n; q++) {
+        PQclear(res[q]);
+        res[q] = NULL;
     }
     return ok;
 }
 
-dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, const char **args,
-                     const char *second, int nargs2, const char **args2)
+dp_error *dp_db_pipeline(dp_db *db, dp_db_call *calls, int n)
 {
+    apr_pool_t *p = db->r->pool;
+    PGresult **res = apr_pcalloc(p, sizeof(PGresult *) * (apr_size_t)n);
+    const char *why = NULL, *names;
     dp_error *err;
-    PGresult *res = NULL;
-    const char *why = NULL;
     int ok = 0;
 
-    if (out != NULL) {
-        *out = NULL;
+    for (int q = 0; q < n; q++) {
+        calls[q].rows = NULL;
     }
     for (int tries = 0; tries < 5; tries++) {
         PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
-        if (dp_db_statement(db, first, nargs, &err) == NULL
-            || dp_db_statement(db, second, nargs2, &err) == NULL) {
-            return err;
+        for (int q = 0; q < n; q++) {
+            if (dp_db_statement(db, calls[q].name, calls[q].nargs, &err) == NULL) {
+                return err;
+            }
         }
-        if (conn != NULL
-            && (ok = run_pair(db->r->pool, conn, first, nargs, args, second, nargs2, args2, &res,
-                              &why))) {
+        if (conn != NULL && (ok = run_pipeline(p, conn, calls, n, res, &why))) {
             break;
         }
         if (!dp_pq_switch_if_dead(db)) {
@@ -233,19 +237,69 @@ dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, con
         }
     }
     if (!ok) {
-        if (why != NULL && dp_pq_connected(db->dbd)) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r, "DP02008: statement %s + %s failed: %s",
-                          first, second, dp_db_first_line(db->r->pool, why));
-            return dp_error_internal(db->r->pool);
+        names = calls[0].name;
+        for (int q = 1; q < n; q++) {
+            names = apr_pstrcat(p, names, " + ", calls[q].name, NULL);
         }
-        return dp_db_query_failed(db, apr_pstrcat(db->r->pool, first, " + ", second, NULL), 1);
+        if (why != NULL && dp_pq_connected(db->dbd)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r, "DP02008: statement %s failed: %s",
+                          names, dp_db_first_line(p, why));
+            return dp_error_internal(p);
+        }
+        return dp_db_query_failed(db, names, 1);
     }
     db->used = 1;
+    for (int q = 0; q < n; q++) {
+        /* a statement without rows (an INSERT) has an empty result */
+        calls[q].rows = res[q] != NULL ? rows_of(p, res[q]) : apr_pcalloc(p, sizeof(dp_rows));
+        PQclear(res[q]);
+    }
+    return NULL;
+}
+
+dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, const char **args,
+                     const char *second, int nargs2, const char **args2)
+{
+    dp_db_call calls[2] = {
+        {first,  nargs,  args,  NULL},
+        {second, nargs2, args2, NULL}
+    };
+    dp_error *e = dp_db_pipeline(db, calls, 2);
+
     if (out != NULL) {
-        *out = rows_of(db->r->pool, res);
+        *out = calls[0].rows;
+    }
+    return e;
+}
+
+int dp_db_try_exec(dp_db *db, const char *name, int nargs, const char **args, char *why,
+                   apr_size_t whylen, int *lost)
+{
+    PGconn *conn = apr_dbd_native_handle(db->dbd->driver, db->dbd->handle);
+    PGresult *res;
+    int ok;
+
+    *lost = 0;
+    if (conn == NULL) {
+        *lost = 1;
+        apr_cpystrn(why, "no connection", whylen);
+        return 0;
+    }
+    res = PQexecPrepared(conn, name, nargs, args, NULL, NULL, 0);
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok) {
+        const char *m = PQresultErrorMessage(res);
+        const char *nl = m != NULL ? strchr(m, '\n') : NULL;
+        apr_size_t n = m == NULL ? 0 : nl != NULL ? (apr_size_t)(nl - m) : strlen(m);
+        /* the first line only: a DETAIL line may quote row values */
+        apr_cpystrn(why, m != NULL ? m : "", n + 1 < whylen ? n + 1 : whylen);
+        *lost = PQstatus(conn) != CONNECTION_OK;
+    }
+    else {
+        db->used = 1;
     }
     PQclear(res);
-    return NULL;
+    return ok;
 }
 
 /* ---- audit report: results too large to hold whole ---------------------------- */

@@ -1,4 +1,5 @@
 #include "dp_request.h"
+#include "dp_session.h"
 #include "core/dp_crypto.h"
 #include "core/dp_json.h"
 #include "core/dp_jsonw.h"
@@ -19,6 +20,9 @@ dp_error *dp_ctx_db(dp_ctx *c, dp_db **db)
         e = dp_db_acquire(c->r, &c->db);
     }
     *db = c->db;
+    if (e == NULL && c->who != NULL && c->who->pending != NULL) {
+        e = dp_session_confirm(c);
+    }
     return e;
 }
 

@@ -19,6 +19,10 @@ typedef struct dp_principal {
     const char *jti;
     long long exp;
     int email_verified;
+    /* On a DP_ROUTE_FOLD_AUTH route until the database has confirmed the session: the
+     * token's claims, signature verified (provider_id and email_verified are not known yet);
+     * NULL once confirmed. */
+    const struct dp_session_pending *pending;
 } dp_principal;
 
 typedef struct dp_ctx {
@@ -38,7 +42,8 @@ typedef struct dp_ctx {
 
 typedef dp_route_fn dp_handler; /* dp_error *handler(dp_ctx *c) */
 
-/* The request's database connection (acquired once). */
+/* The request's database connection (acquired once). With the session still to be confirmed
+ * (dp_principal.pending), it is confirmed first: 401 when it no longer holds. */
 dp_error *dp_ctx_db(dp_ctx *c, dp_db **db);
 
 /* A query-string argument (decoded), or NULL when absent or empty. */

@@ -150,16 +150,92 @@ static dp_error *session_rules(dp_ctx *c, dp_db *db, const dp_claims *claims, ap
     return NULL;
 }
 
+/* The claims of a token whose session the database has still to confirm. */
+struct dp_session_pending {
+    dp_claims claims;
+    int by_cookie;
+};
+
+/* The statement that checks the session (DPQ_AUTH_PRINCIPAL) for these claims. */
+static dp_db_call principal_call(dp_ctx *c, const dp_claims *claims)
+{
+    const char **args = apr_palloc(c->r->pool, sizeof(char *) * 5);
+    dp_db_call call = {DPQ_AUTH_PRINCIPAL, 5, args, NULL};
+
+    args[0] = claims->sub;
+    args[1] = claims->role;
+    args[2] = claims->jti;
+    args[3] = epoch_arg(c, claims->iat);
+    args[4] = epoch_arg(c, claims->sv);
+    return call;
+}
+
+/* The session as the database knows it now (rows: DPQ_AUTH_PRINCIPAL's) -> c->who, or 401
+ * (audited; c->who stays NULL). */
+static dp_error *settle(dp_ctx *c, dp_db *db, const dp_claims *claims, int by_cookie,
+                        const dp_rows *rows)
+{
+    dp_principal *who;
+    dp_error *e;
+
+    if (rows->nrows != 1) {
+        return unauthorized(c, "revoked, or the account is gone");
+    }
+    if ((e = session_rules(c, db, claims, apr_atoi64(dp_rows_get(rows, 0, "idle_seconds")),
+                           by_cookie))) {
+        return e;
+    }
+    who = apr_pcalloc(c->r->pool, sizeof(*who));
+    who->user_id = claims->sub;
+    who->role = claims->role;
+    who->provider_id = dp_rows_get(rows, 0, "provider_id");
+    who->jti = claims->jti;
+    who->exp = claims->exp;
+    who->email_verified = strcmp(dp_rows_get(rows, 0, "email_verified"), "t") == 0;
+    c->who = who;
+    return NULL;
+}
+
+/* The database check can wait for the handler's read: a GET of a DP_ROUTE_FOLD_AUTH route
+ * (no CSRF token to check). The role the route allows is checked from the token (a refused
+ * one confirms the session first: dp_session_check); the verified email once the session is
+ * confirmed (dp_session_confirm, dp_session_pipeline). */
+static int can_fold(const dp_ctx *c)
+{
+    return (c->route->flags & DP_ROUTE_FOLD_AUTH) && c->r->method_number == M_GET;
+}
+
+dp_error *dp_session_unverified(dp_ctx *c)
+{
+    dp_audit_event ev = {.outcome = DP_OUTCOME_DENIED};
+    dp_error *e;
+
+    if (!c->cfg->require_verified || c->who->email_verified
+        || (c->route->flags & DP_ROUTE_UNVERIFIED)) {
+        return NULL;
+    }
+    e = (c->route->flags & DP_ROUTE_NO_AUDIT) ? NULL : dp_audit(c, &ev);
+    if (e != NULL) {
+        return e;
+    }
+    return dp_error_make(c->r->pool, 403, DP_E_EMAIL_UNVERIFIED, NULL,
+                         "Confirm your email address first: open the link we mailed you, or "
+                         "ask for a new one (POST /api/auth/verify-email/resend).");
+}
+
+static dp_error *request_db(dp_ctx *c)
+{
+    return c->db != NULL ? NULL : dp_db_acquire(c->r, &c->db);
+}
+
 /* Bearer token (else, with cookie sessions, the dp_session cookie) -> verified claims -> the
- * user as the database knows it now. */
+ * user as the database knows it now (or, on a folding route, later: dp_session_pipeline). */
 dp_error *dp_session_authenticate(dp_ctx *c)
 {
     const char *h = apr_table_get(c->r->headers_in, "Authorization");
-    dp_principal *who;
     dp_claims claims;
     dp_jwt_status st;
-    dp_rows *rows;
-    dp_db *db;
+    dp_db_call check;
     dp_error *e;
     int by_cookie = 0;
 
@@ -180,26 +256,64 @@ dp_error *dp_session_authenticate(dp_ctx *c)
     if (st != DP_JWT_OK) {
         return unauthorized(c, dp_jwt_status_name(st));
     }
-    if ((e = dp_ctx_db(c, &db))) return e;
-    if ((e = dp_db_select(db, DPQ_AUTH_PRINCIPAL, &rows,
-                          DP_ARGS(claims.sub, claims.role, claims.jti, epoch_arg(c, claims.iat),
-                                  epoch_arg(c, claims.sv))))) {
-        return e;
+    if (can_fold(c)) {
+        struct dp_session_pending *pend = apr_palloc(c->r->pool, sizeof(*pend));
+        dp_principal *who = apr_pcalloc(c->r->pool, sizeof(*who));
+        pend->claims = claims;
+        pend->by_cookie = by_cookie;
+        who->user_id = claims.sub;
+        who->role = claims.role;
+        who->jti = claims.jti;
+        who->exp = claims.exp;
+        who->pending = pend;
+        c->who = who;
+        return NULL;
     }
-    if (rows->nrows != 1) {
-        return unauthorized(c, "revoked, or the account is gone");
+    check = principal_call(c, &claims);
+    if ((e = request_db(c))) return e;
+    if ((e = dp_db_select(c->db, check.name, &check.rows, check.nargs, check.args))) return e;
+    return settle(c, c->db, &claims, by_cookie, check.rows);
+}
+
+dp_error *dp_session_check(dp_ctx *c)
+{
+    const struct dp_session_pending *pend = c->who->pending;
+    dp_db_call check = principal_call(c, &pend->claims);
+    dp_error *e;
+
+    c->who = NULL; /* until settled: a refusal is the anonymous one of a bad token */
+    if ((e = request_db(c))) return e;
+    if ((e = dp_db_select(c->db, check.name, &check.rows, check.nargs, check.args))) return e;
+    return settle(c, c->db, &pend->claims, pend->by_cookie, check.rows);
+}
+
+dp_error *dp_session_confirm(dp_ctx *c)
+{
+    dp_error *e = dp_session_check(c);
+    return e != NULL ? e : dp_session_unverified(c);
+}
+
+dp_error *dp_session_pipeline(dp_ctx *c, dp_db_call *calls, int n)
+{
+    const struct dp_session_pending *pend;
+    dp_db_call *all;
+    dp_error *e;
+
+    if ((e = request_db(c))) return e;
+    if (c->who == NULL || c->who->pending == NULL) {
+        return dp_db_pipeline(c->db, calls, n);
     }
-    if ((e = session_rules(c, db, &claims, apr_atoi64(dp_rows_get(rows, 0, "idle_seconds")),
-                           by_cookie))) {
-        return e;
+    pend = c->who->pending;
+    c->who = NULL;
+    all = apr_palloc(c->r->pool, sizeof(*all) * (apr_size_t)(n + 1));
+    all[0] = principal_call(c, &pend->claims);
+    memcpy(all + 1, calls, sizeof(*all) * (apr_size_t)n);
+    if ((e = dp_db_pipeline(c->db, all, n + 1))) return e;
+    /* the read's rows are dropped unless the session holds */
+    if ((e = settle(c, c->db, &pend->claims, pend->by_cookie, all[0].rows))) return e;
+    if ((e = dp_session_unverified(c))) return e;
+    for (int i = 0; i < n; i++) {
+        calls[i].rows = all[i + 1].rows;
     }
-    who = apr_pcalloc(c->r->pool, sizeof(*who));
-    who->user_id = claims.sub;
-    who->role = claims.role;
-    who->provider_id = dp_rows_get(rows, 0, "provider_id");
-    who->jti = claims.jti;
-    who->exp = claims.exp;
-    who->email_verified = strcmp(dp_rows_get(rows, 0, "email_verified"), "t") == 0;
-    c->who = who;
     return NULL;
 }

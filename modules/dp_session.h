@@ -35,4 +35,26 @@ int dp_session_csrf_ok(dp_ctx *c, const char *jti);
  * token. Fills c->who, or answers 401/403 (audited). */
 dp_error *dp_session_authenticate(dp_ctx *c);
 
+/* On a DP_ROUTE_FOLD_AUTH route (a GET), dp_session_authenticate verifies the token's
+ * signature and leaves c->who->pending: the database's check of the session (account,
+ * revocation, session version, idle timeout, the last use recorded) comes with the
+ * handler's read. */
+
+/* The check on its own: fills c->who, or answers 401 as dp_session_authenticate would have. */
+dp_error *dp_session_check(dp_ctx *c);
+
+/* The check, then DocPortalRequireVerifiedEmail (dp_ctx_db calls it on the first use of the
+ * database). */
+dp_error *dp_session_confirm(dp_ctx *c);
+
+/* DocPortalRequireVerifiedEmail: until its owner proved the address, an account reaches only
+ * its own profile, logout, its password and the verification endpoints (DP_ROUTE_UNVERIFIED).
+ * NULL, or 403 email_unverified (audited). */
+dp_error *dp_session_unverified(dp_ctx *c);
+
+/* The calls in one round trip (dp_db_pipeline) on the request's connection; with the session
+ * still pending, after its check in the same round trip: when the check fails, the calls'
+ * rows are dropped (left NULL) and the answer is 401 (or 403 email_unverified). */
+dp_error *dp_session_pipeline(dp_ctx *c, dp_db_call *calls, int n);
+
 #endif

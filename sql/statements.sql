@@ -30,6 +30,17 @@ INSERT INTO audit_events (actor_id, actor_type, action, resource_type, resource_
                           client_id, ip, outcome, request_id)
 VALUES (%s::uuid, %s, %s, %s, %s, %s::uuid, %s, %s, %s);
 
+-- name: audit_insert_batch
+-- A batch of read events (modules/dp_audit.c, group commit), written by one of the waiting
+-- requests for all of them: audit_insert's nine columns, each as an array of the batch's values
+-- in the same order. One statement, so one implicit transaction: every event of the batch
+-- commits, or none. seq and at come from the defaults row by row, in the arrays' order, as
+-- for single inserts.
+INSERT INTO audit_events (actor_id, actor_type, action, resource_type, resource_id,
+                          client_id, ip, outcome, request_id)
+SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::uuid[],
+                     %s::text[], %s::text[], %s::text[]);
+
 -- name: audit_refusal_insert
 -- A refusal of an anonymous request that names no record (modules/dp_audit.c): audit_insert's
 -- nine parameters, then DocPortalAnonymousAuditLimit. The refusal is counted for its address

@@ -31,6 +31,11 @@
 #define DP_ROUTE_PROFILE_BODY 0x80u  /* an account with its whole profile (register): 64 KiB */
 #define DP_ROUTE_EVENT_BODY   0x100u /* one Stripe event (the webhook): 256 KiB */
 
+/* A GET whose handler runs its read in the same round trip as the session's database check
+ * (dp_session_pipeline): the dispatcher verifies the token's signature only and leaves that
+ * check to the handler's first use of the database. */
+#define DP_ROUTE_FOLD_AUTH 0x200u
+
 #define DP_ROUTE_SMALL_BODY_MAX   (16 * 1024)  /* a Google ID token may have 8192 characters */
 #define DP_ROUTE_PROFILE_BODY_MAX (64 * 1024)  /* the longest valid profile: about 32 KiB */
 #define DP_ROUTE_EVENT_BODY_MAX   (256 * 1024) /* see docs/api.md, "Webhook" */

@@ -38,7 +38,8 @@ extern const dp_test_case dp_suite_auditchain[]; /* audit chain */
 extern const dp_test_case dp_suite_export[];     /* audit report: CSV and Accept */
 extern const dp_test_case dp_suite_jsonw[];      /* the list answers' JSON writer */
 extern const dp_test_case dp_suite_mail[];
-extern const dp_test_case dp_suite_ics[]; /* the calendar feed's writer */
+extern const dp_test_case dp_suite_ics[];     /* the calendar feed's writer */
+extern const dp_test_case dp_suite_pgarray[]; /* array literals (audit batches) */
 
 /* Record one check; returns ok so callers can chain diagnostics. */
 int dp_t_check(int ok, const char *file, int line, const char *fmt, ...)

@@ -27,6 +27,7 @@ static const struct {
     {"jsonw",      dp_suite_jsonw     },
     {"mail",       dp_suite_mail      },
     {"ics",        dp_suite_ics       }, /* calendar feed */
+    {"pgarray",    dp_suite_pgarray   }, /* audit batches */
 };
 
 static long checks, failed;
