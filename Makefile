@@ -163,7 +163,7 @@ audit-verify: build
 # fuzz: a libFuzzer harness per parser of untrusted input in modules/core (t/fuzz/fuzz_*.c),
 # clang with ASan and UBSan over the core sources; each runs FUZZ_SECONDS on a copy of its
 # seed corpus (t/fuzz/corpus/<name>, never rewritten) and any crash, leak or UB fails.
-# `make test` runs the short form: 8 s each, about two minutes for the 13 targets.
+# `make test` runs the short form: 8 s each, about two minutes for the 14 targets.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      := clang
 FUZZ_SAN     := address,undefined -fno-sanitize-recover=undefined
