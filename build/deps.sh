@@ -10,7 +10,8 @@
 #              Python modules of the tests and fakes, Node.js and Chromium for the portal's
 #              browser tests)
 #   --fuzz     the libFuzzer harnesses of `make fuzz` (clang and its sanitizer runtimes)
-# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [EXTRA-PACKAGE...]
+#   --sqlmap   the injection scan of `make sqlmap` (sqlmap; not part of "every group")
+# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [--sqlmap] [EXTRA-PACKAGE...]
 # Without a group, every group. `make build` and `make install` ask for build and runtime only,
 # so a production web server never gets the PostgreSQL server or mod_perl.
 # Silent and quick when nothing is missing. Otherwise installs with apt-get as
@@ -25,6 +26,7 @@ PORTAL=(nodejs npm ca-certificates)
 TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio-socket-ssl-perl
     python3-icalendar python3-jsonschema nodejs npm chromium)
 FUZZ=(clang libclang-rt-14-dev)
+SQLMAP=(sqlmap)
 
 want=()
 extra=()
@@ -36,6 +38,7 @@ for arg in "$@"; do
         --portal) want+=("${PORTAL[@]}") ;;
         --test) want+=("${TEST[@]}") ;;
         --fuzz) want+=("${FUZZ[@]}") ;;
+        --sqlmap) want+=("${SQLMAP[@]}") ;;
         --*) echo "deps.sh: unknown group $arg" >&2; exit 2 ;;
         *) extra+=("$arg") ;;
     esac
