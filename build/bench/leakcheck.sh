@@ -31,18 +31,30 @@ command -v valgrind >/dev/null || bash build/deps.sh valgrind
 command -v valgrind >/dev/null || die "no valgrind"
 bash build/deps.sh wrk
 
+finish() {
+    if [ "$own" = 1 ]; then
+        stop_httpd || true
+        DP_VAR=$run DP_PG_PORT=$pg_port bash build/pg.sh destroy >/dev/null 2>&1 || true
+        rm -rf "$run"
+    elif ! [ -f "$run/httpd/httpd.pid" ]; then
+        "$HTTPD" -f "$conf" -k start
+        echo "leakcheck: the kept instance runs again as before; to stop it: $HTTPD -f $conf -k stop; DP_VAR=$run bash build/pg.sh destroy" >&2
+    fi
+}
+
 own=0
 if ! [ -f "$conf" ] || ! [ -f "$run/gen/vars" ] || ! [ -f "$run/httpd/httpd.pid" ]; then
     echo "leakcheck: no kept bench instance: starting and seeding one (bench.sh, BENCH_SETUP_ONLY=1)" >&2
     BENCH_SETUP_ONLY=1 bash build/bench.sh
     own=1
 fi
+pg_port=$(cat "$run/pg/port")
+trap finish EXIT
 port=$(sed -n 's/^Listen 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$conf")
 base=https://127.0.0.1:$port
 var() { sed -n "s/^$1=//p" "$run/gen/vars"; }
 token=$(var token)
 cid=$(var cid)
-pg_port=$(cat "$run/pg/port")
 
 stop_httpd() { # (under valgrind, -X leaves its pid file behind: wait for the process)
     local pid
@@ -55,18 +67,6 @@ stop_httpd() { # (under valgrind, -X leaves its pid file behind: wait for the pr
     done
     die "httpd did not stop"
 }
-
-finish() {
-    if [ "$own" = 1 ]; then
-        stop_httpd || true
-        DP_VAR=$run DP_PG_PORT=$pg_port bash build/pg.sh destroy >/dev/null 2>&1 || true
-        rm -rf "$run"
-    elif ! [ -f "$run/httpd/httpd.pid" ]; then
-        "$HTTPD" -f "$conf" -k start
-        echo "leakcheck: the kept instance runs again as before; to stop it: $HTTPD -f $conf -k stop; DP_VAR=$run bash build/pg.sh destroy" >&2
-    fi
-}
-trap finish EXIT
 
 # bookings: the provider books its client, one free slot per body (a day, an hour)
 bookings=$run/gen/booking.bodies

@@ -8,7 +8,7 @@ Seeds a provider and its client (invited, then registered through the invitation
 appointment, a message each way, an invoice, a clinical note, a time-off period and a calendar
 feed; plus one provider and one client per route that ends or replaces its session (logout,
 change-password), so that the others keep a valid token. Writes OUTDIR/requests/*.req and
-OUTDIR/requests.tsv (file, method, path, role, injection points).
+OUTDIR/requests.tsv (file, method, route, role, injection points).
 """
 import datetime
 import json
@@ -183,7 +183,7 @@ TOKENS = {'provider': prov['token'], 'client': cli['token']}
 OWN_ACCOUNT = {'/api/auth/logout': 'logout', '/api/auth/change-password': 'pw'}
 
 
-def write(name, method, path, role, headers, body):
+def write(name, method, path, role, headers, body, route):
     lines = [f'{method} {path} HTTP/1.1', f'Host: {host}', 'Accept: application/json']
     lines = [line for line in lines if not any(
         line.split(':')[0] == h.split(':')[0] for h in headers)] + headers
@@ -192,8 +192,7 @@ def write(name, method, path, role, headers, body):
     text = '\r\n'.join(lines) + '\r\n\r\n' + (body or '')
     with open(f'{out}/requests/{name}.req', 'w') as f:
         f.write(text)
-    rows.append((f'{name}.req', method, re.sub(r'\?.*', '', path), role,
-                 str(count_marks(text))))
+    rows.append((f'{name}.req', method, route, role, str(count_marks(text))))
 
 
 n = 0
@@ -236,7 +235,7 @@ for path, ops in spec['paths'].items():
                     headers.append('Accept: application/json' + mark)
             n += 1
             slug = re.sub(r'[^a-z0-9]+', '-', path.lower()[5:]).strip('-')
-            write(f'{n:03d}-{method}-{slug}-{role}', method.upper(), url, role, headers, body)
+            write(f'{n:03d}-{method}-{slug}-{role}', method.upper(), url, role, headers, body, path)
 
 # the request headers on a few endpoints: the session (Bearer and cookie), the forwarded
 # scheme, content negotiation (the audit report answers CSV for text/csv)
@@ -245,13 +244,13 @@ for path in ('/api/auth/me', '/api/provider/appointments', '/api/audit'):
     slug = re.sub(r'[^a-z0-9]+', '-', path.lower()[5:]).strip('-')
     write(f'{n:03d}-get-{slug}-headers', 'GET', path, 'provider',
           [f'Authorization: Bearer {prov["token"]}*', 'X-Forwarded-Proto: https*',
-           'Accept: application/json*'], None)
+           'Accept: application/json*'], None, path)
     n += 1
     write(f'{n:03d}-get-{slug}-cookie', 'GET', path, 'provider (cookie)',
-          [f'Cookie: {cookie}*'], None)
+          [f'Cookie: {cookie}*'], None, path)
 
 with open(f'{out}/requests.tsv', 'w') as f:
-    f.write('file\tmethod\tpath\trole\tpoints\n')
+    f.write('file\tmethod\troute\trole\tpoints\n')
     for r in rows:
         f.write('\t'.join(r) + '\n')
 print(f'plan: {len(rows)} request files, {sum(int(r[4]) for r in rows)} injection points',
