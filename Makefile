@@ -209,10 +209,10 @@ bench: build
 	@bash build/bench.sh
 
 # sqlmap: an SQL injection scan of every route and parameter (docs/openapi.json) with sqlmap,
-# against its own instance with its limits raised; fails when a point is injectable. About
-# SQLMAP_DURATION_NOTE; not part of `make test`/CI. leakcheck: the benchmarked endpoints and a
-# few writes under valgrind's memcheck (httpd -X), a short and a longer run; fails on any
-# definitely lost block. See docs/security.md.
+# against its own instance with its limits raised; fails when a point is injectable. About 25
+# minutes: not part of `make test`/CI. leakcheck: the benchmarked endpoints and a booking under
+# valgrind's memcheck (httpd -X), a short and a longer run, on a kept `make bench` instance or
+# its own; fails on any definitely lost block. See docs/security.md.
 .PHONY: sqlmap leakcheck
 sqlmap: build
 	@bash build/deps.sh --dev

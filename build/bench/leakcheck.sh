@@ -5,7 +5,7 @@
 # conversation, a message post, a login) and a booking per request (wrk, 4 connections, TLS).
 # The instance is the one a `BENCH_KEEP=1 make bench` left running (started again as it was
 # afterwards); without one, bench.sh starts and seeds its own (BENCH_SETUP_ONLY=1), which is
-# removed on exit. Slow (valgrind): about 5 minutes with the defaults.
+# removed on exit. Slow (valgrind): 5 to 15 minutes with the defaults, the seeding included.
 #
 # Fails (exit 1), printing the loss records, when valgrind reports any block "definitely lost"
 # in either run, or when the longer run lost more ("definitely" or "indirectly") than the shorter
