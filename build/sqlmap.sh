@@ -12,8 +12,8 @@
 # The instance's limits are raised so that the scan's thousands of requests from one address
 # are answered like the first: DocPortalLockout / DocPortalLockoutIP (failed sign-ins),
 # DocPortalRegisterLimit, DocPortalPasswordResetLimit, DocPortalMaxPendingPerClient. The 30
-# PaymentIntents a client may ask for in an hour have no directive: without Stripe configured
-# the payment routes answer 503 after validating their input.
+# PaymentIntents a client may ask for in an hour have no directive: almost every payload fails
+# validation (422) and the few valid requests answer 502 (no Stripe behind the instance).
 #
 # Knobs: SQLMAP_LEVEL (3), SQLMAP_RISK (2), SQLMAP_TECHNIQUE (BEST: boolean, error, stacked,
 # time-based), SQLMAP_TIME_SEC (1), SQLMAP_JOBS (3), SQLMAP_ONLY (a regular expression: only
@@ -75,7 +75,7 @@ version=$(sqlmap --version 2>/dev/null | grep -Eo '^[0-9][0-9.]*[^ ]*' | head -n
 access=$state/httpd/access.log
 requests_before=$(wc -l <"$access")
 started=$(date +%s)
-mapfile -t files < <(cd "$out/requests" && ls | grep -E -- "$ONLY")
+mapfile -t files < <(cd "$out/requests" && printf '%s\n' *.req | grep -E -- "$ONLY")
 [ "${#files[@]}" -gt 0 ] || die "no request file matches SQLMAP_ONLY=$ONLY"
 say "sqlmap $version, level $LEVEL, risk $RISK, technique $TECHNIQUE, time-sec $TIME_SEC: ${#files[@]} request files, $JOBS at once, on $base"
 
@@ -84,7 +84,7 @@ say "sqlmap $version, level $LEVEL, risk $RISK, technique $TECHNIQUE, time-sec $
 # are the subject: the module reads neither. 401 and 404 do not stop sqlmap: a DELETE removes
 # its row on the first request and answers 404 from then on, payloads in a token answer 401.
 scan_one() {
-    local f=$1 name=${1%.req} skip=(--skip=user-agent,referer)
+    local f=$1 name=${1%.req} skip=("--skip=user-agent,referer")
     case $name in *-headers | *-cookie) skip=() ;; esac
     timeout 1800 sqlmap -r "$out/requests/$f" "${skip[@]}" --batch --dbms=PostgreSQL --level="$LEVEL" \
         --risk="$RISK" --technique="$TECHNIQUE" --time-sec="$TIME_SEC" --timeout=30 --retries=1 \
