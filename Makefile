@@ -224,3 +224,17 @@ test-cluster: build
 	@bash build/deps.sh --cluster
 	@$(MAKE) --no-print-directory $(OUT)/dp-audit-verify
 	@bash t/cluster/run.sh
+
+# sqlmap: an SQL injection scan of every route and parameter (docs/openapi.json) with sqlmap,
+# against its own instance with its limits raised; fails when a point is injectable. About 25
+# minutes: not part of `make test`/CI. leakcheck: the benchmarked endpoints and a booking under
+# valgrind's memcheck (httpd -X), a short and a longer run, on a kept `make bench` instance or
+# its own; fails on any definitely lost block. See docs/security.md.
+.PHONY: sqlmap leakcheck
+sqlmap: build
+	@bash build/deps.sh --dev
+	@bash build/sqlmap.sh
+
+leakcheck: build
+	@$(MAKE) --no-print-directory $(OUT)/bench/bcrypt_ceiling
+	@bash build/bench/leakcheck.sh

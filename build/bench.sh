@@ -17,7 +17,8 @@
 # BENCH_LOW_CONNECTIONS (the reads' latency below saturation, 4),
 # BENCH_HTTPD_EXTRA (directives added to the instance's configuration, e.g.
 # 'DocPortalBcryptCost 12': the bcrypt ceiling follows it), BENCH_KEEP=1 (leave the instance
-# running and its files in place).
+# running and its files in place), BENCH_SETUP_ONLY=1 (start and seed the instance, keep it,
+# measure nothing).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -127,6 +128,12 @@ perl build/bench/seed.pl "$base" "$app_url" "$run/gen"
 var() { sed -n "s/^$1=//p" "$run/gen/vars"; }
 token=$(var token)
 printf '%s\n' "$(var message_body)" >"$run/gen/message.bodies"
+# BENCH_SETUP_ONLY=1: the seeded instance, kept, and nothing measured (build/bench/leakcheck.sh)
+if [ "${BENCH_SETUP_ONLY:-0}" = 1 ]; then
+    psql_su -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+    BENCH_KEEP=1
+    exit 0
+fi
 cat sql/statements.sql sql/statements-*.sql >"$run/gen/statements.sql"
 perl build/bench/pgbench-gen.pl build/bench/endpoints.spec "$run/gen/statements.sql" "$run/gen/vars" "$run/gen" || true
 

@@ -13,7 +13,8 @@
 #   --cluster  `make cluster` and `make test-cluster` (HAProxy in front of two httpd nodes, the
 #              PostgreSQL server for a primary and its standby, curl, socat for HAProxy's socket,
 #              procps)
-# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [--cluster] [EXTRA-PACKAGE...]
+#   --sqlmap   the injection scan of `make sqlmap` (sqlmap; not part of "every group")
+# Usage: build/deps.sh [--build] [--runtime] [--dev] [--portal] [--test] [--fuzz] [--cluster] [--sqlmap] [EXTRA-PACKAGE...]
 # Without a group, every group. `make build` and `make install` ask for build and runtime only,
 # so a production web server never gets the PostgreSQL server or mod_perl.
 # Silent and quick when nothing is missing. Otherwise installs with apt-get as
@@ -29,6 +30,7 @@ TEST=(postgresql curl libapache2-mod-perl2 perl liblwp-protocol-https-perl libio
     python3-icalendar python3-jsonschema nodejs npm chromium)
 FUZZ=(clang libclang-rt-14-dev)
 CLUSTER=(haproxy postgresql curl socat perl procps)
+SQLMAP=(sqlmap)
 
 want=()
 extra=()
@@ -41,6 +43,7 @@ for arg in "$@"; do
         --test) want+=("${TEST[@]}") ;;
         --fuzz) want+=("${FUZZ[@]}") ;;
         --cluster) want+=("${CLUSTER[@]}") ;;
+        --sqlmap) want+=("${SQLMAP[@]}") ;;
         --*) echo "deps.sh: unknown group $arg" >&2; exit 2 ;;
         *) extra+=("$arg") ;;
     esac

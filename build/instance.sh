@@ -6,7 +6,14 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cmd=${1:?usage: instance.sh run|start|stop}
-state=$(bash build/var.sh "$root")
+# DOCPORTAL_STATE: another state directory than var/ (a second instance beside make run's,
+# e.g. make sqlmap's)
+if [ -n "${DOCPORTAL_STATE:-}" ]; then
+    mkdir -p "$DOCPORTAL_STATE" && chmod 755 "$DOCPORTAL_STATE"
+    state=$(realpath "$DOCPORTAL_STATE")
+else
+    state=$(bash build/var.sh "$root")
+fi
 export DP_VAR=$state
 [ -z "${DOCPORTAL_PG_PORT:-}" ] || export DP_PG_PORT=$DOCPORTAL_PG_PORT
 HTTPD=${HTTPD:-/usr/sbin/apache2}
@@ -243,6 +250,8 @@ Group nogroup"; fi
     DPC_CORS=${FRONTEND_URL:+DocPortalCORSOrigin \"$FRONTEND_URL\"} \
         perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
         conf/httpd-dev.conf.in >"$conf.tmp"
+    # DOCPORTAL_HTTPD_EXTRA: directives added at the end (e.g. limits raised for a scan)
+    [ -z "${DOCPORTAL_HTTPD_EXTRA:-}" ] || printf '%s\n' "$DOCPORTAL_HTTPD_EXTRA" >>"$conf.tmp"
     mv "$conf.tmp" "$conf"
     "$HTTPD" -t -f "$conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$conf"; die "httpd configuration test failed"; }
 }
