@@ -6,9 +6,12 @@
 # per round and per endpoint runs wrk against the endpoint, wrk against a static file of the
 # same size (HTTP ceiling) and pgbench -M prepared with the endpoint's statements (database
 # ceiling), and pgbench again at the API's rate of that round (PostgreSQL's CPU per request
-# at that rate); for login, a bcrypt program on all cores (bcrypt ceiling). Prints the table and
-# the targets met or missed, writes var/bench/<time>-<commit>.json and var/bench/latest.json,
-# and exits 0 unless the bench itself could not run.
+# at that rate); for login, a bcrypt program on all cores (bcrypt ceiling). The reads also run
+# against a baseline, an earlier commit's module built into var/ and served by a second httpd
+# on the same database, in the same rounds (throughput, PostgreSQL CPU and commits per read
+# compared). Prints the table and the targets met or missed, writes
+# var/bench/<time>-<commit>.json and var/bench/latest.json, and exits 0 unless the bench itself
+# could not run.
 #
 # Knobs (environment): BENCH_DURATION (s per run, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS
 # (32), BENCH_THREADS (wrk threads, 2), BENCH_RSS_TRACE=1 (print the children's RSS after
@@ -17,7 +20,9 @@
 # BENCH_LOW_CONNECTIONS (the reads' latency below saturation, 4),
 # BENCH_HTTPD_EXTRA (directives added to the instance's configuration, e.g.
 # 'DocPortalBcryptCost 12': the bcrypt ceiling follows it), BENCH_KEEP=1 (leave the instance
-# running and its files in place).
+# running and its files in place), BENCH_BASELINE (the commit whose module the reads are
+# compared with, c457575 by default, any git revision, e.g. "$(git merge-base HEAD main)";
+# none: no baseline).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,6 +35,8 @@ MEM_REQUESTS=${BENCH_MEM_REQUESTS:-200000}
 MEM_WARMUP=${BENCH_MEM_WARMUP:-400000}
 LOW_CONNS=${BENCH_LOW_CONNECTIONS:-4}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
+# the last release before the reads' audit events were group-committed: see docs/performance.md
+BASELINE=${BENCH_BASELINE:-c457575}
 for v in DURATION ROUNDS CONNS THREADS MEM_REQUESTS MEM_WARMUP LOW_CONNS; do
     case ${!v} in '' | *[!0-9]*) echo "bench: BENCH_${v} must be a whole number" >&2; exit 2 ;; esac
 done
@@ -47,6 +54,26 @@ pgbin=/usr/lib/postgresql/15/bin
 
 state=$(bash build/var.sh "$root")
 run=$state/bench-run
+
+# The baseline's module: its commit's tree (git archive) built by its own Makefile with the
+# same compiler and flags (CC and CFLAGS, from the environment or make's command line), kept in
+# var/bench-baseline/<commit>-<hash of the flags> for the next run.
+base_rev="" base_so=""
+if [ "$BASELINE" != none ]; then
+    base_rev=$(git rev-parse -q --verify "$BASELINE^{commit}") ||
+        die "BENCH_BASELINE=$BASELINE is no commit of this repository (none: no baseline)"
+    flags="${CC:-cc} ${CFLAGS:--O2 -g}"
+    bdir=$state/bench-baseline/$base_rev-$(printf '%s' "$flags" | sha256sum | cut -c1-8)
+    base_so=$bdir/build/out/mod_docportal.so
+    if [ ! -f "$base_so" ]; then
+        say "building the baseline module of $(git rev-parse --short "$base_rev") ($flags) in $bdir"
+        rm -rf "$bdir"
+        mkdir -p "$bdir"
+        git archive "$base_rev" | tar -x -C "$bdir"
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$bdir" --no-print-directory build \
+            >"$bdir.log" 2>&1 || { tail -n 20 "$bdir.log" >&2; rm -f "$base_so"; die "the baseline did not build ($bdir.log)"; }
+    fi
+fi
 results_dir=$state/bench
 mkdir -p "$results_dir"
 export DP_VAR=$run
@@ -54,7 +81,9 @@ export DP_VAR=$run
 export DP_PG_OPTS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200"
 if [ -d "$run" ]; then
     say "removing the instance of an interrupted run ($run)"
-    [ ! -f "$run/httpd/httpd.pid" ] || "$HTTPD" -f "$run/httpd/httpd.conf" -k stop 2>/dev/null || true
+    for st in "$run" "$run/baseline"; do
+        [ ! -f "$st/httpd/httpd.pid" ] || "$HTTPD" -f "$st/httpd/httpd.conf" -k stop 2>/dev/null || true
+    done
     bash build/pg.sh destroy >/dev/null 2>&1 || true
     rm -rf "$run"
 fi
@@ -64,17 +93,23 @@ export DP_PG_PORT
 DP_PG_PORT=$(bash build/freeport.sh)
 port=$(bash build/freeport.sh $((DP_PG_PORT + 1)))
 base=https://127.0.0.1:$port
+bport=$(bash build/freeport.sh $((port + 1)))
+bbase=https://127.0.0.1:$bport
 conf=$run/httpd/httpd.conf
 
+stop_httpd() { # state
+    [ -f "$1/httpd/httpd.pid" ] || return 0
+    "$HTTPD" -f "$1/httpd/httpd.conf" -k stop 2>/dev/null || true
+    for _ in $(seq 50); do [ -f "$1/httpd/httpd.pid" ] || break; sleep 0.1; done
+}
 cleanup() {
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         say "kept: $base (httpd -f $conf), database $(bash build/pg.sh url owner 2>/dev/null || true)"
+        [ ! -f "$run/baseline/httpd/httpd.pid" ] || say "kept: the baseline's httpd, $bbase (httpd -f $run/baseline/httpd/httpd.conf)"
         return
     fi
-    if [ -f "$run/httpd/httpd.pid" ]; then
-        "$HTTPD" -f "$conf" -k stop 2>/dev/null || true
-        for _ in $(seq 50); do [ -f "$run/httpd/httpd.pid" ] || break; sleep 0.1; done
-    fi
+    stop_httpd "$run/baseline"
+    stop_httpd "$run"
     bash build/pg.sh destroy >/dev/null 2>&1 || true
     rm -rf "$run"
 }
@@ -105,19 +140,26 @@ if [ "$(id -u)" -eq 0 ]; then
 Group www-data"; else user="User nobody
 Group nogroup"; fi
 fi
-DPC_STATE=$real_run DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
-DPC_DBDPARAMS=$(bash build/pg.sh dbdparams) DPC_JWT_SECRET_FILE=$real_run/secrets/jwt_secret \
-DPC_MESSAGE_KEY_FILE=$real_run/secrets/message_key DPC_AUDIT_KEY_FILE=$real_run/secrets/audit_key \
-DPC_EXTRA=${BENCH_HTTPD_EXTRA:-} \
-    perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
-    build/bench/httpd.conf.in >"$conf"
-"$HTTPD" -t -f "$conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$conf"; die "httpd configuration test failed"; }
-"$HTTPD" -f "$conf" -k start
-for i in $(seq 60); do
-    curl -ksf "$base/api/health" 2>/dev/null | grep -q '"status":"ok"' && break
-    [ "$i" -lt 60 ] || { tail -n 20 "$run/httpd/error.log" >&2; die "httpd did not become healthy"; }
-    sleep 0.5
-done
+# An httpd from build/bench/httpd.conf.in: its state directory (configuration, logs, pid,
+# certificate), port and module; the secrets, the static files and the database are the
+# instance's. Returns 1 when it does not start or does not become healthy.
+start_httpd() { # state port module
+    local st=$1 p=$2 so=$3 i
+    DPC_STATE=$st DPC_PORT=$p DPC_USER=$user DPC_MODULE=$so \
+    DPC_DBDPARAMS=$(bash build/pg.sh dbdparams) DPC_JWT_SECRET_FILE=$real_run/secrets/jwt_secret \
+    DPC_MESSAGE_KEY_FILE=$real_run/secrets/message_key DPC_AUDIT_KEY_FILE=$real_run/secrets/audit_key \
+    DPC_EXTRA=${BENCH_HTTPD_EXTRA:-} \
+        perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
+        build/bench/httpd.conf.in >"$st/httpd/httpd.conf"
+    "$HTTPD" -t -f "$st/httpd/httpd.conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$st/httpd/httpd.conf"; return 1; }
+    "$HTTPD" -f "$st/httpd/httpd.conf" -k start || return 1
+    for i in $(seq 60); do
+        curl -ksf "https://127.0.0.1:$p/api/health" 2>/dev/null | grep -q '"status":"ok"' && return 0
+        [ "$i" -lt 60 ] || { tail -n 20 "$st/httpd/error.log" >&2; return 1; }
+        sleep 0.5
+    done
+}
+start_httpd "$real_run" "$port" "$root/build/out/mod_docportal.so" || die "httpd did not start or become healthy"
 bcrypt_cost=$(sed -n 's/^ *DocPortalBcryptCost *\([0-9]*\).*/\1/p' "$conf" | tail -n 1)
 [ -n "$bcrypt_cost" ] || bcrypt_cost=$(sed -n 's/^#define DP_BCRYPT_COST_DEFAULT \([0-9]*\).*/\1/p' modules/core/dp_password.h)
 say "httpd on $base (TLS, mpm_event, 2 children x 32 threads), PostgreSQL on 127.0.0.1:$DP_PG_PORT; bcrypt cost $bcrypt_cost"
@@ -143,12 +185,12 @@ BODIES=([me]= [appointments]= [conversation]= [message_send]=$run/gen/message.bo
 WANT=([me]=200 [appointments]=200 [conversation]=200 [message_send]=201 [login]=200)
 
 # one request with curl: prints the answer's body, checks the status
-one_request() {
-    local ep=$1 out=$2 code
+one_request() { # endpoint output [server: the instance's by default]
+    local ep=$1 out=$2 code srv=${3:-$base}
     local args=(-ks -o "$out" -w '%{http_code}' -X "${METHOD[$ep]}")
     [ -z "${TOKEN[$ep]}" ] || args+=(-H "Authorization: Bearer ${TOKEN[$ep]}")
     [ -z "${BODIES[$ep]}" ] || args+=(-H 'Content-Type: application/json' --data-binary "@${BODIES[$ep]}")
-    code=$(curl "${args[@]}" "$base${PATHQ[$ep]}")
+    code=$(curl "${args[@]}" "$srv${PATHQ[$ep]}")
     [ "$code" = "${WANT[$ep]}" ] || die "${METHOD[$ep]} ${PATHQ[$ep]} answered $code: $(head -c 300 "$out")"
 }
 
@@ -206,17 +248,44 @@ for ep in "${ENDPOINTS[@]}"; do
 done
 psql_su -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
 
+# The baseline: a second httpd, same configuration, secrets and database, on its own port, up
+# for the whole run (its pool open, its audit sealer taking turns with the instance's). A
+# baseline that does not start on this schema (migrations only add, but an old module may
+# still trip on a change) or does not answer the reads is reported and left out.
+baseline_status=none
+if [ -n "$base_so" ]; then
+    mkdir -p "$run/baseline/httpd/run" "$run/baseline/mail"
+    chmod 777 "$run/baseline/mail"
+    cp "$run/httpd/cert.pem" "$run/httpd/key.pem" "$run/baseline/httpd/"
+    ln -s "$real_run/static" "$run/baseline/static"
+    baseline_status="did not start with this schema and configuration (see above)"
+    if start_httpd "$real_run/baseline" "$bport" "$base_so"; then
+        baseline_status="did not answer the reads"
+        if (for ep in "${READS[@]}"; do one_request "$ep" /dev/null "$bbase"; done); then
+            baseline_status=ok
+        fi
+    fi
+    if [ "$baseline_status" = ok ]; then
+        say "baseline: $(git rev-parse --short "$base_rev") on $bbase"
+    else
+        say "baseline $(git rev-parse --short "$base_rev") $baseline_status: left out; BENCH_BASELINE=<a later commit> or none"
+        stop_httpd "$run/baseline"
+    fi
+fi
+
 # ---------------------------------------------------------------- measuring
 results=$run/results.jsonl
 : >"$results"
 
 # CPU per request of each run (httpd, PostgreSQL, load generator; build/bench/cpu.pl): less
 # moved by other work on the machine than throughput is, and it says where the time goes.
-cpu_now() { perl build/bench/cpu.pl "$(cat "$run/httpd/httpd.pid")" "$(head -n 1 "$run/pg/data/postmaster.pid")" $$; }
-add_cpu() { # before-snapshot requests: adds "cpu_ms" (per request) to the last result line
+cpu_now() { # [state directory of the httpd: the instance's by default]
+    perl build/bench/cpu.pl "$(cat "${1:-$run}/httpd/httpd.pid")" "$(head -n 1 "$run/pg/data/postmaster.pid")" $$
+}
+add_cpu() { # before-snapshot requests [httpd state]: adds "cpu_ms" (per request) to the last result line
     local h0 p0 c0 h1 p1 c1
     read -r h0 p0 c0 <<<"$1"
-    read -r h1 p1 c1 <<<"$(cpu_now)"
+    read -r h1 p1 c1 <<<"$(cpu_now "${3:-}")"
     N=${2:-0} H=$((h1 - h0)) P=$((p1 - p0)) C=$((c1 - c0)) perl -i -pe '
         if (eof) {
             my $n = $ENV{N} || 1;
@@ -248,12 +317,28 @@ settle() {
     done
 }
 
+# Transactions committed in the application's database so far (pg_stat_database), asked from
+# the postgres database so that the asking is not counted. A backend publishes its counts at
+# most once a second, and within a second of going idle: hence the pauses around a counted run.
+commits_now() {
+    psql_su -d postgres -At -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'docportal'"
+}
+
 run_wrk() { # endpoint kind round [seconds [connections]]
     local ep=$1 kind=$2 round=$3 secs=${4:-$DURATION} conns=${5:-$CONNS} path=${PATHQ[$1]} method=${METHOD[$1]}
-    local bodies=${BODIES[$1]}
+    local bodies=${BODIES[$1]} srv=$base st=$run commits0=""
     if [ "$kind" = http ]; then path=/$ep.json method=GET bodies=; fi
+    # kinds base*: the same requests to the baseline's httpd
+    case $kind in base*) srv=$bbase st=$run/baseline ;; esac
     settle
-    cpu0=$(cpu_now)
+    # commits per request of the API runs (not logins: bcrypt-bound, and their commits come
+    # after the hash): everything the database committed from a second before the run until a
+    # second after it, the audit sealer's and the mail thread's included (see performance.md)
+    if [[ ($kind == app || $kind == base) && $ep != login ]]; then
+        sleep 1.1
+        commits0=$(commits_now)
+    fi
+    cpu0=$(cpu_now "$st")
     # logins: none starts after $secs, the ones in flight finish (wrk.lua), as in the bcrypt
     # ceiling; -d only bounds the drain
     local timed=0 wrk_secs=$secs
@@ -261,8 +346,12 @@ run_wrk() { # endpoint kind round [seconds [connections]]
     BENCH_METHOD=$method BENCH_PATH=$path BENCH_TOKEN=${TOKEN[$ep]} BENCH_BODIES=$bodies \
     BENCH_OUT=$results BENCH_LABEL="$ep $kind $round" BENCH_TIMED=$timed BENCH_SECONDS=$secs \
         wrk -t"$THREADS" -c"$conns" -d"${wrk_secs}s" --timeout 30s -s build/bench/wrk.lua \
-        "$base$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
-    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')"
+        "$srv$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
+    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')" "$st"
+    if [ -n "$commits0" ]; then
+        sleep 1.1
+        C=$(( $(commits_now) - commits0 )) perl -i -pe 's/\}\s*$/,"commits":$ENV{C}}\n/ if eof' "$results"
+    fi
 }
 
 run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements at that rate]
@@ -299,6 +388,7 @@ httpd_rss() { # prints "pid rss_kib" per child
 
 say "warm-up ($DURATION s per endpoint)"
 for ep in me appointments conversation message_send; do run_wrk "$ep" warmup 0; done
+if [ "$baseline_status" = ok ]; then for ep in "${READS[@]}"; do run_wrk "$ep" base_warmup 0; done; fi
 login_drain=30
 run_wrk login warmup 0 "$(( DURATION < 5 ? DURATION : 5 ))"
 # wrk waits out its -d even when every thread has stopped: bound the drain by twice the
@@ -317,7 +407,19 @@ api_requests() {
 for round in $(seq "$ROUNDS"); do
     say "round $round of $ROUNDS"
     for ep in "${ENDPOINTS[@]}"; do
-        run_wrk "$ep" app "$round"
+        # the reads against the baseline too, in turns: first the module, then the baseline
+        # in odd rounds, the other way round in even ones
+        if [ "$baseline_status" = ok ] && [[ " ${READS[*]} " == *" $ep "* ]]; then
+            if [ $((round % 2)) = 1 ]; then
+                run_wrk "$ep" app "$round"
+                run_wrk "$ep" base "$round"
+            else
+                run_wrk "$ep" base "$round"
+                run_wrk "$ep" app "$round"
+            fi
+        else
+            run_wrk "$ep" app "$round"
+        fi
         if [ "$ep" = login ]; then
             run_bcrypt "$round"
         else
@@ -330,6 +432,9 @@ for round in $(seq "$ROUNDS"); do
         [ "$ep" = login ] || run_pgbench "$ep" "$round" "$(api_rate "$ep" "$round")"
     done
 done
+
+# the baseline has had its turns: its httpd goes, so that it takes nothing from what follows
+stop_httpd "$run/baseline"
 
 # Latency below saturation: at 32 connections a request mostly waits for the 31 before it
 # (Little's law: latency = connections / throughput); at 4 it is close to its own cost.
@@ -376,6 +481,9 @@ done >"$run/endpoints.tsv"
 BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d,"mem_warmup":%d,"mem_requests_between":%d}' \
     "$stamp" "$commit" "$dirty" "$(nproc)" "$load_before" "$load_after" "$DURATION" "$ROUNDS" \
     "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS" "$MEM_WARMUP" "$requests_between") \
+BENCH_BASELINE_META=$(B_REQ=$BASELINE B_REV=$base_rev B_SHORT=$( [ -z "$base_rev" ] || git rev-parse --short "$base_rev") \
+    B_STATUS=$baseline_status perl -MJSON::PP -e 'print JSON::PP->new->canonical->encode({requested => $ENV{B_REQ},
+        commit => $ENV{B_REV} || undef, short => $ENV{B_SHORT} || undef, status => $ENV{B_STATUS}})') \
     perl build/bench/report.pl "$results" "$run/endpoints.tsv" "$run/rss.before" "$run/rss.after" "$json"
 cp "$json" "$results_dir/latest.json"
 say "written: $json (and latest.json)"
