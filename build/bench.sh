@@ -222,18 +222,20 @@ for ep in "${ENDPOINTS[@]}"; do
         else { next }
         push @{$s{$pid}}, $what;
         END {
-            # the audit sealer (a thread of every child) may run on the same pooled
-            # connection right after the request: its transactions are not the request'"'"'s
+            # the audit sealer and the mail thread (threads of every child) may run on the
+            # same pooled connection right after the request: their statements and
+            # transactions are not the request'"'"'s
             for my $pid (keys %s) {
                 my (@keep, @tx);
                 for my $w (@{$s{$pid}}) {
                     if (@tx || ($w eq "BEGIN")) {
                         push @tx, $w;
                         next unless $w =~ /^(COMMIT|ROLLBACK)$/;
-                        push @keep, @tx unless grep { $_ eq "audit_seal_lock" } @tx;
+                        push @keep, @tx unless grep { /^(audit_seal_lock|reminder_claim|mail_\w+)$/ } @tx;
                         @tx = ();
                         next;
                     }
+                    next if $w =~ /^(audit_refusals_close|reminders_due|mail_\w+)$/;
                     push @keep, $w;
                 }
                 push @keep, @tx;
@@ -317,11 +319,31 @@ settle() {
     done
 }
 
-# Transactions committed in the application's database so far (pg_stat_database), asked from
-# the postgres database so that the asking is not counted. A backend publishes its counts at
-# most once a second, and within a second of going idle: hence the pauses around a counted run.
+# Transactions committed in the application's database so far (pg_stat_database), and the
+# next transaction id (each transaction that writes takes one, at once), asked from the postgres
+# database so that the asking is not counted. PostgreSQL 15's backends publish their counts at
+# most once a second, and an idle one with counts not yet published waits up to 10 s more: a
+# counted run's total is read at least 10.5 s after the run and after the API's last run before
+# it (done_commits, before the next run that uses the database), so every backend has published.
 commits_now() {
-    psql_su -d postgres -At -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'docportal'"
+    psql_su -d postgres -At -F ' ' -c "SELECT xact_commit, pg_snapshot_xmax(pg_current_snapshot())
+        FROM pg_stat_database WHERE datname = 'docportal'"
+}
+stats_at=0          # when the API's backends have published everything (epoch s)
+commits_pending=""  # the counted run's result line, commits and xid before it
+wait_stats() {
+    local left
+    left=$(perl -MTime::HiRes=time -e 'printf "%.2f", $ARGV[0] - time' "$stats_at")
+    case $left in -* | 0.00) ;; *) sleep "$left" ;; esac
+}
+done_commits() { # the pending counted run: its commits and xids into its result line
+    [ -n "$commits_pending" ] || return 0
+    local line c0 x0 c1 x1
+    read -r line c0 x0 <<<"$commits_pending"
+    commits_pending=""
+    wait_stats
+    read -r c1 x1 <<<"$(commits_now)"
+    L=$line C=$((c1 - c0)) X=$((x1 - x0)) perl -i -pe 's/\}\s*$/,"commits":$ENV{C},"xids":$ENV{X}}\n/ if $. == $ENV{L}' "$results"
 }
 
 run_wrk() { # endpoint kind round [seconds [connections]]
@@ -330,12 +352,15 @@ run_wrk() { # endpoint kind round [seconds [connections]]
     if [ "$kind" = http ]; then path=/$ep.json method=GET bodies=; fi
     # kinds base*: the same requests to the baseline's httpd
     case $kind in base*) srv=$bbase st=$run/baseline ;; esac
+    # a run that uses the database first completes the count of the one before
+    [ "$kind" = http ] || done_commits
     settle
     # commits per request of the API runs (not logins: bcrypt-bound, and their commits come
-    # after the hash): everything the database committed from a second before the run until a
-    # second after it, the audit sealer's and the mail thread's included (see performance.md)
+    # after the hash): everything the application's database committed from just before the run
+    # until its backends have published their counts, the audit sealer's and the mail thread's
+    # included (see performance.md)
     if [[ ($kind == app || $kind == base) && $ep != login ]]; then
-        sleep 1.1
+        wait_stats
         commits0=$(commits_now)
     fi
     cpu0=$(cpu_now "$st")
@@ -348,10 +373,10 @@ run_wrk() { # endpoint kind round [seconds [connections]]
         wrk -t"$THREADS" -c"$conns" -d"${wrk_secs}s" --timeout 30s -s build/bench/wrk.lua \
         "$srv$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
     add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')" "$st"
-    if [ -n "$commits0" ]; then
-        sleep 1.1
-        C=$(( $(commits_now) - commits0 )) perl -i -pe 's/\}\s*$/,"commits":$ENV{C}}\n/ if eof' "$results"
+    if [ "$kind" != http ]; then
+        stats_at=$(perl -MTime::HiRes=time -e 'printf "%.2f", time + 10.5')
     fi
+    [ -z "$commits0" ] || commits_pending="$(wc -l <"$results") $commits0"
 }
 
 run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements at that rate]
@@ -359,6 +384,7 @@ run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements
     [ -f "$run/gen/$ep.sql" ] || return 0
     mapfile -t args <"$run/gen/$ep.args"
     if [ -n "$rate" ]; then kind=dbrate throttle=(-R "$rate"); fi
+    done_commits
     settle
     cpu0=$(cpu_now)
     # -T counts the connection phase (32 SCRAM logins and backend starts, up to 2 s on a busy
@@ -375,6 +401,7 @@ run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements
 # As many hashing threads as logins in flight: on a machine shared with other work, the CPU
 # share a process gets grows with its runnable threads, so the ceiling must have as many.
 run_bcrypt() { # round
+    done_commits
     settle
     "$bcrypt_ceiling" "$bcrypt_cost" "$DURATION" "$CONNS" |
         sed "s/^{/{\"endpoint\":\"login\",\"round\":$1,/" >>"$results"
@@ -407,24 +434,20 @@ api_requests() {
 for round in $(seq "$ROUNDS"); do
     say "round $round of $ROUNDS"
     for ep in "${ENDPOINTS[@]}"; do
-        # the reads against the baseline too, in turns: first the module, then the baseline
-        # in odd rounds, the other way round in even ones
+        # the reads against the baseline too, in turns: the module, the static file, the
+        # baseline in odd rounds, the other way round in even ones (the static file's run
+        # between them gives the first one's commit counts time to be published)
+        first=app second=
         if [ "$baseline_status" = ok ] && [[ " ${READS[*]} " == *" $ep "* ]]; then
-            if [ $((round % 2)) = 1 ]; then
-                run_wrk "$ep" app "$round"
-                run_wrk "$ep" base "$round"
-            else
-                run_wrk "$ep" base "$round"
-                run_wrk "$ep" app "$round"
-            fi
-        else
-            run_wrk "$ep" app "$round"
+            if [ $((round % 2)) = 1 ]; then second=base; else first=base second=app; fi
         fi
+        run_wrk "$ep" "$first" "$round"
         if [ "$ep" = login ]; then
             run_bcrypt "$round"
         else
             run_wrk "$ep" http "$round"
         fi
+        [ -z "$second" ] || run_wrk "$ep" "$second" "$round"
         run_pgbench "$ep" "$round"
         # PostgreSQL's CPU per transaction grows as its rate falls (fewer transactions share
         # each wake-up and WAL flush): the same statements at the API's rate of this round
@@ -433,6 +456,7 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 
+done_commits
 # the baseline has had its turns: its httpd goes, so that it takes nothing from what follows
 stop_httpd "$run/baseline"
 

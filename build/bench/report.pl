@@ -121,7 +121,10 @@ for my $e (@order) {
     }
     # commits per request; p99 over the static file's of the same round
     my $per_req = sub { my $j = shift; defined $j->{commits} && $j->{requests} ? $j->{commits} / $j->{requests} : undef };
+    # transaction ids taken: the transactions that wrote (a read-only one takes none)
+    my $xids_req = sub { my $j = shift; defined $j->{xids} && $j->{requests} ? $j->{xids} / $j->{requests} : undef };
     $x->{commits_per_request} = median(map { $per_req->($_) } values %$app);
+    $x->{xids_per_request} = median(map { $xids_req->($_) } values %$app);
     $x->{p99_over_static} = median(map { $http->{$_} && $http->{$_}{p99_us} ? $app->{$_}{p99_us} / $http->{$_}{p99_us} : undef }
                                    keys %$app) if %$http;
     # the baseline: its medians, and per round the module's figure over the baseline's
@@ -132,6 +135,7 @@ for my $e (@order) {
                   p50_us => median(map { $_->{p50_us} } values %$base),
                   p99_us => median(map { $_->{p99_us} } values %$base),
                   commits_per_request => median(map { $per_req->($_) } values %$base),
+                  xids_per_request => median(map { $xids_req->($_) } values %$base),
                   cpu_ms => {map { my $w = $_; $w => median(map { $_->{cpu_ms}{$w} } @r) } qw(httpd pg client)});
         $bx{errors} = 0;
         for my $one (values %$base) { $bx{errors} += $one->{errors}{$_} for keys %{$one->{errors}} }
@@ -217,27 +221,28 @@ for my $e (@order) {
         defined $x->{ratio_by_cpu_at_rate} ? sprintf('%.0f%%', 100 * $x->{ratio_by_cpu_at_rate}) : '-';
 }
 my $bl = $meta->{baseline};
-if (grep { $report{$_}{baseline} } @order) {
-    printf "\n%-34s %15s %5s %17s %5s %17s %7s\n", "against the baseline $bl->{short}",
-        'req/s', 'x', 'PG CPU ms/req', 'x', 'commits/request', 'p99 /';
-    printf "%-34s %15s %5s %17s %5s %17s %7s\n", '(this module / baseline)', '', '', '', '', '', 'static';
-    for my $e (@order) {
-        my $x = $report{$e};
-        next unless $x->{baseline};
-        my ($b, $v) = ($x->{baseline}, $x->{vs_baseline});
-        my $two = sub { my ($fmt, $p, $q) = @_; join(' / ', map { defined $_ ? sprintf($fmt, $_) : '-' } $p, $q) };
-        my $times = sub { defined $_[0] ? sprintf('%.2f', $_[0]) : '-' };
-        printf "%-34s %15s %5s %17s %5s %17s %7s\n", $x->{request},
-            $two->('%.0f', $x->{rps}, $b->{rps}), $times->($v->{rps}),
-            $two->('%.3f', $x->{cpu_ms}{app} ? $x->{cpu_ms}{app}{pg} : undef, $b->{cpu_ms}{pg}), $times->($v->{pg_cpu}),
-            $two->('%.3f', $x->{commits_per_request}, $b->{commits_per_request}), $times->($x->{p99_over_static});
-    }
-}
-elsif (($bl->{status} // 'none') ne 'none') {
+my $bl_ran = grep { $report{$_}{baseline} } @order;
+if (!$bl_ran && ($bl->{status} // 'none') ne 'none') {
     print "\nbaseline $bl->{requested}: $bl->{status}; left out\n";
 }
-else {
-    print "\nno baseline (BENCH_BASELINE=none)\n";
+if (grep { defined $report{$_}{commits_per_request} } @order) {
+    printf "\n%-34s %15s %5s %17s %5s %17s %17s %7s\n",
+        $bl_ran ? "against the baseline $bl->{short}" : 'database work (no baseline)',
+        'req/s', 'x', 'PG CPU ms/req', 'x', 'commits/request', 'writing tx/req', 'p99 /';
+    printf "%-34s %15s %5s %17s %5s %17s %17s %7s\n", '(this module / baseline)', '', '', '', '', '', '', 'static';
+    for my $e (@order) {
+        my $x = $report{$e};
+        next unless defined $x->{commits_per_request};
+        my ($b, $v) = ($x->{baseline} // {}, $x->{vs_baseline} // {});
+        my $two = sub { my ($fmt, $p, $q) = @_; join(' / ', map { defined $_ ? sprintf($fmt, $_) : '-' } $p, $q) };
+        my $times = sub { defined $_[0] ? sprintf('%.2f', $_[0]) : '-' };
+        printf "%-34s %15s %5s %17s %5s %17s %17s %7s\n", $x->{request},
+            $two->('%.0f', $x->{rps}, $b->{rps}), $times->($v->{rps}),
+            $two->('%.3f', $x->{cpu_ms}{app} ? $x->{cpu_ms}{app}{pg} : undef, $b->{cpu_ms} ? $b->{cpu_ms}{pg} : undef),
+            $times->($v->{pg_cpu}),
+            $two->('%.3f', $x->{commits_per_request}, $b->{commits_per_request}),
+            $two->('%.3f', $x->{xids_per_request}, $b->{xids_per_request}), $times->($x->{p99_over_static});
+    }
 }
 printf "httpd children RSS (KiB) after the warm-up: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
     join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
