@@ -235,7 +235,8 @@ for ep in "${ENDPOINTS[@]}"; do
                         @tx = ();
                         next;
                     }
-                    next if $w =~ /^(audit_refusals_close|reminders_due|mail_\w+)$/;
+                    # and the end of a transaction begun before the request
+                    next if $w =~ /^(audit_refusals_close|reminders_due|mail_\w+|COMMIT|ROLLBACK)$/;
                     push @keep, $w;
                 }
                 push @keep, @tx;
@@ -301,13 +302,19 @@ add_cpu() { # before-snapshot requests [httpd state]: adds "cpu_ms" (per request
 # (up to 20 s) until httpd and PostgreSQL are idle (under a tenth of a core), so that work
 # the previous run left behind (audit rows to seal, autovacuum, a checkpoint, logins still
 # hashing) is not billed to the next one.
+# the audit events not sealed yet; settle counts its askings (own_queries), for the commit counts
+own_queries=0
+sealer_backlog() {
+    "$pgbin/psql" "$app_url" -XAtc "SELECT coalesce((SELECT max(seq) FROM audit_events), 0) - coalesce((SELECT max(event_seq) FROM audit_seals), 0)"
+}
 settle() {
     local h0 p0 c0 h1 p1 c1 backlog
     # first the audit sealer's backlog (every request and every pgbench transaction wrote an
     # audit row; the sealer wakes every few seconds, so CPU alone can look idle between
     # wakes): up to 60 s until the newest row has its seal
     for _ in $(seq 120); do
-        backlog=$("$pgbin/psql" "$app_url" -XAtc "SELECT coalesce((SELECT max(seq) FROM audit_events), 0) - coalesce((SELECT max(event_seq) FROM audit_seals), 0)") || break
+        own_queries=$((own_queries + 1))
+        backlog=$(sealer_backlog) || break
         [ "${backlog:-0}" -gt 0 ] || break
         sleep 0.5
     done
@@ -325,9 +332,9 @@ settle() {
 # most once a second, and an idle one with counts not yet published waits up to 10 s more: a
 # counted run's total is read at least 10.5 s after the run and after the API's last run before
 # it (done_commits, before the next run that uses the database), so every backend has published.
-commits_now() {
-    psql_su -d postgres -At -F ' ' -c "SELECT xact_commit, pg_snapshot_xmax(pg_current_snapshot())
-        FROM pg_stat_database WHERE datname = 'docportal'"
+commits_now() { # -> commits, next transaction id, time (epoch s)
+    psql_su -d postgres -At -F ' ' -c "SELECT xact_commit, pg_snapshot_xmax(pg_current_snapshot()),
+        extract(epoch FROM clock_timestamp()) FROM pg_stat_database WHERE datname = 'docportal'"
 }
 stats_at=0          # when the API's backends have published everything (epoch s)
 commits_pending=""  # the counted run's result line, commits and xid before it
@@ -338,12 +345,33 @@ wait_stats() {
 }
 done_commits() { # the pending counted run: its commits and xids into its result line
     [ -n "$commits_pending" ] || return 0
-    local line c0 x0 c1 x1
-    read -r line c0 x0 <<<"$commits_pending"
+    local line c0 x0 t0 q0 c1 x1 t1
+    read -r line c0 x0 t0 q0 <<<"$commits_pending"
     commits_pending=""
     wait_stats
-    read -r c1 x1 <<<"$(commits_now)"
-    L=$line C=$((c1 - c0)) X=$((x1 - x0)) perl -i -pe 's/\}\s*$/,"commits":$ENV{C},"xids":$ENV{X}}\n/ if $. == $ENV{L}' "$results"
+    read -r c1 x1 t1 <<<"$(commits_now)"
+    # less the bench's own askings in the window (the next run's settle)
+    L=$line C=$((c1 - c0 - (own_queries - q0) * commits_per_query)) X=$((x1 - x0)) T0=$t0 T1=$t1 perl -i -pe '
+        s/\}\s*$/sprintf(q{,"commits":%d,"xids":%d,"commits_window_s":%.2f}, $ENV{C}, $ENV{X}, $ENV{T1} - $ENV{T0}) . "}\n"/e
+            if $. == $ENV{L}' "$results"
+}
+# What the module's threads commit while no request comes (the audit sealer's and the mail
+# thread's wakes, in every child of both httpds), per second: the report subtracts it, times
+# each counted window, from that run's commits and transaction ids.
+# Then what one asking of the sealer's backlog commits (its session's start and its query: a
+# process that exits publishes at once), from 20 askings less the background's share, whole.
+background_commits() { # seconds -> "commits/s xids/s commits-per-asking"
+    local c0 x0 t0 c1 x1 t1 c2 x2 t2
+    stats_at=$(perl -MTime::HiRes=time -e 'printf "%.2f", time + 10.5')
+    wait_stats
+    read -r c0 x0 t0 <<<"$(commits_now)"
+    sleep "$1"
+    read -r c1 x1 t1 <<<"$(commits_now)"
+    for _ in $(seq 20); do sealer_backlog >/dev/null; done
+    read -r c2 x2 t2 <<<"$(commits_now)"
+    perl -e 'my ($c0, $x0, $t0, $c1, $x1, $t1, $c2, $t2) = @ARGV; my $bg = ($c1 - $c0) / ($t1 - $t0);
+        printf "%.3f %.3f %d", $bg, ($x1 - $x0) / ($t1 - $t0), int(($c2 - $c1 - $bg * ($t2 - $t1)) / 20 + 0.5)' \
+        "$c0" "$x0" "$t0" "$c1" "$x1" "$t1" "$c2" "$t2"
 }
 
 run_wrk() { # endpoint kind round [seconds [connections]]
@@ -376,7 +404,7 @@ run_wrk() { # endpoint kind round [seconds [connections]]
     if [ "$kind" != http ]; then
         stats_at=$(perl -MTime::HiRes=time -e 'printf "%.2f", time + 10.5')
     fi
-    [ -z "$commits0" ] || commits_pending="$(wc -l <"$results") $commits0"
+    [ -z "$commits0" ] || commits_pending="$(wc -l <"$results") $commits0 $own_queries"
 }
 
 run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements at that rate]
@@ -412,6 +440,11 @@ httpd_rss() { # prints "pid rss_kib" per child
     parent=$(cat "$run/httpd/httpd.pid")
     ps -o pid=,rss= --ppid "$parent" | awk '{print $1, $2}' | sort -n
 }
+
+bg_secs=$(( DURATION * 2 < 5 ? 5 : DURATION * 2 > 20 ? 20 : DURATION * 2 ))
+commits_per_query=0
+read -r bg_commits bg_xids commits_per_query <<<"$(background_commits "$bg_secs")"
+say "with no request: $bg_commits commits and $bg_xids writing transactions a second (over $bg_secs s); $commits_per_query commit(s) per asking of the sealer's backlog"
 
 say "warm-up ($DURATION s per endpoint)"
 for ep in me appointments conversation message_send; do run_wrk "$ep" warmup 0; done
@@ -502,9 +535,9 @@ for ep in "${ENDPOINTS[@]}"; do
         "$(cat "$run/gen/$ep.names" 2>/dev/null || echo "-")" "$(cat "$run/gen/$ep.seen")"
     [ ! -f "$run/gen/$ep.error" ] || printf '%s\terror\t%s\n' "$ep" "$(cat "$run/gen/$ep.error")"
 done >"$run/endpoints.tsv"
-BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d,"mem_warmup":%d,"mem_requests_between":%d}' \
+BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d,"mem_warmup":%d,"mem_requests_between":%d,"background_commits_per_s":%s,"background_xids_per_s":%s,"commits_per_backlog_query":%d}' \
     "$stamp" "$commit" "$dirty" "$(nproc)" "$load_before" "$load_after" "$DURATION" "$ROUNDS" \
-    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS" "$MEM_WARMUP" "$requests_between") \
+    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS" "$MEM_WARMUP" "$requests_between" "$bg_commits" "$bg_xids" "$commits_per_query") \
 BENCH_BASELINE_META=$(B_REQ=$BASELINE B_REV=$base_rev B_SHORT=$( [ -z "$base_rev" ] || git rev-parse --short "$base_rev") \
     B_STATUS=$baseline_status perl -MJSON::PP -e 'print JSON::PP->new->canonical->encode({requested => $ENV{B_REQ},
         commit => $ENV{B_REV} || undef, short => $ENV{B_SHORT} || undef, status => $ENV{B_STATUS}})') \

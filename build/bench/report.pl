@@ -120,10 +120,17 @@ for my $e (@order) {
         $x->{ratio_shared_bound} = $x->{rps} / $x->{shared_bound_rps};
     }
     # commits per request; p99 over the static file's of the same round
-    my $per_req = sub { my $j = shift; defined $j->{commits} && $j->{requests} ? $j->{commits} / $j->{requests} : undef };
-    # transaction ids taken: the transactions that wrote (a read-only one takes none)
-    my $xids_req = sub { my $j = shift; defined $j->{xids} && $j->{requests} ? $j->{xids} / $j->{requests} : undef };
+    # Net of the background: what the module's threads commit when no request comes (measured
+    # before the rounds, per second) times the counted window; the audit sealer's batches of
+    # the run's own events stay in. Transaction ids taken: the transactions that wrote (a
+    # read-only one takes none).
+    my $net = sub { my ($j, $what, $bg) = @_;
+                    return undef unless defined $j->{$what} && $j->{requests};
+                    return ($j->{$what} - ($meta->{$bg} // 0) * ($j->{commits_window_s} // 0)) / $j->{requests} };
+    my $per_req = sub { $net->($_[0], 'commits', 'background_commits_per_s') };
+    my $xids_req = sub { $net->($_[0], 'xids', 'background_xids_per_s') };
     $x->{commits_per_request} = median(map { $per_req->($_) } values %$app);
+    $x->{commits_per_request_gross} = median(map { defined $_->{commits} && $_->{requests} ? $_->{commits} / $_->{requests} : undef } values %$app);
     $x->{xids_per_request} = median(map { $xids_req->($_) } values %$app);
     $x->{p99_over_static} = median(map { $http->{$_} && $http->{$_}{p99_us} ? $app->{$_}{p99_us} / $http->{$_}{p99_us} : undef }
                                    keys %$app) if %$http;
