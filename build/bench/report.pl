@@ -236,7 +236,7 @@ if (grep { defined $report{$_}{commits_per_request} } @order) {
     printf "\n%-34s %15s %5s %17s %5s %17s %17s %7s\n",
         $bl_ran ? "against the baseline $bl->{short}" : 'database work (no baseline)',
         'req/s', 'x', 'PG CPU ms/req', 'x', 'commits/request', 'writing tx/req', 'p99 /';
-    printf "%-34s %15s %5s %17s %5s %17s %17s %7s\n", '(this module / baseline)', '', '', '', '', '', '', 'static';
+    printf "%-34s %15s %5s %17s %5s %17s %17s %7s\n", $bl_ran ? '(this module / baseline)' : '', '', '', '', '', '', '', 'static';
     for my $e (@order) {
         my $x = $report{$e};
         next unless defined $x->{commits_per_request};
