@@ -6,9 +6,12 @@
 # per round and per endpoint runs wrk against the endpoint, wrk against a static file of the
 # same size (HTTP ceiling) and pgbench -M prepared with the endpoint's statements (database
 # ceiling), and pgbench again at the API's rate of that round (PostgreSQL's CPU per request
-# at that rate); for login, a bcrypt program on all cores (bcrypt ceiling). Prints the table and
-# the targets met or missed, writes var/bench/<time>-<commit>.json and var/bench/latest.json,
-# and exits 0 unless the bench itself could not run.
+# at that rate); for login, a bcrypt program on all cores (bcrypt ceiling). The reads also run
+# against a baseline, an earlier commit's module built into var/ and served by a second httpd
+# on the same database, in the same rounds (throughput, PostgreSQL CPU and commits per read
+# compared). Prints the table and the targets met or missed, writes
+# var/bench/<time>-<commit>.json and var/bench/latest.json, and exits 0 unless the bench itself
+# could not run.
 #
 # Knobs (environment): BENCH_DURATION (s per run, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS
 # (32), BENCH_THREADS (wrk threads, 2), BENCH_RSS_TRACE=1 (print the children's RSS after
@@ -18,7 +21,8 @@
 # BENCH_HTTPD_EXTRA (directives added to the instance's configuration, e.g.
 # 'DocPortalBcryptCost 12': the bcrypt ceiling follows it), BENCH_KEEP=1 (leave the instance
 # running and its files in place), BENCH_SETUP_ONLY=1 (start and seed the instance, keep it,
-# measure nothing).
+# measure nothing), BENCH_BASELINE (the commit whose module the reads are compared with,
+# c457575 by default, any git revision, e.g. "$(git merge-base HEAD main)"; none: no baseline).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -31,6 +35,8 @@ MEM_REQUESTS=${BENCH_MEM_REQUESTS:-200000}
 MEM_WARMUP=${BENCH_MEM_WARMUP:-400000}
 LOW_CONNS=${BENCH_LOW_CONNECTIONS:-4}
 HTTPD=${HTTPD:-/usr/sbin/apache2}
+# the last release before the reads' audit events were group-committed: see docs/performance.md
+BASELINE=${BENCH_BASELINE:-c457575}
 for v in DURATION ROUNDS CONNS THREADS MEM_REQUESTS MEM_WARMUP LOW_CONNS; do
     case ${!v} in '' | *[!0-9]*) echo "bench: BENCH_${v} must be a whole number" >&2; exit 2 ;; esac
 done
@@ -48,6 +54,26 @@ pgbin=/usr/lib/postgresql/15/bin
 
 state=$(bash build/var.sh "$root")
 run=$state/bench-run
+
+# The baseline's module: its commit's tree (git archive) built by its own Makefile with the
+# same compiler and flags (CC and CFLAGS, from the environment or make's command line), kept in
+# var/bench-baseline/<commit>-<hash of the flags> for the next run.
+base_rev="" base_so=""
+if [ "$BASELINE" != none ]; then
+    base_rev=$(git rev-parse -q --verify "$BASELINE^{commit}") ||
+        die "BENCH_BASELINE=$BASELINE is no commit of this repository (none: no baseline)"
+    flags="${CC:-cc} ${CFLAGS:--O2 -g}"
+    bdir=$state/bench-baseline/$base_rev-$(printf '%s' "$flags" | sha256sum | cut -c1-8)
+    base_so=$bdir/build/out/mod_docportal.so
+    if [ ! -f "$base_so" ]; then
+        say "building the baseline module of $(git rev-parse --short "$base_rev") ($flags) in $bdir"
+        rm -rf "$bdir"
+        mkdir -p "$bdir"
+        git archive "$base_rev" | tar -x -C "$bdir"
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$bdir" --no-print-directory build \
+            >"$bdir.log" 2>&1 || { tail -n 20 "$bdir.log" >&2; rm -f "$base_so"; die "the baseline did not build ($bdir.log)"; }
+    fi
+fi
 results_dir=$state/bench
 mkdir -p "$results_dir"
 export DP_VAR=$run
@@ -55,7 +81,9 @@ export DP_VAR=$run
 export DP_PG_OPTS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=200"
 if [ -d "$run" ]; then
     say "removing the instance of an interrupted run ($run)"
-    [ ! -f "$run/httpd/httpd.pid" ] || "$HTTPD" -f "$run/httpd/httpd.conf" -k stop 2>/dev/null || true
+    for st in "$run" "$run/baseline"; do
+        [ ! -f "$st/httpd/httpd.pid" ] || "$HTTPD" -f "$st/httpd/httpd.conf" -k stop 2>/dev/null || true
+    done
     bash build/pg.sh destroy >/dev/null 2>&1 || true
     rm -rf "$run"
 fi
@@ -65,17 +93,23 @@ export DP_PG_PORT
 DP_PG_PORT=$(bash build/freeport.sh)
 port=$(bash build/freeport.sh $((DP_PG_PORT + 1)))
 base=https://127.0.0.1:$port
+bport=$(bash build/freeport.sh $((port + 1)))
+bbase=https://127.0.0.1:$bport
 conf=$run/httpd/httpd.conf
 
+stop_httpd() { # state
+    [ -f "$1/httpd/httpd.pid" ] || return 0
+    "$HTTPD" -f "$1/httpd/httpd.conf" -k stop 2>/dev/null || true
+    for _ in $(seq 50); do [ -f "$1/httpd/httpd.pid" ] || break; sleep 0.1; done
+}
 cleanup() {
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         say "kept: $base (httpd -f $conf), database $(bash build/pg.sh url owner 2>/dev/null || true)"
+        [ ! -f "$run/baseline/httpd/httpd.pid" ] || say "kept: the baseline's httpd, $bbase (httpd -f $run/baseline/httpd/httpd.conf)"
         return
     fi
-    if [ -f "$run/httpd/httpd.pid" ]; then
-        "$HTTPD" -f "$conf" -k stop 2>/dev/null || true
-        for _ in $(seq 50); do [ -f "$run/httpd/httpd.pid" ] || break; sleep 0.1; done
-    fi
+    stop_httpd "$run/baseline"
+    stop_httpd "$run"
     bash build/pg.sh destroy >/dev/null 2>&1 || true
     rm -rf "$run"
 }
@@ -106,19 +140,26 @@ if [ "$(id -u)" -eq 0 ]; then
 Group www-data"; else user="User nobody
 Group nogroup"; fi
 fi
-DPC_STATE=$real_run DPC_PORT=$port DPC_USER=$user DPC_MODULE=$root/build/out/mod_docportal.so \
-DPC_DBDPARAMS=$(bash build/pg.sh dbdparams) DPC_JWT_SECRET_FILE=$real_run/secrets/jwt_secret \
-DPC_MESSAGE_KEY_FILE=$real_run/secrets/message_key DPC_AUDIT_KEY_FILE=$real_run/secrets/audit_key \
-DPC_EXTRA=${BENCH_HTTPD_EXTRA:-} \
-    perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
-    build/bench/httpd.conf.in >"$conf"
-"$HTTPD" -t -f "$conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$conf"; die "httpd configuration test failed"; }
-"$HTTPD" -f "$conf" -k start
-for i in $(seq 60); do
-    curl -ksf "$base/api/health" 2>/dev/null | grep -q '"status":"ok"' && break
-    [ "$i" -lt 60 ] || { tail -n 20 "$run/httpd/error.log" >&2; die "httpd did not become healthy"; }
-    sleep 0.5
-done
+# An httpd from build/bench/httpd.conf.in: its state directory (configuration, logs, pid,
+# certificate), port and module; the secrets, the static files and the database are the
+# instance's. Returns 1 when it does not start or does not become healthy.
+start_httpd() { # state port module
+    local st=$1 p=$2 so=$3 i
+    DPC_STATE=$st DPC_PORT=$p DPC_USER=$user DPC_MODULE=$so \
+    DPC_DBDPARAMS=$(bash build/pg.sh dbdparams) DPC_JWT_SECRET_FILE=$real_run/secrets/jwt_secret \
+    DPC_MESSAGE_KEY_FILE=$real_run/secrets/message_key DPC_AUDIT_KEY_FILE=$real_run/secrets/audit_key \
+    DPC_EXTRA=${BENCH_HTTPD_EXTRA:-} \
+        perl -pe 's/@([A-Z_]+)@/exists $ENV{"DPC_$1"} ? $ENV{"DPC_$1"} : die "unknown placeholder $1\n"/ge' \
+        build/bench/httpd.conf.in >"$st/httpd/httpd.conf"
+    "$HTTPD" -t -f "$st/httpd/httpd.conf" >/dev/null 2>&1 || { "$HTTPD" -t -f "$st/httpd/httpd.conf"; return 1; }
+    "$HTTPD" -f "$st/httpd/httpd.conf" -k start || return 1
+    for i in $(seq 60); do
+        curl -ksf "https://127.0.0.1:$p/api/health" 2>/dev/null | grep -q '"status":"ok"' && return 0
+        [ "$i" -lt 60 ] || { tail -n 20 "$st/httpd/error.log" >&2; return 1; }
+        sleep 0.5
+    done
+}
+start_httpd "$real_run" "$port" "$root/build/out/mod_docportal.so" || die "httpd did not start or become healthy"
 bcrypt_cost=$(sed -n 's/^ *DocPortalBcryptCost *\([0-9]*\).*/\1/p' "$conf" | tail -n 1)
 [ -n "$bcrypt_cost" ] || bcrypt_cost=$(sed -n 's/^#define DP_BCRYPT_COST_DEFAULT \([0-9]*\).*/\1/p' modules/core/dp_password.h)
 say "httpd on $base (TLS, mpm_event, 2 children x 32 threads), PostgreSQL on 127.0.0.1:$DP_PG_PORT; bcrypt cost $bcrypt_cost"
@@ -150,12 +191,12 @@ BODIES=([me]= [appointments]= [conversation]= [message_send]=$run/gen/message.bo
 WANT=([me]=200 [appointments]=200 [conversation]=200 [message_send]=201 [login]=200)
 
 # one request with curl: prints the answer's body, checks the status
-one_request() {
-    local ep=$1 out=$2 code
+one_request() { # endpoint output [server: the instance's by default]
+    local ep=$1 out=$2 code srv=${3:-$base}
     local args=(-ks -o "$out" -w '%{http_code}' -X "${METHOD[$ep]}")
     [ -z "${TOKEN[$ep]}" ] || args+=(-H "Authorization: Bearer ${TOKEN[$ep]}")
     [ -z "${BODIES[$ep]}" ] || args+=(-H 'Content-Type: application/json' --data-binary "@${BODIES[$ep]}")
-    code=$(curl "${args[@]}" "$base${PATHQ[$ep]}")
+    code=$(curl "${args[@]}" "$srv${PATHQ[$ep]}")
     [ "$code" = "${WANT[$ep]}" ] || die "${METHOD[$ep]} ${PATHQ[$ep]} answered $code: $(head -c 300 "$out")"
 }
 
@@ -187,18 +228,21 @@ for ep in "${ENDPOINTS[@]}"; do
         else { next }
         push @{$s{$pid}}, $what;
         END {
-            # the audit sealer (a thread of every child) may run on the same pooled
-            # connection right after the request: its transactions are not the request'"'"'s
+            # the audit sealer and the mail thread (threads of every child) may run on the
+            # same pooled connection right after the request: their statements and
+            # transactions are not the request'"'"'s
             for my $pid (keys %s) {
                 my (@keep, @tx);
                 for my $w (@{$s{$pid}}) {
                     if (@tx || ($w eq "BEGIN")) {
                         push @tx, $w;
                         next unless $w =~ /^(COMMIT|ROLLBACK)$/;
-                        push @keep, @tx unless grep { $_ eq "audit_seal_lock" } @tx;
+                        push @keep, @tx unless grep { /^(audit_seal_lock|reminder_claim|mail_\w+)$/ } @tx;
                         @tx = ();
                         next;
                     }
+                    # and the end of a transaction begun before the request
+                    next if $w =~ /^(audit_refusals_close|reminders_due|mail_\w+|COMMIT|ROLLBACK)$/;
                     push @keep, $w;
                 }
                 push @keep, @tx;
@@ -213,17 +257,44 @@ for ep in "${ENDPOINTS[@]}"; do
 done
 psql_su -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
 
+# The baseline: a second httpd, same configuration, secrets and database, on its own port, up
+# for the whole run (its pool open, its audit sealer taking turns with the instance's). A
+# baseline that does not start on this schema (migrations only add, but an old module may
+# still trip on a change) or does not answer the reads is reported and left out.
+baseline_status=none
+if [ -n "$base_so" ]; then
+    mkdir -p "$run/baseline/httpd/run" "$run/baseline/mail"
+    chmod 777 "$run/baseline/mail"
+    cp "$run/httpd/cert.pem" "$run/httpd/key.pem" "$run/baseline/httpd/"
+    ln -s "$real_run/static" "$run/baseline/static"
+    baseline_status="did not start with this schema and configuration (see above)"
+    if start_httpd "$real_run/baseline" "$bport" "$base_so"; then
+        baseline_status="did not answer the reads"
+        if (for ep in "${READS[@]}"; do one_request "$ep" /dev/null "$bbase"; done); then
+            baseline_status=ok
+        fi
+    fi
+    if [ "$baseline_status" = ok ]; then
+        say "baseline: $(git rev-parse --short "$base_rev") on $bbase"
+    else
+        say "baseline $(git rev-parse --short "$base_rev") $baseline_status: left out; BENCH_BASELINE=<a later commit> or none"
+        stop_httpd "$run/baseline"
+    fi
+fi
+
 # ---------------------------------------------------------------- measuring
 results=$run/results.jsonl
 : >"$results"
 
 # CPU per request of each run (httpd, PostgreSQL, load generator; build/bench/cpu.pl): less
 # moved by other work on the machine than throughput is, and it says where the time goes.
-cpu_now() { perl build/bench/cpu.pl "$(cat "$run/httpd/httpd.pid")" "$(head -n 1 "$run/pg/data/postmaster.pid")" $$; }
-add_cpu() { # before-snapshot requests: adds "cpu_ms" (per request) to the last result line
+cpu_now() { # [state directory of the httpd: the instance's by default]
+    perl build/bench/cpu.pl "$(cat "${1:-$run}/httpd/httpd.pid")" "$(head -n 1 "$run/pg/data/postmaster.pid")" $$
+}
+add_cpu() { # before-snapshot requests [httpd state]: adds "cpu_ms" (per request) to the last result line
     local h0 p0 c0 h1 p1 c1
     read -r h0 p0 c0 <<<"$1"
-    read -r h1 p1 c1 <<<"$(cpu_now)"
+    read -r h1 p1 c1 <<<"$(cpu_now "${3:-}")"
     N=${2:-0} H=$((h1 - h0)) P=$((p1 - p0)) C=$((c1 - c0)) perl -i -pe '
         if (eof) {
             my $n = $ENV{N} || 1;
@@ -237,13 +308,19 @@ add_cpu() { # before-snapshot requests: adds "cpu_ms" (per request) to the last 
 # (up to 20 s) until httpd and PostgreSQL are idle (under a tenth of a core), so that work
 # the previous run left behind (audit rows to seal, autovacuum, a checkpoint, logins still
 # hashing) is not billed to the next one.
+# the audit events not sealed yet; settle counts its askings (own_queries), for the commit counts
+own_queries=0
+sealer_backlog() {
+    "$pgbin/psql" "$app_url" -XAtc "SELECT coalesce((SELECT max(seq) FROM audit_events), 0) - coalesce((SELECT max(event_seq) FROM audit_seals), 0)"
+}
 settle() {
     local h0 p0 c0 h1 p1 c1 backlog
     # first the audit sealer's backlog (every request and every pgbench transaction wrote an
     # audit row; the sealer wakes every few seconds, so CPU alone can look idle between
     # wakes): up to 60 s until the newest row has its seal
     for _ in $(seq 120); do
-        backlog=$("$pgbin/psql" "$app_url" -XAtc "SELECT coalesce((SELECT max(seq) FROM audit_events), 0) - coalesce((SELECT max(event_seq) FROM audit_seals), 0)") || break
+        own_queries=$((own_queries + 1))
+        backlog=$(sealer_backlog) || break
         [ "${backlog:-0}" -gt 0 ] || break
         sleep 0.5
     done
@@ -255,12 +332,72 @@ settle() {
     done
 }
 
+# Transactions committed in the application's database so far (pg_stat_database), and the
+# next transaction id (each transaction that writes takes one, at once), asked from the postgres
+# database so that the asking is not counted. PostgreSQL 15's backends publish their counts at
+# most once a second, and an idle one with counts not yet published waits up to 10 s more: a
+# counted run's total is read at least 10.5 s after the run and after the API's last run before
+# it (done_commits, before the next run that uses the database), so every backend has published.
+commits_now() { # -> commits, next transaction id, time (epoch s)
+    psql_su -d postgres -At -F ' ' -c "SELECT xact_commit, pg_snapshot_xmax(pg_current_snapshot()),
+        extract(epoch FROM clock_timestamp()) FROM pg_stat_database WHERE datname = 'docportal'"
+}
+stats_at=0          # when the API's backends have published everything (epoch s)
+commits_pending=""  # the counted run's result line, commits and xid before it
+wait_stats() {
+    local left
+    left=$(perl -MTime::HiRes=time -e 'printf "%.2f", $ARGV[0] - time' "$stats_at")
+    case $left in -* | 0.00) ;; *) sleep "$left" ;; esac
+}
+done_commits() { # the pending counted run: its commits and xids into its result line
+    [ -n "$commits_pending" ] || return 0
+    local line c0 x0 t0 q0 c1 x1 t1
+    read -r line c0 x0 t0 q0 <<<"$commits_pending"
+    commits_pending=""
+    wait_stats
+    read -r c1 x1 t1 <<<"$(commits_now)"
+    # less the bench's own askings in the window (the next run's settle)
+    L=$line C=$((c1 - c0 - (own_queries - q0) * commits_per_query)) X=$((x1 - x0)) T0=$t0 T1=$t1 perl -i -pe '
+        s/\}\s*$/sprintf(q{,"commits":%d,"xids":%d,"commits_window_s":%.2f}, $ENV{C}, $ENV{X}, $ENV{T1} - $ENV{T0}) . "}\n"/e
+            if $. == $ENV{L}' "$results"
+}
+# What the module's threads commit while no request comes (the audit sealer's and the mail
+# thread's wakes, in every child of both httpds), per second: the report subtracts it, times
+# each counted window, from that run's commits and transaction ids.
+# Then what one asking of the sealer's backlog commits (its session's start and its query: a
+# process that exits publishes at once), from 20 askings less the background's share, whole.
+background_commits() { # seconds -> "commits/s xids/s commits-per-asking"
+    local c0 x0 t0 c1 x1 t1 c2 x2 t2
+    stats_at=$(perl -MTime::HiRes=time -e 'printf "%.2f", time + 10.5')
+    wait_stats
+    read -r c0 x0 t0 <<<"$(commits_now)"
+    sleep "$1"
+    read -r c1 x1 t1 <<<"$(commits_now)"
+    for _ in $(seq 20); do sealer_backlog >/dev/null; done
+    read -r c2 x2 t2 <<<"$(commits_now)"
+    perl -e 'my ($c0, $x0, $t0, $c1, $x1, $t1, $c2, $t2) = @ARGV; my $bg = ($c1 - $c0) / ($t1 - $t0);
+        printf "%.3f %.3f %d", $bg, ($x1 - $x0) / ($t1 - $t0), int(($c2 - $c1 - $bg * ($t2 - $t1)) / 20 + 0.5)' \
+        "$c0" "$x0" "$t0" "$c1" "$x1" "$t1" "$c2" "$t2"
+}
+
 run_wrk() { # endpoint kind round [seconds [connections]]
     local ep=$1 kind=$2 round=$3 secs=${4:-$DURATION} conns=${5:-$CONNS} path=${PATHQ[$1]} method=${METHOD[$1]}
-    local bodies=${BODIES[$1]}
+    local bodies=${BODIES[$1]} srv=$base st=$run commits0=""
     if [ "$kind" = http ]; then path=/$ep.json method=GET bodies=; fi
+    # kinds base*: the same requests to the baseline's httpd
+    case $kind in base*) srv=$bbase st=$run/baseline ;; esac
+    # a run that uses the database first completes the count of the one before
+    [ "$kind" = http ] || done_commits
     settle
-    cpu0=$(cpu_now)
+    # commits per request of the API runs (not logins: bcrypt-bound, and their commits come
+    # after the hash): everything the application's database committed from just before the run
+    # until its backends have published their counts, the audit sealer's and the mail thread's
+    # included (see performance.md)
+    if [[ ($kind == app || $kind == base) && $ep != login ]]; then
+        wait_stats
+        commits0=$(commits_now)
+    fi
+    cpu0=$(cpu_now "$st")
     # logins: none starts after $secs, the ones in flight finish (wrk.lua), as in the bcrypt
     # ceiling; -d only bounds the drain
     local timed=0 wrk_secs=$secs
@@ -268,8 +405,12 @@ run_wrk() { # endpoint kind round [seconds [connections]]
     BENCH_METHOD=$method BENCH_PATH=$path BENCH_TOKEN=${TOKEN[$ep]} BENCH_BODIES=$bodies \
     BENCH_OUT=$results BENCH_LABEL="$ep $kind $round" BENCH_TIMED=$timed BENCH_SECONDS=$secs \
         wrk -t"$THREADS" -c"$conns" -d"${wrk_secs}s" --timeout 30s -s build/bench/wrk.lua \
-        "$base$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
-    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')"
+        "$srv$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
+    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')" "$st"
+    if [ "$kind" != http ]; then
+        stats_at=$(perl -MTime::HiRes=time -e 'printf "%.2f", time + 10.5')
+    fi
+    [ -z "$commits0" ] || commits_pending="$(wc -l <"$results") $commits0 $own_queries"
 }
 
 run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements at that rate]
@@ -277,6 +418,7 @@ run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements
     [ -f "$run/gen/$ep.sql" ] || return 0
     mapfile -t args <"$run/gen/$ep.args"
     if [ -n "$rate" ]; then kind=dbrate throttle=(-R "$rate"); fi
+    done_commits
     settle
     cpu0=$(cpu_now)
     # -T counts the connection phase (32 SCRAM logins and backend starts, up to 2 s on a busy
@@ -293,6 +435,7 @@ run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements
 # As many hashing threads as logins in flight: on a machine shared with other work, the CPU
 # share a process gets grows with its runnable threads, so the ceiling must have as many.
 run_bcrypt() { # round
+    done_commits
     settle
     "$bcrypt_ceiling" "$bcrypt_cost" "$DURATION" "$CONNS" |
         sed "s/^{/{\"endpoint\":\"login\",\"round\":$1,/" >>"$results"
@@ -304,8 +447,14 @@ httpd_rss() { # prints "pid rss_kib" per child
     ps -o pid=,rss= --ppid "$parent" | awk '{print $1, $2}' | sort -n
 }
 
+bg_secs=$(( DURATION * 2 < 5 ? 5 : DURATION * 2 > 20 ? 20 : DURATION * 2 ))
+commits_per_query=0
+read -r bg_commits bg_xids commits_per_query <<<"$(background_commits "$bg_secs")"
+say "with no request: $bg_commits commits and $bg_xids writing transactions a second (over $bg_secs s); $commits_per_query commit(s) per asking of the sealer's backlog"
+
 say "warm-up ($DURATION s per endpoint)"
 for ep in me appointments conversation message_send; do run_wrk "$ep" warmup 0; done
+if [ "$baseline_status" = ok ]; then for ep in "${READS[@]}"; do run_wrk "$ep" base_warmup 0; done; fi
 login_drain=30
 run_wrk login warmup 0 "$(( DURATION < 5 ? DURATION : 5 ))"
 # wrk waits out its -d even when every thread has stopped: bound the drain by twice the
@@ -324,12 +473,20 @@ api_requests() {
 for round in $(seq "$ROUNDS"); do
     say "round $round of $ROUNDS"
     for ep in "${ENDPOINTS[@]}"; do
-        run_wrk "$ep" app "$round"
+        # the reads against the baseline too, in turns: the module, the static file, the
+        # baseline in odd rounds, the other way round in even ones (the static file's run
+        # between them gives the first one's commit counts time to be published)
+        first=app second=
+        if [ "$baseline_status" = ok ] && [[ " ${READS[*]} " == *" $ep "* ]]; then
+            if [ $((round % 2)) = 1 ]; then second=base; else first=base second=app; fi
+        fi
+        run_wrk "$ep" "$first" "$round"
         if [ "$ep" = login ]; then
             run_bcrypt "$round"
         else
             run_wrk "$ep" http "$round"
         fi
+        [ -z "$second" ] || run_wrk "$ep" "$second" "$round"
         run_pgbench "$ep" "$round"
         # PostgreSQL's CPU per transaction grows as its rate falls (fewer transactions share
         # each wake-up and WAL flush): the same statements at the API's rate of this round
@@ -337,6 +494,10 @@ for round in $(seq "$ROUNDS"); do
         [ "$ep" = login ] || run_pgbench "$ep" "$round" "$(api_rate "$ep" "$round")"
     done
 done
+
+done_commits
+# the baseline has had its turns: its httpd goes, so that it takes nothing from what follows
+stop_httpd "$run/baseline"
 
 # Latency below saturation: at 32 connections a request mostly waits for the 31 before it
 # (Little's law: latency = connections / throughput); at 4 it is close to its own cost.
@@ -380,9 +541,12 @@ for ep in "${ENDPOINTS[@]}"; do
         "$(cat "$run/gen/$ep.names" 2>/dev/null || echo "-")" "$(cat "$run/gen/$ep.seen")"
     [ ! -f "$run/gen/$ep.error" ] || printf '%s\terror\t%s\n' "$ep" "$(cat "$run/gen/$ep.error")"
 done >"$run/endpoints.tsv"
-BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d,"mem_warmup":%d,"mem_requests_between":%d}' \
+BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d,"mem_warmup":%d,"mem_requests_between":%d,"background_commits_per_s":%s,"background_xids_per_s":%s,"commits_per_backlog_query":%d}' \
     "$stamp" "$commit" "$dirty" "$(nproc)" "$load_before" "$load_after" "$DURATION" "$ROUNDS" \
-    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS" "$MEM_WARMUP" "$requests_between") \
+    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS" "$MEM_WARMUP" "$requests_between" "$bg_commits" "$bg_xids" "$commits_per_query") \
+BENCH_BASELINE_META=$(B_REQ=$BASELINE B_REV=$base_rev B_SHORT=$( [ -z "$base_rev" ] || git rev-parse --short "$base_rev") \
+    B_STATUS=$baseline_status perl -MJSON::PP -e 'print JSON::PP->new->canonical->encode({requested => $ENV{B_REQ},
+        commit => $ENV{B_REV} || undef, short => $ENV{B_SHORT} || undef, status => $ENV{B_STATUS}})') \
     perl build/bench/report.pl "$results" "$run/endpoints.tsv" "$run/rss.before" "$run/rss.after" "$json"
 cp "$json" "$results_dir/latest.json"
 say "written: $json (and latest.json)"

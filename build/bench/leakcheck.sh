@@ -45,7 +45,7 @@ finish() {
 own=0
 if ! [ -f "$conf" ] || ! [ -f "$run/gen/vars" ] || ! [ -f "$run/httpd/httpd.pid" ]; then
     echo "leakcheck: no kept bench instance: starting and seeding one (bench.sh, BENCH_SETUP_ONLY=1)" >&2
-    BENCH_SETUP_ONLY=1 bash build/bench.sh
+    BENCH_SETUP_ONLY=1 BENCH_BASELINE=none bash build/bench.sh
     own=1
 fi
 pg_port=$(cat "$run/pg/port")

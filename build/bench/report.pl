@@ -7,6 +7,10 @@
 # waves and a fixed window cuts one off; its rate is completions / (last completion - first
 # request) (wrk.lua, BENCH_TIMED), compared with the bcrypt ceiling, which is timed the same
 # way (its threads finish the hash they started).
+# The reads against the baseline (kind "base", the same requests to an earlier commit's module
+# in the same rounds): per round the module's figure over the baseline's, the median of the
+# rounds. Commits per request: the application database's xact_commit over the run (bench.sh),
+# over the run's requests.
 use strict;
 use warnings;
 use JSON::PP;
@@ -16,6 +20,7 @@ die "usage: $0 RESULTS ENDPOINTS RSS_BEFORE RSS_AFTER OUT\n" unless defined $out
 my $json = JSON::PP->new->canonical->pretty;
 my $meta = decode_json($ENV{BENCH_META} // '{}');
 my $conns = $meta->{connections} // 32;
+$meta->{baseline} = decode_json($ENV{BENCH_BASELINE_META} // '{"status":"none"}');
 
 my (@order, %ep);
 open my $t, '<', $eptsv or die "$eptsv: $!\n";
@@ -47,9 +52,9 @@ sub by_round { my ($ep, $kind) = @_; return { map { $_->{round} => $_ } @{$runs{
 my @targets;
 sub target {
     my ($what, $value, $op, $limit, $fmt) = @_;
-    my $ok = defined $value && ($op eq '>=' ? $value >= $limit : $value < $limit);
+    my $ok = defined $value && ($op eq '>=' ? $value >= $limit : $op eq '<=' ? $value <= $limit : $value < $limit);
     push @targets, {target => $what, value => $value, limit => "$op $limit", met => $ok ? JSON::PP::true : JSON::PP::false,
-                    text => sprintf("%-58s %s (%s %s)", $what,
+                    text => sprintf("%-66s %s (%s %s)", $what,
                                     defined $value ? sprintf($fmt, $value) : 'n/a', $op,
                                     sprintf($fmt, $limit))};
 }
@@ -114,9 +119,43 @@ for my $e (@order) {
         $x->{shared_bound_rps} = 1 / (1 / $x->{http_ceiling_rps} + 1 / $x->{db_ceiling_rps});
         $x->{ratio_shared_bound} = $x->{rps} / $x->{shared_bound_rps};
     }
+    # commits per request; p99 over the static file's of the same round
+    # Net of the background: what the module's threads commit when no request comes (measured
+    # before the rounds, per second) times the counted window; the audit sealer's batches of
+    # the run's own events stay in. Transaction ids taken: the transactions that wrote (a
+    # read-only one takes none).
+    my $net = sub { my ($j, $what, $bg) = @_;
+                    return undef unless defined $j->{$what} && $j->{requests};
+                    return ($j->{$what} - ($meta->{$bg} // 0) * ($j->{commits_window_s} // 0)) / $j->{requests} };
+    my $per_req = sub { $net->($_[0], 'commits', 'background_commits_per_s') };
+    my $xids_req = sub { $net->($_[0], 'xids', 'background_xids_per_s') };
+    $x->{commits_per_request} = median(map { $per_req->($_) } values %$app);
+    $x->{commits_per_request_gross} = median(map { defined $_->{commits} && $_->{requests} ? $_->{commits} / $_->{requests} : undef } values %$app);
+    $x->{xids_per_request} = median(map { $xids_req->($_) } values %$app);
+    $x->{p99_over_static} = median(map { $http->{$_} && $http->{$_}{p99_us} ? $app->{$_}{p99_us} / $http->{$_}{p99_us} : undef }
+                                   keys %$app) if %$http;
+    # the baseline: its medians, and per round the module's figure over the baseline's
+    my $base = by_round($e, 'base');
+    if (%$base) {
+        my @r = grep { $_->{cpu_ms} } values %$base;
+        my %bx = (rps => median(map { $_->{rps} } values %$base),
+                  p50_us => median(map { $_->{p50_us} } values %$base),
+                  p99_us => median(map { $_->{p99_us} } values %$base),
+                  commits_per_request => median(map { $per_req->($_) } values %$base),
+                  xids_per_request => median(map { $xids_req->($_) } values %$base),
+                  cpu_ms => {map { my $w = $_; $w => median(map { $_->{cpu_ms}{$w} } @r) } qw(httpd pg client)});
+        $bx{errors} = 0;
+        for my $one (values %$base) { $bx{errors} += $one->{errors}{$_} for keys %{$one->{errors}} }
+        $x->{baseline} = \%bx;
+        my $ratio = sub { my ($f) = @_; median(map { my ($n, $b) = ($f->($app->{$_}), $f->($base->{$_}));
+                                                     defined $n && $b ? $n / $b : undef } grep { $base->{$_} } keys %$app) };
+        $x->{vs_baseline} = {rps => $ratio->(sub { $_[0]{rps} }),
+                             pg_cpu => $ratio->(sub { $_[0]{cpu_ms} ? $_[0]{cpu_ms}{pg} : undef }),
+                             commits_per_request => $ratio->($per_req)};
+    }
     $x->{errors} = $errors;
     $x->{rounds} = {map { $_ => [sort { $a->{round} <=> $b->{round} } @{$runs{$e}{$_}}] }
-                    grep { $_ ne 'warmup' && $_ ne 'soak' && $_ ne 'low' } keys %{$runs{$e} // {}}};
+                    grep { !/^(warmup|base_warmup|soak|low)$/ } keys %{$runs{$e} // {}}};
     $x->{statements_match} = ($x->{statements_spec} // '') eq ($x->{statements_seen} // '')
         ? JSON::PP::true : JSON::PP::false;
     $report{$e} = $x;
@@ -188,6 +227,30 @@ for my $e (@order) {
         $x->{cpu_ms}{dbrate} ? sprintf('%s (%.0f)', $f->('dbrate'), $x->{db_at_api_rate_rps}) : '-',
         defined $x->{ratio_by_cpu_at_rate} ? sprintf('%.0f%%', 100 * $x->{ratio_by_cpu_at_rate}) : '-';
 }
+my $bl = $meta->{baseline};
+my $bl_ran = grep { $report{$_}{baseline} } @order;
+if (!$bl_ran && ($bl->{status} // 'none') ne 'none') {
+    print "\nbaseline $bl->{requested}: $bl->{status}; left out\n";
+}
+if (grep { defined $report{$_}{commits_per_request} } @order) {
+    printf "\n%-34s %15s %5s %17s %5s %17s %17s %7s\n",
+        $bl_ran ? "against the baseline $bl->{short}" : 'database work (no baseline)',
+        'req/s', 'x', 'PG CPU ms/req', 'x', 'commits/request', 'writing tx/req', 'p99 /';
+    printf "%-34s %15s %5s %17s %5s %17s %17s %7s\n", $bl_ran ? '(this module / baseline)' : '', '', '', '', '', '', '', 'static';
+    for my $e (@order) {
+        my $x = $report{$e};
+        next unless defined $x->{commits_per_request};
+        my ($b, $v) = ($x->{baseline} // {}, $x->{vs_baseline} // {});
+        my $two = sub { my ($fmt, $p, $q) = @_; join(' / ', map { defined $_ ? sprintf($fmt, $_) : '-' } $p, $q) };
+        my $times = sub { defined $_[0] ? sprintf('%.2f', $_[0]) : '-' };
+        printf "%-34s %15s %5s %17s %5s %17s %17s %7s\n", $x->{request},
+            $two->('%.0f', $x->{rps}, $b->{rps}), $times->($v->{rps}),
+            $two->('%.3f', $x->{cpu_ms}{app} ? $x->{cpu_ms}{app}{pg} : undef, $b->{cpu_ms} ? $b->{cpu_ms}{pg} : undef),
+            $times->($v->{pg_cpu}),
+            $two->('%.3f', $x->{commits_per_request}, $b->{commits_per_request}),
+            $two->('%.3f', $x->{xids_per_request}, $b->{xids_per_request}), $times->($x->{p99_over_static});
+    }
+}
 printf "httpd children RSS (KiB) after the warm-up: %s = %d; after %d more API requests: %s = %d; growth %s%s\n",
     join(' + ', map { $rb->{$_} } sort keys %$rb), $sb, $soak,
     join(' + ', map { $ra->{$_} } sort keys %$ra), $sa,
@@ -208,6 +271,16 @@ for my $e (qw(me appointments conversation)) {
     next unless $report{$e};
     target("$report{$e}{request}: >= 70% of lower ceiling", $report{$e}{ratio}, '>=', 0.70, '%.2f');
     target("$report{$e}{request}: p99 < 10 ms", $report{$e}{p99_us} / 1000, '<', 10, '%.2f ms');
+}
+# less database work per read: fewer commits (audit events group-committed), a cheaper token
+# check; measured against the baseline where there is one
+for my $e (qw(me appointments conversation)) {
+    my $x = $report{$e} or next;
+    target("$x->{request}: p99 < 2x the static file's", $x->{p99_over_static}, '<', 2, '%.2fx');
+    target("$x->{request}: commits per request <= 0.25", $x->{commits_per_request}, '<=', 0.25, '%.3f');
+    next if ($bl->{status} // 'none') eq 'none';
+    target("$x->{request}: PostgreSQL CPU <= 0.5x baseline's", $x->{vs_baseline}{pg_cpu}, '<=', 0.5, '%.2fx');
+    target("$x->{request}: req/s >= 1.5x baseline's", $x->{vs_baseline}{rps}, '>=', 1.5, '%.2fx');
 }
 target("POST /api/messages: >= 60% of lower ceiling", $report{message_send}{ratio}, '>=', 0.60, '%.2f')
     if $report{message_send};
