@@ -82,7 +82,15 @@ for my $e (@order) {
             else {
                 my $arg = $a->[$i++];
                 if ($arg eq 'NULL') { 'NULL' }
-                elsif ($arg =~ /^=(.+)$/) { $1 }
+                elsif ($arg =~ /^=(.+)$/) {
+                    my $x = $1;
+                    # seeded variables used inside the expression (not the casts' "::type")
+                    for my $v ($x =~ /(?<!:):([a-z][a-z0-9_]*)/g) {
+                        $err //= "variable :$v of $n is not seeded (bench.sh vars)" unless exists $vars{$v};
+                        push @args, "-D$v=" . ($vars{$v} // '') unless $used{$v}++;
+                    }
+                    $x;
+                }
                 elsif ($arg =~ /^'/) {
                     my $v = 'k' . ++$k;
                     push @args, "-D$v=" . quote_lit($arg);
