@@ -214,19 +214,20 @@ bench: build
 # (build/asan.sh: options, report files, what fails it). ASAN_TESTS='t/api/...' runs only
 # those API test files (CI's subset, .ci/run); unset, the whole suite. clang, not gcc: its one
 # runtime carries UBSan too, so UBSan's reports follow ASan's log_path (gcc's libubsan writes
-# to stderr whatever UBSAN_OPTIONS says, once ASan is loaded). Two clang warnings gcc does not
-# give are off: APR's ring macros compute offsets from a null pointer, and httpd's command
-# tables end in the {NULL} sentinel.
+# to stderr whatever UBSAN_OPTIONS says, once ASan is loaded). -include stddef.h: APR's
+# APR_OFFSETOF (its rings: brigades, buckets) is offsetof only when stddef.h came first, else a
+# member access through a null pointer, which UBSan reports. clang's warning about httpd's
+# command tables ending in the {NULL} sentinel is off.
 ASAN_OUT   := $(OUT)/asan
 ASAN_SAN   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-ASAN_WNO   := -Wno-null-pointer-subtraction -Wno-missing-field-initializers
+ASAN_WNO   := -Wno-missing-field-initializers
 ASAN_RT     = $(dir $(shell clang -print-file-name=libclang_rt.asan-x86_64.so))
 ASAN_TESTS ?=
 .PHONY: test-asan
 test-asan: build portal
 	@bash build/deps.sh --test --fuzz
 	@$(MAKE) --no-print-directory CC=clang OUT=$(ASAN_OUT) \
-	    CFLAGS='-O1 -g $(ASAN_SAN)' WARN='$(WARN) $(ASAN_WNO)' \
+	    CFLAGS='-O1 -g $(ASAN_SAN) -include stddef.h' WARN='$(WARN) $(ASAN_WNO)' \
 	    LIBS='$(LIBS) $(ASAN_SAN) -shared-libasan -Wl,-rpath,$(ASAN_RT)' \
 	    $(addprefix $(ASAN_OUT)/,mod_docportal.so unit-tests dp-rekey dp-audit-verify dp-test-seal-v1)
 	@bash build/asan.sh $(ASAN_OUT) $(ASAN_TESTS)
