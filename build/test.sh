@@ -28,7 +28,11 @@ trap cleanup EXIT
 bash build/pg.sh start
 DATABASE_URL=$(bash build/pg.sh url owner) bash build/migrate.sh
 real_var=$(realpath "$DP_VAR")
-export DOCPORTAL_MODULE=$root/build/out/mod_docportal.so
+# the module and the httpd binary (or a wrapper that sets httpd's environment at exec, as
+# build/asan.sh writes one) are overridable: the normal build and Debian's httpd by default.
+# DP_TOOLS, when set, names the directory of the CLI tools the tests run (build/out otherwise).
+export DOCPORTAL_MODULE=${DOCPORTAL_MODULE:-$root/build/out/mod_docportal.so}
+export DP_HTTPD=${DP_HTTPD:-/usr/sbin/apache2}
 export DOCPORTAL_DBDPARAMS
 DOCPORTAL_DBDPARAMS=$(bash build/pg.sh dbdparams)
 export DOCPORTAL_JWT_SECRET_FILE=$real_var/secrets/jwt_secret
@@ -114,6 +118,6 @@ for pass in $passes; do
     first=
     echo "== API tests over ${pass/plain/plain HTTP} =="
     DP_TLS=$([ "$pass" = tls ] && echo 1 || echo 0) \
-        perl t/TEST -apxs /usr/bin/apxs -httpd /usr/sbin/apache2 \
+        perl t/TEST -apxs /usr/bin/apxs -httpd "$DP_HTTPD" \
         -httpd_conf "$root/t/conf/modules.conf" -port "$http_port" "$@"
 done

@@ -37,13 +37,15 @@ void dp_worker_kick(dp_worker *w)
     apr_thread_mutex_unlock(w->mu);
 }
 
+/* Ends by returning, which APR supports like apr_thread_exit (the worker_stop join ignores the
+ * exit status): apr_thread_exit's pthread_exit would leave this frame without unwinding it, and
+ * AddressSanitizer sees its stale redzones when the thread's exit code reuses the stack. */
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
 {
     dp_worker *w = data;
     apr_pool_t *iter;
 
     if (apr_pool_create(&iter, w->pool) != APR_SUCCESS) {
-        apr_thread_exit(thd, APR_ENOMEM);
         return NULL;
     }
     apr_thread_mutex_lock(w->mu);
@@ -62,7 +64,6 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *thd, void *data)
         apr_thread_mutex_lock(w->mu);
     }
     apr_thread_mutex_unlock(w->mu);
-    apr_thread_exit(thd, APR_SUCCESS);
     return NULL;
 }
 

@@ -15,9 +15,10 @@ use DocPortal::Test;
 use JSON::PP ();
 
 my $root = $ENV{DP_ROOT} // "$FindBin::Bin/../..";
-my $seal_tool = "$root/build/out/dp-test-seal-v1";
-system('make', '-s', '--no-print-directory', '-C', $root, 'build/out/dp-test-seal-v1') == 0 && -x $seal_tool
-    or BAIL_OUT("cannot build $seal_tool");
+# from DP_TOOLS when the run names a directory of built tools (make test-asan), else built here
+my $seal_tool = ($ENV{DP_TOOLS} // "$root/build/out") . '/dp-test-seal-v1';
+($ENV{DP_TOOLS} || system('make', '-s', '--no-print-directory', '-C', $root, 'build/out/dp-test-seal-v1') == 0)
+    && -x $seal_tool or BAIL_OUT("cannot build $seal_tool");
 my $key_spec = 'file:' . ($ENV{DOCPORTAL_MESSAGE_KEY_FILE} or die 'DOCPORTAL_MESSAGE_KEY_FILE not set');
 
 # seal_v1($row_id, $owner_id, $plaintext) -> (nonce_hex, ct_hex), sealed in format version 1

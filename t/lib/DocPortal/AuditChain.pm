@@ -23,7 +23,7 @@ use constant SEAL_LOCK => 1146110293;
 # suite's key (--key-file) and the owner's database URI, plus @args (e.g. --log FILE).
 sub chain_verify {
     my (@args) = @_;
-    my $tool = ($ENV{DP_ROOT} // '.') . '/build/out/dp-audit-verify';
+    my $tool = ($ENV{DP_TOOLS} // ($ENV{DP_ROOT} // '.') . '/build/out') . '/dp-audit-verify';
     local $ENV{DATABASE_URL} = owner_url();
     require File::Temp;
     my $errfh = File::Temp->new;

@@ -77,7 +77,7 @@ sub utf8_hex {
 # owner's URI (unless the caller's %ENV already says otherwise through local).
 sub dp_rekey {
     my (@args) = @_;
-    my $tool = ($ENV{DP_ROOT} // '.') . '/build/out/dp-rekey';
+    my $tool = ($ENV{DP_TOOLS} // ($ENV{DP_ROOT} // '.') . '/build/out') . '/dp-rekey';
     local $ENV{DATABASE_URL} = $ENV{DATABASE_URL} // owner_url();
     require File::Temp;
     my $errfh = File::Temp->new;    # stderr to a file: no pipe to fill while stdout is read

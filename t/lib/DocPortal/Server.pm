@@ -11,7 +11,7 @@ use POSIX ':sys_wait_h';
 
 our @EXPORT_OK = qw(free_port start_httpd stop_httpd http_get_raw);
 
-my $HTTPD = '/usr/sbin/apache2';
+my $HTTPD = $ENV{DP_HTTPD} // '/usr/sbin/apache2';    # build/test.sh
 my $MODS  = '/usr/lib/apache2/modules';
 
 sub free_port {
