@@ -277,7 +277,9 @@ for my $e (qw(me appointments conversation)) {
 for my $e (qw(me appointments conversation)) {
     my $x = $report{$e} or next;
     target("$x->{request}: p99 < 2x the static file's", $x->{p99_over_static}, '<', 2, '%.2fx');
-    target("$x->{request}: commits per request <= 0.25", $x->{commits_per_request}, '<=', 0.25, '%.3f');
+    # the commits that flush the WAL: a read's own statement is a read-only transaction, which
+    # pg_stat_database counts as a commit too (so at least 1 a read) but which writes nothing
+    target("$x->{request}: writing commits per request <= 0.25", $x->{xids_per_request}, '<=', 0.25, '%.3f');
     next if ($bl->{status} // 'none') eq 'none';
     target("$x->{request}: PostgreSQL CPU <= 0.5x baseline's", $x->{vs_baseline}{pg_cpu}, '<=', 0.5, '%.2fx');
     target("$x->{request}: req/s >= 1.5x baseline's", $x->{vs_baseline}{rps}, '>=', 1.5, '%.2fx');
