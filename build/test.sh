@@ -111,6 +111,9 @@ fresh_database() {
     DATABASE_URL=$(bash build/pg.sh url owner) bash build/migrate.sh >/dev/null
     rm -rf t/logs
 }
+# No test named: every API test. Apache::Test would otherwise take every .t under t/, the
+# cluster's tests (t/cluster, make test-cluster) among them.
+[ $# -gt 0 ] || set -- t/api/*.t
 passes=${DP_TEST_PASSES:-plain tls}
 first=1
 for pass in $passes; do
