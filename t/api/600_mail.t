@@ -213,6 +213,10 @@ sub token_row {
 }
 
 my $tag = sprintf '%x%04x', time, int rand 65536;
+# the mails earlier files left in the sink: section 6 judges this file's own. (A file that kills
+# an httpd child or PostgreSQL while mail is in flight may see a mail sent twice, with one
+# Message-ID: delivery is at least once, docs/security.md "Mail".)
+my %earlier = map { $_->{file} => 1 } mail_all();
 
 # =============================================================================================
 # 1. every kind of mail, with a practice whose data holds things that must never be mailed
@@ -581,7 +585,7 @@ undef $srv;
 # =============================================================================================
 # 6. over the whole run of this file: nothing to evil@x.test, no Bcc anywhere, no duplicates
 # =============================================================================================
-@all = mail_all();
+@all = grep { !$earlier{ $_->{file} } } mail_all();
 my @evil = grep { grep { /evil\@x\.test/i } @{ $_->{env_to} || [] } } @all;
 ok(!@evil, 'no message was ever sent to evil@x.test');
 my @bcc = grep { header_count($_, 'Bcc') || exists(($_->{headers} || {})->{bcc})
