@@ -9,6 +9,7 @@
 #include "dp_sql.h"
 #include "dp_video.h"
 
+#include "core/dp_epoch.h"
 #include "core/dp_json.h"
 #include "core/dp_jsonw.h"
 #include "core/dp_uuid.h"
@@ -23,51 +24,77 @@ APLOG_USE_MODULE(docportal);
 #define DEFAULT_DURATION 50
 
 /* The Appointment model: its string fields (column, key) in answer order, then duration and
- * amount. */
+ * amount. A result gives each formatted field either as the appointments_api view writes it
+ * (col) or unformatted (raw: microseconds since 1970, the appointments_list view of
+ * sql/018_appointments_list.sql), which is then written here as appointments_api would. */
+enum { RAW_NONE, RAW_LOCAL_DATE, RAW_LOCAL_TIME, RAW_INSTANT };
+
 static const struct {
-    const char *col, *key;
+    const char *col, *key, *raw;
+    int how;
 } appointment_strs[] = {
-    {"id",            "id"          },
-    {"client_id",     "clientId"    },
-    {"provider_id",   "providerId"  },
-    {"client_name",   "clientName"  },
-    {"provider_name", "providerName"},
-    {"date",          "date"        },
-    {"time",          "time"        },
-    {"type",          "type"        },
-    {"status",        "status"      },
-    {"notes",         "notes"       },
-    {"video_link",    "videoLink"   },
-    {"time_zone",     "timeZone"    },
-    {"starts_at",     "startsAt"    },
-    {"ends_at",       "endsAt"      },
-    {"created_at",    "createdAt"   },
-    {"updated_at",    "updatedAt"   },
+    {"id",            "id",           NULL,         RAW_NONE      },
+    {"client_id",     "clientId",     NULL,         RAW_NONE      },
+    {"provider_id",   "providerId",   NULL,         RAW_NONE      },
+    {"client_name",   "clientName",   NULL,         RAW_NONE      },
+    {"provider_name", "providerName", NULL,         RAW_NONE      },
+    {"date",          "date",         "local_us",   RAW_LOCAL_DATE},
+    {"time",          "time",         "local_us",   RAW_LOCAL_TIME},
+    {"type",          "type",         NULL,         RAW_NONE      },
+    {"status",        "status",       NULL,         RAW_NONE      },
+    {"notes",         "notes",        NULL,         RAW_NONE      },
+    {"video_link",    "videoLink",    NULL,         RAW_NONE      },
+    {"time_zone",     "timeZone",     NULL,         RAW_NONE      },
+    {"starts_at",     "startsAt",     "starts_us",  RAW_INSTANT   },
+    {"ends_at",       "endsAt",       "ends_us",    RAW_INSTANT   },
+    {"created_at",    "createdAt",    "created_us", RAW_INSTANT   },
+    {"updated_at",    "updatedAt",    "updated_us", RAW_INSTANT   },
 };
 #define APPOINTMENT_STRS (sizeof(appointment_strs) / sizeof(appointment_strs[0]))
 
-/* The columns of a result, looked up once for all its rows. */
+/* The columns of a result, looked up once for all its rows: str[n] the formatted column of
+ * field n, else raw[n] its unformatted one (-1: absent). */
 typedef struct appointment_cols {
-    int str[APPOINTMENT_STRS], duration, cents;
+    int str[APPOINTMENT_STRS], raw[APPOINTMENT_STRS], duration, cents;
 } appointment_cols;
 
 static void appointment_cols_of(const dp_rows *rows, appointment_cols *k)
 {
     for (size_t n = 0; n < APPOINTMENT_STRS; n++) {
         k->str[n] = dp_rows_col(rows, appointment_strs[n].col);
+        k->raw[n] = k->str[n] < 0 && appointment_strs[n].raw != NULL
+            ? dp_rows_col(rows, appointment_strs[n].raw)
+            : -1;
     }
     k->duration = dp_rows_col(rows, "duration_minutes");
     k->cents = dp_rows_col(rows, "amount_cents");
 }
 
-static void appointment_write(dp_jw *w, const dp_rows *rows, int i, const appointment_cols *k)
+static void appointment_write(dp_jw *w, apr_pool_t *p, const dp_rows *rows, int i,
+                              const appointment_cols *k)
 {
     const char *dur = dp_rows_at(rows, i, k->duration);
     const char *cents = dp_rows_at(rows, i, k->cents);
+    const char *local[2] = {NULL, NULL}, *v;
+    int local_done = 0;
 
     dp_jw_object(w);
     for (size_t n = 0; n < APPOINTMENT_STRS; n++) {
-        dp_jw_kstr(w, appointment_strs[n].key, dp_rows_at(rows, i, k->str[n]));
+        int how = appointment_strs[n].how;
+        if (k->str[n] >= 0 || k->raw[n] < 0) {
+            v = dp_rows_at(rows, i, k->str[n]);
+        }
+        else if (how == RAW_INSTANT) {
+            v = dp_epoch_iso(p, dp_rows_at(rows, i, k->raw[n]));
+        }
+        else {
+            if (!local_done) {
+                dp_epoch_local(p, dp_rows_at(rows, i, k->raw[n]), &local[0], &local[1]);
+                local_done = 1;
+            }
+            v = local[how == RAW_LOCAL_TIME];
+        }
+        dp_jw_kstr(w, appointment_strs[n].key, v);
     }
     dp_jw_kint(w, "duration", dur ? atoi(dur) : 0);
     dp_jw_key(w, "amount");
@@ -84,7 +111,7 @@ json_t *dp_appointment_json(apr_pool_t *p, const dp_rows *rows, int i)
     apr_size_t len;
 
     appointment_cols_of(rows, &k);
-    appointment_write(w, rows, i, &k);
+    appointment_write(w, p, rows, i, &k);
     text = dp_jw_finish(w, &len);
     return dp_json_own(p, text ? json_loadb(text, len, 0, NULL) : NULL);
 }
@@ -98,12 +125,12 @@ static dp_error *reply_appointments(dp_ctx *c, int status, const dp_rows *rows, 
 
     appointment_cols_of(rows, &k);
     if (one >= 0) {
-        appointment_write(w, rows, one, &k);
+        appointment_write(w, c->r->pool, rows, one, &k);
         return dp_reply_jw(c, status, w);
     }
     dp_jw_array(w);
     for (int i = 0; i < rows->nrows; i++) {
-        appointment_write(w, rows, i, &k);
+        appointment_write(w, c->r->pool, rows, i, &k);
     }
     dp_jw_end(w);
     return dp_reply_jw(c, status, w);

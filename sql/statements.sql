@@ -225,14 +225,25 @@ UPDATE appointments
 RETURNING id;
 
 -- name: appts_of_provider
-SELECT * FROM appointments_api
+-- The lists read appointments_list (sql/018_appointments_list.sql): the columns of
+-- appointments_api with the timestamps unformatted, which modules/dp_appointments.c writes.
+-- Parameters: the provider; the date in its time zone (YYYY-MM-DD, already checked) or NULL,
+-- twice; the status or NULL, twice.
+SELECT id, client_id, provider_id, client_name, provider_name, duration_minutes, type, status,
+       notes, video_link, amount_cents, time_zone, local_us, starts_us, ends_us, created_us,
+       updated_us
+  FROM appointments_list
  WHERE provider_id = %s::uuid
-   AND (%s::text IS NULL OR date = %s)
+   AND (%s::text IS NULL OR local_date = %s::date)
    AND (%s::text IS NULL OR status = %s)
  ORDER BY starts_at_ts, id;
 
 -- name: appts_of_client
-SELECT * FROM appointments_api
+-- The same columns. Parameters: the client; upcoming, completed or NULL (three times).
+SELECT id, client_id, provider_id, client_name, provider_name, duration_minutes, type, status,
+       notes, video_link, amount_cents, time_zone, local_us, starts_us, ends_us, created_us,
+       updated_us
+  FROM appointments_list
  WHERE client_id = %s::uuid
    AND (%s::text IS NULL
         OR (%s = 'upcoming' AND status IN ('pending', 'confirmed') AND starts_at_ts >= now())

@@ -300,6 +300,21 @@ is_deeply(ids($all), [map { $ap{$_}{id} } qw(early noon cancel conf late next)],
 my @st = map { $_->{startsAt} } @$all;
 is_deeply(\@st, [sort @st], 'startsAt ascending');
 is_deeply([sort keys %{ $all->[0] || {} }], APPOINTMENT_KEYS, 'list items are full appointments');
+# The lists format their timestamps in the module (core/dp_epoch.c), the single appointment
+# in SQL (the appointments_api view): every item reads as GET answers it, the local date and
+# time and each instant to the millisecond (created and updated carry fractions of a second).
+for my $item (@$all) {
+    my (undef, $one) = appt_get($ltok, $item->{id});
+    is_deeply($item, $one, "the provider list's item of $item->{date} $item->{time} is the appointment as GET answers it");
+}
+for my $ctok ($lc1tok, $lc2tok) {
+    my (undef, $mine) = api(GET => '/api/client/appointments', token => $ctok);
+    ok(ref $mine eq 'ARRAY' && @$mine >= 3, 'a client\'s list of its own appointments');
+    for my $item (ref $mine eq 'ARRAY' ? @$mine : ()) {
+        my (undef, $one) = appt_get($ctok, $item->{id});
+        is_deeply($item, $one, "the client list's item of $item->{date} $item->{time} is the appointment as GET answers it");
+    }
+}
 
 my (undef, $day, $dayres) = api(GET => "/api/provider/appointments?date=$D", token => $ltok);
 success_is($dayres, 200, '?date=: 200');

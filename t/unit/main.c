@@ -28,6 +28,7 @@ static const struct {
     {"mail",       dp_suite_mail      },
     {"ics",        dp_suite_ics       }, /* calendar feed */
     {"pgarray",    dp_suite_pgarray   }, /* audit batches */
+    {"epoch",      dp_suite_epoch     }, /* timestamps of lists */
 };
 
 static long checks, failed;
