@@ -202,16 +202,16 @@ static const char *amount_for(apr_pool_t *p, const char *rate_cents, int minutes
     return apr_psprintf(p, "%" APR_INT64_T_FMT, (rate * minutes + 30) / 60);
 }
 
-static dp_error *reply_appointment(dp_ctx *c, dp_db *db, int status, const char *id)
+/* The appointment as the caller may read it, within the write's transaction: the answer to a
+ * write is read before its COMMIT, so that a write answered 2xx is one that committed, and a
+ * connection lost after the COMMIT cannot turn a committed write into a 503 (only a lost
+ * COMMIT leaves a write in doubt). */
+static dp_error *read_appointment(dp_ctx *c, dp_db *db, const char *id, dp_rows **rows)
 {
-    dp_rows *rows;
     dp_error *e =
-        dp_db_select(db, DPQ_APPT_GET, &rows, DP_ARGS(id, c->who->user_id, c->who->user_id));
+        dp_db_select(db, DPQ_APPT_GET, rows, DP_ARGS(id, c->who->user_id, c->who->user_id));
     if (e != NULL) return e;
-    if (rows->nrows == 0) {
-        return dp_error_internal(c->r->pool);
-    }
-    return reply_appointments(c, status, rows, 0);
+    return (*rows)->nrows == 0 ? dp_error_internal(c->r->pool) : NULL;
 }
 
 /* Mail one party of an appointment about it (in the open transaction), unless that party
@@ -435,8 +435,8 @@ static dp_error *book(dp_ctx *c, const booking *b, const booking_req *q)
         }
         return e;
     }
-    if ((e = dp_db_commit(db))) return e;
-    return reply_appointment(c, db, 201, id);
+    if ((e = read_appointment(c, db, id, &rows)) || (e = dp_db_commit(db))) return e;
+    return reply_appointments(c, 201, rows, 0);
 }
 
 /* POST /api/client/appointments: client; asks its own provider for a session (pending). */
@@ -678,7 +678,7 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
     if ((cancelled || moved) && (e = dp_db_select(db, DPQ_APPT_GOOGLE_EVENT, &gev, DP_ARGS(id)))) {
         return e;
     }
-    if ((e = dp_db_commit(db))) return e;
+    if ((e = read_appointment(c, db, id, &rows)) || (e = dp_db_commit(db))) return e;
     if (gev != NULL && gev->nrows > 0) {
         const char *email = dp_rows_get(gev, 0, "provider_email");
         const char *event = dp_rows_get(gev, 0, "google_event_id");
@@ -690,7 +690,7 @@ static dp_error *apply_change_tx(dp_ctx *c, const char *id, const change *ch,
                            dp_rows_get(gev, 0, "ends_at"));
         }
     }
-    return reply_appointment(c, db, 200, id);
+    return reply_appointments(c, 200, rows, 0);
 }
 
 /* One transaction; a refusal (not found, forbidden, conflict) is rolled back and leaves an

@@ -215,7 +215,9 @@ dp_error *dp_messages_send(dp_ctx *c)
         }
     }
 
-    if ((e = notice(c, db, receiver))) return e;
+    /* the message is committed: a notice that fails (logged where it failed) leaves it sent,
+     * and the answer says so; a 5xx here would have the sender send it again */
+    (void)notice(c, db, receiver);
 
     out = dp_json_own(p, json_object());
     dp_json_set_str(out, "id", id);

@@ -174,7 +174,8 @@ static dp_error *no_note(apr_pool_t *p)
     return dp_error_make(p, 404, DP_E_NOT_FOUND, NULL, "No clinical note for that appointment.");
 }
 
-static dp_error *reply_note(dp_ctx *c, dp_db *db, int status, const char *appointment_id)
+/* The note of an appointment with its addenda, opened, as the caller may read it: *answer. */
+static dp_error *note_answer(dp_ctx *c, dp_db *db, const char *appointment_id, json_t **answer)
 {
     apr_pool_t *p = c->r->pool;
     const char *id;
@@ -241,6 +242,30 @@ static dp_error *reply_note(dp_ctx *c, dp_db *db, int status, const char *appoin
     json_object_set(out, "addenda", arr);
     dp_json_set_str(out, "createdAt", dp_rows_get(rows, 0, "created_at"));
     dp_json_set_str(out, "updatedAt", dp_rows_get(rows, 0, "updated_at"));
+    *answer = out;
+    return NULL;
+}
+
+static dp_error *reply_note(dp_ctx *c, dp_db *db, int status, const char *appointment_id)
+{
+    json_t *out;
+    dp_error *e = note_answer(c, db, appointment_id, &out);
+
+    if (e != NULL) return e;
+    dp_reply_json(c, status, out);
+    return NULL;
+}
+
+/* A write's answer is read within its transaction, then sent once the COMMIT succeeded: a
+ * write answered 2xx is one that committed, and a connection lost after the COMMIT cannot turn
+ * a committed write into a 503 (only a lost COMMIT leaves a write in doubt). */
+static dp_error *commit_and_reply_note(dp_ctx *c, dp_db *db, int status,
+                                       const char *appointment_id)
+{
+    json_t *out;
+    dp_error *e;
+
+    if ((e = note_answer(c, db, appointment_id, &out)) || (e = dp_db_commit(db))) return e;
     dp_reply_json(c, status, out);
     return NULL;
 }
@@ -308,8 +333,7 @@ dp_error *dp_notes_create(dp_ctx *c)
     }
     ev.outcome = DP_OUTCOME_SUCCESS;
     if ((e = dp_audit(c, &ev))) return e;
-    if ((e = dp_db_commit(db))) return e;
-    return reply_note(c, db, 201, appt);
+    return commit_and_reply_note(c, db, 201, appt);
 }
 
 /* GET /api/provider/clinical-notes/:appointmentId: the appointment's provider. */
@@ -423,8 +447,7 @@ dp_error *dp_notes_update(dp_ctx *c)
         return e;
     }
     if ((e = dp_audit(c, &ev))) return e;
-    if ((e = dp_db_commit(db))) return e;
-    return reply_note(c, db, 200, appt);
+    return commit_and_reply_note(c, db, 200, appt);
 }
 
 /* POST /api/provider/clinical-notes/:appointmentId/sign: locks the note with who, when and a
@@ -448,8 +471,7 @@ dp_error *dp_notes_sign(dp_ctx *c)
     if (hash == NULL) return dp_error_internal(p);
     if ((e = dp_db_exec(db, DPQ_NOTE_SIGN, NULL, DP_ARGS(c->who->user_id, hash, id)))) return e;
     if ((e = dp_audit(c, &ev))) return e;
-    if ((e = dp_db_commit(db))) return e;
-    return reply_note(c, db, 200, appt);
+    return commit_and_reply_note(c, db, 200, appt);
 }
 
 /* POST /api/provider/clinical-notes/:appointmentId/addenda {text}: to a signed note; each
@@ -500,6 +522,5 @@ dp_error *dp_notes_addendum(dp_ctx *c)
         return e;
     }
     if ((e = dp_audit(c, &ev))) return e;
-    if ((e = dp_db_commit(db))) return e;
-    return reply_note(c, db, 201, appt);
+    return commit_and_reply_note(c, db, 201, appt);
 }

@@ -611,6 +611,32 @@ ok(wait_mail(to => $MC->{email}, kind => 'new-message', timeout => $MAIL_WAIT), 
 Time::HiRes::sleep($PASSES);
 is(scalar(nm_to($MC->{email})), 1, '... one');
 is(scalar(nm_to($MP->{email})), 2, '... and the provider none for its own message');
+# A notice that fails after its message committed leaves the message sent, and the answer
+# says so (201): a 5xx would have the sender send it again.
+{
+    my $mark = error_log_mark();
+    psql(q{CREATE FUNCTION dp_test_fail_notice() RETURNS trigger LANGUAGE plpgsql AS }
+       . q{$$ BEGIN RAISE EXCEPTION 'dp_test: the notice is refused'; END $$; }
+       . q{CREATE TRIGGER dp_test_fail_notice BEFORE INSERT ON message_notices }
+       . q{FOR EACH ROW EXECUTE FUNCTION dp_test_fail_notice()});
+    psql(qq{UPDATE message_notices SET notified_at = now() - interval '16 minutes' $notice_where});
+    my $text = "PHIMSG7-$tag its notice fails";
+    $SECRET{'message 7'} = $text;
+    my ($fst, $sent, $fres) = send_message($mc, $MP->{id}, $text);
+    psql(q{DROP TRIGGER dp_test_fail_notice ON message_notices; DROP FUNCTION dp_test_fail_notice()});
+    is($fst, 201, 'a message whose notice fails after the message committed: 201') or diag(dump_res($fres));
+    my (undef, $page) = conversation($mp, $MC->{id});
+    my $id = ref $sent eq 'HASH' ? $sent->{id} // '' : '';
+    ok($id ne '' && (grep { ($_->{id} // '') eq $id && ($_->{message} // '') eq $text }
+                     @{ ref $page eq 'ARRAY' ? $page : [] }),
+       '... the message is there, as answered');
+    Time::HiRes::sleep($PASSES);
+    is(scalar(nm_to($MP->{email})), 2, '... and no mail was queued for it');
+    my $lines = error_log_since($mark);
+    like($lines, qr/DP02008: statement message_notice_queue failed: .*dp_test: the notice is refused/,
+         '... the failed notice is logged');
+    expect_error_lines($lines);
+}
 # messages off: no mail, even when the 15 minutes are over
 set_prefs($mc, messages => 0);
 psql(q{UPDATE message_notices SET notified_at = now() - interval '16 minutes' WHERE receiver_id = }
