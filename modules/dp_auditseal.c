@@ -141,7 +141,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     }
     else {
         err = dp_bg_select(&t->db, DPQ_AUDIT_UNSEALED_AFTER, &rows,
-                           DP_ARGS(seq_hi, open_seqs, limit));
+                           DP_ARGS(seq_hi, limit, open_seqs, limit));
     }
     if (err != NULL) {
         return err;

@@ -646,10 +646,16 @@ RETURNING ip;
 -- And, for this transaction only, a plan for each execution's values: the generic plan of
 -- audit_unsealed_after (seq > $1 OR seq = ANY ($2), LIMIT $3) cannot know that $1 is near
 -- the end of the table, and walks the whole primary key (93 ms for 188,000 rows, where the
--- plan made for the values takes 2 ms); the requests' statements on the same pooled
--- connection keep their cached plans, as the setting ends with the transaction.
+-- plan made for the values takes 2 ms). And no bitmap scans: with them, the search above the
+-- frontier could combine audit_events_at_idx over the whole ten-minute window with the seqs
+-- above the frontier and sort every unsealed row to take the first 1,000 (150 to 250 ms a
+-- batch on a busy server, whose window holds a million rows, and a backlog sealed in
+-- quadratic time); without, it walks the primary key from the frontier and stops after the
+-- batch (2 ms). The requests' statements on the same pooled connection keep their cached
+-- plans and settings, as both settings end with the transaction.
 SELECT pg_try_advisory_xact_lock(1146110293) AS locked,
-       set_config('plan_cache_mode', 'force_custom_plan', true) AS plans;
+       set_config('plan_cache_mode', 'force_custom_plan', true) AS plans,
+       set_config('enable_bitmapscan', 'off', true) AS scans;
 
 -- name: audit_seal_head
 -- The chain's last link (position 0 and no mac before the first), the transaction's time
@@ -687,16 +693,31 @@ SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.act
 
 -- name: audit_unsealed_after
 -- The same rows, found from the last checkpoint's frontier (009): above its seq_hi, or one
--- of the seqs it left open. Two index lookups on seq instead of the whole window. (The
--- bound is a subquery so that it is computed once per execution, not once per row.)
-SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
-       e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip, e.outcome,
-       e.request_id
-  FROM audit_events e
- WHERE (e.seq > %s::bigint OR e.seq = ANY (%s::bigint[]))
-   AND e.at >= (SELECT audit_unsealed_from())
-   AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)
- ORDER BY e.seq
+-- of the seqs it left open. Two parts, so that each is an index lookup on seq whatever the
+-- planner believes of the table: the rows above seq_hi in seq order, stopping once the batch
+-- is full (its cost follows the batch, not the backlog or the window), and the open seqs; then
+-- the first of both in seq order. (The window's bound is a subquery so that it is computed
+-- once per execution, not once per row.) Parameters: seq_hi, the open seqs, the batch size.
+SELECT u.* FROM (
+    (SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
+            e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip,
+            e.outcome, e.request_id
+       FROM audit_events e
+      WHERE e.seq > %s::bigint
+        AND e.at >= (SELECT audit_unsealed_from())
+        AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)
+      ORDER BY e.seq
+      LIMIT %s::int)
+    UNION ALL
+    SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
+           e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip,
+           e.outcome, e.request_id
+      FROM audit_events e
+     WHERE e.seq = ANY (%s::bigint[])
+       AND e.at >= (SELECT audit_unsealed_from())
+       AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)
+) AS u
+ ORDER BY u.seq
  LIMIT %s::int;
 
 -- name: audit_seal_insert

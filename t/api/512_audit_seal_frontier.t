@@ -13,6 +13,8 @@ use lib "$FindBin::Bin/../lib";
 use Apache::Test qw(-withtestmore);
 use DocPortal::Test;
 use DocPortal::AuditChain;
+use File::Temp ();
+use JSON::PP ();
 
 my $t0 = psql(q{SELECT now()});
 my ($ptok, $p) = provider_session(name => 'Dr Frontier');
@@ -124,5 +126,68 @@ tamper_must(qq{DELETE FROM audit_seals WHERE position > $head; DELETE FROM audit
 ok(sealed_request(), 'sealing goes on after the repair');
 my ($frc, $fout) = chain_verify();
 is($frc, 0, 'the chain verifies') or diag($fout);
+
+# ---- the search above the frontier reads one batch, however long the backlog ----------------
+# The sealer's statement as sql/statements.sql has it, in a transaction with the settings its
+# lock statement gives the sealer's own, over a backlog of 3,000 rows above the frontier
+# (inserted in that transaction and rolled back: no sealer ever sees them; the table analyzed
+# with them, so that it is not so small that reading it all is the planner's best plan).
+# Asked for a batch of 100, it reads about 100 rows of audit_events, not the backlog: a batch
+# costs the same however far behind the sealer is, and however many rows the last ten
+# minutes hold.
+{
+    my $stmt = statement_sql('audit_unsealed_after');
+    my $lock = statement_sql('audit_seal_lock');
+    my $script = "BEGIN;\n$lock;\n"
+        . "SELECT max(seq) AS frontier FROM audit_events \\gset\n"
+        . "INSERT INTO audit_events (actor_type, action, outcome) "
+        . "SELECT 'system', 'test.backlog', 'success' FROM generate_series(1, 3000);\n"
+        . "ANALYZE audit_events;\n"
+        . "PREPARE t512_after (bigint, int, bigint[], int) AS $stmt;\n"
+        . "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE t512_after(:frontier, 100, '{}', 100);\n"
+        . "EXECUTE t512_after(:frontier, 100, '{}', 100);\n"
+        . "ROLLBACK;\n";
+    my $out = psql_script($script);
+    my ($json) = $out =~ /^(\[\n.*?\n\])$/ms;
+    ok(defined $json, 'the plan of the search above the frontier') or diag($out);
+    my $read = 0;
+    my $walk;
+    $walk = sub {
+        my ($n) = @_;
+        $read += ($n->{'Actual Rows'} // 0) * ($n->{'Actual Loops'} // 1)
+            if ($n->{'Relation Name'} // '') eq 'audit_events';
+        $walk->($_) for @{$n->{Plans} // []};
+    };
+    $walk->(JSON::PP::decode_json($json // '[{"Plan":{}}]')->[0]{Plan});
+    my @found = grep { /^\d+\|/ } split /\n/, $out;
+    is(scalar(@found), 100, 'a batch of 100 unsealed rows is found');
+    cmp_ok($read, '<=', 110, 'reading about one batch of audit_events rows, not the 3,000 of the backlog')
+        or diag("rows of audit_events read: $read");
+}
+
+# A named statement of sql/statements.sql, its comments left out and its %s placeholders
+# numbered as the module's statement loader numbers them.
+sub statement_sql {
+    my ($name) = @_;
+    open my $fh, '<', "$FindBin::Bin/../../sql/statements.sql" or die "statements.sql: $!";
+    local $/;
+    my $all = <$fh>;
+    my ($body) = $all =~ /^-- name: \Q$name\E\n(.*?)(?:\n\n|\n-- name: |\z)/ms or die "no statement $name";
+    $body = join "\n", grep { !/^--/ } split /\n/, $body;
+    my $i = 0;
+    $body =~ s/%s/'$' . ++$i/ge;
+    $body =~ s/;\s*\z//;
+    return $body;
+}
+
+# A psql script on its standard input, as the superuser: its output.
+sub psql_script {
+    my ($script) = @_;
+    my ($fh, $file) = File::Temp::tempfile('t512-XXXXXX', SUFFIX => '.sql', TMPDIR => 1, UNLINK => 1);
+    print $fh $script;
+    close $fh;
+    my $out = `$ENV{DP_PSQL} -X -At -v ON_ERROR_STOP=1 -f '$file' 2>&1`;
+    return $out;
+}
 
 done_testing();
