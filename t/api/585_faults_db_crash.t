@@ -99,8 +99,14 @@ is($hs, 200, 'health 200 after the crash') or diag(dump_res($hres));
 # COMMIT, or a write sent in one pipeline with its audit row (a message), which commits at the
 # pipeline's end.
 my $since = error_log_since($mark);
-my $commit_lost = () = $since =~ /DP02007: database connection lost during
-                                  (?:COMMIT|msg_insert\ \+\ audit_insert)\b/gx;
+my $lost_re = qr/DP02007: database connection lost during (?:COMMIT|msg_insert \+ audit_insert)\b/;
+my $commit_lost = () = $since =~ /$lost_re/g;
+# the lines as modules/dp_db.c and modules/dp_pq.c write them are counted
+is(scalar(() = ("DP02007: database connection lost during COMMIT: server closed the connection unexpectedly\n"
+                . "DP02007: database connection lost during msg_insert + audit_insert: no connection to the server\n"
+                . "DP02007: database connection lost during appt_insert: server closed the connection unexpectedly\n")
+               =~ /$lost_re/g),
+   2, 'setup: a lost COMMIT and a lost message pipeline are counted, a lost statement before them is not');
 my $refused_there = writes_ok($run, 'crash');
 my ($paid_refused) = payments_ok($run, 'crash');
 ok($refused_there + $paid_refused <= $commit_lost,
