@@ -643,10 +643,10 @@ RETURNING ip;
 -- name: audit_seal_lock
 -- One sealer at a time across every child and server on this database (key: the bytes
 -- 'DPAU'); the lock ends with the transaction, and the others skip instead of waiting.
--- And, for this transaction only, a plan for each execution's values: the generic plan of
--- audit_unsealed_after (seq > $1 OR seq = ANY ($2), LIMIT $3) cannot know that $1 is near
--- the end of the table, and walks the whole primary key (93 ms for 188,000 rows, where the
--- plan made for the values takes 2 ms). And no bitmap scans: with them, the search above the
+-- And, for this transaction only, a plan for each execution's values: a generic plan of
+-- audit_unsealed_after cannot know that its seq_hi is near the end of the table, and walked
+-- the whole primary key (93 ms for 188,000 rows, where the plan made for the values takes
+-- 2 ms). And no bitmap scans: with them, the search above the
 -- frontier could combine audit_events_at_idx over the whole ten-minute window with the seqs
 -- above the frontier and sort every unsealed row to take the first 1,000 (150 to 250 ms a
 -- batch on a busy server, whose window holds a million rows, and a backlog sealed in
@@ -697,7 +697,8 @@ SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.act
 -- planner believes of the table: the rows above seq_hi in seq order, stopping once the batch
 -- is full (its cost follows the batch, not the backlog or the window), and the open seqs; then
 -- the first of both in seq order. (The window's bound is a subquery so that it is computed
--- once per execution, not once per row.) Parameters: seq_hi, the open seqs, the batch size.
+-- once per execution, not once per row.) Parameters: seq_hi, the batch size, the open seqs,
+-- the batch size.
 SELECT u.* FROM (
     (SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
             e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip,
