@@ -16,9 +16,12 @@
  * Where a batch looks for unsealed rows (sql/009_audit_seal_frontier.sql): above the seq
  * frontier the last checkpoint recorded, and at the few seqs it left open, which costs the
  * same however busy the last ten minutes were. Without a frontier (the first batch after an
- * upgrade, too many open seqs) and on the first wake and every SEAL_SWEEP_EVERY-th wake
- * after it, the batch searches every row of the window instead, as a safety net: such a
- * search also chains a row whose seal went missing below the frontier.
+ * upgrade, too many open seqs), and once every SEAL_SWEEP_EVERY intervals across all the
+ * sealers of the database, the batch searches every row of the window instead, as a safety
+ * net: such a search also chains a row whose seal went missing below the frontier. When the
+ * last one ran is a row of the database (sql/019_audit_sweep.sql), read and set under the
+ * lock, so the search is neither repeated by each child nor lost when the sealer whose turn it
+ * was found the lock taken; a batch that searched commits even when it found nothing.
  *
  * Before its batches, each wake also closes the counts of anonymous refusals whose minute has
  * ended (DocPortalAnonymousAuditLimit, sql/016_audit_refusal_counts.sql): one statement that
@@ -45,14 +48,13 @@ APLOG_USE_MODULE(docportal);
 #define SEAL_MAX_BATCHES 20           /* per wake; a larger backlog goes on at the next one */
 #define SEAL_REWARN_SEC  300          /* while failing, repeat the warning this often */
 #define SEAL_MAX_FREE    (256 * 1024) /* bytes the sealer's allocator keeps when idle */
-#define SEAL_SWEEP_EVERY 10           /* wakes between two searches of the whole window */
+#define SEAL_SWEEP_EVERY 10           /* intervals between two searches of the whole window */
 
 typedef struct sealer {
     server_rec *s;
     const dp_config *cfg;
     dp_worker *worker;
     dp_worker_health health;
-    unsigned wakes; /* runs so far; the sealer thread's own */
     APR_OPTIONAL_FN_TYPE(ap_dbd_open) * dbd_open;
     APR_OPTIONAL_FN_TYPE(ap_dbd_close) * dbd_close;
 } sealer;
@@ -60,8 +62,8 @@ typedef struct sealer {
 /* One batch on one connection. */
 typedef struct seal_tx {
     sealer *sl;
-    dp_bg db;  /* db.p: the batch's pool */
-    int sweep; /* search the whole window, not from the frontier */
+    dp_bg db;    /* db.p: the batch's pool */
+    int written; /* this batch wrote something to commit: seals, or the time of a search */
 } seal_tx;
 
 /* The batch's links: positions, event seqs and MACs as PostgreSQL array literals; head
@@ -110,12 +112,15 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     const char *limit = apr_itoa(t->db.p, SEAL_BATCH), *err, *head_mac;
     char mac_hex[2 * DP_AUDITCHAIN_MAC_LEN + 1], sig_hex[2 * DP_AUDITCHAIN_MAC_LEN + 1];
     unsigned char sig[DP_AUDITCHAIN_MAC_LEN];
-    const char *seq_hi, *open_seqs, *open_since;
+    const char *seq_hi, *open_seqs, *open_since, *due;
+    const char *period = apr_itoa(t->db.p, SEAL_SWEEP_EVERY * cfg->audit_seal_interval);
     dp_rows *head, *rows;
     seal_links l = {0};
     apr_int64_t now_us;
 
-    if ((err = dp_bg_select(&t->db, DPQ_AUDIT_SEAL_HEAD, &head, DP_NOARGS)) != NULL) return err;
+    if ((err = dp_bg_select(&t->db, DPQ_AUDIT_SEAL_HEAD, &head, DP_ARGS(period))) != NULL) {
+        return err;
+    }
     if (head->nrows != 1 || dp_rows_get(head, 0, "now_us") == NULL) {
         return "audit_seal_head gave no row";
     }
@@ -136,8 +141,13 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     if (seq_hi == NULL || open_seqs == NULL || open_since == NULL) {
         seq_hi = open_seqs = open_since = NULL;
     }
-    if (t->sweep || seq_hi == NULL) {
+    due = dp_rows_get(head, 0, "sweep_due");
+    if (seq_hi == NULL || due == NULL || strcmp(due, "f") != 0) {
         err = dp_bg_select(&t->db, DPQ_AUDIT_UNSEALED, &rows, DP_ARGS(limit));
+        if (err == NULL) {
+            err = dp_bg_exec(&t->db, DPQ_AUDIT_SWEEP_DONE, DP_NOARGS);
+            t->written = (err == NULL);
+        }
     }
     else {
         err = dp_bg_select(&t->db, DPQ_AUDIT_UNSEALED_AFTER, &rows,
@@ -146,7 +156,6 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     if (err != NULL) {
         return err;
     }
-    t->sweep = 0; /* one whole-window search per sweeping wake */
     if (rows->nrows == 0) {
         return NULL;
     }
@@ -170,6 +179,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
         return err;
     }
     *sealed = rows->nrows;
+    t->written = 1;
     *log_line =
         apr_psprintf(t->db.p,
                      DP_AUDITCHAIN_CHECKPOINT_TAG "position=%" APR_INT64_T_FMT
@@ -186,6 +196,7 @@ static const char *seal_batch(seal_tx *t, int *sealed)
     dp_rows *lock;
 
     *sealed = 0;
+    t->written = 0;
     if ((err = dp_bg_sql(&t->db, "BEGIN")) != NULL) {
         return err;
     }
@@ -195,7 +206,7 @@ static const char *seal_batch(seal_tx *t, int *sealed)
             == 0) {
         err = seal_locked(t, sealed, &log_line);
     }
-    if (err != NULL || log_line == NULL) {
+    if (err != NULL || !t->written) {
         (void)dp_bg_sql(&t->db, "ROLLBACK"); /* nothing written, or a failure to undo */
         *sealed = 0;
         return err;
@@ -204,8 +215,10 @@ static const char *seal_batch(seal_tx *t, int *sealed)
         *sealed = 0;
         return err;
     }
-    /* DP09001: the id leads DP_AUDITCHAIN_CHECKPOINT_TAG, the verifier reads it there */
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->sl->s, "%s", log_line);
+    if (log_line != NULL) {
+        /* DP09001: the id leads DP_AUDITCHAIN_CHECKPOINT_TAG, the verifier reads it there */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, t->sl->s, "%s", log_line);
+    }
     return NULL;
 }
 
@@ -249,7 +262,7 @@ static void seal_run(dp_worker *w, void *baton, apr_pool_t *p)
     sealer *sl = baton;
     seal_tx t = {
         sl, {sl->s, p, sl->dbd_open(p, sl->s)},
-         sl->wakes++ % SEAL_SWEEP_EVERY == 0
+         0
     };
     const char *err = NULL, *closing = NULL;
 

@@ -661,10 +661,15 @@ SELECT pg_try_advisory_xact_lock(1146110293) AS locked,
 -- The chain's last link (position 0 and no mac before the first), the transaction's time
 -- in microseconds, which the batch's checkpoint is signed with and stored as (now()), and
 -- the frontier the checkpoint of that last link recorded (009), if it is that link's: NULLs
--- make the batch search the whole window (audit_unsealed).
+-- make the batch search the whole window (audit_unsealed). sweep_due: the last search of the
+-- whole window (019) was at least the period ago (parameter: seconds), or its time is missing
+-- or in the future (a clock set back).
 SELECT (extract(epoch FROM now()) * 1000000)::bigint AS now_us,
        coalesce(h.position, 0) AS position, encode(h.mac, 'hex') AS mac,
-       c.seq_hi, c.open_seqs, c.open_since
+       c.seq_hi, c.open_seqs, c.open_since,
+       coalesce((SELECT w.swept_at <= now() - make_interval(secs => %s::int)
+                        OR w.swept_at > now()
+                   FROM audit_sweep w), true) AS sweep_due
   FROM (SELECT 1) AS one
   LEFT JOIN (SELECT position, mac FROM audit_seals ORDER BY position DESC LIMIT 1) AS h ON true
   LEFT JOIN LATERAL (SELECT k.seq_hi, k.open_seqs, k.open_since FROM audit_checkpoints k
@@ -681,7 +686,8 @@ SELECT (extract(epoch FROM now()) * 1000000)::bigint AS now_us,
 -- sealed row, not the clock, so a backlog (the sealer or the database was down for a day) is
 -- still sealed in full, batch after batch. With no seal yet, every row qualifies (existing
 -- rows are chained on the first runs). This searches every row of the window for a seal: the
--- sealer's whole-window search, for when it has no frontier (audit_unsealed_after).
+-- sealer's whole-window search, for when it has no frontier (audit_unsealed_after) and once
+-- per period across all sealers (019).
 SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.actor_id,
        e.actor_type, e.action, e.resource_type, e.resource_id, e.client_id, e.ip, e.outcome,
        e.request_id
@@ -690,6 +696,10 @@ SELECT e.seq, e.id, (extract(epoch FROM e.at) * 1000000)::bigint AS at_us, e.act
    AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_seq = e.seq)
  ORDER BY e.seq
  LIMIT %s::int;
+
+-- name: audit_sweep_done
+-- The whole window was searched, in this transaction (019).
+UPDATE audit_sweep SET swept_at = now();
 
 -- name: audit_unsealed_after
 -- The same rows, found from the last checkpoint's frontier (009): above its seq_hi, or one

@@ -58,16 +58,38 @@ tamper_must(qq{UPDATE audit_events SET action = left(action, -8) WHERE seq = $se
 is((chain_verify('--since-seq', $mark))[0], 0, '... put back: exits 0');
 
 # the seal the range's first link follows from (the sealer chains its row anew at the end of
-# the chain, which is undone with it)
+# the chain, which is undone with it). Only the sealer's search of the whole window finds a
+# row below the frontier; it runs once per ten intervals (10 s here) across all the children's
+# sealers. The seal goes while the sealers' lock is held for longer than that, so the search
+# is due when the lock is released, whichever child's turn it would have been.
 my ($head) = chain_head();
 my $anchor = psql(q{SELECT event_seq FROM audit_seals WHERE position = } . ($first - 1));
+my $swept0 = psql(q{SELECT swept_at FROM audit_sweep});
 tamper_must(q{CREATE TABLE t517_seal AS SELECT * FROM audit_seals WHERE position = } . ($first - 1)
-          . q{; DELETE FROM audit_seals WHERE position = } . ($first - 1));
+          . q{; DELETE FROM audit_seals WHERE position = } . ($first - 1) . q{; SELECT pg_sleep(11)});
+my $released = Time::HiRes::time();
 ($rc, $out) = chain_verify('--since-seq', $mark);
 is($rc, 1, 'the seal before the range gone: exits 1');
 like($out, qr/BROKEN: seal missing at position @{[$first - 1]}, before the first seal of a row from seq $mark\b/,
      '... naming the gap');
-ok(wait_sealed(20, "e.seq = $anchor"), '... (its row is chained anew)');
+ok(wait_sealed(5, "e.seq = $anchor"), '... its row is chained anew within 5 s of the lock\'s release')
+    or diag(sprintf('%.1f s after the release; last search %s', Time::HiRes::time() - $released,
+                    scalar psql(q{SELECT swept_at FROM audit_sweep})));
+is(psql(qq{SELECT swept_at > '$swept0' AND swept_at > now() - interval '10 seconds' FROM audit_sweep}), 't',
+   '... by a search of the whole window, recorded');
+
+# the next search: one for all the children, a period after the last
+{
+    my @seen = (scalar psql(q{SELECT extract(epoch FROM swept_at) FROM audit_sweep}));
+    my $until = Time::HiRes::time() + 12.5;
+    while (Time::HiRes::time() < $until) {
+        my $at = psql(q{SELECT extract(epoch FROM swept_at) FROM audit_sweep});
+        push @seen, $at if defined $at && length $at && $at ne $seen[-1];
+        Time::HiRes::sleep(0.1);
+    }
+    is(scalar @seen, 2, 'within 12.5 s of a search of the whole window, one more') or diag("@seen");
+    cmp_ok($seen[1] - $seen[0], '>=', 10, '... no sooner than 10 s after it') if @seen > 1;
+}
 tamper_must(qq{DELETE FROM audit_seals WHERE position > $head; DELETE FROM audit_checkpoints WHERE position > $head; }
           . q{INSERT INTO audit_seals SELECT * FROM t517_seal; DROP TABLE t517_seal});
 is((chain_verify('--since-seq', $mark))[0], 0, '... put back: exits 0');
