@@ -117,6 +117,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     dp_rows *head, *rows;
     seal_links l = {0};
     apr_int64_t now_us;
+    int sweep_due;
 
     if ((err = dp_bg_select(&t->db, DPQ_AUDIT_SEAL_HEAD, &head, DP_ARGS(period))) != NULL) {
         return err;
@@ -141,10 +142,14 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     if (seq_hi == NULL || open_seqs == NULL || open_since == NULL) {
         seq_hi = open_seqs = open_since = NULL;
     }
+    /* the search of the whole window: when it is due (and then its time is recorded, which
+     * alone is worth a COMMIT), or for want of a frontier (recorded only when due, so that an
+     * idle database without one writes nothing) */
     due = dp_rows_get(head, 0, "sweep_due");
-    if (seq_hi == NULL || due == NULL || strcmp(due, "f") != 0) {
+    sweep_due = due == NULL || strcmp(due, "f") != 0;
+    if (seq_hi == NULL || sweep_due) {
         err = dp_bg_select(&t->db, DPQ_AUDIT_UNSEALED, &rows, DP_ARGS(limit));
-        if (err == NULL) {
+        if (err == NULL && sweep_due) {
             err = dp_bg_exec(&t->db, DPQ_AUDIT_SWEEP_DONE, DP_NOARGS);
             t->written = (err == NULL);
         }

@@ -5,8 +5,8 @@
 -- whatever the number of children: a period counted in each child's own wakes ran it once
 -- per child, and dropped it whenever that wake found another child's sealer holding the lock.
 -- The sealer reads the row under its lock (audit_seal_head) and sets it in the transaction
--- of the search (audit_sweep_done). The row only times the search: the chain is checked by
--- the verifier, not by it.
+-- of the search (audit_sweep_done): one small write per period, on an idle server too. The
+-- row only times the search: the chain is checked by the verifier, not by it.
 CREATE TABLE audit_sweep (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     swept_at timestamptz NOT NULL
