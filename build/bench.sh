@@ -341,16 +341,11 @@ catch_up() {
     caught_up_s=$(perl -MTime::HiRes=time -e 'printf "%.2f", time - $ARGV[0]' "$t0")
 }
 settle() {
-    local h0 p0 c0 h1 p1 c1 backlog
+    local h0 p0 c0 h1 p1 c1
     # first the audit sealer's backlog (every request and every pgbench transaction wrote an
     # audit row; the sealer wakes every few seconds, so CPU alone can look idle between
     # wakes): up to 60 s until the newest row has its seal
-    for _ in $(seq 120); do
-        own_queries=$((own_queries + 1))
-        backlog=$(sealer_backlog) || break
-        [ "${backlog:-0}" -gt 0 ] || break
-        sleep 0.5
-    done
+    catch_up
     for _ in $(seq 40); do
         read -r h0 p0 c0 <<<"$(cpu_now)"
         sleep 0.5
