@@ -298,19 +298,21 @@ cpu_now() { # [state directory of the httpd: the instance's by default]
 # so that their sealing (its statements in PostgreSQL, its MACs in httpd) is billed to the run
 # that caused it, wherever the sealer's wakes fall; the work httpd and PostgreSQL do with no
 # request (bg_httpd_ms, bg_base_httpd_ms, bg_pg_ms: milliseconds of CPU a second, measured at
-# the start) is taken off for the seconds of that wait. In the baseline's runs the MACs are
+# the start) is taken off for the seconds of that wait, and the bench's own askings of the
+# sealer's backlog in it (bg_pg_per_asking_ms each). In the baseline's runs the MACs are
 # computed by the instance's httpd (the baseline's sealer sleeps), so its httpd column leaves
 # them out; they are a few microseconds a row, against the PostgreSQL work both columns count.
-bg_httpd_ms=0 bg_base_httpd_ms=0 bg_pg_ms=0
-add_cpu() { # before-snapshot requests [httpd state [seconds waited for the sealer]]: adds "cpu_ms" (per request) to the last result line
+bg_httpd_ms=0 bg_base_httpd_ms=0 bg_pg_ms=0 bg_pg_per_asking_ms=0
+add_cpu() { # before-snapshot requests [httpd state [seconds waited for the sealer [askings]]]: adds "cpu_ms" (per request) to the last result line
     local h0 p0 c0 h1 p1 c1 bgh=$bg_httpd_ms
     read -r h0 p0 c0 <<<"$1"
     read -r h1 p1 c1 <<<"$(cpu_now "${3:-}")"
     [ "${3:-$run}" = "$run" ] || bgh=$bg_base_httpd_ms
-    N=${2:-0} H=$((h1 - h0)) P=$((p1 - p0)) C=$((c1 - c0)) W=${4:-0} BGH=$bgh BGP=$bg_pg_ms perl -i -pe '
+    N=${2:-0} H=$((h1 - h0)) P=$((p1 - p0)) C=$((c1 - c0)) W=${4:-0} Q=${5:-0} BGH=$bgh BGP=$bg_pg_ms \
+    BGQ=$bg_pg_per_asking_ms perl -i -pe '
         if (eof) {
             my $n = $ENV{N} || 1;
-            my ($h, $p) = ($ENV{H} - $ENV{BGH} * $ENV{W}, $ENV{P} - $ENV{BGP} * $ENV{W});
+            my ($h, $p) = ($ENV{H} - $ENV{BGH} * $ENV{W}, $ENV{P} - $ENV{BGP} * $ENV{W} - $ENV{BGQ} * $ENV{Q});
             my $add = sprintf(q{,"cpu_ms":{"httpd":%.4f,"pg":%.4f,"client":%.4f},"seal_wait_s":%.2f},
                               ($h > 0 ? $h : 0) / $n, ($p > 0 ? $p : 0) / $n, $ENV{C} / $n, $ENV{W});
             s/\}\s*$/$add}\n/;
@@ -327,11 +329,11 @@ sealer_backlog() {
     "$pgbin/psql" "$app_url" -XAtc "SELECT coalesce((SELECT max(seq) FROM audit_events), 0) - coalesce((SELECT max(event_seq) FROM audit_seals), 0)"
 }
 # until the sealer has sealed every audit row (up to 60 s); sets caught_up_s, the seconds
-# waited. Each asking is a psql session, a few milliseconds of PostgreSQL's CPU that a
-# measured run's window includes: asked every half second, at most a dozen per run.
-caught_up_s=0
+# waited, and caught_up_q, the askings (each a psql session: a few milliseconds of
+# PostgreSQL's CPU, which add_cpu takes off)
+caught_up_s=0 caught_up_q=0
 catch_up() {
-    local t0 backlog
+    local t0 backlog q0=$own_queries
     t0=$(perl -MTime::HiRes=time -e 'printf "%.3f", time')
     for _ in $(seq 120); do
         own_queries=$((own_queries + 1))
@@ -340,6 +342,7 @@ catch_up() {
         sleep 0.5
     done
     caught_up_s=$(perl -MTime::HiRes=time -e 'printf "%.2f", time - $ARGV[0]' "$t0")
+    caught_up_q=$((own_queries - q0))
 }
 settle() {
     local h0 p0 c0 h1 p1 c1
@@ -389,9 +392,10 @@ done_commits() { # the pending counted run: its commits and xids into its result
 # each counted window, from that run's commits and transaction ids.
 # Then what one asking of the sealer's backlog commits (its session's start and its query: a
 # process that exits publishes at once), from 20 askings less the background's share, whole.
-# And, over the same quiet seconds, the CPU of PostgreSQL and of each httpd a second (add_cpu).
-background_commits() { # seconds -> "commits/s xids/s commits-per-asking pg-ms/s httpd-ms/s baseline-httpd-ms/s"
-    local c0 x0 t0 c1 x1 t1 c2 x2 t2 h0 p0 h1 p1 b0=0 b1=0 _c
+# And, over the same quiet seconds, the CPU of PostgreSQL and of each httpd a second, and
+# PostgreSQL's CPU per asking (add_cpu).
+background_commits() { # seconds -> "commits/s xids/s commits-per-asking pg-ms/s httpd-ms/s baseline-httpd-ms/s pg-ms/asking"
+    local c0 x0 t0 c1 x1 t1 c2 x2 t2 h0 p0 h1 p1 b0=0 b1=0 p2 _c
     stats_at=$(perl -MTime::HiRes=time -e 'printf "%.2f", time + 10.5')
     wait_stats
     read -r c0 x0 t0 <<<"$(commits_now)"
@@ -403,11 +407,13 @@ background_commits() { # seconds -> "commits/s xids/s commits-per-asking pg-ms/s
     [ "$baseline_status" != ok ] || read -r b1 _c _c <<<"$(cpu_now "$run/baseline")"
     for _ in $(seq 20); do sealer_backlog >/dev/null; done
     read -r c2 x2 t2 <<<"$(commits_now)"
-    perl -e 'my ($c0, $x0, $t0, $c1, $x1, $t1, $c2, $t2, $h, $p, $b) = @ARGV; my $s = $t1 - $t0;
+    read -r _c p2 _c <<<"$(cpu_now)"
+    perl -e 'my ($c0, $x0, $t0, $c1, $x1, $t1, $c2, $t2, $h, $p, $b, $pq) = @ARGV; my $s = $t1 - $t0;
         my $bg = ($c1 - $c0) / $s;
-        printf "%.3f %.3f %d %.3f %.3f %.3f", $bg, ($x1 - $x0) / $s, int(($c2 - $c1 - $bg * ($t2 - $t1)) / 20 + 0.5),
-            $p / $s, $h / $s, $b / $s' \
-        "$c0" "$x0" "$t0" "$c1" "$x1" "$t1" "$c2" "$t2" "$((h1 - h0))" "$((p1 - p0))" "$((b1 - b0))"
+        my $q = ($pq - $p / $s * ($t2 - $t1)) / 20;
+        printf "%.3f %.3f %d %.3f %.3f %.3f %.3f", $bg, ($x1 - $x0) / $s, int(($c2 - $c1 - $bg * ($t2 - $t1)) / 20 + 0.5),
+            $p / $s, $h / $s, $b / $s, $q > 0 ? $q : 0' \
+        "$c0" "$x0" "$t0" "$c1" "$x1" "$t1" "$c2" "$t2" "$((h1 - h0))" "$((p1 - p0))" "$((b1 - b0))" "$((p2 - p1))"
 }
 
 run_wrk() { # endpoint kind round [seconds [connections]]
@@ -437,8 +443,9 @@ run_wrk() { # endpoint kind round [seconds [connections]]
         wrk -t"$THREADS" -c"$conns" -d"${wrk_secs}s" --timeout 30s -s build/bench/wrk.lua \
         "$srv$path" >"$run/wrk.last" 2>&1 || { cat "$run/wrk.last" >&2; die "wrk failed"; }
     local waited=0 q_run=$own_queries
-    if [ "$kind" != http ]; then catch_up; waited=$caught_up_s; fi
-    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')" "$st" "$waited"
+    local asked=0
+    if [ "$kind" != http ]; then catch_up; waited=$caught_up_s asked=$caught_up_q; fi
+    add_cpu "$cpu0" "$(tail -n 1 "$results" | sed 's/.*"requests":\([0-9]*\).*/\1/')" "$st" "$waited" "$asked"
     if [ "$kind" != http ]; then
         stats_at=$(perl -MTime::HiRes=time -e 'printf "%.2f", time + 10.5')
     fi
@@ -462,7 +469,7 @@ run_pgbench() { # endpoint round [rate: the API's req/s, for the same statements
     printf '{"endpoint":"%s","kind":"%s","round":%d,"rps":%s,"mean_us":%s}\n' \
         "$ep" "$kind" "$round" "${tps:-0}" "$(awk -v l="${lat:-0}" 'BEGIN{printf "%.1f", l*1000}')" >>"$results"
     catch_up
-    add_cpu "$cpu0" "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" "$run" "$caught_up_s"
+    add_cpu "$cpu0" "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" "$run" "$caught_up_s" "$caught_up_q"
 }
 
 # As many hashing threads as logins in flight: on a machine shared with other work, the CPU
@@ -482,8 +489,9 @@ httpd_rss() { # prints "pid rss_kib" per child
 
 bg_secs=$(( DURATION * 2 < 5 ? 5 : DURATION * 2 > 20 ? 20 : DURATION * 2 ))
 commits_per_query=0
-read -r bg_commits bg_xids commits_per_query bg_pg_ms bg_httpd_ms bg_base_httpd_ms <<<"$(background_commits "$bg_secs")"
-say "with no request: $bg_commits commits and $bg_xids writing transactions a second (over $bg_secs s); $commits_per_query commit(s) per asking of the sealer's backlog; CPU a second: PostgreSQL $bg_pg_ms ms, httpd $bg_httpd_ms ms, the baseline's httpd $bg_base_httpd_ms ms"
+read -r bg_commits bg_xids commits_per_query bg_pg_ms bg_httpd_ms bg_base_httpd_ms bg_pg_per_asking_ms \
+    <<<"$(background_commits "$bg_secs")"
+say "with no request: $bg_commits commits and $bg_xids writing transactions a second (over $bg_secs s); $commits_per_query commit(s) and $bg_pg_per_asking_ms ms of PostgreSQL CPU per asking of the sealer's backlog; CPU a second: PostgreSQL $bg_pg_ms ms, httpd $bg_httpd_ms ms, the baseline's httpd $bg_base_httpd_ms ms"
 
 say "warm-up ($DURATION s per endpoint)"
 for ep in me appointments conversation message_send; do run_wrk "$ep" warmup 0; done
@@ -574,9 +582,9 @@ for ep in "${ENDPOINTS[@]}"; do
         "$(cat "$run/gen/$ep.names" 2>/dev/null || echo "-")" "$(cat "$run/gen/$ep.seen")"
     [ ! -f "$run/gen/$ep.error" ] || printf '%s\terror\t%s\n' "$ep" "$(cat "$run/gen/$ep.error")"
 done >"$run/endpoints.tsv"
-BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d,"mem_warmup":%d,"mem_requests_between":%d,"background_commits_per_s":%s,"background_xids_per_s":%s,"commits_per_backlog_query":%d,"background_cpu_ms_per_s":{"pg":%s,"httpd":%s,"baseline_httpd":%s}}' \
+BENCH_META=$(printf '{"date":"%s","commit":"%s","dirty":%s,"cores":%d,"load_before":"%s","load_after":"%s","duration_s":%d,"rounds":%d,"connections":%d,"low_connections":%d,"wrk_threads":%d,"bcrypt_cost":%d,"tls":true,"mem_requests":%d,"mem_warmup":%d,"mem_requests_between":%d,"background_commits_per_s":%s,"background_xids_per_s":%s,"commits_per_backlog_query":%d,"background_cpu_ms_per_s":{"pg":%s,"httpd":%s,"baseline_httpd":%s},"pg_cpu_ms_per_backlog_query":%s}' \
     "$stamp" "$commit" "$dirty" "$(nproc)" "$load_before" "$load_after" "$DURATION" "$ROUNDS" \
-    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS" "$MEM_WARMUP" "$requests_between" "$bg_commits" "$bg_xids" "$commits_per_query" "$bg_pg_ms" "$bg_httpd_ms" "$bg_base_httpd_ms") \
+    "$CONNS" "$LOW_CONNS" "$THREADS" "$bcrypt_cost" "$MEM_REQUESTS" "$MEM_WARMUP" "$requests_between" "$bg_commits" "$bg_xids" "$commits_per_query" "$bg_pg_ms" "$bg_httpd_ms" "$bg_base_httpd_ms" "$bg_pg_per_asking_ms") \
 BENCH_BASELINE_META=$(B_REQ=$BASELINE B_REV=$base_rev B_SHORT=$( [ -z "$base_rev" ] || git rev-parse --short "$base_rev") \
     B_STATUS=$baseline_status perl -MJSON::PP -e 'print JSON::PP->new->canonical->encode({requested => $ENV{B_REQ},
         commit => $ENV{B_REV} || undef, short => $ENV{B_SHORT} || undef, status => $ENV{B_STATUS}})') \
