@@ -28,6 +28,7 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->anon_audit_limit = -1;
     c->audit_batch_max = -1;
     c->audit_batch_wait_ms = -1;
+    c->read_pipelines = -1;
     c->mail_interval = -1;
     c->mail_tries = -1;
     c->require_verified = -1;
@@ -105,6 +106,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(anon_audit_limit);
     MERGE_INT(audit_batch_max);
     MERGE_INT(audit_batch_wait_ms);
+    MERGE_INT(read_pipelines);
     /* accounts and mail */
     MERGE_PTR(public_url);
     MERGE_PTR(smtp_url);
@@ -481,6 +483,7 @@ static const char *set_audit_seal_interval(cmd_parms *cmd, void *d, const char *
 static const int_rule anon_audit_rule = {APR_OFFSETOF(dp_config, anon_audit_limit), 0, 1000000};
 static const int_rule audit_batch_rule = {APR_OFFSETOF(dp_config, audit_batch_max), 1, 1000};
 static const int_rule audit_wait_rule = {APR_OFFSETOF(dp_config, audit_batch_wait_ms), 10, 60000};
+static const int_rule read_pipelines_rule = {APR_OFFSETOF(dp_config, read_pipelines), 0, 64};
 
 /* ---- accounts and mail. The transport belongs to the main server: one delivery thread per
  * child sends the whole outbox with the main server's settings. */
@@ -672,6 +675,9 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_AUDIT_BATCH_WAIT, set_int, (void *)&audit_wait_rule, RSRC_CONF,
                   "Milliseconds a read waits for its audit event to commit before it fails "
                   "with 503 (10..60000; default 3000)"),
+    AP_INIT_TAKE1(DP_DIR_READ_PIPELINES, set_int, (void *)&read_pipelines_rule, RSRC_CONF,
+                  "Round trips in flight at once per child that carry the reads of several "
+                  "requests (0..64; 0: each read its own; default 2)"),
     /* accounts and mail */
     AP_INIT_TAKE1(DP_DIR_SMTP_URL, set_smtp_url, NULL, RSRC_CONF,
                   "smtps://host[:port], or smtp://host[:port] (STARTTLS required except on "
@@ -812,6 +818,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     if (c->anon_audit_limit == -1) c->anon_audit_limit = DP_DEFAULT_ANON_AUDIT;
     if (c->audit_batch_max == -1) c->audit_batch_max = DP_DEFAULT_AUDIT_BATCH;
     if (c->audit_batch_wait_ms == -1) c->audit_batch_wait_ms = DP_DEFAULT_AUDIT_WAIT_MS;
+    if (c->read_pipelines == -1) c->read_pipelines = DP_DEFAULT_READ_PIPELINES;
     if (c->audit_key == NULL) {
         return apr_psprintf(p,
                             "no %s is configured: audit events are sealed into a "

@@ -46,6 +46,7 @@
 #define DP_DIR_ANON_AUDIT_LIMIT "DocPortalAnonymousAuditLimit"
 #define DP_DIR_AUDIT_BATCH_MAX  "DocPortalAuditBatchMax"
 #define DP_DIR_AUDIT_BATCH_WAIT "DocPortalAuditBatchWaitMs"
+#define DP_DIR_READ_PIPELINES   "DocPortalReadPipelines"
 /* accounts and mail */
 #define DP_DIR_PUBLIC_URL       "DocPortalPublicURL"
 #define DP_DIR_SMTP_URL         "DocPortalSMTPURL"
@@ -97,6 +98,7 @@ typedef struct dp_lockout_rule {
 #define DP_DEFAULT_ANON_AUDIT     20          /* anonymous refusals audited per address a minute */
 #define DP_DEFAULT_AUDIT_BATCH    64          /* read events written by one INSERT and COMMIT */
 #define DP_DEFAULT_AUDIT_WAIT_MS  3000        /* a read waits this long for its event's batch */
+#define DP_DEFAULT_READ_PIPELINES 2           /* shared read round trips in flight per child */
 #define DP_DEFAULT_MAIL_EVERY     5           /* seconds between two delivery passes */
 #define DP_DEFAULT_MAIL_TRIES     10          /* attempts before a mail is given up */
 #define DP_DEFAULT_MAIL_MAX_AGE   (2 * 86400) /* seconds after which a mail is given up */
@@ -142,6 +144,7 @@ typedef struct dp_config {
     int anon_audit_limit;         /* per client address a minute, 0: no limit; -1: unset */
     int audit_batch_max;          /* read events per batch; -1: unset */
     int audit_batch_wait_ms;      /* a read's longest wait for its batch; -1: unset */
+    int read_pipelines;           /* shared read round trips in flight per child; -1: unset */
     /* accounts and mail; the mail transport is the main server's (one delivery thread) */
     const char *public_url; /* the portal's base URL for links; NULL: this server */
     const char *smtp_url;   /* NULL: mail is written to mail_dir */

@@ -89,6 +89,16 @@ typedef struct dp_db_call {
 } dp_db_call;
 dp_error *dp_db_pipeline(dp_db *db, dp_db_call *calls, int n);
 
+/* The same for the reads of a request outside a transaction, sharing one round trip with the
+ * reads other requests of this child are waiting to send (dp_pq.c): at most parallel such
+ * round trips are in flight in the child at a time (DocPortalReadPipelines; 0: the request
+ * sends its own, as dp_db_pipeline). Only for statements that change nothing: one whose shared
+ * round trip failed is sent again. */
+dp_error *dp_db_pipeline_shared(dp_db *db, dp_db_call *calls, int n, int parallel);
+
+/* Per child: the lock of the shared round trips. */
+void dp_pq_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* Two of them; rows (if not NULL) gets the first statement's rows. */
 dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **rows, int nargs, const char **args,
                      const char *second, int nargs2, const char **args2);
