@@ -344,7 +344,7 @@ void dp_pq_child_init(apr_pool_t *pchild, server_rec *s)
         || apr_thread_cond_create(&sh.done, pchild) != APR_SUCCESS) {
         sh.lock = NULL;
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "DP02010: no lock for shared round trips; each read sends its own");
+                     "DP02012: no lock for shared round trips; each read sends its own");
     }
 }
 
@@ -406,7 +406,7 @@ static void take_turn(dp_db *db)
     shared_round_trip(db, batch, m);
     if (m > 1) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, db->r,
-                      "DP02011: the reads of %d requests in one round trip", m);
+                      "DP02013: the reads of %d requests in one round trip", m);
     }
     apr_thread_mutex_lock(sh.lock);
     sh.running--;

@@ -1,9 +1,10 @@
 # Reads of several requests in one round trip (modules/dp_pq.c, DocPortalReadPipelines): on
 # the docportal_shared virtual host one such round trip is in flight per child, so reads that
 # come together queue and go to PostgreSQL in one pipeline, each request's statements a
-# transaction of their own.
+# transaction of their own (the test makes them come together: a psql session holds a table
+# the session check reads, so the first round trip of each child waits and the rest queue).
 #  - many callers at once, several endpoints: each answer is its own caller's data, each read
-#    has its one success event by its caller, and reads did share round trips (DP02011);
+#    has its one success event by its caller, and reads did share round trips (DP02013);
 #  - a revoked token among them is 401 with no data, the others are not affected;
 #  - with every pooled connection cut beforehand, the reads still answer: a request whose
 #    shared round trip was lost sends its statements itself on a connection made anew.
@@ -14,6 +15,8 @@ use lib "$FindBin::Bin/../lib";
 
 use Apache::Test qw(-withtestmore);
 use DocPortal::Test;
+use POSIX ();
+use Time::HiRes ();
 
 my @who;    # [token, user]
 for my $i (1 .. 6) {
@@ -51,6 +54,25 @@ sub shared_race {
     return race(@_);
 }
 
+# hold_reads($secs): a psql session holds revoked_tokens (which every session check reads)
+# for $secs seconds, so that the first round trip of each child waits and the reads that come
+# meanwhile queue behind it; returns once the lock is held, with the session's pid
+sub hold_reads {
+    my ($secs) = @_;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        psql("BEGIN; LOCK TABLE revoked_tokens IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($secs); COMMIT");
+        POSIX::_exit(0);
+    }
+    for (1 .. 100) {
+        return $pid if psql(q{SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation }
+                          . q{WHERE c.relname = 'revoked_tokens' AND l.mode = 'AccessExclusiveLock' AND l.granted}) eq '1';
+        Time::HiRes::sleep(0.05);
+    }
+    die "hold_reads: the lock was not seen\n";
+}
+
 # ---- many callers at once: their own data each, shared round trips ----------------------------
 {
     my @items;
@@ -61,11 +83,16 @@ sub shared_race {
                  page_of($ctok, $c, $who[0][1]{id}, 'shared hello'), me_of($ctok, $c);
     my $refused = {method => 'GET', path => '/api/auth/me', token => $rtok};
     my (@bad, @badrefused, $shared);
-    # a round trip shared by several requests is likely at the first try; a busy machine can
-    # spread the requests out, so up to five tries
-    for my $try (1 .. 5) {
+    # the reads queue while the first round trip of their child waits on the lock; up to
+    # three tries, should the requests land one per child
+    for my $try (1 .. 3) {
+        # first the children's pooled connections, opened and their statements prepared (a
+        # connection opened under the lock would wait in its PREPARE instead of in the queue)
+        shared_race(map { $_->[0] } @items);
         my $mark = error_log_mark();
+        my $holder = hold_reads(1.5);
         my @res = shared_race((map { $_->[0] } @items), ($refused) x 3);
+        waitpid $holder, 0;
         @bad = @badrefused = ();
         for my $i (0 .. $#items) {
             my ($spec, $action, $actor, $holds) = @{ $items[$i] };
@@ -82,14 +109,14 @@ sub shared_race {
             push @badrefused, "status $r->{status}, body " . ($r->{raw} // '')
                 unless $r->{status} == 401 && !(ref $r->{body} eq 'HASH' && $r->{body}{user});
         }
-        my $logged = error_log_since($mark, qr/DP02011:/);
-        ($shared) = sort { $b <=> $a } ($logged =~ /DP02011: the reads of (\d+) requests in one round trip/g);
+        my $logged = error_log_since($mark, qr/DP02013:/);
+        ($shared) = sort { $b <=> $a } ($logged =~ /DP02013: the reads of (\d+) requests in one round trip/g);
         last if $shared || @bad || @badrefused;
     }
     ok(!@bad, scalar(@items) . ' reads at once: each 200 with its own caller\'s data and one success event by its caller')
         or diag(join "\n", @bad);
     ok(!@badrefused, '... the revoked token among them: 401, no data') or diag(join "\n", @badrefused);
-    ok(($shared // 0) >= 2, '... and reads shared a round trip (DP02011: up to ' . ($shared // 0) . ' requests in one)');
+    ok(($shared // 0) >= 2, '... and reads shared a round trip (DP02013: up to ' . ($shared // 0) . ' requests in one)');
 }
 
 # ---- every pooled connection cut: the reads still answer -----------------------------------------
