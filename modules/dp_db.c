@@ -96,11 +96,24 @@ const char *dp_db_startup_check(apr_pool_t *ptemp, server_rec *s)
                        "SELECT coalesce(max(version), 0) FROM schema_migrations", 0)
             != 0
         || apr_dbd_get_row(driver, ptemp, res, &row, -1) != 0) {
-        const char *msg = apr_psprintf(ptemp,
-                                       "the database has no migrations applied "
-                                       "(level 0; this module needs level %d): run "
-                                       "'make migrate DATABASE_URL=...'",
-                                       DP_SCHEMA_LEVEL);
+        const char *msg;
+        apr_dbd_results_t *probe = NULL;
+        if (apr_dbd_select(driver, ptemp, handle, &probe, "SELECT 1", 1) != 0) {
+            /* the database went away during the check (a shutdown, a failover; libpq may not
+             * have marked the connection bad yet, so a second query tells): as if it had not
+             * been reachable, not a database without the schema */
+            apr_dbd_close(driver, handle);
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "DP02001: database connection lost during the startup check; its "
+                         "schema level will be checked when it is reachable (API answers 503 "
+                         "until then)");
+            return NULL;
+        }
+        msg = apr_psprintf(ptemp,
+                           "the database has no migrations applied "
+                           "(level 0; this module needs level %d): run "
+                           "'make migrate DATABASE_URL=...'",
+                           DP_SCHEMA_LEVEL);
         apr_dbd_close(driver, handle);
         return msg;
     }

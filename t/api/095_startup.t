@@ -98,6 +98,8 @@ for my $bad ('http://smtp.example.com', 'smtp://user:pw@smtp.example.com') {
     like($log, qr/DocPortalSMTPURL: '\Q$bad\E'/, "DocPortalSMTPURL $bad: the log names it");
 }
 
+my $body;
+
 # 4. a database at an older migration level
 my $olddb = "docportal_old_$$";
 my ($rc, $out) = psql("CREATE DATABASE $olddb");
@@ -112,9 +114,31 @@ like($log, qr/database is at migration level 0 but this module needs level \d+: 
      'database at level 0: the log names both levels and the fix');
 psql("DROP DATABASE $olddb");
 
+# 4b. the database going away during the startup check (a shutdown, a failover): as if it had
+# not been reachable, not a database without migrations. Here the check's own query ends its
+# connection: schema_migrations is a view whose function terminates the backend reading it.
+my $gonedb = "docportal_gone_$$";
+($rc, $out) = psql("CREATE DATABASE $gonedb");
+is($rc, 0, 'created a database whose schema check ends its own connection') or diag $out;
+($rc, $out) = psql_db($gonedb, 'CREATE FUNCTION dp_test_gone() RETURNS int LANGUAGE sql AS '
+    . "'SELECT pg_terminate_backend(pg_backend_pid())::int + pg_sleep(1)::text::int'; "
+    . 'CREATE VIEW schema_migrations AS SELECT 1000 + dp_test_gone() AS version; '
+    . 'GRANT SELECT ON schema_migrations TO docportal_app');
+is($rc, 0, '... its schema_migrations is that view') or diag $out;
+(my $goneparams = $params) =~ s/dbname=\S+/dbname=$gonedb/;
+($st, $log, $body) = try_start(
+    name   => 'dbgone', params => $goneparams, secs => 10,
+    extra  => "DocPortalJWTSecretFile $secret_file\nDocPortalRequireTLS Off",
+    until  => \&DocPortal::Server::listening,
+    probe  => sub { http_get_raw($_[0], '/api/health') });
+ok(!defined $st, 'database gone during the startup check: httpd still starts');
+like($log, qr/DP02001: database connection lost during the startup check/,
+     '... a warning says so') or diag($log);
+unlike($log, qr/no migrations applied/, '... not the message of a database without migrations');
+psql("DROP DATABASE $gonedb WITH (FORCE)");
+
 # 5. the database unreachable at startup: httpd starts, the API answers 503, health says down
 (my $downparams = $params) =~ s/port=\d+/port=@{[free_port()]}/;
-my $body;
 ($st, $log, $body) = try_start(
     name   => 'dbdown', params => $downparams, secs => 10,
     extra  => "DocPortalJWTSecretFile $secret_file\nDocPortalRequireTLS Off",
