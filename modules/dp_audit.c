@@ -1,12 +1,11 @@
 #include "dp_audit.h"
 
 #include <apr_strings.h>
-#include <apr_thread_cond.h>
-#include <apr_thread_mutex.h>
 #include <http_log.h>
 
 #include "dp_session.h"
 #include "dp_sql.h"
+#include "dp_waiter.h"
 #include "core/dp_pgarray.h"
 
 APLOG_USE_MODULE(docportal);
@@ -122,9 +121,11 @@ dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_er
  * event and waits (at most DocPortalAuditBatchWaitMs); whenever no batch is being written,
  * the first waiting request that sees events queued becomes the writer: it takes up to
  * DocPortalAuditBatchMax of them, the oldest first, and writes them with one INSERT (one
- * implicit transaction, one COMMIT) on its own connection, then wakes every waiter. While it
- * writes, new events gather for the next batch: the busier the child, the more events each
- * COMMIT carries, with no thread of its own and no added delay when it is idle.
+ * implicit transaction, one COMMIT) on its own connection, then wakes the requests whose
+ * events it wrote, and the first of those queued meanwhile, who writes the next batch (each
+ * sleeps on a condition variable of its own: dp_waiter.h). While it writes, new events gather
+ * for the next batch: the busier the child, the more events each COMMIT carries, with no
+ * thread of its own and no added delay when it is idle.
  *
  * A request learns its batch's outcome by the batch's number: one batch is written at a
  * time, so outcomes are recorded in order in a ring of recent batches. The queue holds
@@ -133,12 +134,14 @@ dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_er
  * first, so nobody reads a pool that is gone. */
 
 #define BATCH_RING 1024 /* outcomes of the latest batches */
+#define BATCH_HOLD apr_time_from_msec(1) /* longest wait for the events of reads under way */
 #define BATCH_WHY  256  /* bytes of PostgreSQL's message kept for the waiters' logs */
 
 typedef struct batch_entry {
     struct batch_entry *prev, *next;
     const char **args;  /* audit_insert's nine */
     apr_uint64_t batch; /* 0 while queued; then the number of the batch that took it */
+    dp_waiter *w;       /* what its thread sleeps on */
 } batch_entry;
 
 typedef struct batch_outcome {
@@ -148,20 +151,20 @@ typedef struct batch_outcome {
 } batch_outcome;
 
 static struct {
-    apr_thread_mutex_t *lock;
-    apr_thread_cond_t *done;
+    dp_waitroom room;
     batch_entry *head, *tail;
     int writing;             /* a request is writing a batch */
+    int en_route;            /* events announced by dp_audit_coming, not queued yet */
+    apr_time_t hold_until;   /* the next batch waits for them until then; 0: not yet */
     apr_uint64_t last_batch; /* the number of the last batch taken */
     batch_outcome outcomes[BATCH_RING];
 } gc;
 
 void dp_audit_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (apr_thread_mutex_create(&gc.lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS
-        || apr_thread_cond_create(&gc.done, pchild) != APR_SUCCESS) {
-        gc.lock = NULL;
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+    apr_status_t rv = dp_waitroom_init(&gc.room, pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
                      "DP01204: no lock for the audit batch; read events are written one by one");
     }
 }
@@ -179,8 +182,17 @@ static void unqueue(batch_entry *e)
     e->prev = e->next = NULL;
 }
 
+/* The first queued event's request may write the next batch: wake it to see. */
+static void wake_head(void)
+{
+    if (gc.head != NULL) {
+        apr_thread_cond_signal(gc.head->w->cond);
+    }
+}
+
 /* Called with the lock held, which it releases while PostgreSQL works: write up to max
- * queued events as one batch on db, then publish the outcome and wake the waiters. */
+ * queued events as one batch on db, then publish the outcome and wake the batch's waiters and
+ * the next writer. */
 static void write_batch(dp_ctx *c, dp_db *db, int max)
 {
     apr_pool_t *p = c->r->pool;
@@ -188,6 +200,9 @@ static void write_batch(dp_ctx *c, dp_db *db, int max)
     apr_uint64_t b = ++gc.last_batch;
     batch_outcome *o = &gc.outcomes[b % BATCH_RING];
     char why[BATCH_WHY] = "";
+    /* a waiter that gives up before the outcome leaves its entry, not its variable: the
+     * variables are kept, the entries are not */
+    dp_waiter **ws = apr_palloc(p, sizeof(*ws) * (apr_size_t)max);
     int n = 0, ok, lost = 0;
 
     for (int k = 0; k < 9; k++) {
@@ -198,6 +213,7 @@ static void write_batch(dp_ctx *c, dp_db *db, int max)
         for (int k = 0; k < 9; k++) {
             cols[k][n] = e->args[k];
         }
+        ws[n] = e->w;
         e->batch = b;
         unqueue(e);
         n++;
@@ -206,14 +222,18 @@ static void write_batch(dp_ctx *c, dp_db *db, int max)
         lits[k] = dp_pgarray_text(p, cols[k], n);
     }
     gc.writing = 1;
-    apr_thread_mutex_unlock(gc.lock);
+    gc.hold_until = 0;
+    apr_thread_mutex_unlock(gc.room.lock);
     ok = dp_db_try_exec(db, DPQ_AUDIT_INSERT_BATCH, 9, lits, why, sizeof(why), &lost);
-    apr_thread_mutex_lock(gc.lock);
+    apr_thread_mutex_lock(gc.room.lock);
     o->batch = b;
     o->status = ok ? 0 : lost ? 503 : 500;
     memcpy(o->why, why, sizeof(why));
     gc.writing = 0;
-    apr_thread_cond_broadcast(gc.done);
+    for (int i = 0; i < n; i++) {
+        apr_thread_cond_signal(ws[i]->cond);
+    }
+    wake_head();
 }
 
 /* The outcome of e's batch (0 committed, 500, 503), once known; -1 while not. */
@@ -242,28 +262,75 @@ static dp_error *unavailable(dp_ctx *c)
                          "The database is unavailable; try again shortly.");
 }
 
-/* args into the child's batch; NULL once committed. */
+/* The request's event is no longer awaited: it came, or the request ends without it. Called
+ * with the lock held. */
+static void arrived(dp_ctx *c)
+{
+    if (c->event_due) {
+        c->event_due = 0;
+        if (--gc.en_route == 0) {
+            wake_head(); /* a batch held for it may go */
+        }
+    }
+}
+
+/* The same, as the request's pool cleanup. */
+static apr_status_t never_arrived(void *data)
+{
+    apr_thread_mutex_lock(gc.room.lock);
+    arrived(data);
+    apr_thread_mutex_unlock(gc.room.lock);
+    return APR_SUCCESS;
+}
+
+void dp_audit_coming(dp_ctx *c)
+{
+    if (gc.room.lock == NULL || c->event_due) {
+        return;
+    }
+    apr_thread_mutex_lock(gc.room.lock);
+    gc.en_route++;
+    c->event_due = 1;
+    apr_thread_mutex_unlock(gc.room.lock);
+    apr_pool_cleanup_register(c->r->pool, c, never_arrived, apr_pool_cleanup_null);
+}
+
+/* args into the child's batch; NULL once committed. A batch about to be written while reads
+ * of this child are under way (gc.en_route: between dp_audit_coming and their event's
+ * arrival) waits for their events, at most BATCH_HOLD, so that one COMMIT carries them too
+ * rather than each writing its own. */
 static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *read)
 {
-    batch_entry me = {NULL, NULL, args, 0};
+    batch_entry me = {NULL, NULL, args, 0, NULL};
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(c->cfg->audit_batch_wait_ms);
     char why[BATCH_WHY] = "";
     int status;
 
-    apr_thread_mutex_lock(gc.lock);
+    apr_thread_mutex_lock(gc.room.lock);
+    if ((me.w = dp_waiter_take(&gc.room)) == NULL) {
+        apr_thread_mutex_unlock(gc.room.lock);
+        return dp_db_exec(db, DPQ_AUDIT_INSERT, NULL, 9, args);
+    }
     me.prev = gc.tail;
     if (gc.tail)
         gc.tail->next = &me;
     else
         gc.head = &me;
     gc.tail = &me;
+    arrived(c);
     while ((status = outcome_of(&me, why)) < 0) {
-        apr_interval_time_t left = deadline - apr_time_now();
+        apr_time_t now = apr_time_now(), until = deadline;
         if (!gc.writing && gc.head != NULL) {
-            write_batch(c, db, c->cfg->audit_batch_max);
-            continue;
+            if (gc.en_route > 0 && gc.hold_until == 0) {
+                gc.hold_until = now + BATCH_HOLD;
+            }
+            if (gc.en_route == 0 || now >= gc.hold_until) {
+                write_batch(c, db, c->cfg->audit_batch_max);
+                continue;
+            }
+            until = gc.hold_until < deadline ? gc.hold_until : deadline;
         }
-        if (left <= 0) {
+        if (deadline <= now) {
             if (me.batch == 0) {
                 unqueue(&me); /* never written */
             }
@@ -271,9 +338,10 @@ static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *re
             status = 504;
             break;
         }
-        apr_thread_cond_timedwait(gc.done, gc.lock, left);
+        apr_thread_cond_timedwait(me.w->cond, gc.room.lock, until - now);
     }
-    apr_thread_mutex_unlock(gc.lock);
+    dp_waiter_give(&gc.room, me.w);
+    apr_thread_mutex_unlock(gc.room.lock);
     if (status == 0) {
         return NULL;
     }
@@ -302,7 +370,10 @@ dp_error *dp_audit_read(dp_ctx *c, const dp_audit_event *ev, const char *read)
         return written(c, ev, e);
     }
     st = event_stmt(c, ev);
-    if (gc.lock == NULL || dp_db_in_tx(db) || strcmp(st.name, DPQ_AUDIT_INSERT) != 0) {
+    if (gc.room.lock == NULL || dp_db_in_tx(db) || strcmp(st.name, DPQ_AUDIT_INSERT) != 0) {
+        if (c->event_due) {
+            never_arrived(c); /* written on its own */
+        }
         return written(c, ev, dp_db_exec(db, st.name, NULL, st.nargs, st.args));
     }
     return written(c, ev, batched(c, db, st.args, read));

@@ -52,6 +52,10 @@ dp_error *dp_audited_read(dp_ctx *c, const dp_audit_event *ev, const char *name,
 /* Child start: the lock and condition of the child's audit batch. */
 void dp_audit_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* The request is about to send its read (a folded read: dp_session_pipeline), whose event
+ * will come to the child's batch of read events soon: the batch waits a little for it. */
+void dp_audit_coming(dp_ctx *c);
+
 /* A refusal inside a write: roll the transaction back, record the attempt (outcome failure
  * or denied, the route's action) and answer e. */
 dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_error *e);

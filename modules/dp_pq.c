@@ -3,11 +3,10 @@
  * costs no request an error), statements sent together in a pipeline, and results read one row
  * at a time. */
 #include "dp_pq.h"
+#include "dp_waiter.h"
 
 #include <apr_hash.h>
 #include <apr_strings.h>
-#include <apr_thread_cond.h>
-#include <apr_thread_mutex.h>
 #include <http_config.h>
 #include <http_log.h>
 #include <libpq-fe.h>
@@ -308,7 +307,9 @@ dp_error *dp_db_pipeline(dp_db *db, dp_db_call *calls, int n)
  * requests, oldest first) and sends it on its own connection in one pipeline, each request's
  * statements followed by a Sync of their own: one implicit transaction per request, as when it
  * sends them itself, so that a statement that fails aborts its own request's statements only.
- * It hands each request its results and wakes them; each copies its rows into its own pool.
+ * It hands each request its results and wakes each of them, and the first still queued, who
+ * may take the next round trip (each sleeps on a condition variable of its own: dp_waiter.h);
+ * each copies its rows into its own pool.
  * With nothing in flight a request takes its own turn at once: no added wait when the child is
  * quiet. A request whose statements did not all succeed in the shared round trip (the taker's
  * connection was lost, or one of its statements failed) sends them again itself with
@@ -328,22 +329,21 @@ typedef struct shared_req {
     int n;
     PGresult **res; /* statement q's result, or NULL */
     int state;
-    int ok; /* once done: every statement succeeded */
+    int ok;       /* once done: every statement succeeded */
+    dp_waiter *w; /* what its thread sleeps on */
 } shared_req;
 
 static struct {
-    apr_thread_mutex_t *lock;
-    apr_thread_cond_t *done;
+    dp_waitroom room;
     shared_req *head, *tail;
     int running; /* round trips in flight */
 } sh;
 
 void dp_pq_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (apr_thread_mutex_create(&sh.lock, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS
-        || apr_thread_cond_create(&sh.done, pchild) != APR_SUCCESS) {
-        sh.lock = NULL;
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+    apr_status_t rv = dp_waitroom_init(&sh.room, pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
                      "DP02012: no lock for shared round trips; each read sends its own");
     }
 }
@@ -386,8 +386,16 @@ static void shared_round_trip(dp_db *db, shared_req **batch, int m)
     }
 }
 
+/* The first queued request may take the next round trip: wake it to see. */
+static void wake_head(void)
+{
+    if (sh.head != NULL) {
+        apr_thread_cond_signal(sh.head->w->cond);
+    }
+}
+
 /* Called with the lock held, which it releases while PostgreSQL works: one round trip for up
- * to SHARED_MAX queued requests, then wakes them. */
+ * to SHARED_MAX queued requests, then wakes each of them, and the next in the queue. */
 static void take_turn(dp_db *db)
 {
     shared_req *batch[SHARED_MAX];
@@ -402,30 +410,37 @@ static void take_turn(dp_db *db)
         sh.tail = NULL;
     }
     sh.running++;
-    apr_thread_mutex_unlock(sh.lock);
+    wake_head(); /* more queued than one round trip takes: a second may go now */
+    apr_thread_mutex_unlock(sh.room.lock);
     shared_round_trip(db, batch, m);
     if (m > 1) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, db->r,
                       "DP02013: the reads of %d requests in one round trip", m);
     }
-    apr_thread_mutex_lock(sh.lock);
+    apr_thread_mutex_lock(sh.room.lock);
     sh.running--;
+    /* each waits until it is done, so none has gone; the taker's own signal is not waited on */
     for (int i = 0; i < m; i++) {
         batch[i]->state = SHARED_DONE;
+        apr_thread_cond_signal(batch[i]->w->cond);
     }
-    apr_thread_cond_broadcast(sh.done);
+    wake_head();
 }
 
 dp_error *dp_db_pipeline_shared(dp_db *db, dp_db_call *calls, int n, int parallel)
 {
     apr_pool_t *p = db->r->pool;
-    shared_req me = {NULL, calls, n, NULL, SHARED_QUEUED, 0};
+    shared_req me = {NULL, calls, n, NULL, SHARED_QUEUED, 0, NULL};
 
-    if (sh.lock == NULL || parallel <= 0 || db->in_tx) {
+    if (sh.room.lock == NULL || parallel <= 0 || db->in_tx) {
         return dp_db_pipeline(db, calls, n);
     }
     me.res = apr_pcalloc(p, sizeof(PGresult *) * (apr_size_t)n);
-    apr_thread_mutex_lock(sh.lock);
+    apr_thread_mutex_lock(sh.room.lock);
+    if ((me.w = dp_waiter_take(&sh.room)) == NULL) {
+        apr_thread_mutex_unlock(sh.room.lock);
+        return dp_db_pipeline(db, calls, n);
+    }
     if (sh.tail)
         sh.tail->next = &me;
     else
@@ -436,9 +451,10 @@ dp_error *dp_db_pipeline_shared(dp_db *db, dp_db_call *calls, int n, int paralle
             take_turn(db);
             continue;
         }
-        apr_thread_cond_wait(sh.done, sh.lock);
+        apr_thread_cond_wait(me.w->cond, sh.room.lock);
     }
-    apr_thread_mutex_unlock(sh.lock);
+    dp_waiter_give(&sh.room, me.w);
+    apr_thread_mutex_unlock(sh.room.lock);
     if (!me.ok) {
         return dp_db_pipeline(db, calls, n);
     }

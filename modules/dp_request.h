@@ -37,6 +37,8 @@ typedef struct dp_ctx {
     const char *request_id;
     dp_db *db;       /* acquired on first use by dp_ctx_db */
     int audited;     /* an audit event was written (checked by the dispatcher) */
+    int event_due;   /* its read's audit event is awaited by the child's batch
+                      * (dp_audit_coming) */
     int mail_queued; /* a mail was queued: wake the delivery thread after answering */
 } dp_ctx;
 

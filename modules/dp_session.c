@@ -308,6 +308,7 @@ dp_error *dp_session_pipeline(dp_ctx *c, dp_db_call *calls, int n)
     all = apr_palloc(c->r->pool, sizeof(*all) * (apr_size_t)(n + 1));
     all[0] = principal_call(c, &pend->claims);
     memcpy(all + 1, calls, sizeof(*all) * (apr_size_t)n);
+    dp_audit_coming(c);
     if ((e = dp_db_pipeline_shared(c->db, all, n + 1, c->cfg->read_pipelines))) return e;
     /* the read's rows are dropped unless the session holds */
     if ((e = settle(c, c->db, &pend->claims, pend->by_cookie, all[0].rows))) return e;
