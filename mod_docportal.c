@@ -244,6 +244,7 @@ static dp_error *dispatch(dp_ctx *c)
     }
     if ((c->route->flags & DP_ROUTE_UUID_PARAM) && (e = uuid_param(c))) return e;
     e = c->route->handler(c);
+    dp_audit_settled(c);
     /* A handler that refused before its first use of the database (a bad query argument)
      * left the session unchecked: a revoked or expired session is answered 401 first. */
     if (e != NULL && c->who != NULL && c->who->pending != NULL) {

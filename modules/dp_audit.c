@@ -122,10 +122,12 @@ dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_er
  * the first waiting request that sees events queued becomes the writer: it takes up to
  * DocPortalAuditBatchMax of them, the oldest first, and writes them with one INSERT (one
  * implicit transaction, one COMMIT) on its own connection, then wakes the requests whose
- * events it wrote, and the first of those queued meanwhile, who writes the next batch (each
- * sleeps on a condition variable of its own: dp_waiter.h). While it writes, new events gather
- * for the next batch: the busier the child, the more events each COMMIT carries, with no
- * thread of its own and no added delay when it is idle.
+ * events it wrote, and the first of those queued meanwhile, to write the next batch unless a
+ * request arriving first does (each sleeps on a condition variable of its own: dp_waiter.h).
+ * While it writes, new events gather for the next batch: the busier the child, the more events
+ * each COMMIT carries, with no thread of its own and no added delay when it is idle. Before a
+ * batch is written it may wait, at most BATCH_HOLD, for the events of reads under way (below,
+ * batched).
  *
  * A request learns its batch's outcome by the batch's number: one batch is written at a
  * time, so outcomes are recorded in order in a ring of recent batches. The queue holds
@@ -262,7 +264,7 @@ static dp_error *unavailable(dp_ctx *c)
                          "The database is unavailable; try again shortly.");
 }
 
-/* The request's event is no longer awaited: it came, or the request ends without it. Called
+/* The request's event is no longer awaited: it came, or its handler is done without it. Called
  * with the lock held. */
 static void arrived(dp_ctx *c)
 {
@@ -274,13 +276,24 @@ static void arrived(dp_ctx *c)
     }
 }
 
-/* The same, as the request's pool cleanup. */
+/* The same, as the request's pool cleanup (run by dp_audit_settled once the handler is done,
+ * so the lock is taken during the request only). */
 static apr_status_t never_arrived(void *data)
 {
-    apr_thread_mutex_lock(gc.room.lock);
-    arrived(data);
-    apr_thread_mutex_unlock(gc.room.lock);
+    dp_ctx *c = data;
+    if (c->event_due) {
+        apr_thread_mutex_lock(gc.room.lock);
+        arrived(c);
+        apr_thread_mutex_unlock(gc.room.lock);
+    }
     return APR_SUCCESS;
+}
+
+void dp_audit_settled(dp_ctx *c)
+{
+    if (c->event_due) {
+        apr_pool_cleanup_run(c->r->pool, c, never_arrived);
+    }
 }
 
 void dp_audit_coming(dp_ctx *c)
@@ -307,6 +320,7 @@ static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *re
     int status;
 
     apr_thread_mutex_lock(gc.room.lock);
+    arrived(c);
     if ((me.w = dp_waiter_take(&gc.room)) == NULL) {
         apr_thread_mutex_unlock(gc.room.lock);
         return dp_db_exec(db, DPQ_AUDIT_INSERT, NULL, 9, args);
@@ -317,14 +331,14 @@ static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *re
     else
         gc.head = &me;
     gc.tail = &me;
-    arrived(c);
     while ((status = outcome_of(&me, why)) < 0) {
         apr_time_t now = apr_time_now(), until = deadline;
         if (!gc.writing && gc.head != NULL) {
             if (gc.en_route > 0 && gc.hold_until == 0) {
                 gc.hold_until = now + BATCH_HOLD;
             }
-            if (gc.en_route == 0 || now >= gc.hold_until) {
+            /* a waiter whose deadline comes first writes now rather than give up unwritten */
+            if (gc.en_route == 0 || now >= gc.hold_until || deadline <= gc.hold_until) {
                 write_batch(c, db, c->cfg->audit_batch_max);
                 continue;
             }
@@ -333,6 +347,10 @@ static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *re
         if (deadline <= now) {
             if (me.batch == 0) {
                 unqueue(&me); /* never written */
+                if (gc.head == NULL) {
+                    gc.hold_until = 0;
+                }
+                wake_head(); /* it may have been the one to write the next batch */
             }
             apr_cpystrn(why, "timed out", sizeof(why));
             status = 504;

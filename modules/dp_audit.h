@@ -49,12 +49,16 @@ dp_error *dp_audit_read(dp_ctx *c, const dp_audit_event *ev, const char *read);
 dp_error *dp_audited_read(dp_ctx *c, const dp_audit_event *ev, const char *name, dp_rows **rows,
                           int nargs, const char **args);
 
-/* Child start: the lock and condition of the child's audit batch. */
+/* Child start: the lock of the child's audit batch and its waiting room (dp_waiter.h). */
 void dp_audit_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* The request is about to send its read (a folded read: dp_session_pipeline), whose event
  * will come to the child's batch of read events soon: the batch waits a little for it. */
 void dp_audit_coming(dp_ctx *c);
+
+/* The handler is done: a read announced by dp_audit_coming whose event did not come (a refusal,
+ * an error) is no longer awaited. */
+void dp_audit_settled(dp_ctx *c);
 
 /* A refusal inside a write: roll the transaction back, record the attempt (outcome failure
  * or denied, the route's action) and answer e. */

@@ -330,6 +330,8 @@ typedef struct shared_req {
     PGresult **res; /* statement q's result, or NULL */
     int state;
     int ok;       /* once done: every statement succeeded */
+    int parallel; /* round trips its virtual host allows in flight (DocPortalReadPipelines) */
+    int sleeping; /* its thread waits on w */
     dp_waiter *w; /* what its thread sleeps on */
 } shared_req;
 
@@ -386,11 +388,17 @@ static void shared_round_trip(dp_db *db, shared_req **batch, int m)
     }
 }
 
-/* The first queued request may take the next round trip: wake it to see. */
-static void wake_head(void)
+/* A round trip may go: wake the first queued request that sleeps and whose virtual host
+ * allows one more in flight, to take it (a queued request that does not sleep is a taker busy
+ * with a round trip of its own, which looks again when it is back). */
+static void wake_next(void)
 {
-    if (sh.head != NULL) {
-        apr_thread_cond_signal(sh.head->w->cond);
+    int seen = 0;
+    for (shared_req *q = sh.head; q != NULL && seen < SHARED_MAX; q = q->next, seen++) {
+        if (q->sleeping && sh.running < q->parallel) {
+            apr_thread_cond_signal(q->w->cond);
+            return;
+        }
     }
 }
 
@@ -410,7 +418,7 @@ static void take_turn(dp_db *db)
         sh.tail = NULL;
     }
     sh.running++;
-    wake_head(); /* more queued than one round trip takes: a second may go now */
+    wake_next(); /* more queued than one round trip takes: a second may go now */
     apr_thread_mutex_unlock(sh.room.lock);
     shared_round_trip(db, batch, m);
     if (m > 1) {
@@ -424,13 +432,13 @@ static void take_turn(dp_db *db)
         batch[i]->state = SHARED_DONE;
         apr_thread_cond_signal(batch[i]->w->cond);
     }
-    wake_head();
+    wake_next();
 }
 
 dp_error *dp_db_pipeline_shared(dp_db *db, dp_db_call *calls, int n, int parallel)
 {
     apr_pool_t *p = db->r->pool;
-    shared_req me = {NULL, calls, n, NULL, SHARED_QUEUED, 0, NULL};
+    shared_req me = {NULL, calls, n, NULL, SHARED_QUEUED, 0, parallel, 0, NULL};
 
     if (sh.room.lock == NULL || parallel <= 0 || db->in_tx) {
         return dp_db_pipeline(db, calls, n);
@@ -451,7 +459,9 @@ dp_error *dp_db_pipeline_shared(dp_db *db, dp_db_call *calls, int n, int paralle
             take_turn(db);
             continue;
         }
+        me.sleeping = 1;
         apr_thread_cond_wait(me.w->cond, sh.room.lock);
+        me.sleeping = 0;
     }
     dp_waiter_give(&sh.room, me.w);
     apr_thread_mutex_unlock(sh.room.lock);

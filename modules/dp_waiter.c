@@ -25,7 +25,7 @@ dp_waiter *dp_waiter_take(dp_waitroom *room)
         room->free = w->next;
         return w;
     }
-    /* at most one per thread of the child: a thread waits in one room at a time */
+    /* at most one per thread of the child in each room: a thread waits in one place at a time */
     w = apr_palloc(room->pool, sizeof(*w));
     if (apr_thread_cond_create(&w->cond, room->pool) != APR_SUCCESS) {
         return NULL;
