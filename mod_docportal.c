@@ -436,7 +436,8 @@ static void dp_register_hooks(apr_pool_t *p)
     ap_hook_child_init(dp_auditseal_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(dp_mailer_child_init, before_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(dp_audit_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(dp_pq_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* first: the statements' index, which every thread reads, is made before any starts */
+    ap_hook_child_init(dp_pq_child_init, NULL, NULL, APR_HOOK_FIRST);
 }
 
 AP_DECLARE_MODULE(docportal) = {STANDARD20_MODULE_STUFF,

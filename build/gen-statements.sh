@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compile sql/statements.sql and sql/statements-*.sql (one file per area, read in name order)
-# into C: a table of {name, text, argument count} and DPQ_<NAME>
+# into C: a table of {name, argument count, text, results in binary} and DPQ_<NAME>
 # macros (so a misspelt statement name fails the build), plus DP_SCHEMA_LEVEL, the number of
 # the newest sql/NNN_*.sql migration, which the module requires of its database.
 #   build/gen-statements.sh SQLDIR OUTDIR
@@ -20,9 +20,9 @@ function flush(   t, n, a) {
     gsub(/\\/, "\\\\", t); gsub(/"/, "\\\"", t); gsub(/\n/, "\\n\"\n    \"", t)
     up = toupper(name)
     printf "#define DPQ_%s \"%s\"\n", up, name > hdr
-    printf "    {\"%s\", %d,\n    \"%s\"},\n", name, n, t > src
+    printf "    {\"%s\", %d,\n    \"%s\", %d},\n", name, n, t, binary > src
     count++
-    name = ""; text = ""
+    name = ""; text = ""; binary = 0
 }
 BEGIN {
     print "/* Generated from sql/statements*.sql by build/gen-statements.sh. Do not edit. */" > hdr
@@ -36,6 +36,12 @@ BEGIN {
     name = $3
     if (name !~ /^[a-z][a-z0-9_]*$/) { printf "bad statement name %s\n", name > "/dev/stderr"; exit 1 }
     if (seen[name]++) { printf "statement %s declared twice\n", name > "/dev/stderr"; exit 1 }
+    next
+}
+# "-- results: binary" among the comments of a statement: its rows come in binary format
+/^-- results: / {
+    if (name == "" || $3 != "binary" || NF != 3) { printf "bad results line: %s\n", $0 > "/dev/stderr"; exit 1 }
+    binary = 1
     next
 }
 /^[ \t]*--/ || /^[ \t]*$/ { next }

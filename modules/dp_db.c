@@ -227,9 +227,12 @@ const char *dp_bg_sql(dp_bg *b, const char *sql)
     return rv != 0 ? bg_failure(b, sql, rv) : NULL;
 }
 
+/* NULL for a statement not prepared, or one with results in binary (read as text here). */
 static apr_dbd_prepared_t *bg_statement(dp_bg *b, const char *name)
 {
-    return apr_hash_get(b->dbd->prepared, name, APR_HASH_KEY_STRING);
+    const dp_statement *d = dp_statement_named(name);
+    return d != NULL && !d->binary ? apr_hash_get(b->dbd->prepared, name, APR_HASH_KEY_STRING)
+                                   : NULL;
 }
 
 const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs, const char **args)
@@ -239,7 +242,7 @@ const char *dp_bg_select(dp_bg *b, const char *name, dp_rows **rows, int nargs, 
     int rv;
 
     if (st == NULL) {
-        return apr_psprintf(b->p, "statement %s is not prepared", name);
+        return apr_psprintf(b->p, "statement %s is not prepared (or has results in binary)", name);
     }
     rv = apr_dbd_pselect(b->dbd->driver, b->p, b->dbd->handle, &res, st, 1, nargs, args);
     if (rv != 0) {
@@ -255,7 +258,7 @@ const char *dp_bg_exec(dp_bg *b, const char *name, int nargs, const char **args)
     int n = 0, rv;
 
     if (st == NULL) {
-        return apr_psprintf(b->p, "statement %s is not prepared", name);
+        return apr_psprintf(b->p, "statement %s is not prepared (or has results in binary)", name);
     }
     rv = apr_dbd_pquery(b->dbd->driver, b->p, b->dbd->handle, &n, st, nargs, args);
     return rv != 0 ? bg_failure(b, name, rv) : NULL;
@@ -287,26 +290,63 @@ dp_error *dp_db_acquire(request_rec *r, dp_db **out)
     return NULL;
 }
 
+static apr_hash_t *statement_index; /* name -> dp_statement, per child, read-only once made */
+
+void dp_statements_index(apr_pool_t *pchild)
+{
+    apr_hash_t *h = apr_hash_make(pchild);
+    for (apr_size_t i = 0; i < dp_statements_count; i++) {
+        apr_hash_set(h, dp_statements[i].name, APR_HASH_KEY_STRING, &dp_statements[i]);
+    }
+    statement_index = h;
+}
+
+const dp_statement *dp_statement_named(const char *name)
+{
+    if (statement_index != NULL) {
+        return apr_hash_get(statement_index, name, APR_HASH_KEY_STRING);
+    }
+    for (apr_size_t i = 0; i < dp_statements_count; i++) {
+        if (strcmp(dp_statements[i].name, name) == 0) {
+            return &dp_statements[i];
+        }
+    }
+    return NULL;
+}
+
 apr_dbd_prepared_t *dp_db_statement(dp_db *db, const char *name, int nargs, dp_error **err)
 {
     apr_dbd_prepared_t *st = apr_hash_get(db->dbd->prepared, name, APR_HASH_KEY_STRING);
+    const dp_statement *d = dp_statement_named(name);
     *err = NULL;
-    if (st == NULL) {
+    if (st == NULL || d == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
                       "DP02005: statement %s is not prepared on this connection", name);
         *err = dp_error_internal(db->r->pool);
         return NULL;
     }
-    for (apr_size_t i = 0; i < dp_statements_count; i++) {
-        if (strcmp(dp_statements[i].name, name) == 0 && dp_statements[i].nargs != nargs) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
-                          "DP02006: statement %s takes %d arguments, %d given", name,
-                          dp_statements[i].nargs, nargs);
-            *err = dp_error_internal(db->r->pool);
-            return NULL;
-        }
+    if (d->nargs != nargs) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
+                      "DP02006: statement %s takes %d arguments, %d given", name, d->nargs, nargs);
+        *err = dp_error_internal(db->r->pool);
+        return NULL;
     }
     return st;
+}
+
+/* For the calls that read results as text (apr_dbd's, and dp_db_stream): a statement whose
+ * results come in binary is refused. */
+apr_dbd_prepared_t *dp_db_text_statement(dp_db *db, const char *name, int nargs, dp_error **err)
+{
+    const dp_statement *d = dp_statement_named(name);
+    if (d != NULL && d->binary) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
+                      "DP02006: statement %s has results in binary; read it with dp_db_pipeline",
+                      name);
+        *err = dp_error_internal(db->r->pool);
+        return NULL;
+    }
+    return dp_db_statement(db, name, nargs, err);
 }
 
 dp_error *dp_db_query_failed(dp_db *db, const char *name, int rv)
@@ -330,7 +370,7 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs, co
     const apr_dbd_driver_t *drv = db->dbd->driver;
     apr_dbd_results_t *res = NULL;
     dp_error *err;
-    apr_dbd_prepared_t *st = dp_db_statement(db, name, nargs, &err);
+    apr_dbd_prepared_t *st = dp_db_text_statement(db, name, nargs, &err);
     int rv;
 
     *out = NULL;
@@ -340,7 +380,7 @@ dp_error *dp_db_select(dp_db *db, const char *name, dp_rows **out, int nargs, co
     rv = apr_dbd_pselect(drv, p, db->dbd->handle, &res, st, 1, nargs, args);
     for (int tries = 0; rv != 0 && tries < 4 && dp_pq_switch_if_dead(db); tries++) {
         drv = db->dbd->driver;
-        if ((st = dp_db_statement(db, name, nargs, &err)) == NULL) {
+        if ((st = dp_db_text_statement(db, name, nargs, &err)) == NULL) {
             return err;
         }
         res = NULL;
@@ -388,7 +428,7 @@ dp_rows *dp_db_drain(apr_pool_t *p, const apr_dbd_driver_t *drv, apr_dbd_results
 dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, const char **args)
 {
     dp_error *err;
-    apr_dbd_prepared_t *st = dp_db_statement(db, name, nargs, &err);
+    apr_dbd_prepared_t *st = dp_db_text_statement(db, name, nargs, &err);
     int n = 0, rv;
 
     if (st == NULL) {
@@ -396,7 +436,7 @@ dp_error *dp_db_exec(dp_db *db, const char *name, int *affected, int nargs, cons
     }
     rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs, args);
     for (int tries = 0; rv != 0 && tries < 4 && dp_pq_switch_if_dead(db); tries++) {
-        if ((st = dp_db_statement(db, name, nargs, &err)) == NULL) {
+        if ((st = dp_db_text_statement(db, name, nargs, &err)) == NULL) {
             return err;
         }
         rv = apr_dbd_pquery(db->dbd->driver, db->r->pool, db->dbd->handle, &n, st, nargs, args);

@@ -13,10 +13,20 @@ typedef struct dp_statement {
     const char *name;
     int nargs;
     const char *sql;
+    /* "-- results: binary": PostgreSQL sends the rows in binary format, which dp_pq.c renders
+     * as text (core/dp_pgbin.h: a timestamp as microseconds since 1970, a bytea as base64).
+     * Such a statement is read with dp_db_pipeline or dp_db_pipeline_shared only; the other
+     * calls refuse it. */
+    int binary;
 } dp_statement;
 
 extern const dp_statement dp_statements[];
 extern const apr_size_t dp_statements_count;
+
+/* The declaration of the statement called name, or NULL. Looked up in an index made by
+ * dp_statements_index (in each child before its threads start), else by a walk of the table. */
+const dp_statement *dp_statement_named(const char *name);
+void dp_statements_index(apr_pool_t *pchild);
 
 /* A fully drained result: column names and text values (NULL for SQL NULL). */
 typedef struct dp_rows {
@@ -96,7 +106,8 @@ dp_error *dp_db_pipeline(dp_db *db, dp_db_call *calls, int n);
  * round trip failed is sent again. */
 dp_error *dp_db_pipeline_shared(dp_db *db, dp_db_call *calls, int n, int parallel);
 
-/* Per child: the lock of the shared round trips. */
+/* Per child, before its threads start: the statements' index and the lock of the shared round
+ * trips. */
 void dp_pq_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* Two of them; rows (if not NULL) gets the first statement's rows. */

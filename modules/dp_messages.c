@@ -9,6 +9,7 @@
 #include "dp_sql.h"
 
 #include "core/dp_aead.h"
+#include "core/dp_epoch.h"
 #include "core/dp_json.h"
 #include "core/dp_jsonw.h"
 #include "core/dp_uuid.h"
@@ -24,9 +25,11 @@ APLOG_USE_MODULE(docportal);
 #define PAGE_DEFAULT      50 /* also written into the statement msg_conversation */
 #define PAGE_MAX          200
 
-/* The columns of a message result, looked up once for all its rows. */
+/* The columns of a message result, looked up once for all its rows. The time is created_at
+ * as dp_ts() writes it, or created_us (microseconds since 1970: a page's binary results). */
 typedef struct msg_cols {
-    int id, sender, receiver, sender_type, key_id, nonce, ciphertext, version, created, is_read;
+    int id, sender, receiver, sender_type, key_id, nonce, ciphertext, version, created,
+        created_us, is_read;
 } msg_cols;
 
 static void msg_cols_of(const dp_rows *rows, msg_cols *k)
@@ -40,6 +43,7 @@ static void msg_cols_of(const dp_rows *rows, msg_cols *k)
     k->ciphertext = dp_rows_col(rows, "ciphertext");
     k->version = dp_rows_col(rows, "aead_version");
     k->created = dp_rows_col(rows, "created_at");
+    k->created_us = dp_rows_col(rows, "created_us");
     k->is_read = dp_rows_col(rows, "is_read");
 }
 
@@ -54,7 +58,7 @@ static void message_fields(dp_ctx *c, dp_jw *w, const dp_rows *rows, int i, cons
     dp_aead_binding bind = {DP_AEAD_MESSAGE, id, sender, receiver};
     dp_sealed sealed = {dp_rows_at(rows, i, k->key_id), dp_rows_at(rows, i, k->nonce),
                         dp_rows_at(rows, i, k->ciphertext)};
-    const char *plain = NULL;
+    const char *plain = NULL, *created;
     dp_aead_status st = dp_aead_open_row(c->r->pool, c->cfg->message_keys, &bind,
                                          dp_aead_version_parse(dp_rows_at(rows, i, k->version)),
                                          &sealed, &plain, NULL);
@@ -74,10 +78,12 @@ static void message_fields(dp_ctx *c, dp_jw *w, const dp_rows *rows, int i, cons
         dp_jw_kstr(w, "message", NULL);
         dp_jw_kstr(w, "decryptError", "tampered");
     }
-    dp_jw_kstr(w, "timestamp", dp_rows_at(rows, i, k->created));
+    created = k->created >= 0 ? dp_rows_at(rows, i, k->created)
+                              : dp_epoch_iso(c->r->pool, dp_rows_at(rows, i, k->created_us));
+    dp_jw_kstr(w, "timestamp", created);
     dp_jw_key(w, "read");
     dp_jw_bool(w, is_read != NULL && strcmp(is_read, "t") == 0);
-    dp_jw_kstr(w, "createdAt", dp_rows_at(rows, i, k->created));
+    dp_jw_kstr(w, "createdAt", created);
 }
 
 static dp_error *no_user(apr_pool_t *p, const char *field)

@@ -5,6 +5,8 @@
 #include "dp_pq.h"
 #include "dp_waiter.h"
 
+#include "core/dp_pgbin.h"
+
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <http_config.h>
@@ -131,29 +133,75 @@ int dp_pq_switch_if_dead(dp_db *db)
 
 /* ---- statements in one round trip -------------------------------------------------------- */
 
-/* A libpq result copied into p (text values; NULL for SQL NULL). */
-static dp_rows *rows_of(apr_pool_t *p, const PGresult *res)
+/* A libpq result copied into p (text values; NULL for SQL NULL), a binary one rendered as
+ * text (core/dp_pgbin.h). NULL, with the type in *bad_type, when a column's type has no
+ * rendering. */
+static dp_rows *rows_of(apr_pool_t *p, const PGresult *res, unsigned int *bad_type)
 {
     dp_rows *rows = apr_pcalloc(p, sizeof(*rows));
     int n = PQntuples(res);
+    unsigned int types[64];
+    int binary;
 
     rows->ncols = PQnfields(res);
+    binary = rows->ncols > 0 && PQbinaryTuples(res);
+    if (binary && rows->ncols > (int)(sizeof(types) / sizeof(types[0]))) {
+        *bad_type = 0;
+        return NULL;
+    }
     rows->cols = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols > 0 ? rows->ncols : 1));
     for (int c = 0; c < rows->ncols; c++) {
         rows->cols[c] = apr_pstrdup(p, PQfname(res, c));
+        if (binary) {
+            types[c] = PQftype(res, c);
+        }
     }
     rows->vals = apr_palloc(p, sizeof(char **) * (apr_size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++) {
         const char **vals = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols + 1));
         for (int c = 0; c < rows->ncols; c++) {
-            vals[c] = PQgetisnull(res, i, c)
-                ? NULL
-                : apr_pstrmemdup(p, PQgetvalue(res, i, c), (apr_size_t)PQgetlength(res, i, c));
+            if (PQgetisnull(res, i, c)) {
+                vals[c] = NULL;
+            }
+            else if (!binary) {
+                vals[c] = apr_pstrmemdup(p, PQgetvalue(res, i, c), (apr_size_t)PQgetlength(res, i, c));
+            }
+            else if ((vals[c] = dp_pgbin_text(p, types[c], PQgetvalue(res, i, c),
+                                              PQgetlength(res, i, c))) == NULL) {
+                *bad_type = types[c];
+                return NULL;
+            }
         }
         rows->vals[i] = vals;
     }
     rows->nrows = n;
     return rows;
+}
+
+/* Each call's rows from res (which it clears): NULL, or a logged 500 when a binary result
+ * holds a value that has no rendering as text. */
+static dp_error *take_rows(dp_db *db, dp_db_call *calls, int n, PGresult **res)
+{
+    apr_pool_t *p = db->r->pool;
+    dp_error *e = NULL;
+    unsigned int bad = 0;
+
+    for (int q = 0; q < n; q++) {
+        /* a statement without rows (an INSERT) has an empty result */
+        calls[q].rows = res[q] == NULL ? apr_pcalloc(p, sizeof(dp_rows))
+            : e == NULL                 ? rows_of(p, res[q], &bad)
+                                        : NULL;
+        if (e == NULL && calls[q].rows == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
+                          "DP02014: statement %s returned a value of type %u that binary results "
+                          "do not render",
+                          calls[q].name, bad);
+            e = dp_error_internal(p);
+        }
+        PQclear(res[q]);
+        res[q] = NULL;
+    }
+    return e;
 }
 
 /* Reads the results of n statements sent before one Sync, then the Sync's own: 1 when all
@@ -204,9 +252,10 @@ static int send_group(PGconn *conn, const dp_db_call *calls, int n)
 {
     int ok = 1;
     for (int q = 0; q < n; q++) {
+        const dp_statement *d = dp_statement_named(calls[q].name);
         ok = ok
             && PQsendQueryPrepared(conn, calls[q].name, calls[q].nargs, calls[q].args, NULL, NULL,
-                                   0);
+                                   d != NULL && d->binary);
     }
     return ok && PQpipelineSync(conn);
 }
@@ -287,12 +336,7 @@ dp_error *dp_db_pipeline(dp_db *db, dp_db_call *calls, int n)
         return dp_db_query_failed(db, names, 1);
     }
     db->used = 1;
-    for (int q = 0; q < n; q++) {
-        /* a statement without rows (an INSERT) has an empty result */
-        calls[q].rows = res[q] != NULL ? rows_of(p, res[q]) : apr_pcalloc(p, sizeof(dp_rows));
-        PQclear(res[q]);
-    }
-    return NULL;
+    return take_rows(db, calls, n, res);
 }
 
 /* ---- the reads of many requests in one round trip ----------------------------------------
@@ -343,7 +387,10 @@ static struct {
 
 void dp_pq_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    apr_status_t rv = dp_waitroom_init(&sh.room, pchild);
+    apr_status_t rv;
+
+    dp_statements_index(pchild);
+    rv = dp_waitroom_init(&sh.room, pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
                      "DP02012: no lock for shared round trips; each read sends its own");
@@ -468,11 +515,7 @@ dp_error *dp_db_pipeline_shared(dp_db *db, dp_db_call *calls, int n, int paralle
     if (!me.ok) {
         return dp_db_pipeline(db, calls, n);
     }
-    for (int q = 0; q < n; q++) {
-        calls[q].rows = me.res[q] != NULL ? rows_of(p, me.res[q]) : apr_pcalloc(p, sizeof(dp_rows));
-        PQclear(me.res[q]);
-    }
-    return NULL;
+    return take_rows(db, calls, n, me.res);
 }
 
 dp_error *dp_db_pair(dp_db *db, const char *first, dp_rows **out, int nargs, const char **args,
@@ -532,7 +575,7 @@ dp_error *dp_db_stream(dp_db *db, const char *name, int nargs, const char **args
     PGresult *res;
     int stop = 0, failed = 0;
 
-    if (dp_db_statement(db, name, nargs, &err) == NULL) {
+    if (dp_db_text_statement(db, name, nargs, &err) == NULL) {
         return err;
     }
     /* apr_dbd prepared the statement under its name (PREPARE name AS ...), so libpq can run

@@ -28,6 +28,9 @@ int dp_pq_switch_if_dead(dp_db *db);
 /* The statement prepared under name on this connection, checked for its argument count; NULL
  * and *err (logged) otherwise. */
 apr_dbd_prepared_t *dp_db_statement(dp_db *db, const char *name, int nargs, dp_error **err);
+/* The same for a call that reads the results as text: refuses a statement declared with
+ * results in binary (dp_statement.binary). */
+apr_dbd_prepared_t *dp_db_text_statement(dp_db *db, const char *name, int nargs, dp_error **err);
 
 /* After a failed statement: a dead connection is 503, anything else a logged 500. */
 dp_error *dp_db_query_failed(dp_db *db, const char *name, int rv);

@@ -378,4 +378,37 @@ send_message($ltok, $cb->{id}, 'to bob');
 is(unread_dash($btok, 'client'), 1, 'Bob dashboard: 1 after the provider writes');
 is(unread_dash($ltok, 'provider'), 2, 'the sender\'s own message does not count for the sender');
 
+# The conversation's pages come from PostgreSQL in binary (sql/statements.sql, "results:
+# binary"): the module renders the ids, the sealed bytes and the time itself. Each item of
+# the default page, a sized page and a page before a message is the message as POST answered
+# it (its time formatted in SQL by dp_ts), and its time is PostgreSQL's own to the millisecond.
+{
+    my ($btok2, $cb2) = client_session($lp->{id}, name => 'Binary Pages');
+    my @sent;
+    for my $i (1 .. 5) {
+        my (undef, $m) = send_message($i % 2 ? $btok2 : $ltok, $i % 2 ? $lp->{id} : $cb2->{id},
+                                      "page text $i: caf\x{e9} \x{1f600} " . ('x' x (40 * $i)));
+        push @sent, $m;
+    }
+    my %by_id = map { ref $_ eq 'HASH' ? ($_->{id} => $_) : () } @sent;
+    my ($out) = psql(q{SELECT id, dp_ts(created_at) FROM messages WHERE sender_id = }
+                     . sql_quote($cb2->{id}) . q{::uuid OR receiver_id = }
+                     . sql_quote($cb2->{id}) . q{::uuid});
+    my %sql_ts = map { split /\|/ } grep { /\|/ } split /\n/, $out // '';
+    is(scalar(keys %sql_ts), 5, 'five messages of the conversation in the database');
+    my @pages = ([default => {}], [sized => { limit => 3 }], [before => { before => $sent[3]{id} }]);
+    my %want_n = (default => 5, sized => 3, before => 3);
+    for my $pg (@pages) {
+        my ($name, $q) = @$pg;
+        my (undef, $page, $res) = conversation($ltok, $cb2->{id}, %$q);
+        success_is($res, 200, "the $name page: 200");
+        is(scalar(@{ $page || [] }), $want_n{$name}, "the $name page: $want_n{$name} messages");
+        for my $m (@{ $page || [] }) {
+            my %want = (%{ $by_id{ $m->{id} } || {} }, read => $m->{read});
+            is_deeply($m, \%want, "the $name page's message is the message as POST answered it");
+            is($m->{createdAt}, $sql_ts{ $m->{id} }, "the $name page's time is dp_ts's");
+        }
+    }
+}
+
 done_testing();

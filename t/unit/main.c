@@ -29,6 +29,7 @@ static const struct {
     {"ics",        dp_suite_ics       }, /* calendar feed */
     {"pgarray",    dp_suite_pgarray   }, /* audit batches */
     {"epoch",      dp_suite_epoch     }, /* timestamps of lists */
+    {"pgbin",      dp_suite_pgbin     }, /* binary results */
 };
 
 static long checks, failed;

@@ -1,0 +1,85 @@
+/* dp_pgbin: PostgreSQL's binary result format to the handlers' text (see dp_pgbin.h). The
+ * formats are PostgreSQL's send functions: integers big-endian two's complement, a boolean one
+ * byte, a uuid its 16 bytes, a timestamp an int64 of microseconds since 2000-01-01 00:00
+ * (integer datetimes, the only kind since PostgreSQL 10), with INT64_MIN and INT64_MAX for
+ * -infinity and infinity. */
+#include "dp_pgbin.h"
+
+#include <apr_base64.h>
+#include <apr_strings.h>
+
+#include <stdint.h>
+
+/* Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
+#define PG_EPOCH_US 946684800000000LL
+
+static uint64_t be(const char *v, int len)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < len; i++) {
+        x = (x << 8) | (unsigned char)v[i];
+    }
+    return x;
+}
+
+static const char *uuid_text(apr_pool_t *p, const unsigned char *u)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *s = apr_palloc(p, 37), *o = s;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *o++ = '-';
+        }
+        *o++ = hex[u[i] >> 4];
+        *o++ = hex[u[i] & 15];
+    }
+    *o = '\0';
+    return s;
+}
+
+const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int len)
+{
+    int64_t t;
+
+    if (v == NULL || len < 0) {
+        return NULL;
+    }
+    switch (oid) {
+    case DP_PGBIN_BOOL:
+        return len == 1 ? (v[0] ? "t" : "f") : NULL;
+    case DP_PGBIN_INT2:
+        return len == 2 ? apr_itoa(p, (int16_t)be(v, 2)) : NULL;
+    case DP_PGBIN_INT4:
+        return len == 4 ? apr_ltoa(p, (long)(int32_t)be(v, 4)) : NULL;
+    case DP_PGBIN_INT8:
+        return len == 8 ? apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(int64_t)be(v, 8))
+                        : NULL;
+    case DP_PGBIN_CHAR:
+    case DP_PGBIN_NAME:
+    case DP_PGBIN_TEXT:
+    case DP_PGBIN_BPCHAR:
+    case DP_PGBIN_VARCHAR:
+        /* the text itself, in the database's encoding (UTF-8), as the text format sends it */
+        return apr_pstrmemdup(p, v, (apr_size_t)len);
+    case DP_PGBIN_BYTEA: {
+        char *s = apr_palloc(p, (apr_size_t)apr_base64_encode_len(len));
+        apr_base64_encode_binary(s, (const unsigned char *)v, len);
+        return s;
+    }
+    case DP_PGBIN_UUID:
+        return len == 16 ? uuid_text(p, (const unsigned char *)v) : NULL;
+    case DP_PGBIN_TIMESTAMP:
+    case DP_PGBIN_TIMESTAMPTZ:
+        if (len != 8) {
+            return NULL;
+        }
+        t = (int64_t)be(v, 8);
+        if (t == INT64_MIN || t == INT64_MAX) {
+            return NULL;
+        }
+        /* PostgreSQL's timestamps end in the year 294276: far from overflowing here */
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(t + PG_EPOCH_US));
+    default:
+        return NULL;
+    }
+}
