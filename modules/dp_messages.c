@@ -28,8 +28,8 @@ APLOG_USE_MODULE(docportal);
 /* The columns of a message result, looked up once for all its rows. The time is created_at
  * as dp_ts() writes it, or created_us (microseconds since 1970: a page's binary results). */
 typedef struct msg_cols {
-    int id, sender, receiver, sender_type, key_id, nonce, ciphertext, version, created,
-        created_us, is_read;
+    int id, sender, receiver, sender_type, key_id, nonce, ciphertext, version, created, created_us,
+        is_read;
 } msg_cols;
 
 static void msg_cols_of(const dp_rows *rows, msg_cols *k)

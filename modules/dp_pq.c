@@ -140,14 +140,13 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res, unsigned int *bad_ty
 {
     dp_rows *rows = apr_pcalloc(p, sizeof(*rows));
     int n = PQntuples(res);
-    unsigned int types[64];
+    unsigned int *types = NULL;
     int binary;
 
     rows->ncols = PQnfields(res);
     binary = rows->ncols > 0 && PQbinaryTuples(res);
-    if (binary && rows->ncols > (int)(sizeof(types) / sizeof(types[0]))) {
-        *bad_type = 0;
-        return NULL;
+    if (binary) {
+        types = apr_palloc(p, sizeof(*types) * (apr_size_t)rows->ncols);
     }
     rows->cols = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols > 0 ? rows->ncols : 1));
     for (int c = 0; c < rows->ncols; c++) {
@@ -164,10 +163,12 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res, unsigned int *bad_ty
                 vals[c] = NULL;
             }
             else if (!binary) {
-                vals[c] = apr_pstrmemdup(p, PQgetvalue(res, i, c), (apr_size_t)PQgetlength(res, i, c));
+                vals[c] =
+                    apr_pstrmemdup(p, PQgetvalue(res, i, c), (apr_size_t)PQgetlength(res, i, c));
             }
-            else if ((vals[c] = dp_pgbin_text(p, types[c], PQgetvalue(res, i, c),
-                                              PQgetlength(res, i, c))) == NULL) {
+            else if ((vals[c] =
+                          dp_pgbin_text(p, types[c], PQgetvalue(res, i, c), PQgetlength(res, i, c)))
+                     == NULL) {
                 *bad_type = types[c];
                 return NULL;
             }
@@ -189,8 +190,8 @@ static dp_error *take_rows(dp_db *db, dp_db_call *calls, int n, PGresult **res)
     for (int q = 0; q < n; q++) {
         /* a statement without rows (an INSERT) has an empty result */
         calls[q].rows = res[q] == NULL ? apr_pcalloc(p, sizeof(dp_rows))
-            : e == NULL                 ? rows_of(p, res[q], &bad)
-                                        : NULL;
+            : e == NULL                ? rows_of(p, res[q], &bad)
+                                       : NULL;
         if (e == NULL && calls[q].rows == NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
                           "DP02014: statement %s returned a value of type %u that binary results "

@@ -232,26 +232,28 @@ RETURNING id;
 -- Parameters: the provider; the date in its time zone (YYYY-MM-DD, already checked) or NULL,
 -- twice; the status or NULL, twice.
 SELECT id, client_id, provider_id, client_name, provider_name, duration_minutes, type, status,
-       notes, video_link, amount_cents, time_zone, local_at AS local_us, starts_at AS starts_us,
-       ends_at AS ends_us, created_at AS created_us, updated_at AS updated_us
+       notes, video_link, amount_cents, time_zone, local_at AS local_us,
+       starts_at_ts AS starts_us, ends_at AS ends_us, created_at AS created_us,
+       updated_at AS updated_us
   FROM appointments_list
  WHERE provider_id = %s::uuid
    AND (%s::text IS NULL OR local_date = %s::date)
    AND (%s::text IS NULL OR status = %s)
- ORDER BY starts_at, id;
+ ORDER BY starts_at_ts, id;
 
 -- name: appts_of_client
 -- results: binary
 -- The same columns. Parameters: the client; upcoming, completed or NULL (three times).
 SELECT id, client_id, provider_id, client_name, provider_name, duration_minutes, type, status,
-       notes, video_link, amount_cents, time_zone, local_at AS local_us, starts_at AS starts_us,
-       ends_at AS ends_us, created_at AS created_us, updated_at AS updated_us
+       notes, video_link, amount_cents, time_zone, local_at AS local_us,
+       starts_at_ts AS starts_us, ends_at AS ends_us, created_at AS created_us,
+       updated_at AS updated_us
   FROM appointments_list
  WHERE client_id = %s::uuid
    AND (%s::text IS NULL
-        OR (%s = 'upcoming' AND status IN ('pending', 'confirmed') AND starts_at >= now())
+        OR (%s = 'upcoming' AND status IN ('pending', 'confirmed') AND starts_at_ts >= now())
         OR (%s = 'completed' AND status = 'completed'))
- ORDER BY starts_at, id;
+ ORDER BY starts_at_ts, id;
 
 -- ---------------------------------------------------------------- dashboards: statements-dashboards.sql
 

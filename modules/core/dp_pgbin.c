@@ -45,12 +45,9 @@ const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int le
         return NULL;
     }
     switch (oid) {
-    case DP_PGBIN_BOOL:
-        return len == 1 ? (v[0] ? "t" : "f") : NULL;
-    case DP_PGBIN_INT2:
-        return len == 2 ? apr_itoa(p, (int16_t)be(v, 2)) : NULL;
-    case DP_PGBIN_INT4:
-        return len == 4 ? apr_ltoa(p, (long)(int32_t)be(v, 4)) : NULL;
+    case DP_PGBIN_BOOL: return len == 1 ? (v[0] ? "t" : "f") : NULL;
+    case DP_PGBIN_INT2: return len == 2 ? apr_itoa(p, (int16_t)be(v, 2)) : NULL;
+    case DP_PGBIN_INT4: return len == 4 ? apr_ltoa(p, (long)(int32_t)be(v, 4)) : NULL;
     case DP_PGBIN_INT8:
         return len == 8 ? apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(int64_t)be(v, 8))
                         : NULL;
@@ -66,8 +63,7 @@ const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int le
         apr_base64_encode_binary(s, (const unsigned char *)v, len);
         return s;
     }
-    case DP_PGBIN_UUID:
-        return len == 16 ? uuid_text(p, (const unsigned char *)v) : NULL;
+    case DP_PGBIN_UUID: return len == 16 ? uuid_text(p, (const unsigned char *)v) : NULL;
     case DP_PGBIN_TIMESTAMP:
     case DP_PGBIN_TIMESTAMPTZ:
         if (len != 8) {
@@ -79,7 +75,6 @@ const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int le
         }
         /* PostgreSQL's timestamps end in the year 294276: far from overflowing here */
         return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(t + PG_EPOCH_US));
-    default:
-        return NULL;
+    default: return NULL;
     }
 }

@@ -32,15 +32,17 @@ static void test_text_uuid_bytea(dp_test_env *env)
     CHECK_STR(dp_pgbin_text(p, DP_PGBIN_TEXT, BIN("Video Session")), "Video Session");
     CHECK_STR(dp_pgbin_text(p, DP_PGBIN_VARCHAR, BIN("")), "");
     CHECK_STR(dp_pgbin_text(p, DP_PGBIN_TEXT, "caf\xc3\xa9 and more", 5), "caf\xc3\xa9");
-    CHECK_STR(dp_pgbin_text(p, DP_PGBIN_UUID,
-                            BIN("\x4b\x05\x3f\x41\x9f\x38\x43\x9d\xb5\x58\x78\xd3\x26\x64\x39\x95")),
-              "4b053f41-9f38-439d-b558-78d326643995");
+    CHECK_STR(
+        dp_pgbin_text(p, DP_PGBIN_UUID,
+                      BIN("\x4b\x05\x3f\x41\x9f\x38\x43\x9d\xb5\x58\x78\xd3\x26\x64\x39\x95")),
+        "4b053f41-9f38-439d-b558-78d326643995");
     CHECK_NULL(dp_pgbin_text(p, DP_PGBIN_UUID, BIN("\x4b\x05\x3f\x41")));
     /* base64 as encode(x, 'base64') writes it, padding and all */
     CHECK_STR(dp_pgbin_text(p, DP_PGBIN_BYTEA, BIN("")), "");
     CHECK_STR(dp_pgbin_text(p, DP_PGBIN_BYTEA, BIN("\x00")), "AA==");
     CHECK_STR(dp_pgbin_text(p, DP_PGBIN_BYTEA, BIN("\xff\xfe")), "//4=");
-    CHECK_STR(dp_pgbin_text(p, DP_PGBIN_BYTEA, BIN("any carnal pleas")), "YW55IGNhcm5hbCBwbGVhcw==");
+    CHECK_STR(dp_pgbin_text(p, DP_PGBIN_BYTEA, BIN("any carnal pleas")),
+              "YW55IGNhcm5hbCBwbGVhcw==");
 }
 
 static void test_timestamps(dp_test_env *env)
@@ -56,8 +58,7 @@ static void test_timestamps(dp_test_env *env)
     /* before 2000 and before 1970: negative counts */
     CHECK_STR(dp_pgbin_text(p, DP_PGBIN_TIMESTAMP, BIN("\xff\xff\xff\xff\xff\xff\xff\xff")),
               "946684799999999");
-    CHECK_STR(dp_pgbin_text(p, DP_PGBIN_TIMESTAMP, BIN("\xff\xfc\xa2\xfe\xc4\xc8\x1f\xff")),
-              "-1");
+    CHECK_STR(dp_pgbin_text(p, DP_PGBIN_TIMESTAMP, BIN("\xff\xfc\xa2\xfe\xc4\xc8\x1f\xff")), "-1");
     /* infinity and -infinity have no instant */
     CHECK_NULL(dp_pgbin_text(p, DP_PGBIN_TIMESTAMPTZ, BIN("\x7f\xff\xff\xff\xff\xff\xff\xff")));
     CHECK_NULL(dp_pgbin_text(p, DP_PGBIN_TIMESTAMPTZ, BIN("\x80\x00\x00\x00\x00\x00\x00\x00")));
