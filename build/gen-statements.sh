@@ -40,7 +40,8 @@ BEGIN {
 }
 # "-- results: binary" among the comments of a statement: its rows come in binary format
 /^-- results: / {
-    if (name == "" || $3 != "binary" || NF != 3) { printf "bad results line: %s\n", $0 > "/dev/stderr"; exit 1 }
+    # only among the comments before the statement text, never after it
+    if (name == "" || text != "" || $3 != "binary" || NF != 3) { printf "bad results line: %s\n", $0 > "/dev/stderr"; exit 1 }
     binary = 1
     next
 }

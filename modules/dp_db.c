@@ -292,6 +292,12 @@ dp_error *dp_db_acquire(request_rec *r, dp_db **out)
 
 static apr_hash_t *statement_index; /* name -> dp_statement, per child, read-only once made */
 
+static apr_status_t forget_index(void *unused)
+{
+    statement_index = NULL;
+    return APR_SUCCESS;
+}
+
 void dp_statements_index(apr_pool_t *pchild)
 {
     apr_hash_t *h = apr_hash_make(pchild);
@@ -299,6 +305,8 @@ void dp_statements_index(apr_pool_t *pchild)
         apr_hash_set(h, dp_statements[i].name, APR_HASH_KEY_STRING, &dp_statements[i]);
     }
     statement_index = h;
+    /* the index lives in pchild: without it, lookups walk the table again */
+    apr_pool_cleanup_register(pchild, NULL, forget_index, apr_pool_cleanup_null);
 }
 
 const dp_statement *dp_statement_named(const char *name)
@@ -341,7 +349,7 @@ apr_dbd_prepared_t *dp_db_text_statement(dp_db *db, const char *name, int nargs,
     const dp_statement *d = dp_statement_named(name);
     if (d != NULL && d->binary) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
-                      "DP02006: statement %s has results in binary; read it with dp_db_pipeline",
+                      "DP02015: statement %s has results in binary; read it with dp_db_pipeline",
                       name);
         *err = dp_error_internal(db->r->pool);
         return NULL;

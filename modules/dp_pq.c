@@ -133,10 +133,16 @@ int dp_pq_switch_if_dead(dp_db *db)
 
 /* ---- statements in one round trip -------------------------------------------------------- */
 
+/* What a binary value without a rendering was: its column's name and type, and its length. */
+typedef struct unrendered {
+    const char *col;
+    unsigned int type;
+    int len;
+} unrendered;
+
 /* A libpq result copied into p (text values; NULL for SQL NULL), a binary one rendered as
- * text (core/dp_pgbin.h). NULL, with the type in *bad_type, when a column's type has no
- * rendering. */
-static dp_rows *rows_of(apr_pool_t *p, const PGresult *res, unsigned int *bad_type)
+ * text (core/dp_pgbin.h). NULL, with *bad filled in, when a value has no rendering. */
+static dp_rows *rows_of(apr_pool_t *p, const PGresult *res, unrendered *bad)
 {
     dp_rows *rows = apr_pcalloc(p, sizeof(*rows));
     int n = PQntuples(res);
@@ -159,17 +165,16 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res, unsigned int *bad_ty
     for (int i = 0; i < n; i++) {
         const char **vals = apr_palloc(p, sizeof(char *) * (apr_size_t)(rows->ncols + 1));
         for (int c = 0; c < rows->ncols; c++) {
+            const char *v = PQgetvalue(res, i, c);
+            int len = PQgetlength(res, i, c);
             if (PQgetisnull(res, i, c)) {
                 vals[c] = NULL;
             }
             else if (!binary) {
-                vals[c] =
-                    apr_pstrmemdup(p, PQgetvalue(res, i, c), (apr_size_t)PQgetlength(res, i, c));
+                vals[c] = apr_pstrmemdup(p, v, (apr_size_t)len);
             }
-            else if ((vals[c] =
-                          dp_pgbin_text(p, types[c], PQgetvalue(res, i, c), PQgetlength(res, i, c)))
-                     == NULL) {
-                *bad_type = types[c];
+            else if (!dp_pgbin_text(p, types[c], v, len, &vals[c])) {
+                *bad = (unrendered){rows->cols[c], types[c], len};
                 return NULL;
             }
         }
@@ -180,12 +185,13 @@ static dp_rows *rows_of(apr_pool_t *p, const PGresult *res, unsigned int *bad_ty
 }
 
 /* Each call's rows from res (which it clears): NULL, or a logged 500 when a binary result
- * holds a value that has no rendering as text. */
+ * holds a value that has no rendering as text (a type dp_pgbin does not know, or a length
+ * that does not fit its type). */
 static dp_error *take_rows(dp_db *db, dp_db_call *calls, int n, PGresult **res)
 {
     apr_pool_t *p = db->r->pool;
     dp_error *e = NULL;
-    unsigned int bad = 0;
+    unrendered bad = {"", 0, 0};
 
     for (int q = 0; q < n; q++) {
         /* a statement without rows (an INSERT) has an empty result */
@@ -194,9 +200,9 @@ static dp_error *take_rows(dp_db *db, dp_db_call *calls, int n, PGresult **res)
                                        : NULL;
         if (e == NULL && calls[q].rows == NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, db->r,
-                          "DP02014: statement %s returned a value of type %u that binary results "
-                          "do not render",
-                          calls[q].name, bad);
+                          "DP02014: statement %s: column %s (type %u, %d bytes) has no rendering "
+                          "of its binary result as text",
+                          calls[q].name, bad.col, bad.type, bad.len);
             e = dp_error_internal(p);
         }
         PQclear(res[q]);

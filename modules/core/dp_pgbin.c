@@ -37,13 +37,9 @@ static const char *uuid_text(apr_pool_t *p, const unsigned char *u)
     return s;
 }
 
-const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int len)
+/* The rendering of a fixed-size or text value; NULL when it has none. */
+static const char *render(apr_pool_t *p, unsigned int oid, const char *v, int len)
 {
-    int64_t t;
-
-    if (v == NULL || len < 0) {
-        return NULL;
-    }
     switch (oid) {
     case DP_PGBIN_BOOL: return len == 1 ? (v[0] ? "t" : "f") : NULL;
     case DP_PGBIN_INT2: return len == 2 ? apr_itoa(p, (int16_t)be(v, 2)) : NULL;
@@ -51,7 +47,6 @@ const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int le
     case DP_PGBIN_INT8:
         return len == 8 ? apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(int64_t)be(v, 8))
                         : NULL;
-    case DP_PGBIN_CHAR:
     case DP_PGBIN_NAME:
     case DP_PGBIN_TEXT:
     case DP_PGBIN_BPCHAR:
@@ -64,17 +59,30 @@ const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int le
         return s;
     }
     case DP_PGBIN_UUID: return len == 16 ? uuid_text(p, (const unsigned char *)v) : NULL;
-    case DP_PGBIN_TIMESTAMP:
-    case DP_PGBIN_TIMESTAMPTZ:
-        if (len != 8) {
-            return NULL;
-        }
-        t = (int64_t)be(v, 8);
-        if (t == INT64_MIN || t == INT64_MAX) {
-            return NULL;
-        }
-        /* PostgreSQL's timestamps end in the year 294276: far from overflowing here */
-        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(t + PG_EPOCH_US));
     default: return NULL;
     }
+}
+
+int dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int len, const char **out)
+{
+    int64_t t;
+
+    *out = NULL;
+    if (v == NULL || len < 0) {
+        return 0;
+    }
+    if (oid != DP_PGBIN_TIMESTAMP && oid != DP_PGBIN_TIMESTAMPTZ) {
+        return (*out = render(p, oid, v, len)) != NULL;
+    }
+    if (len != 8) {
+        return 0;
+    }
+    t = (int64_t)be(v, 8);
+    /* +/-infinity, and the last 30 years before PostgreSQL's end of time (294276), which do
+     * not fit once moved to 1970: no instant to write, as to_char gives none */
+    if (t == INT64_MIN || t > INT64_MAX - PG_EPOCH_US) {
+        return 1;
+    }
+    *out = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(t + PG_EPOCH_US));
+    return 1;
 }

@@ -3,7 +3,7 @@
  * binary") costs PostgreSQL no output formatting: a timestamp leaves as the 8 bytes it is
  * stored in instead of going through to_char or extract, a uuid or a bytea as its raw bytes.
  * The module renders them here, in the form the handlers already read for that column:
- * integers and text as PostgreSQL's text format writes them, a bytea as base64 (what
+ * integers, booleans and text as PostgreSQL's text format writes them, a bytea as base64 (what
  * encode(x, 'base64') gives, without its line breaks), and a timestamp as microseconds since
  * 1970-01-01 (core/dp_epoch.h; a timestamp without time zone counted as if it were UTC).
  * Pure C, no httpd headers. */
@@ -16,7 +16,6 @@
 enum {
     DP_PGBIN_BOOL = 16,
     DP_PGBIN_BYTEA = 17,
-    DP_PGBIN_CHAR = 18,
     DP_PGBIN_NAME = 19,
     DP_PGBIN_INT8 = 20,
     DP_PGBIN_INT2 = 21,
@@ -29,9 +28,10 @@ enum {
     DP_PGBIN_UUID = 2950
 };
 
-/* The text of the len bytes at v, a value of type oid in binary format, in p (NUL-terminated).
- * NULL for a type not listed above, a length that does not fit the type, and a timestamp of
- * +/-infinity (no instant to write). */
-const char *dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int len);
+/* The text of the len bytes at v, a value of type oid in binary format, into *out (in p,
+ * NUL-terminated): 1. *out is NULL for a timestamp of +/-infinity (no instant to write, as
+ * to_char and dp_ts() give none), which the handlers write as they write SQL NULL. 0, and
+ * *out NULL, for a type not listed above or a length that does not fit the type. */
+int dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int len, const char **out);
 
 #endif
