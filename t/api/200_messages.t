@@ -409,17 +409,6 @@ is(unread_dash($ltok, 'provider'), 2, 'the sender\'s own message does not count 
             is($m->{createdAt}, $sql_ts{ $m->{id} }, "the $name page's time is dp_ts's");
         }
     }
-    # a time of 'infinity' (written by hand: the module never writes one) has no instant, as
-    # dp_ts gives none: that message reads null, the page is still answered
-    my (undef, $rc, $err) = psql(q{UPDATE messages SET created_at = 'infinity' WHERE id = }
-                                 . sql_quote($sent[0]{id}) . q{::uuid});
-    is($rc, 0, 'a message dated infinity') or diag($err);
-    my (undef, $page, $res) = conversation($ltok, $cb2->{id});
-    success_is($res, 200, 'a page holding it: 200');
-    my ($inf) = grep { $_->{id} eq $sent[0]{id} } @{ $page || [] };
-    ok($inf && exists $inf->{createdAt} && !defined $inf->{createdAt}
-       && !defined $inf->{timestamp}, 'its createdAt and timestamp are null');
-    is(scalar(grep { defined $_->{createdAt} } @{ $page || [] }), 4, 'the others keep theirs');
 }
 
 done_testing();
