@@ -4,6 +4,7 @@
  * (integer datetimes, the only kind since PostgreSQL 10), with INT64_MIN and INT64_MAX for
  * -infinity and infinity. */
 #include "dp_pgbin.h"
+#include "dp_uuid.h"
 
 #include <apr_base64.h>
 #include <apr_strings.h>
@@ -20,21 +21,6 @@ static uint64_t be(const char *v, int len)
         x = (x << 8) | (unsigned char)v[i];
     }
     return x;
-}
-
-static const char *uuid_text(apr_pool_t *p, const unsigned char *u)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *s = apr_palloc(p, 37), *o = s;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) {
-            *o++ = '-';
-        }
-        *o++ = hex[u[i] >> 4];
-        *o++ = hex[u[i] & 15];
-    }
-    *o = '\0';
-    return s;
 }
 
 /* The rendering of a fixed-size or text value; NULL when it has none. */
@@ -58,7 +44,8 @@ static const char *render(apr_pool_t *p, unsigned int oid, const char *v, int le
         apr_base64_encode_binary(s, (const unsigned char *)v, len);
         return s;
     }
-    case DP_PGBIN_UUID: return len == 16 ? uuid_text(p, (const unsigned char *)v) : NULL;
+    case DP_PGBIN_UUID:
+        return len == DP_UUID_BYTES ? dp_uuid_text(p, (const unsigned char *)v) : NULL;
     default: return NULL;
     }
 }

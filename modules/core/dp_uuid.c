@@ -4,18 +4,24 @@
 #include <apr_strings.h>
 #include <string.h>
 
+const char *dp_uuid_text(apr_pool_t *p, const unsigned char b[DP_UUID_BYTES])
+{
+    char hex[2 * DP_UUID_BYTES + 1];
+
+    dp_hex_encode(hex, b, DP_UUID_BYTES);
+    return apr_psprintf(p, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
 const char *dp_uuid_new(apr_pool_t *p)
 {
     unsigned char b[DP_UUID_BYTES];
-    char hex[2 * DP_UUID_BYTES + 1];
 
     if (dp_random_bytes(b, sizeof(b)) != 0) {
         return NULL;
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    dp_hex_encode(hex, b, sizeof(b));
-    return apr_psprintf(p, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    return dp_uuid_text(p, b);
 }
 
 int dp_uuid_valid(const char *s)

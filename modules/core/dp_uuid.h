@@ -10,6 +10,9 @@
 /* A random (version 4) UUID string, lower case; NULL if the RNG failed. */
 const char *dp_uuid_new(apr_pool_t *p);
 
+/* The canonical 8-4-4-4-12 form, lower case, of the 16 bytes of a UUID. */
+const char *dp_uuid_text(apr_pool_t *p, const unsigned char b[DP_UUID_BYTES]);
+
 /* 1 if s is a UUID in canonical 8-4-4-4-12 hex form (any case). */
 int dp_uuid_valid(const char *s);
 
