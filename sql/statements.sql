@@ -660,11 +660,19 @@ RETURNING ip;
 -- above the frontier and sort every unsealed row to take the first 1,000 (150 to 250 ms a
 -- batch on a busy server, whose window holds a million rows, and a backlog sealed in
 -- quadratic time); without, it walks the primary key from the frontier and stops after the
--- batch (2 ms). The requests' statements on the same pooled connection keep their cached
--- plans and settings, as both settings end with the transaction.
+-- batch (2 ms). And no hash or merge joins: the search of the whole window (audit_unsealed)
+-- would hash, or walk from its start, every seal ever written to find the window's (its cost
+-- growing with the whole trail, years of it on a long-lived server, where the window is ten
+-- minutes); with neither, each row of the window looks its seal up in audit_seals_event_seq_key,
+-- and the search costs what the window holds. The other NOT EXISTS of the transaction
+-- (above the frontier, the checkpoint's open seqs) look up a batch's worth of seqs the same
+-- way. The requests' statements on the same pooled connection keep their cached plans and
+-- settings, as every setting ends with the transaction.
 SELECT pg_try_advisory_xact_lock(1146110293) AS locked,
        set_config('plan_cache_mode', 'force_custom_plan', true) AS plans,
-       set_config('enable_bitmapscan', 'off', true) AS scans;
+       set_config('enable_bitmapscan', 'off', true) AS scans,
+       set_config('enable_hashjoin', 'off', true) AS hashes,
+       set_config('enable_mergejoin', 'off', true) AS merges;
 
 -- name: audit_seal_head
 -- The chain's last link (position 0 and no mac before the first), the transaction's time

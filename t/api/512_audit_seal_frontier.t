@@ -148,21 +148,56 @@ is($frc, 0, 'the chain verifies') or diag($fout);
         . "EXECUTE t512_after(:frontier, 100, '{}', 100);\n"
         . "ROLLBACK;\n";
     my $out = psql_script($script);
+    my ($json, $read) = rows_read($out, 'audit_events');
+    ok($json, 'the plan of the search above the frontier') or diag($out);
+    my @found = grep { /^\d+\|/ } split /\n/, $out;
+    is(scalar(@found), 100, 'a batch of 100 unsealed rows is found');
+    cmp_ok($read, '<=', 110, 'reading about one batch of audit_events rows, not the 3,000 of the backlog')
+        or diag("rows of audit_events read: $read");
+}
+
+# ---- the search of the whole window reads the window's seals, not the whole trail ------------
+# The whole-window search (audit_unsealed), with the sealer's settings, beside 20,000 seals
+# of rows outside the window (seqs below every row's, as years of a trail are; inserted in the
+# transaction and rolled back, the table analyzed with them): the seals it reads are at most
+# one per row of the window, where a hash join (PostgreSQL's choice without the settings)
+# reads every seal of the table.
+{
+    my $stmt = statement_sql('audit_unsealed');
+    my $lock = statement_sql('audit_seal_lock');
+    my $script = "BEGIN;\n$lock;\n"
+        . "SELECT count(*) AS window_rows FROM audit_events WHERE at >= audit_unsealed_from() \\gset\n"
+        . "SELECT :window_rows AS window_rows;\n"
+        . "INSERT INTO audit_seals (position, event_seq, mac) "
+        . "SELECT 1000000000000 + g, -g, decode(repeat('00', 32), 'hex') FROM generate_series(1, 20000) g;\n"
+        . "ANALYZE audit_seals;\n"
+        . "PREPARE t512_sweep (int) AS $stmt;\n"
+        . "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE t512_sweep(1000);\n"
+        . "ROLLBACK;\n";
+    my $out = psql_script($script);
+    my ($json, $read) = rows_read($out, 'audit_seals');
+    ok($json, 'the plan of the search of the whole window') or diag($out);
+    my ($window) = $out =~ /^(\d+)$/m;
+    cmp_ok($window // 0, '>', 0, 'the window holds rows');
+    cmp_ok($read, '<=', $window // 0, 'it reads at most one seal per row of the window, not the 20,000 outside it')
+        or diag("seals read: $read, rows in the window: " . ($window // 'none'));
+}
+
+# The JSON plan in psql's output (EXPLAIN (ANALYZE, FORMAT JSON)) and the rows its nodes read
+# from a table (actual rows times loops): (plan found, rows).
+sub rows_read {
+    my ($out, $relation) = @_;
     my ($json) = $out =~ /^(\[\n.*?\n\])$/ms;
-    ok(defined $json, 'the plan of the search above the frontier') or diag($out);
     my $read = 0;
     my $walk;
     $walk = sub {
         my ($n) = @_;
         $read += ($n->{'Actual Rows'} // 0) * ($n->{'Actual Loops'} // 1)
-            if ($n->{'Relation Name'} // '') eq 'audit_events';
+            if ($n->{'Relation Name'} // '') eq $relation;
         $walk->($_) for @{$n->{Plans} // []};
     };
     $walk->(JSON::PP::decode_json($json // '[{"Plan":{}}]')->[0]{Plan});
-    my @found = grep { /^\d+\|/ } split /\n/, $out;
-    is(scalar(@found), 100, 'a batch of 100 unsealed rows is found');
-    cmp_ok($read, '<=', 110, 'reading about one batch of audit_events rows, not the 3,000 of the backlog')
-        or diag("rows of audit_events read: $read");
+    return (defined $json, $read);
 }
 
 # A named statement of sql/statements.sql, its comments left out and its %s placeholders
