@@ -63,17 +63,54 @@ static void civil_of(long long usec, civil *c)
     c->y = yoe + era * 400 + (c->m <= 2);
 }
 
+/* n as width digits, zero-padded, at out (n in [0, 10^width)). */
+static char *digits(char *out, int n, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    return out + width;
+}
+
+/* A year of four digits is written by hand (every call of a list writes several); the years
+ * outside 0 to 9999, which PostgreSQL also holds, through the formatter. */
+static int plain_year(const civil *c)
+{
+    return c->y >= 0 && c->y <= 9999;
+}
+
 const char *dp_epoch_iso(apr_pool_t *p, const char *usec)
 {
     long long v;
     civil c;
+    char *s, *o;
 
     if (!dp_epoch_parse(usec, &v)) {
         return NULL;
     }
     civil_of(v, &c);
-    return apr_psprintf(p, "%04" APR_INT64_T_FMT "-%02d-%02dT%02d:%02d:%02d.%03dZ", (apr_int64_t)c.y, c.m, c.d, c.hh, c.mm, c.ss,
-                        c.ms);
+    if (!plain_year(&c)) {
+        return apr_psprintf(p, "%04" APR_INT64_T_FMT "-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                            (apr_int64_t)c.y, c.m, c.d, c.hh, c.mm, c.ss, c.ms);
+    }
+    s = o = apr_palloc(p, sizeof("YYYY-MM-DDTHH:MM:SS.mmmZ"));
+    o = digits(o, (int)c.y, 4);
+    *o++ = '-';
+    o = digits(o, c.m, 2);
+    *o++ = '-';
+    o = digits(o, c.d, 2);
+    *o++ = 'T';
+    o = digits(o, c.hh, 2);
+    *o++ = ':';
+    o = digits(o, c.mm, 2);
+    *o++ = ':';
+    o = digits(o, c.ss, 2);
+    *o++ = '.';
+    o = digits(o, c.ms, 3);
+    *o++ = 'Z';
+    *o = '\0';
+    return s;
 }
 
 int dp_epoch_local(apr_pool_t *p, const char *usec, const char **date, const char **time)
@@ -86,6 +123,22 @@ int dp_epoch_local(apr_pool_t *p, const char *usec, const char **date, const cha
         return 0;
     }
     civil_of(v, &c);
+    if (plain_year(&c)) {
+        char *d = apr_palloc(p, sizeof("YYYY-MM-DD") + sizeof("HH:MM")), *o = d;
+        o = digits(o, (int)c.y, 4);
+        *o++ = '-';
+        o = digits(o, c.m, 2);
+        *o++ = '-';
+        o = digits(o, c.d, 2);
+        *o++ = '\0';
+        *date = d;
+        *time = o;
+        o = digits(o, c.hh, 2);
+        *o++ = ':';
+        o = digits(o, c.mm, 2);
+        *o = '\0';
+        return 1;
+    }
     *date = apr_psprintf(p, "%04" APR_INT64_T_FMT "-%02d-%02d", (apr_int64_t)c.y, c.m, c.d);
     *time = apr_psprintf(p, "%02d:%02d", c.hh, c.mm);
     return 1;

@@ -23,6 +23,22 @@ static uint64_t be(const char *v, int len)
     return x;
 }
 
+/* v in decimal, in the pool (without the formatter: a list renders hundreds). */
+static const char *i64_text(apr_pool_t *p, int64_t v)
+{
+    char buf[21], *o = buf + sizeof(buf);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        *--o = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--o = '-';
+    }
+    return apr_pstrmemdup(p, o, (apr_size_t)(buf + sizeof(buf) - o));
+}
+
 /* The rendering of a fixed-size or text value; NULL when it has none. */
 static const char *render(apr_pool_t *p, unsigned int oid, const char *v, int len)
 {
@@ -30,9 +46,7 @@ static const char *render(apr_pool_t *p, unsigned int oid, const char *v, int le
     case DP_PGBIN_BOOL: return len == 1 ? (v[0] ? "t" : "f") : NULL;
     case DP_PGBIN_INT2: return len == 2 ? apr_itoa(p, (int16_t)be(v, 2)) : NULL;
     case DP_PGBIN_INT4: return len == 4 ? apr_ltoa(p, (long)(int32_t)be(v, 4)) : NULL;
-    case DP_PGBIN_INT8:
-        return len == 8 ? apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(int64_t)be(v, 8))
-                        : NULL;
+    case DP_PGBIN_INT8: return len == 8 ? i64_text(p, (int64_t)be(v, 8)) : NULL;
     case DP_PGBIN_NAME:
     case DP_PGBIN_TEXT:
     case DP_PGBIN_BPCHAR:
@@ -70,6 +84,6 @@ int dp_pgbin_text(apr_pool_t *p, unsigned int oid, const char *v, int len, const
     if (t == INT64_MIN || t > INT64_MAX - PG_EPOCH_US) {
         return 1;
     }
-    *out = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)(t + PG_EPOCH_US));
+    *out = i64_text(p, t + PG_EPOCH_US);
     return 1;
 }

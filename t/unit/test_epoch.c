@@ -41,6 +41,16 @@ static void test_known(dp_test_env *env)
     CHECK_STR(dp_epoch_iso(env->pool, "-2208988800000000"), "1900-01-01T00:00:00.000Z");
     CHECK_NULL(dp_epoch_iso(env->pool, NULL));
     CHECK_NULL(dp_epoch_iso(env->pool, "x"));
+    /* the edges of four-digit years, and past them (PostgreSQL holds years to 294276) */
+    CHECK_STR(dp_epoch_iso(env->pool, "253402300799999999"), "9999-12-31T23:59:59.999Z");
+    CHECK_STR(dp_epoch_iso(env->pool, "253402300800000000"), "10000-01-01T00:00:00.000Z");
+    CHECK_STR(dp_epoch_iso(env->pool, "-62135635980000000"), "0000-12-31T13:07:00.000Z");
+    CHECK(dp_epoch_local(env->pool, "-62135635980000000", &date, &time));
+    CHECK_STR(date, "0000-12-31");
+    CHECK_STR(time, "13:07");
+    CHECK(dp_epoch_local(env->pool, "253402300800000000", &date, &time));
+    CHECK_STR(date, "10000-01-01");
+    CHECK_STR(time, "00:00");
 
     CHECK(dp_epoch_local(env->pool, "1796634000000000", &date, &time));
     CHECK_STR(date, "2026-12-07");
@@ -76,8 +86,8 @@ static void test_against_libc(dp_test_env *env)
 }
 
 const dp_test_case dp_suite_epoch[] = {
-    {"parse",       test_parse       },
-    {"known",       test_known       },
+    {"parse",        test_parse       },
+    {"known",        test_known       },
     {"against_libc", test_against_libc},
-    {NULL,          NULL             }
+    {NULL,           NULL             }
 };

@@ -27,6 +27,10 @@ static void test_integers(dp_test_env *env)
     CHECK_STR(text(p, DP_PGBIN_INT8, BIN("\x7f\xff\xff\xff\xff\xff\xff\xff")),
               "9223372036854775807");
     CHECK_STR(text(p, DP_PGBIN_INT8, BIN("\xff\xff\xff\xff\xff\xff\xff\xff")), "-1");
+    CHECK_STR(text(p, DP_PGBIN_INT8, BIN("\x80\x00\x00\x00\x00\x00\x00\x00")),
+              "-9223372036854775808");
+    CHECK_STR(text(p, DP_PGBIN_INT8, BIN("\x00\x00\x00\x00\x00\x00\x00\x00")), "0");
+    CHECK_STR(text(p, DP_PGBIN_INT8, BIN("\x00\x00\x00\x00\x00\x00\x27\x10")), "10000");
     CHECK_STR(text(p, DP_PGBIN_BOOL, BIN("\x01")), "t");
     CHECK_STR(text(p, DP_PGBIN_BOOL, BIN("\x00")), "f");
     /* a length that does not fit the type */
