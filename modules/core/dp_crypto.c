@@ -26,12 +26,16 @@ void dp_hex_encode(char *out, const unsigned char *in, apr_size_t n)
     to_hex(out, in, n);
 }
 
+/* 1 + the value of each hex digit, 0 for any other byte. */
+static const unsigned char hex_digit[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
 int dp_hex_value(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    return hex_digit[(unsigned char)c] - 1;
 }
 
 int dp_hex_decode(const char *hex, unsigned char *out, apr_size_t n)
@@ -79,24 +83,18 @@ int dp_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t blen)
     return CRYPTO_memcmp(a, b, alen) == 0;
 }
 
-/* 0..63 for a base64 digit of either alphabet; *alphabet records which one a digit belongs
- * to (1 standard, 2 url-safe, 0 both) so mixed input can be refused. -1 if not a digit. */
-static int b64_value(char c, int *alphabet)
-{
-    *alphabet = 0;
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') {
-        *alphabet = c == '+' ? 1 : 2;
-        return 62;
-    }
-    if (c == '/' || c == '_') {
-        *alphabet = c == '/' ? 1 : 2;
-        return 63;
-    }
-    return -1;
-}
+/* 1 + the value of each base64 digit of either alphabet, 0 for any other byte. */
+static const unsigned char b64_digit[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['-'] = 63,
+    ['/'] = 64, ['_'] = 64,
+};
 
 long dp_base64_decode(const char *in, apr_size_t inlen, unsigned char *out, apr_size_t cap,
                       int flags)
@@ -107,7 +105,7 @@ long dp_base64_decode(const char *in, apr_size_t inlen, unsigned char *out, apr_
 
     for (apr_size_t i = 0; i < inlen; i++) {
         const char c = in[i];
-        int alphabet, v;
+        int v;
 
         if ((flags & DP_B64_BREAKS) && (c == '\n' || c == '\r')) {
             continue;
@@ -119,12 +117,15 @@ long dp_base64_decode(const char *in, apr_size_t inlen, unsigned char *out, apr_
         if (pads > 0) {
             return -1; /* data after padding */
         }
-        v = b64_value(c, &alphabet);
-        if (v < 0 || (alphabet == 2 && !(flags & DP_B64_URL))
-            || (alphabet != 0 && seen != 0 && alphabet != seen)) {
+        if ((v = b64_digit[(unsigned char)c] - 1) < 0) {
             return -1;
         }
-        if (alphabet != 0) {
+        if (v >= 62) {
+            /* the two digits the alphabets write differently: 1 standard, 2 url-safe */
+            const int alphabet = (c == '+' || c == '/') ? 1 : 2;
+            if ((alphabet == 2 && !(flags & DP_B64_URL)) || (seen != 0 && alphabet != seen)) {
+                return -1;
+            }
             seen = alphabet;
         }
         digits++;

@@ -42,6 +42,7 @@ extern const dp_test_case dp_suite_ics[];     /* the calendar feed's writer */
 extern const dp_test_case dp_suite_pgarray[]; /* array literals (audit batches) */
 extern const dp_test_case dp_suite_epoch[];   /* timestamps formatted in C */
 extern const dp_test_case dp_suite_pgbin[];   /* binary results rendered as text */
+extern const dp_test_case dp_suite_base64[];  /* strict base64 decoding */
 
 /* Record one check; returns ok so callers can chain diagnostics. */
 int dp_t_check(int ok, const char *file, int line, const char *fmt, ...)

@@ -30,6 +30,7 @@ static const struct {
     {"pgarray",    dp_suite_pgarray   }, /* audit batches */
     {"epoch",      dp_suite_epoch     }, /* timestamps of lists */
     {"pgbin",      dp_suite_pgbin     }, /* binary results */
+    {"base64",     dp_suite_base64    }, /* strict base64 decoding */
 };
 
 static long checks, failed;
