@@ -664,9 +664,9 @@ RETURNING ip;
 -- would hash, or walk from its start, every seal ever written to find the window's (its cost
 -- growing with the whole trail, years of it on a long-lived server, where the window is ten
 -- minutes); with neither, each row of the window looks its seal up in audit_seals_event_seq_key,
--- and the search costs what the window holds. The other NOT EXISTS of the transaction
--- (above the frontier, the checkpoint's open seqs) look up a batch's worth of seqs the same
--- way. The requests' statements on the same pooled connection keep their cached plans and
+-- and the search costs what the window holds. The other NOT EXISTS of the transaction look
+-- their seqs up the same way: above the frontier, a batch's worth; the checkpoint's
+-- candidates, the seqs between the two frontiers (the window's, when the batch had none). The requests' statements on the same pooled connection keep their cached plans and
 -- settings, as every setting ends with the transaction.
 SELECT pg_try_advisory_xact_lock(1146110293) AS locked,
        set_config('plan_cache_mode', 'force_custom_plan', true) AS plans,

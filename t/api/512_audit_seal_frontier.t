@@ -165,7 +165,9 @@ is($frc, 0, 'the chain verifies') or diag($fout);
 {
     my $stmt = statement_sql('audit_unsealed');
     my $lock = statement_sql('audit_seal_lock');
-    my $script = "BEGIN;\n$lock;\n"
+    # one snapshot for the count and the search: a row committed between them is not a probe
+    # more than the window holds
+    my $script = "BEGIN ISOLATION LEVEL REPEATABLE READ;\n$lock;\n"
         . "SELECT count(*) AS window_rows FROM audit_events WHERE at >= audit_unsealed_from() \\gset\n"
         . "SELECT :window_rows AS window_rows;\n"
         . "INSERT INTO audit_seals (position, event_seq, mac) "
