@@ -135,9 +135,9 @@ dp_error *dp_audit_refusal(dp_ctx *c, dp_db *db, const dp_audit_event *ev, dp_er
  * array literals while it holds the lock, and a request that gives up removes its event
  * first, so nobody reads a pool that is gone. */
 
-#define BATCH_RING 1024 /* outcomes of the latest batches */
+#define BATCH_RING 1024                  /* outcomes of the latest batches */
 #define BATCH_HOLD apr_time_from_msec(1) /* longest wait for the events of reads under way */
-#define BATCH_WHY  256  /* bytes of PostgreSQL's message kept for the waiters' logs */
+#define BATCH_WHY  256 /* bytes of PostgreSQL's message kept for the waiters' logs */
 
 typedef struct batch_entry {
     struct batch_entry *prev, *next;
@@ -149,6 +149,7 @@ typedef struct batch_entry {
 typedef struct batch_outcome {
     apr_uint64_t batch;
     int status; /* 0: committed; 500: refused by PostgreSQL; 503: connection lost */
+    int events; /* how many the batch held */
     char why[BATCH_WHY];
 } batch_outcome;
 
@@ -230,7 +231,14 @@ static void write_batch(dp_ctx *c, dp_db *db, int max)
     apr_thread_mutex_lock(gc.room.lock);
     o->batch = b;
     o->status = ok ? 0 : lost ? 503 : 500;
+    o->events = n;
     memcpy(o->why, why, sizeof(why));
+    if (o->status == 500 && n > 1) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, c->r,
+                      "DP01205: PostgreSQL refused a batch of %d read events (%s); each is "
+                      "written again on its own",
+                      n, why);
+    }
     gc.writing = 0;
     for (int i = 0; i < n; i++) {
         apr_thread_cond_signal(ws[i]->cond);
@@ -238,8 +246,9 @@ static void write_batch(dp_ctx *c, dp_db *db, int max)
     wake_head();
 }
 
-/* The outcome of e's batch (0 committed, 500, 503), once known; -1 while not. */
-static int outcome_of(const batch_entry *e, char *why)
+/* The outcome of e's batch (0 committed, 500, 503), once known, and how many events the batch
+ * held; -1 while not known. */
+static int outcome_of(const batch_entry *e, char *why, int *events)
 {
     const batch_outcome *o;
     if (e->batch == 0) {
@@ -248,6 +257,7 @@ static int outcome_of(const batch_entry *e, char *why)
     o = &gc.outcomes[e->batch % BATCH_RING];
     if (o->batch == e->batch) {
         memcpy(why, o->why, BATCH_WHY);
+        *events = o->events;
         return o->status;
     }
     if (o->batch > e->batch || !gc.writing) {
@@ -311,13 +321,15 @@ void dp_audit_coming(dp_ctx *c)
 /* args into the child's batch; NULL once committed. A batch about to be written while reads
  * of this child are under way (gc.en_route: between dp_audit_coming and their event's
  * arrival) waits for their events, at most BATCH_HOLD, so that one COMMIT carries them too
- * rather than each writing its own. */
+ * rather than each writing its own. A batch PostgreSQL refused committed none of its events
+ * (one statement, one transaction), so each of its reads then writes its own event alone:
+ * an event PostgreSQL refuses fails its own read, not the reads it shared a batch with. */
 static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *read)
 {
     batch_entry me = {NULL, NULL, args, 0, NULL};
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(c->cfg->audit_batch_wait_ms);
     char why[BATCH_WHY] = "";
-    int status;
+    int status, events = 0;
 
     apr_thread_mutex_lock(gc.room.lock);
     arrived(c);
@@ -331,7 +343,7 @@ static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *re
     else
         gc.head = &me;
     gc.tail = &me;
-    while ((status = outcome_of(&me, why)) < 0) {
+    while ((status = outcome_of(&me, why, &events)) < 0) {
         apr_time_t now = apr_time_now(), until = deadline;
         if (!gc.writing && gc.head != NULL) {
             if (gc.en_route > 0 && gc.hold_until == 0) {
@@ -362,6 +374,9 @@ static dp_error *batched(dp_ctx *c, dp_db *db, const char **args, const char *re
     apr_thread_mutex_unlock(gc.room.lock);
     if (status == 0) {
         return NULL;
+    }
+    if (status == 500 && events > 1) {
+        return dp_db_exec(db, DPQ_AUDIT_INSERT, NULL, 9, args);
     }
     if (status == 504) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r,

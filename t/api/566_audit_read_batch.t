@@ -3,7 +3,8 @@
 # lists, GET /api/messages):
 #  - under concurrency every read's audit row is committed when its answer arrives, and
 #    several reads share one transaction (their rows' xmin);
-#  - a batch PostgreSQL refuses fails its reads: an error, no data, no row;
+#  - an event PostgreSQL refuses fails its read: an error, no data, no row; in a batch with
+#    other reads' events, those are written again one by one and their reads answer;
 #  - a read that cannot see its batch commit within DocPortalAuditBatchWaitMs is 503 with no
 #    data (a second server with a short wait, while a test session holds back audit inserts);
 #  - a revoked token, an old session version and an idle session are 401 with no data on the
@@ -283,5 +284,62 @@ SKIP: {
          '... DP01203 in that server\'s error log');
 }
 stop_httpd($srv);
+
+# ---- a refused event in a batch with others: its own read fails, the others answer -----------------
+# On a server of one child: a first read's batch is held back (every INSERT into audit_events
+# waits on a lock a psql session holds), so the next four reads queue behind it and go in one
+# batch once it is released; one of the four is of a caller whose user.read events PostgreSQL
+# refuses (a CHECK constraint). The batch is refused whole; each of its reads writes its event
+# alone: the refused caller's read fails (500, no data, no row), the other three answer 200,
+# each with its one event.
+my $one = session_server('refuse', '');
+SKIP: {
+    skip 'second httpd did not start', 8 if defined $one->{status};
+    my $port = $one->{port};
+    my ($btok, $b) = provider_session(name => 'Dr Refused Among Others');
+    my @others = map { (provider_session(name => "Dr Batched Beside $_"))[0] } 1 .. 3;
+    my $constraint = 'dp_test_refuse_one';
+    psql_must(qq{ALTER TABLE audit_events ADD CONSTRAINT $constraint CHECK }
+            . q{(actor_id IS DISTINCT FROM } . sql_quote($b->{id}) . q{::uuid OR action <> 'user.read') NOT VALID});
+    my $holder = hold_audit(3, 0);
+    my $first = fork;
+    die "fork: $!" unless defined $first;
+    if ($first == 0) {
+        my ($s1) = http_at($port, GET => '/api/auth/me', token => $ptok);
+        POSIX::_exit(($s1 // 0) == 200 ? 0 : 1);
+    }
+    my $waiting = 0;
+    for (1 .. 100) {
+        # a batch of read events (audit_insert_batch's unnest), not another writer of events
+        last if ($waiting = psql(q{SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' }
+                               . q{AND wait_event = 'advisory' AND query LIKE '%unnest(%'}) ne '0');
+        Time::HiRes::sleep(0.05);
+    }
+    ok($waiting, 'setup: the first read\'s batch waits on the lock');
+    my @got = parallel(sub {
+        my ($tok) = @_;
+        my ($s1, $d1, $r1) = http_at($port, GET => '/api/auth/me', token => $tok);
+        return join '|', $s1 // '', (ref $d1 eq 'HASH' ? ($d1->{code} // '') : ''),
+            ($has{me}->($d1) ? 1 : 0), $r1->{headers}{'x-request-id'} // '';
+    }, $btok, @others);
+    release_audit($holder);
+    waitpid $first, 0;
+    is($?, 0, 'the first read answered 200');
+    psql_must(qq{ALTER TABLE audit_events DROP CONSTRAINT $constraint});
+    my ($bs, $bcode, $bdata, $brid) = split /\|/, $got[0], -1;
+    is("$bs $bcode", '500 internal_error', 'the refused caller\'s read: 500 internal_error');
+    ok(!$bdata && rows_of_request($brid) eq '0', '... no data, no event row');
+    my @bad = grep {
+        my ($s1, undef, $data, $rid) = split /\|/, $_, -1;
+        $s1 ne '200' || !$data || rows_of_request($rid) ne '1'
+    } @got[1 .. $#got];
+    ok(!@bad, 'the three reads it shared a batch with: 200, each with its data and its one event')
+        or diag(join "\n", @got);
+    open my $lf, '<', $one->{logfile};
+    my $olog = do { local $/; <$lf> } // '';
+    like($olog, qr/DP01205: PostgreSQL refused a batch of [2-5] read events \(.*\Q$constraint\E.*\); each is written again on its own/,
+         '... DP01205: their batch was refused, its events written again one by one');
+}
+stop_httpd($one);
 
 done_testing();
