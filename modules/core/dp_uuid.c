@@ -6,10 +6,20 @@
 
 const char *dp_uuid_text(apr_pool_t *p, const unsigned char b[DP_UUID_BYTES])
 {
-    char hex[2 * DP_UUID_BYTES + 1];
+    /* each group's hex, then its dash over the NUL dp_hex_encode left (binary results render
+     * several uuids a row, so without the formatter) */
+    static const int group[] = {4, 2, 2, 2, 6};
+    char *s = apr_palloc(p, 2 * DP_UUID_BYTES + 5), *o = s;
 
-    dp_hex_encode(hex, b, DP_UUID_BYTES);
-    return apr_psprintf(p, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    for (int g = 0; g < 5; g++) {
+        if (g > 0) {
+            *o++ = '-';
+        }
+        dp_hex_encode(o, b, (apr_size_t)group[g]);
+        o += 2 * group[g];
+        b += group[g];
+    }
+    return s;
 }
 
 const char *dp_uuid_new(apr_pool_t *p)
