@@ -281,10 +281,10 @@ SKIP: {
            '... unauthorized, no data');
     }
 
-    # the first read's batch waits 3 s on the lock; the three reads sent once it waits queue
-    # behind it (one batch is written at a time) and give up after 200 ms, their events
-    # never written
-    my $holder = hold_audit(3, 0);
+    # the first read's batch waits on the lock until the three reads sent once it waits have
+    # their answers: they queue behind it (one batch is written at a time) and give up after
+    # 200 ms, their events never written
+    my $holder = hold_audit(60, 0);
     my $first = first_read_held($port, $ptok);
     my @got = parallel(sub {
         my ($s1, $d1, $r1) = http_at($port, GET => '/api/auth/me', token => $ptok);
@@ -292,6 +292,8 @@ SKIP: {
         return join '|', $s1, (ref $d1 eq 'HASH' ? ($d1->{code} // '') : ''),
             ($has{me}->($d1) ? 1 : 0), $rid;
     }, 1 .. 3);
+    psql(q{SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' }
+       . q{AND objid = 4242 AND mode = 'ExclusiveLock' AND granted});
     release_audit($holder);
     waitpid $first, 0;
     is($?, 0, 'the read whose batch was held answered 200 once it committed, with its data and its event');
