@@ -16,12 +16,15 @@
  * Where a batch looks for unsealed rows (sql/009_audit_seal_frontier.sql): above the seq
  * frontier the last checkpoint recorded, and at the few seqs it left open, which costs the
  * same however busy the last ten minutes were. Without a frontier (the first batch after an
- * upgrade, too many open seqs), and once every SEAL_SWEEP_EVERY intervals across all the
- * sealers of the database, the batch searches every row of the window instead, as a safety
- * net: such a search also chains a row whose seal went missing below the frontier. When the
- * last one ran is a row of the database (sql/019_audit_sweep.sql), read and set under the
- * lock, so the search is neither repeated by each child nor lost when the sealer whose turn it
- * was found the lock taken; a batch that searched commits even when it found nothing.
+ * upgrade, too many open seqs), and once every DocPortalAuditSweepInterval seconds across all
+ * the sealers of the database, the batch searches every row of the window instead, as a safety
+ * net: such a search also chains a row whose seal went missing below the frontier. It costs
+ * PostgreSQL a lookup of every row of the last ten minutes (about a second for a million), so
+ * it runs minutes apart, not at every wake; a period within the window's ten minutes still
+ * searches every row while the row is in it. When the last one ran is a row of the database
+ * (sql/019_audit_sweep.sql), read and set under the lock, so the search is neither repeated by
+ * each child nor lost when the sealer whose turn it was found the lock taken; a batch that
+ * searched commits even when it found nothing.
  *
  * Before its batches, each wake also closes the counts of anonymous refusals whose minute has
  * ended (DocPortalAnonymousAuditLimit, sql/016_audit_refusal_counts.sql): one statement that
@@ -48,7 +51,6 @@ APLOG_USE_MODULE(docportal);
 #define SEAL_MAX_BATCHES 20           /* per wake; a larger backlog goes on at the next one */
 #define SEAL_REWARN_SEC  300          /* while failing, repeat the warning this often */
 #define SEAL_MAX_FREE    (256 * 1024) /* bytes the sealer's allocator keeps when idle */
-#define SEAL_SWEEP_EVERY 10           /* intervals between two searches of the whole window */
 
 typedef struct sealer {
     server_rec *s;
@@ -113,7 +115,7 @@ static const char *seal_locked(seal_tx *t, int *sealed, const char **log_line)
     char mac_hex[2 * DP_AUDITCHAIN_MAC_LEN + 1], sig_hex[2 * DP_AUDITCHAIN_MAC_LEN + 1];
     unsigned char sig[DP_AUDITCHAIN_MAC_LEN];
     const char *seq_hi, *open_seqs, *open_since, *due;
-    const char *period = apr_itoa(t->db.p, SEAL_SWEEP_EVERY * cfg->audit_seal_interval);
+    const char *period = apr_itoa(t->db.p, cfg->audit_sweep_interval);
     dp_rows *head, *rows;
     seal_links l = {0};
     apr_int64_t now_us;

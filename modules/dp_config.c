@@ -25,6 +25,7 @@ void *dp_config_create(apr_pool_t *p, server_rec *s)
     c->lockout.failures = -1;
     c->lockout_ip.failures = -1;
     c->audit_seal_interval = -1;
+    c->audit_sweep_interval = -1;
     c->anon_audit_limit = -1;
     c->audit_batch_max = -1;
     c->audit_batch_wait_ms = -1;
@@ -103,6 +104,7 @@ void *dp_config_merge(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR_WITH(audit_key_len, audit_key);
     MERGE_PTR_WITH(audit_key_origin, audit_key);
     MERGE_INT(audit_seal_interval);
+    MERGE_INT(audit_sweep_interval);
     MERGE_INT(anon_audit_limit);
     MERGE_INT(audit_batch_max);
     MERGE_INT(audit_batch_wait_ms);
@@ -474,7 +476,11 @@ static const char *set_audit_key_file(cmd_parms *cmd, void *d, const char *arg)
 
 static const int_rule audit_seal_rule = {APR_OFFSETOF(dp_config, audit_seal_interval), 1, 3600};
 
-static const char *set_audit_seal_interval(cmd_parms *cmd, void *d, const char *arg)
+/* At most the window's ten minutes, so that every row of the window is searched while in it */
+static const int_rule audit_sweep_rule = {APR_OFFSETOF(dp_config, audit_sweep_interval), 1, 600};
+
+/* A number of the main server only (virtual hosts share its sealer) */
+static const char *set_main_server_int(cmd_parms *cmd, void *d, const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, NOT_IN_VIRTUALHOST);
     return err ? err : set_int(cmd, d, arg);
@@ -664,8 +670,12 @@ const command_rec dp_config_cmds[] = {
     /* audit chain */
     AP_INIT_TAKE1(DP_DIR_AUDIT_KEY_FILE, set_audit_key_file, NULL, RSRC_CONF,
                   "File holding the HMAC key that seals the audit trail (at least 32 bytes)"),
-    AP_INIT_TAKE1(DP_DIR_AUDIT_SEAL_EVERY, set_audit_seal_interval, (void *)&audit_seal_rule,
-                  RSRC_CONF, "Seconds between two runs of the audit sealer, 1..3600 (default 5)"),
+    AP_INIT_TAKE1(DP_DIR_AUDIT_SEAL_EVERY, set_main_server_int, (void *)&audit_seal_rule, RSRC_CONF,
+                  "Seconds between two runs of the audit sealer, 1..3600 (default 5)"),
+    AP_INIT_TAKE1(DP_DIR_AUDIT_SWEEP_EVERY, set_main_server_int, (void *)&audit_sweep_rule,
+                  RSRC_CONF,
+                  "Seconds between two searches of the last ten minutes' audit rows for one "
+                  "without a seal, 1..600 (default 300)"),
     AP_INIT_TAKE1(DP_DIR_ANON_AUDIT_LIMIT, set_int, (void *)&anon_audit_rule, RSRC_CONF,
                   "Refusals of anonymous requests audited one by one per client address a "
                   "minute, the rest counted into one event (0: all one by one; default 20)"),
@@ -815,6 +825,7 @@ const char *dp_config_finish(apr_pool_t *p, server_rec *s, dp_config *c)
     }
     /* audit chain: sealing is on by default, so the key is required */
     if (c->audit_seal_interval == -1) c->audit_seal_interval = DP_DEFAULT_SEAL_EVERY;
+    if (c->audit_sweep_interval == -1) c->audit_sweep_interval = DP_DEFAULT_SWEEP_EVERY;
     if (c->anon_audit_limit == -1) c->anon_audit_limit = DP_DEFAULT_ANON_AUDIT;
     if (c->audit_batch_max == -1) c->audit_batch_max = DP_DEFAULT_AUDIT_BATCH;
     if (c->audit_batch_wait_ms == -1) c->audit_batch_wait_ms = DP_DEFAULT_AUDIT_WAIT_MS;

@@ -41,12 +41,13 @@
 #define DP_DIR_LOCKOUT_IP      "DocPortalLockoutIP"
 #define DP_DIR_IDLE_TIMEOUT    "DocPortalIdleTimeout"
 /* audit chain (tamper evidence) */
-#define DP_DIR_AUDIT_KEY_FILE   "DocPortalAuditKeyFile"
-#define DP_DIR_AUDIT_SEAL_EVERY "DocPortalAuditSealInterval"
-#define DP_DIR_ANON_AUDIT_LIMIT "DocPortalAnonymousAuditLimit"
-#define DP_DIR_AUDIT_BATCH_MAX  "DocPortalAuditBatchMax"
-#define DP_DIR_AUDIT_BATCH_WAIT "DocPortalAuditBatchWaitMs"
-#define DP_DIR_READ_PIPELINES   "DocPortalReadPipelines"
+#define DP_DIR_AUDIT_KEY_FILE    "DocPortalAuditKeyFile"
+#define DP_DIR_AUDIT_SEAL_EVERY  "DocPortalAuditSealInterval"
+#define DP_DIR_AUDIT_SWEEP_EVERY "DocPortalAuditSweepInterval"
+#define DP_DIR_ANON_AUDIT_LIMIT  "DocPortalAnonymousAuditLimit"
+#define DP_DIR_AUDIT_BATCH_MAX   "DocPortalAuditBatchMax"
+#define DP_DIR_AUDIT_BATCH_WAIT  "DocPortalAuditBatchWaitMs"
+#define DP_DIR_READ_PIPELINES    "DocPortalReadPipelines"
 /* accounts and mail */
 #define DP_DIR_PUBLIC_URL       "DocPortalPublicURL"
 #define DP_DIR_SMTP_URL         "DocPortalSMTPURL"
@@ -95,6 +96,7 @@ typedef struct dp_lockout_rule {
     int lock_s;
 } dp_lockout_rule;
 #define DP_DEFAULT_SEAL_EVERY     5           /* seconds between two runs of the audit sealer */
+#define DP_DEFAULT_SWEEP_EVERY    300         /* seconds between two searches of the whole window */
 #define DP_DEFAULT_ANON_AUDIT     20          /* anonymous refusals audited per address a minute */
 #define DP_DEFAULT_AUDIT_BATCH    64          /* read events written by one INSERT and COMMIT */
 #define DP_DEFAULT_AUDIT_WAIT_MS  3000        /* a read waits this long for its event's batch */
@@ -141,6 +143,7 @@ typedef struct dp_config {
     apr_size_t audit_key_len;
     const char *audit_key_origin; /* "DocPortalAuditKeyFile /path" for messages */
     int audit_seal_interval;      /* seconds; -1: unset */
+    int audit_sweep_interval;     /* seconds; -1: unset */
     int anon_audit_limit;         /* per client address a minute, 0: no limit; -1: unset */
     int audit_batch_max;          /* read events per batch; -1: unset */
     int audit_batch_wait_ms;      /* a read's longest wait for its batch; -1: unset */

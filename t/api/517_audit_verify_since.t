@@ -59,7 +59,7 @@ is((chain_verify('--since-seq', $mark))[0], 0, '... put back: exits 0');
 
 # the seal the range's first link follows from (the sealer chains its row anew at the end of
 # the chain, which is undone with it). Only the sealer's search of the whole window finds a
-# row below the frontier; it runs once per ten intervals (10 s here) across all the children's
+# row below the frontier; it runs every DocPortalAuditSweepInterval (10 s here) across all the children's
 # sealers. The seal goes while the sealers' lock is held for longer than that, so the search
 # is due when the lock is released, whichever child's turn it would have been.
 my ($head) = chain_head();
