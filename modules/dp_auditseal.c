@@ -19,9 +19,10 @@
  * upgrade, too many open seqs), and once every DocPortalAuditSweepInterval seconds across all
  * the sealers of the database, the batch searches every row of the window instead, as a safety
  * net: such a search also chains a row whose seal went missing below the frontier. It costs
- * PostgreSQL a lookup of every row of the last ten minutes (about a second for a million), so
- * it runs minutes apart, not at every wake; a period within the window's ten minutes still
- * searches every row while the row is in it. When the last one ran is a row of the database
+ * PostgreSQL a lookup of every row of the last ten minutes (1 to 2 s of CPU for a million), so
+ * it runs minutes apart (at the first wake once the period is over), not at every wake; a
+ * period of at most half the window searches every row while the row is in it, as long as the
+ * sealer keeps up. When the last one ran is a row of the database
  * (sql/019_audit_sweep.sql), read and set under the lock, so the search is neither repeated by
  * each child nor lost when the sealer whose turn it was found the lock taken; a batch that
  * searched commits even when it found nothing.

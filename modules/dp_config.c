@@ -464,7 +464,7 @@ static const char *set_idle_timeout(cmd_parms *cmd, void *d, const char *arg)
 }
 
 /* audit chain: the sealer works per database, with the main server's settings, so
- * both directives belong to the main server (virtual hosts inherit them). */
+ * its directives belong to the main server (virtual hosts inherit them). */
 static const char *set_audit_key_file(cmd_parms *cmd, void *d, const char *arg)
 {
     dp_config *c = cmd_cfg(cmd);
@@ -476,8 +476,9 @@ static const char *set_audit_key_file(cmd_parms *cmd, void *d, const char *arg)
 
 static const int_rule audit_seal_rule = {APR_OFFSETOF(dp_config, audit_seal_interval), 1, 3600};
 
-/* At most the window's ten minutes, so that every row of the window is searched while in it */
-static const int_rule audit_sweep_rule = {APR_OFFSETOF(dp_config, audit_sweep_interval), 1, 600};
+/* At most half the window's ten minutes: a row is then searched while in the window, also one
+ * that commits well after the time it carries, as long as the sealer keeps up */
+static const int_rule audit_sweep_rule = {APR_OFFSETOF(dp_config, audit_sweep_interval), 1, 300};
 
 /* A number of the main server only (virtual hosts share its sealer) */
 static const char *set_main_server_int(cmd_parms *cmd, void *d, const char *arg)
@@ -675,7 +676,7 @@ const command_rec dp_config_cmds[] = {
     AP_INIT_TAKE1(DP_DIR_AUDIT_SWEEP_EVERY, set_main_server_int, (void *)&audit_sweep_rule,
                   RSRC_CONF,
                   "Seconds between two searches of the last ten minutes' audit rows for one "
-                  "without a seal, 1..600 (default 300)"),
+                  "without a seal, 1..300 (default 300)"),
     AP_INIT_TAKE1(DP_DIR_ANON_AUDIT_LIMIT, set_int, (void *)&anon_audit_rule, RSRC_CONF,
                   "Refusals of anonymous requests audited one by one per client address a "
                   "minute, the rest counted into one event (0: all one by one; default 20)"),

@@ -1,7 +1,7 @@
 -- 019_audit_sweep: when the audit sealer last searched the whole ten-minute window for rows
 -- without a seal (statement audit_unsealed), its safety net beside the search from the
 -- frontier (009). The time is kept here, one row for every sealer of every child and server
--- on the database, so that the search runs once per period (ten of the sealer's intervals)
+-- on the database, so that the search runs once per period (DocPortalAuditSweepInterval)
 -- whatever the number of children: a period counted in each child's own wakes ran it once
 -- per child, and dropped it whenever that wake found another child's sealer holding the lock.
 -- The sealer reads the row under its lock (audit_seal_head) and sets it in the transaction

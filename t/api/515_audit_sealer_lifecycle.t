@@ -49,9 +49,9 @@ refused('missingauditkey', "DocPortalAuditKeyFile $dir/nope.key",
         qr/DocPortalAuditKeyFile: cannot read .*nope\.key.*openssl rand -hex 32/s, 'a missing key file');
 refused('badinterval', "DocPortalAuditKeyFile $ENV{DOCPORTAL_AUDIT_KEY_FILE}\nDocPortalAuditSealInterval 0",
         qr/DocPortalAuditSealInterval: '0' is not a whole number from 1 to 3600/, 'a zero interval');
-refused('badsweep', "DocPortalAuditKeyFile $ENV{DOCPORTAL_AUDIT_KEY_FILE}\nDocPortalAuditSweepInterval 601",
-        qr/DocPortalAuditSweepInterval: '601' is not a whole number from 1 to 600/,
-        'a search of the whole window less often than the window\'s ten minutes');
+refused('badsweep', "DocPortalAuditKeyFile $ENV{DOCPORTAL_AUDIT_KEY_FILE}\nDocPortalAuditSweepInterval 301",
+        qr/DocPortalAuditSweepInterval: '301' is not a whole number from 1 to 300/,
+        'a search of the whole window less often than every half of the window\'s ten minutes');
 
 # ---- the database unreachable: warnings, not errors, and retries -----------------------------------
 (my $down = $params) =~ s/port=\d+/port=@{[free_port()]}/;

@@ -39,10 +39,11 @@ sub start_httpd {
     my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
     # the suite's message key unless the caller brings its own ring (keys => '...')
     my $keys = $o{keys} // "DocPortalMessageKey t1 file:$ENV{DOCPORTAL_MESSAGE_KEY_FILE} current";
-    # audit chain: the suite's audit key unless the caller brings its own (audit => ''); every
-    # anonymous refusal its own row, as on the suite's server
+    # audit chain: the suite's audit key unless the caller brings its own (audit => ''); the
+    # sealer's periods and every anonymous refusal its own row, as on the suite's server
     my $audit = $o{audit} // join("\n", "DocPortalAuditKeyFile $ENV{DOCPORTAL_AUDIT_KEY_FILE}",
                                   'DocPortalAuditSealInterval 1',
+                                  'DocPortalAuditSweepInterval 10',
                                   'DocPortalAnonymousAuditLimit 100000');
     chmod 0755, $dir;
     # outbound mail: the module refuses to start without a transport
