@@ -59,8 +59,8 @@ is((chain_verify('--since-seq', $mark))[0], 0, '... put back: exits 0');
 
 # the seal the range's first link follows from (the sealer chains its row anew at the end of
 # the chain, which is undone with it). Only the sealer's search of the whole window finds a
-# row below the frontier; it runs every DocPortalAuditSweepInterval (10 s here) across all the children's
-# sealers. The seal goes while the sealers' lock is held for longer than that, so the search
+# row below the frontier; it runs every DocPortalAuditSweepInterval (10 s here) across all the
+# children's sealers. The seal goes while the sealers' lock is held for longer than that, so the search
 # is due when the lock is released, whichever child's turn it would have been.
 my ($head) = chain_head();
 my $anchor = psql(q{SELECT event_seq FROM audit_seals WHERE position = } . ($first - 1));

@@ -60,12 +60,13 @@ note("advisory locks seen: " . join(', ', map { "$_ ($seen{$_}x)" } sort keys %s
 # another node may send it. A mail whose attempt failed is waited for, whenever it is due.
 my $queued_by = psql(1, 'SELECT now()') // BAIL_OUT('the primary does not answer');
 my $queued = "status = 'pending' AND created_at <= '$queued_by'";
-my $waited = "$queued AND NOT (next_attempt_at > now() AND last_error IS NULL)";
+my $leased = "next_attempt_at > now() AND last_error IS NULL"; # a claim, no attempt failed
+my $waited = "$queued AND NOT ($leased)";
 ok(wait_for(30, sub { (psql(1, "SELECT count(*) FROM outbox WHERE $waited") // 1) == 0 }),
    'the outbox is drained of the mail queued so far (but for a claim of the node killed before)')
     or diag(psql(1, "SELECT count(*), min(created_at), max(attempts), max(last_error) FROM outbox WHERE $waited") // '');
 note('mail queued so far and leased by a claim not yet settled: '
-     . (psql(1, "SELECT count(*) FROM outbox WHERE $queued AND next_attempt_at > now() AND last_error IS NULL") // '?'));
+     . (psql(1, "SELECT count(*) FROM outbox WHERE $queued AND $leased") // '?'));
 my @sent = split /\n/, psql(1, "SELECT id FROM outbox WHERE status = 'sent'") // '';
 my %by;
 for my $n (1, 2) {
